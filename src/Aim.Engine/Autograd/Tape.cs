@@ -1,0 +1,134 @@
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Autograd;
+
+/// <summary>
+/// The define-by-run tape: every differentiable op whose inputs need gradients appends an entry with its
+/// backward function; <see cref="Backward"/> walks the entries in reverse, sums gradients per tensor and
+/// accumulates them into the leaves' <see cref="Tensor.Grad"/>. One tape per thread.
+/// </summary>
+public static class Tape
+{
+    /// <summary>
+    /// Maps output gradients (null where an output got none) to input gradients (null where an input needs none).
+    /// Gradients must have the inputs' shapes.
+    /// </summary>
+    public delegate Tensor?[] BackwardFunction(Tensor?[] dOutputs);
+
+    private sealed record Entry(Tensor[] Outputs, Tensor[] Inputs, BackwardFunction Backward, string Op);
+
+    [ThreadStatic] private static List<Entry>? t_entries;
+    [ThreadStatic] private static int t_noGradDepth;
+
+    /// <summary>True when ops record onto the tape (not inside <see cref="NoGrad"/>).</summary>
+    public static bool IsRecording => t_noGradDepth == 0;
+
+    /// <summary>Number of entries recorded and not yet consumed (for tests and leak checks).</summary>
+    public static int Count => t_entries?.Count ?? 0;
+
+    /// <summary>Turns recording off until the returned scope is disposed (inference, optimizer updates).</summary>
+    public static NoGradScope NoGrad()
+    {
+        t_noGradDepth++;
+        return new NoGradScope();
+    }
+
+    /// <summary>Restores recording when disposed.</summary>
+    public readonly struct NoGradScope : IDisposable
+    {
+        /// <inheritdoc />
+        public void Dispose() => t_noGradDepth--;
+    }
+
+    /// <summary>True if any input needs a gradient and recording is on.</summary>
+    public static bool ShouldRecord(params ReadOnlySpan<Tensor> inputs)
+    {
+        if (t_noGradDepth != 0) return false;
+        foreach (var t in inputs)
+            if (t.RequiresGrad) return true;
+        return false;
+    }
+
+    /// <summary>Records a single-output op (call only when <see cref="ShouldRecord"/> said yes).</summary>
+    public static void Record(string op, Tensor output, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
+        => Record(op, [output], inputs, d => d[0] is null ? new Tensor?[inputs.Length] : backward(d[0]!));
+
+    /// <summary>Records a multi-output op.</summary>
+    public static void Record(string op, Tensor[] outputs, Tensor[] inputs, BackwardFunction backward)
+    {
+        foreach (var o in outputs)
+        {
+            o.RequiresGrad = true;
+            o.MarkNonLeaf();
+            o.HoldForTape();
+        }
+        // Backward functions read their inputs: keep them alive until the tape is consumed.
+        foreach (var i in inputs) i.HoldForTape();
+        (t_entries ??= []).Add(new Entry(outputs, inputs, backward, op));
+    }
+
+    /// <summary>Forgets everything recorded on this thread (e.g. after an aborted step).</summary>
+    public static void Clear()
+    {
+        if (t_entries is null) return;
+        ReleaseAll(t_entries);
+    }
+
+    private static void ReleaseAll(List<Entry> entries)
+    {
+        foreach (var e in entries)
+        {
+            foreach (var o in e.Outputs) o.ReleaseFromTape();
+            foreach (var i in e.Inputs) i.ReleaseFromTape();
+        }
+        entries.Clear();
+    }
+
+    /// <summary>
+    /// Back-propagates from <paramref name="root"/> (seeded with ones, or <paramref name="seed"/>) and adds the
+    /// gradients into every leaf that requires one. The tape is consumed. Intermediate gradients belong to
+    /// the current <see cref="TensorScope"/>; leaf gradients are owned by their leaves.
+    /// </summary>
+    public static void Backward(Tensor root, Tensor? seed = null)
+    {
+        var entries = t_entries;
+        if (!root.RequiresGrad || entries is null)
+            throw new InvalidOperationException("Backward: the tensor does not depend on anything that requires a gradient");
+        var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+        grads[root] = seed ?? Tensor.Full(root.Shape, 1.0, root.DType, root.Device);
+        using (NoGrad())
+        {
+            for (int e = entries.Count - 1; e >= 0; e--)
+            {
+                var entry = entries[e];
+                var dOut = new Tensor?[entry.Outputs.Length];
+                bool any = false;
+                for (int i = 0; i < dOut.Length; i++)
+                {
+                    if (grads.Remove(entry.Outputs[i], out var g))
+                    {
+                        dOut[i] = g;
+                        any = true;
+                    }
+                }
+                if (!any) continue;
+                var dIn = entry.Backward(dOut);
+                if (dIn.Length != entry.Inputs.Length)
+                    throw new InvalidOperationException($"{entry.Op} backward returned {dIn.Length} gradients for {entry.Inputs.Length} inputs");
+                for (int i = 0; i < dIn.Length; i++)
+                {
+                    var x = entry.Inputs[i];
+                    var g = dIn[i];
+                    if (g is null || !x.RequiresGrad) continue;
+                    if (!g.Shape.SequenceEqual(x.Shape))
+                        throw new InvalidOperationException($"{entry.Op} backward: gradient {Tensor.ShapeString(g.Shape)} for input {Tensor.ShapeString(x.Shape)}");
+                    if (x.IsLeaf) x.AccumulateGrad(g);
+                    else if (grads.TryGetValue(x, out var prev)) grads[x] = Operations.Ops.Add(prev, g);
+                    else grads[x] = g;
+                }
+            }
+        }
+        if (root.IsLeaf) root.AccumulateGrad(grads[root]);
+        ReleaseAll(entries);
+    }
+}

@@ -1,0 +1,91 @@
+using Aim.Engine.Kernels;
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Backends;
+
+/// <summary>What a device offers the engine: memory and the kernels of the contract.</summary>
+public interface IBackend
+{
+    /// <summary>The kernels that run on this device.</summary>
+    IKernels Kernels { get; }
+
+    /// <summary>Allocates device memory.</summary>
+    Storage Allocate(long byteLength, bool zero);
+
+    /// <summary>Copies <paramref name="byteLength"/> bytes from host memory to this device (or host to host).</summary>
+    void CopyFromHost(nint hostSource, nint destination, long byteLength);
+
+    /// <summary>Copies <paramref name="byteLength"/> bytes from this device to host memory.</summary>
+    void CopyToHost(nint source, nint hostDestination, long byteLength);
+}
+
+/// <summary>
+/// Maps devices to backends. The CPU backend is always present; the CUDA assembly registers itself
+/// when it is initialised. Ops pick kernels by the device of their inputs.
+/// </summary>
+public static class Backend
+{
+    private static readonly Dictionary<DeviceKind, Func<int, IBackend>> s_factories = new();
+    private static readonly Dictionary<Device, IBackend> s_backends = new();
+    private static readonly object s_lock = new();
+    [ThreadStatic] private static IKernels? t_cpuOverride;
+
+    /// <summary>The CPU backend (SIMD, multi-threaded kernels).</summary>
+    public static CpuBackend Cpu { get; } = new();
+
+    /// <summary>Registers a factory for a device kind (called by the CUDA assembly).</summary>
+    public static void Register(DeviceKind kind, Func<int, IBackend> factory)
+    {
+        lock (s_lock) s_factories[kind] = factory;
+    }
+
+    /// <summary>The backend for <paramref name="device"/>.</summary>
+    public static IBackend For(Device device)
+    {
+        if (device.Kind == DeviceKind.Cpu) return Cpu;
+        lock (s_lock)
+        {
+            if (s_backends.TryGetValue(device, out var b)) return b;
+            if (!s_factories.TryGetValue(device.Kind, out var f))
+                throw new InvalidOperationException($"no backend for {device}: the CUDA backend is not initialised (call CudaBackend.Initialize)");
+            b = f(device.Index);
+            s_backends[device] = b;
+            return b;
+        }
+    }
+
+    /// <summary>The kernels ops use for tensors on <paramref name="device"/>.</summary>
+    public static IKernels Kernels(Device device)
+        => device.Kind == DeviceKind.Cpu ? t_cpuOverride ?? Cpu.Kernels : For(device).Kernels;
+
+    /// <summary>Routes CPU ops on this thread through <paramref name="kernels"/> (e.g. the reference) until disposed.</summary>
+    public static IDisposable UseCpuKernels(IKernels kernels)
+    {
+        var previous = t_cpuOverride;
+        t_cpuOverride = kernels;
+        return new Restore(() => t_cpuOverride = previous);
+    }
+
+    private sealed class Restore(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+}
+
+/// <summary>The host backend.</summary>
+public sealed unsafe class CpuBackend : IBackend
+{
+    /// <inheritdoc />
+    public IKernels Kernels { get; } = new Cpu.CpuKernels();
+
+    /// <inheritdoc />
+    public Storage Allocate(long byteLength, bool zero) => CpuStorage.Allocate(byteLength, zero);
+
+    /// <inheritdoc />
+    public void CopyFromHost(nint hostSource, nint destination, long byteLength)
+        => Buffer.MemoryCopy((void*)hostSource, (void*)destination, byteLength, byteLength);
+
+    /// <inheritdoc />
+    public void CopyToHost(nint source, nint hostDestination, long byteLength)
+        => Buffer.MemoryCopy((void*)source, (void*)hostDestination, byteLength, byteLength);
+}

@@ -1,0 +1,89 @@
+using Aim.Engine.Autograd;
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Operations;
+
+// provides: MatMul (2-D and batched 3-D) and Linear (y = x W^T + b, PyTorch layout).
+public static partial class Ops
+{
+    /// <summary>
+    /// Matrix product. a: (M, K) or (B, M, K); b: (K, N) or (B, K, N) (a 2-D operand is shared by every batch).
+    /// Result (M, N) or (B, M, N).
+    /// </summary>
+    public static Tensor MatMul(Tensor a, Tensor b, bool transA = false, bool transB = false)
+    {
+        SameDevice(nameof(MatMul), a, b);
+        if (a.Rank is < 2 or > 3 || b.Rank is < 2 or > 3)
+            throw new ArgumentException($"MatMul: operands {Tensor.ShapeString(a.Shape)} and {Tensor.ShapeString(b.Shape)} must be 2-D or 3-D");
+        bool batched = a.Rank == 3 || b.Rank == 3;
+        using var a3 = As3D(a);
+        using var b3 = As3D(b);
+        int batch = Math.Max(a3.Shape[0], b3.Shape[0]);
+        int m = transA ? a3.Shape[2] : a3.Shape[1];
+        int n = transB ? b3.Shape[1] : b3.Shape[2];
+        int ka = transA ? a3.Shape[1] : a3.Shape[2];
+        int kb = transB ? b3.Shape[2] : b3.Shape[1];
+        if (ka != kb || (a3.Shape[0] != batch && a3.Shape[0] != 1) || (b3.Shape[0] != batch && b3.Shape[0] != 1))
+            throw new ArgumentException($"MatMul: {Tensor.ShapeString(a.Shape)}{(transA ? "^T" : "")} x {Tensor.ShapeString(b.Shape)}{(transB ? "^T" : "")} do not multiply");
+        var c3 = Tensor.Empty([batch, m, n], a.DType, a.Device);
+        K(a).Gemm(a3, b3, c3, transA, transB, 1.0, 0.0);
+        Tensor c;
+        if (batched) c = c3;
+        else
+        {
+            using (Tape.NoGrad()) c = Reshape(c3, m, n);
+            c3.Dispose();
+        }
+        if (Tape.ShouldRecord(a, b))
+        {
+            Tape.Record(nameof(MatMul), c, [a, b], g =>
+            {
+                // C = op(A) op(B): dA = g op(B)^T (transposed back if A was), dB = op(A)^T g (likewise).
+                Tensor? da = null, db = null;
+                if (a.RequiresGrad)
+                {
+                    using var full = transA ? MatMul(b, g, transB, true) : MatMul(g, b, false, !transB);
+                    da = SumToShape(full, a.Shape);
+                }
+                if (b.RequiresGrad)
+                {
+                    using var full = transB ? MatMul(g, a, true, transA) : MatMul(a, g, !transA, false);
+                    db = SumToShape(full, b.Shape);
+                }
+                return [da, db];
+            });
+        }
+        return c;
+    }
+
+    private static Tensor As3D(Tensor t)
+    {
+        using (Tape.NoGrad())
+        {
+            using var c = Contiguous(t);
+            return t.Rank == 3 ? c.CreateViewSame() : Reshape(c, 1, t.Shape[0], t.Shape[1]);
+        }
+    }
+
+    /// <summary>y = x Wᵀ + b. x: (..., in); weight: (out, in); bias: (out) or null. Result (..., out).</summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
+    {
+        KernelChecksLinear(x, weight, bias);
+        int inFeatures = weight.Shape[1], outFeatures = weight.Shape[0];
+        int[] outShape = x.Shape.ToArray();
+        outShape[^1] = outFeatures;
+        using var x2 = Reshape(x, -1, inFeatures);
+        using var y2 = MatMul(x2, weight, transB: true);
+        if (bias is null) return Reshape(y2, outShape);
+        using var yb = Add(y2, bias);
+        return Reshape(yb, outShape);
+    }
+
+    private static void KernelChecksLinear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        if (weight.Rank != 2 || x.Rank < 1 || x.Shape[^1] != weight.Shape[1])
+            throw new ArgumentException($"Linear: input {Tensor.ShapeString(x.Shape)} does not match weight {Tensor.ShapeString(weight.Shape)} (out, in)");
+        if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != weight.Shape[0]))
+            throw new ArgumentException($"Linear: bias {Tensor.ShapeString(bias.Shape)} does not match weight {Tensor.ShapeString(weight.Shape)}");
+    }
+}
