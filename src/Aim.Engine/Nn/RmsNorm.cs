@@ -1,0 +1,24 @@
+using Aim.Engine.Operations;
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Nn;
+
+/// <summary>RMSNorm with a weight (no bias), as mamba_ssm's RMSNorm.</summary>
+public sealed class RmsNorm : Module
+{
+    /// <summary>weight: (dim).</summary>
+    public Tensor Weight { get; }
+
+    /// <summary>Epsilon inside the square root.</summary>
+    public double Eps { get; }
+
+    /// <summary>Weight initialised to one.</summary>
+    public RmsNorm(int dim, double eps)
+    {
+        Weight = RegisterParameter("weight", Tensor.Full([dim], 1.0));
+        Eps = eps;
+    }
+
+    /// <summary>x: (..., dim).</summary>
+    public Tensor Forward(Tensor x) => Ops.RmsNorm(x, Weight, Eps);
+}

@@ -1,0 +1,130 @@
+using Aim.Engine.Nn;
+using Aim.Engine.Operations;
+using Aim.Engine.Tensors;
+
+namespace Aim.Models.Aim;
+
+/// <summary>
+/// The Mamba-2 mixer (mamba_ssm/modules/mamba2.py, v2.2.2 math; spec §3). Parameters keep the PyTorch names:
+/// in_proj, conv1d, dt_bias, A_log, D, norm, out_proj.
+/// Shape letters: B batch, L sequence, d model width, E d_inner, H heads, P head dim, G groups, N state, K conv width,
+/// C conv channels (E + 2GN).
+/// </summary>
+public sealed class Mamba2Mixer : Module
+{
+    private const double NormEps = 1e-5;
+    private readonly AimConfig _config;
+
+    /// <summary>in_proj: d → 2E + 2GN + H, no bias. Output order: z | xBC | dt.</summary>
+    public Linear InProj { get; }
+    /// <summary>conv1d.weight: (C, 1, K).</summary>
+    public Tensor ConvWeight { get; }
+    /// <summary>conv1d.bias: (C).</summary>
+    public Tensor ConvBias { get; }
+    /// <summary>dt_bias: (H).</summary>
+    public Tensor DtBias { get; }
+    /// <summary>A_log: (H); A = -exp(A_log).</summary>
+    public Tensor ALog { get; }
+    /// <summary>D: (H) skip.</summary>
+    public Tensor D { get; }
+    /// <summary>norm.weight: (E) of the gated RMSNorm.</summary>
+    public Tensor NormWeight { get; }
+    /// <summary>out_proj: E → d, no bias.</summary>
+    public Linear OutProj { get; }
+
+    /// <summary>Zero parameters; load a checkpoint or call the model's initialiser.</summary>
+    public Mamba2Mixer(AimConfig config)
+    {
+        _config = config;
+        int e = config.DInner, c = config.ConvDim, h = config.NHeads;
+        InProj = RegisterModule("in_proj", new Linear(config.DModel, config.InProjDim, bias: false));
+        var conv = RegisterModule("conv1d", new ConvHolder(c, config.Ssm.DConv));
+        ConvWeight = conv.Weight;
+        ConvBias = conv.Bias;
+        DtBias = RegisterParameter("dt_bias", Tensor.Zeros([h]));
+        ALog = RegisterParameter("A_log", Tensor.Zeros([h]));
+        D = RegisterParameter("D", Tensor.Full([h], 1.0));
+        NormWeight = RegisterModule("norm", new RmsNorm(e, NormEps)).Weight;
+        OutProj = RegisterModule("out_proj", new Linear(e, config.DModel, bias: false));
+    }
+
+    /// <summary>Holds conv1d.weight and conv1d.bias under the PyTorch names.</summary>
+    private sealed class ConvHolder : Module
+    {
+        public Tensor Weight { get; }
+        public Tensor Bias { get; }
+
+        public ConvHolder(int channels, int width)
+        {
+            Weight = RegisterParameter("weight", Tensor.Zeros([channels, 1, width]));
+            Bias = RegisterParameter("bias", Tensor.Zeros([channels]));
+        }
+    }
+
+    /// <summary>Whole-sequence forward (training, prefill). u: (B, L, d) → (B, L, d).</summary>
+    public Tensor Forward(Tensor u)
+    {
+        int b = u.Shape[0], l = u.Shape[1];
+        int e = _config.DInner, h = _config.NHeads, p = _config.Ssm.HeadDim, g = _config.Ssm.NGroups, n = _config.Ssm.DState;
+        var zxbcdt = InProj.Forward(u);                                   // (B, L, 2E + 2GN + H)
+        var z = Ops.Narrow(zxbcdt, -1, 0, e);                              // (B, L, E)
+        var xbc = Ops.Narrow(zxbcdt, -1, e, _config.ConvDim);              // (B, L, C)
+        var dt = Ops.Narrow(zxbcdt, -1, e + _config.ConvDim, h);           // (B, L, H)
+        var conv = Ops.CausalConv1d(xbc, ConvWeight2D(), ConvBias, silu: true); // (B, L, C)
+        var x = Ops.Reshape(Ops.Narrow(conv, -1, 0, e), b, l, h, p);
+        var bm = Ops.Reshape(Ops.Narrow(conv, -1, e, g * n), b, l, g, n);
+        var cm = Ops.Reshape(Ops.Narrow(conv, -1, e + g * n, g * n), b, l, g, n);
+        var delta = Ops.Softplus(Ops.Add(dt, DtBias));                    // (B, L, H)
+        var a = Ops.Neg(Ops.Exp(ALog));                                   // (H)
+        var (y, _) = Ops.SsdScan(x, delta, a, bm, cm, D, _config.Ssm.ChunkSize, null);
+        var yn = Ops.GatedRmsNorm(Ops.Reshape(y, b, l, e), z, NormWeight, NormEps, e / g);
+        return OutProj.Forward(yn);
+    }
+
+    /// <summary>conv1d.weight viewed as (C, K).</summary>
+    private Tensor ConvWeight2D() => Ops.Reshape(ConvWeight, ConvWeight.Shape[0], ConvWeight.Shape[2]);
+
+    /// <summary>
+    /// One recurrent step (inference; spec §3.6). u: (B, d) → (B, d). Updates the layer's conv state (B, C, K)
+    /// and SSM state (B, H, P, N) in place. From zero states the first step equals the original's prefill.
+    /// </summary>
+    public Tensor Step(Tensor u, MixerState state)
+    {
+        int b = u.Shape[0];
+        int e = _config.DInner, h = _config.NHeads, p = _config.Ssm.HeadDim, g = _config.Ssm.NGroups, n = _config.Ssm.DState;
+        var zxbcdt = InProj.Forward(u);                                    // (B, 2E + 2GN + H)
+        var z = Ops.Narrow(zxbcdt, -1, 0, e);
+        var xbc = Ops.Contiguous(Ops.Narrow(zxbcdt, -1, e, _config.ConvDim));
+        var dt = Ops.Narrow(zxbcdt, -1, e + _config.ConvDim, h);
+        var conv = Ops.CausalConv1dStep(state.Conv, xbc, ConvWeight2D(), ConvBias, silu: true); // (B, C)
+        var x = Ops.Reshape(Ops.Narrow(conv, -1, 0, e), b, h, p);
+        var bm = Ops.Reshape(Ops.Narrow(conv, -1, e, g * n), b, g, n);
+        var cm = Ops.Reshape(Ops.Narrow(conv, -1, e + g * n, g * n), b, g, n);
+        var delta = Ops.Softplus(Ops.Add(dt, DtBias));                     // (B, H)
+        var a = Ops.Neg(Ops.Exp(ALog));
+        var y = Ops.SsmStep(state.Ssm, x, delta, a, bm, cm, D);             // (B, H, P)
+        var yn = Ops.GatedRmsNorm(Ops.Reshape(y, b, e), z, NormWeight, NormEps, e / g);
+        return OutProj.Forward(yn);
+    }
+
+    /// <summary>Zeroed recurrent state for <paramref name="batch"/> rows on <paramref name="device"/>.</summary>
+    public MixerState NewState(int batch, Device device) => new(
+        Tensor.Zeros([batch, _config.ConvDim, _config.Ssm.DConv], DType.Float32, device),
+        Tensor.Zeros([batch, _config.NHeads, _config.Ssm.HeadDim, _config.Ssm.DState], DType.Float32, device));
+}
+
+/// <summary>One layer's decoding cache: conv state (B, C, K), oldest input first; SSM state (B, H, P, N), fp32.</summary>
+public sealed class MixerState(Tensor conv, Tensor ssm) : IDisposable
+{
+    /// <summary>(B, C, K) pre-conv inputs, oldest first.</summary>
+    public Tensor Conv { get; } = TensorScope.Detach(conv);
+    /// <summary>(B, H, P, N).</summary>
+    public Tensor Ssm { get; } = TensorScope.Detach(ssm);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Conv.Dispose();
+        Ssm.Dispose();
+    }
+}
