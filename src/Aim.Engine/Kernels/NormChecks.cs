@@ -1,0 +1,117 @@
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Kernels;
+
+/// <summary>
+/// Argument checks for the row-wise kernels (norms, softmax, cross-entropy, embedding) shared by every
+/// backend, and the index checks for id tensors. Messages name the op and the shapes or the bad id.
+/// </summary>
+public static unsafe class NormChecks
+{
+    /// <summary>
+    /// Checks a row-wise kernel: <paramref name="x"/> is contiguous with rank ≥ 1, every tensor in
+    /// <paramref name="sameAsX"/> (nulls skipped) has x's shape and dtype and is contiguous, every tensor in
+    /// <paramref name="perChannel"/> (nulls skipped) is (D) of x's dtype. Returns D (x's last dimension).
+    /// </summary>
+    public static int Rows(string op, Tensor x, ReadOnlySpan<Tensor?> sameAsX, ReadOnlySpan<Tensor?> perChannel)
+    {
+        if (x.Rank < 1) throw new ArgumentException($"{op}: x must have at least one dimension, got a scalar");
+        KernelChecks.Contiguous(op, "x", x);
+        int d = x.Shape[^1];
+        foreach (var t in sameAsX)
+        {
+            if (t is null) continue;
+            if (!t.Shape.SequenceEqual(x.Shape))
+                throw new ArgumentException($"{op}: tensor {Tensor.ShapeString(t.Shape)} must have x's shape {Tensor.ShapeString(x.Shape)}");
+            KernelChecks.SameDType(op, x, t);
+            KernelChecks.Contiguous(op, "operand", t);
+        }
+        foreach (var t in perChannel)
+        {
+            if (t is null) continue;
+            if (t.Rank != 1 || t.Shape[0] != d)
+                throw new ArgumentException($"{op}: per-channel tensor {Tensor.ShapeString(t.Shape)} must be ({d}) for x {Tensor.ShapeString(x.Shape)}");
+            KernelChecks.SameDType(op, x, t);
+            KernelChecks.Contiguous(op, "per-channel operand", t);
+        }
+        return d;
+    }
+
+    /// <summary>Checks a group size for the gated RMSNorm: positive and dividing D.</summary>
+    public static void GroupSize(string op, int d, int groupSize)
+    {
+        if (groupSize <= 0 || d % groupSize != 0)
+            throw new ArgumentException($"{op}: groupSize {groupSize} must be positive and divide the last dimension {d}");
+    }
+
+    /// <summary>
+    /// Checks a GroupNorm call: x (N, C, *spatial) contiguous, C % groups == 0, per-channel tensors (C),
+    /// same-shape tensors as x. Returns (N, C, S) with S the product of the spatial dimensions.
+    /// </summary>
+    public static (int N, int C, long S) Groups(string op, Tensor x, int groups, ReadOnlySpan<Tensor?> sameAsX, ReadOnlySpan<Tensor?> perChannel)
+    {
+        if (x.Rank < 2) throw new ArgumentException($"{op}: x must be (N, C, *spatial), got {Tensor.ShapeString(x.Shape)}");
+        KernelChecks.Contiguous(op, "x", x);
+        int n = x.Shape[0], c = x.Shape[1];
+        if (groups <= 0 || c % groups != 0)
+            throw new ArgumentException($"{op}: {groups} groups do not divide {c} channels of x {Tensor.ShapeString(x.Shape)}");
+        foreach (var t in sameAsX)
+        {
+            if (t is null) continue;
+            if (!t.Shape.SequenceEqual(x.Shape))
+                throw new ArgumentException($"{op}: tensor {Tensor.ShapeString(t.Shape)} must have x's shape {Tensor.ShapeString(x.Shape)}");
+            KernelChecks.SameDType(op, x, t);
+            KernelChecks.Contiguous(op, "operand", t);
+        }
+        foreach (var t in perChannel)
+        {
+            if (t is null) continue;
+            if (t.Rank != 1 || t.Shape[0] != c)
+                throw new ArgumentException($"{op}: per-channel tensor {Tensor.ShapeString(t.Shape)} must be ({c}) for x {Tensor.ShapeString(x.Shape)}");
+            KernelChecks.SameDType(op, x, t);
+            KernelChecks.Contiguous(op, "per-channel operand", t);
+        }
+        long s = n == 0 || c == 0 ? 0 : x.Count / ((long)n * c);
+        return (n, c, s);
+    }
+
+    /// <summary>
+    /// Checks cross-entropy operands: logits (N, V) contiguous float, targets (N) i32/i64 contiguous,
+    /// and <paramref name="perLogit"/> (nulls skipped) of the logits' shape and dtype. Returns (N, V).
+    /// </summary>
+    public static (int N, int V) CrossEntropy(string op, Tensor logits, Tensor targets, ReadOnlySpan<Tensor?> perLogit)
+    {
+        KernelChecks.Rank(op, "logits", logits, 2);
+        KernelChecks.Contiguous(op, "logits", logits);
+        KernelChecks.IndexType(op, "targets", targets);
+        KernelChecks.Contiguous(op, "targets", targets);
+        if (targets.Rank != 1 || targets.Shape[0] != logits.Shape[0])
+            throw new ArgumentException($"{op}: targets {Tensor.ShapeString(targets.Shape)} must be ({logits.Shape[0]}) for logits {Tensor.ShapeString(logits.Shape)}");
+        foreach (var t in perLogit)
+        {
+            if (t is null) continue;
+            KernelChecks.Shape(op, "gradient", t, logits.Shape);
+            KernelChecks.SameDType(op, logits, t);
+            KernelChecks.Contiguous(op, "gradient", t);
+        }
+        return (logits.Shape[0], logits.Shape[1]);
+    }
+
+    /// <summary>Reads element <paramref name="i"/> of a host i32 or i64 id tensor (contiguous).</summary>
+    public static long ReadIndex(Tensor ids, long i)
+        => ids.DType == DType.Int32 ? ((int*)ids.DataPointer)[i] : ((long*)ids.DataPointer)[i];
+
+    /// <summary>Scans a host id tensor (contiguous) and throws on the first id outside [0, limit).</summary>
+    public static void IndicesInRange(string op, string name, Tensor ids, long limit)
+    {
+        for (long i = 0; i < ids.Count; i++)
+        {
+            long id = ReadIndex(ids, i);
+            if ((ulong)id >= (ulong)limit) throw BadIndex(op, name, id, i, limit);
+        }
+    }
+
+    /// <summary>The error for an id outside [0, limit).</summary>
+    public static ArgumentException BadIndex(string op, string name, long id, long position, long limit)
+        => new($"{op}: {name} id {id} at position {position} is outside [0, {limit})");
+}
