@@ -1,0 +1,102 @@
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Kernels;
+
+// provides: the Mamba-2 sequence kernels: causal depthwise conv1d (sequence, backward, single step) and the
+// SSD selective scan (sequence, backward, single step).
+// Formulas: aim-architecture.md §3.4 (conv, recurrence), §3.5 (chunked SSD), §3.6 (step and caches).
+public partial interface IKernels
+{
+    /// <summary>
+    /// Causal depthwise conv1d over time, channel-last:
+    /// output[b,t,c] = act(bias[c] + Σ_{k=0..K-1} weight[c,k] · x[b, t-(K-1)+k, c]), x at negative time = 0,
+    /// act = SiLU when <paramref name="silu"/> (PyTorch Conv1d, groups = C, padding K-1, first L outputs kept).
+    /// </summary>
+    /// <param name="x">(B, L, C); may be a strided view whose channel stride is 1.</param>
+    /// <param name="weight">(C, K), contiguous.</param>
+    /// <param name="bias">(C), contiguous, or null.</param>
+    /// <param name="silu">Apply SiLU after the bias.</param>
+    /// <param name="output">(B, L, C).</param>
+    void CausalConv1d(Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor output);
+
+    /// <summary>
+    /// Backward of <see cref="CausalConv1d"/> (the pre-activation is recomputed from x). Writes dX, dWeight
+    /// and (when not null) dBias.
+    /// </summary>
+    /// <param name="x">(B, L, C); may be a strided view whose channel stride is 1.</param>
+    /// <param name="weight">(C, K).</param>
+    /// <param name="bias">(C) or null.</param>
+    /// <param name="silu">Whether the forward applied SiLU.</param>
+    /// <param name="dOutput">(B, L, C), contiguous.</param>
+    /// <param name="dX">(B, L, C).</param>
+    /// <param name="dWeight">(C, K).</param>
+    /// <param name="dBias">(C) or null (not computed).</param>
+    void CausalConv1dBackward(Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor dOutput, Tensor dX, Tensor dWeight, Tensor? dBias);
+
+    /// <summary>
+    /// One inference step of <see cref="CausalConv1d"/>. <paramref name="convState"/> is updated in place: every
+    /// channel's K slots shift left by one and x goes into the last slot; then
+    /// output[b,c] = act(bias[c] + Σ_k convState[b,c,k] · weight[c,k]).
+    /// </summary>
+    /// <param name="convState">(B, C, K), contiguous, oldest input first; read and written.</param>
+    /// <param name="x">(B, C); may be a strided view whose channel stride is 1.</param>
+    /// <param name="weight">(C, K).</param>
+    /// <param name="bias">(C) or null.</param>
+    /// <param name="silu">Apply SiLU after the bias.</param>
+    /// <param name="output">(B, C).</param>
+    void CausalConv1dStep(Tensor convState, Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor output);
+
+    /// <summary>
+    /// The SSD selective scan (Mamba-2). Per batch b and head h (group g = h / (H/G)):
+    /// state_t = exp(dt_t·a_h)·state_{t-1} + dt_t·x_t ⊗ b_t (a P×N outer product), state_{-1} = initialState or 0,
+    /// y_t = state_t·c_t + d_h·x_t. finalState = state after the last step.
+    /// </summary>
+    /// <param name="x">(B, L, H, P); may be a strided view whose last stride is 1.</param>
+    /// <param name="dt">(B, L, H), contiguous, positive step sizes (softplus already applied).</param>
+    /// <param name="a">(H), negative decay rates.</param>
+    /// <param name="b">(B, L, G, N); may be a strided view whose last stride is 1. H % G == 0.</param>
+    /// <param name="c">(B, L, G, N); may be a strided view whose last stride is 1.</param>
+    /// <param name="d">(H) skip weights, or null (no skip).</param>
+    /// <param name="initialState">(B, H, P, N), contiguous, or null (zeros).</param>
+    /// <param name="chunkSize">Chunk length of the chunked SSD form (&gt; 0). It does not change the result, only how it is computed.</param>
+    /// <param name="y">(B, L, H, P).</param>
+    /// <param name="finalState">(B, H, P, N).</param>
+    void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState);
+
+    /// <summary>
+    /// Backward of <see cref="SsdScan"/>: given dY (and optionally dFinalState), writes the gradients to x, dt, a,
+    /// b, c and, when those outputs are not null, to d and initialState. Inputs are as in <see cref="SsdScan"/>.
+    /// </summary>
+    /// <param name="x">(B, L, H, P); may be a strided view whose last stride is 1.</param>
+    /// <param name="dt">(B, L, H).</param>
+    /// <param name="a">(H).</param>
+    /// <param name="b">(B, L, G, N); may be a strided view whose last stride is 1.</param>
+    /// <param name="c">(B, L, G, N); may be a strided view whose last stride is 1.</param>
+    /// <param name="d">(H) or null.</param>
+    /// <param name="initialState">(B, H, P, N) or null.</param>
+    /// <param name="dY">(B, L, H, P), contiguous.</param>
+    /// <param name="dFinalState">(B, H, P, N), contiguous, or null (no gradient reaches the final state).</param>
+    /// <param name="dX">(B, L, H, P).</param>
+    /// <param name="dDt">(B, L, H).</param>
+    /// <param name="dA">(H).</param>
+    /// <param name="dB">(B, L, G, N).</param>
+    /// <param name="dC">(B, L, G, N).</param>
+    /// <param name="dD">(H), or null (not computed).</param>
+    /// <param name="dInitialState">(B, H, P, N), or null (not computed).</param>
+    void SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
+        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState);
+
+    /// <summary>
+    /// One inference step of the scan: state ← exp(dt·a_h)·state + (b·dt) ⊗ x per head, then
+    /// y = state·c + d_h·x. <paramref name="state"/> is updated in place.
+    /// </summary>
+    /// <param name="state">(B, H, P, N), contiguous; read and written.</param>
+    /// <param name="x">(B, H, P); may be a strided view whose last stride is 1.</param>
+    /// <param name="dt">(B, H), contiguous.</param>
+    /// <param name="a">(H).</param>
+    /// <param name="b">(B, G, N); may be a strided view whose last stride is 1.</param>
+    /// <param name="c">(B, G, N); may be a strided view whose last stride is 1.</param>
+    /// <param name="d">(H) or null.</param>
+    /// <param name="y">(B, H, P).</param>
+    void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y);
+}
