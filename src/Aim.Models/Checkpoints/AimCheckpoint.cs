@@ -1,6 +1,6 @@
 using Aim.Engine.IO;
 using Aim.Engine.Tensors;
-using Aim.Models.Aim;
+using Aim.Models.Stage2;
 
 namespace Aim.Models.Checkpoints;
 

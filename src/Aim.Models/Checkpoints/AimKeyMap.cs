@@ -1,5 +1,5 @@
 using Aim.Engine.Tensors;
-using Aim.Models.Aim;
+using Aim.Models.Stage2;
 
 namespace Aim.Models.Checkpoints;
 

@@ -2,7 +2,7 @@ using Aim.Engine.Autograd;
 using Aim.Engine.Operations;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
-using Aim.Models.Aim;
+using Aim.Models.Stage2;
 
 namespace Aim.Models.Generation;
 

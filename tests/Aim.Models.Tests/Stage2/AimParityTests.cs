@@ -1,14 +1,15 @@
 using System.Text.Json.Nodes;
 using Aim.BackendOps;
+using Aim.Engine.Autograd;
 using Aim.Engine.IO;
 using Aim.Engine.Operations;
 using Aim.Engine.Tensors;
-using Aim.Models.Aim;
+using Aim.Models.Stage2;
 using Aim.Models.Checkpoints;
 using Aim.Models.Generation;
 using Xunit.Abstractions;
 
-namespace Aim.Models.Tests.Aim;
+namespace Aim.Models.Tests.Stage2;
 
 /// <summary>
 /// Golden parity with the original PyTorch code, for every AiM fixture folder under the fixtures root
@@ -48,7 +49,7 @@ public class AimParityTests(ITestOutputHelper output)
         using var model = AimCheckpoint.Load(Path.Combine(dir, weights), Device.Cpu, out _);
         using var inputs = CheckpointReader.Load(Path.Combine(dir, "inputs.safetensors"));
         using var expected = CheckpointReader.Load(Path.Combine(dir, "expected.safetensors"));
-        using var noGrad = Aim.Engine.Autograd.Tape.NoGrad();
+        using var noGrad = Tape.NoGrad();
         var (logits, final) = model.Forward(inputs["train_codes"], inputs["train_labels"]);
         Report("train_logits", Compare.Close($"{folder}/{weights} train_logits", expected["train_logits"], logits, Tolerance));
         Report("train_final_hidden", Compare.Close($"{folder}/{weights} train_final_hidden", expected["train_final_hidden"], final, Tolerance));

@@ -3,7 +3,7 @@ using Aim.Engine.Operations;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
 
-namespace Aim.Models.Aim;
+namespace Aim.Models.Stage2;
 
 /// <summary>
 /// AiM stage 2 (MambaLMHeadModel → MixerModel, spec §2): class embedding with a null class, token + position

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Aim.Models.Aim;
+namespace Aim.Models.Stage2;
 
 /// <summary>
 /// Mamba-2 mixer hyper-parameters (mamba_ssm Mamba2 constructor arguments; AiM uses the defaults).

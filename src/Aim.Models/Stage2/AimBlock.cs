@@ -2,7 +2,7 @@ using Aim.Engine.Nn;
 using Aim.Engine.Operations;
 using Aim.Engine.Tensors;
 
-namespace Aim.Models.Aim;
+namespace Aim.Models.Stage2;
 
 /// <summary>
 /// One AiM block (spec §2.4): fused residual-add + RMSNorm (fp32 residual), adaLN modulation, gated mixer.

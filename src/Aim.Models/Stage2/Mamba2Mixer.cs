@@ -2,7 +2,7 @@ using Aim.Engine.Nn;
 using Aim.Engine.Operations;
 using Aim.Engine.Tensors;
 
-namespace Aim.Models.Aim;
+namespace Aim.Models.Stage2;
 
 /// <summary>
 /// The Mamba-2 mixer (mamba_ssm/modules/mamba2.py, v2.2.2 math; spec §3). Parameters keep the PyTorch names:

@@ -1,6 +1,6 @@
 using Aim.Engine.Nn;
 
-namespace Aim.Models.Aim;
+namespace Aim.Models.Stage2;
 
 /// <summary>
 /// PyTorch's nn.Sequential(SiLU(), Linear(...)): index 0 has no parameters, so the Linear's keys are ".1.weight"
