@@ -43,26 +43,63 @@ public class AimParityTests(ITestOutputHelper output)
     [Theory]
     [MemberData(nameof(Cases))]
     public void TrainingForwardMatchesOriginal(string folder, string weights)
+        => CheckTraining(Fixtures.Resolve(folder), weights, Report);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void TeacherForcedDecodeMatchesOriginal(string folder, string weights)
+        => CheckDecode(Fixtures.Resolve(folder), weights, Report);
+
+    [Fact]
+    public void AWrongExpectedFileFails()
     {
-        string dir = Fixtures.Resolve(folder);
+        // Copy one fixture folder, nudge one expected logit by 1e-3 of the scale, and require both checks to notice.
+        var (folder, weights) = ((string)Cases().First()[0], (string)Cases().First()[1]);
+        string source = Fixtures.Resolve(folder);
+        string temp = Directory.CreateTempSubdirectory("aim-parity-").FullName;
+        try
+        {
+            foreach (var f in Directory.GetFiles(source)) File.Copy(f, Path.Combine(temp, Path.GetFileName(f)));
+            using (var expected = CheckpointReader.Load(Path.Combine(source, "expected.safetensors")))
+            {
+                var tensors = expected.ToDictionary(kv => kv.Key, kv => kv.Value);
+                foreach (var key in new[] { "train_logits", "decode_logits_cfg" })
+                {
+                    var values = tensors[key].ToArray<float>();
+                    float scale = Math.Max(1, values.Max(Math.Abs));
+                    values[values.Length / 2] += 1e-3f * scale;
+                    tensors[key] = Tensor.FromArray(values, tensors[key].Shape);
+                }
+                SafetensorsWriter.Write(Path.Combine(temp, "expected.safetensors"), tensors);
+            }
+            Assert.Throws<InvalidOperationException>(() => CheckTraining(temp, weights, (_, _) => { }));
+            Assert.Throws<InvalidOperationException>(() => CheckDecode(temp, weights, (_, _) => { }));
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
+        }
+    }
+
+    /// <summary>Training forward logits, final hidden and loss vs expected.safetensors; throws on mismatch.</summary>
+    internal static void CheckTraining(string dir, string weights, Action<string, double> report)
+    {
         using var scope = TensorScope.Open();
         using var model = AimCheckpoint.Load(Path.Combine(dir, weights), Device.Cpu, out _);
         using var inputs = CheckpointReader.Load(Path.Combine(dir, "inputs.safetensors"));
         using var expected = CheckpointReader.Load(Path.Combine(dir, "expected.safetensors"));
         using var noGrad = Tape.NoGrad();
         var (logits, final) = model.Forward(inputs["train_codes"], inputs["train_labels"]);
-        Report("train_logits", Compare.Close($"{folder}/{weights} train_logits", expected["train_logits"], logits, Tolerance));
-        Report("train_final_hidden", Compare.Close($"{folder}/{weights} train_final_hidden", expected["train_final_hidden"], final, Tolerance));
+        report("train_logits", Compare.Close($"{dir}/{weights} train_logits", expected["train_logits"], logits, Tolerance));
+        report("train_final_hidden", Compare.Close($"{dir}/{weights} train_final_hidden", expected["train_final_hidden"], final, Tolerance));
         int b = logits.Shape[0], t = logits.Shape[1], v = logits.Shape[2];
         var loss = Ops.CrossEntropy(Ops.Reshape(logits, b * t, v), Ops.Reshape(inputs["train_codes"], b * t));
-        Report("train_loss", Compare.Close($"{folder}/{weights} train_loss", expected["train_loss"], loss, Tolerance));
+        report("train_loss", Compare.Close($"{dir}/{weights} train_loss", expected["train_loss"], loss, Tolerance));
     }
 
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void TeacherForcedDecodeMatchesOriginal(string folder, string weights)
+    /// <summary>Teacher-forced decode at the fixture's CFG scale, 1 and 0 vs expected.safetensors; throws on mismatch.</summary>
+    internal static void CheckDecode(string dir, string weights, Action<string, double> report)
     {
-        string dir = Fixtures.Resolve(folder);
         using var scope = TensorScope.Open();
         using var model = AimCheckpoint.Load(Path.Combine(dir, weights), Device.Cpu, out _);
         using var inputs = CheckpointReader.Load(Path.Combine(dir, "inputs.safetensors"));
@@ -73,9 +110,9 @@ public class AimParityTests(ITestOutputHelper output)
         foreach (var (key, scale) in new[] { ("decode_logits_cfg", cfg), ("decode_logits_cond", 1.0), ("decode_logits_uncond", 0.0) })
         {
             var (logits, hidden) = TeacherForced(model, labels, codes, scale);
-            Report(key, Compare.Close($"{folder}/{weights} {key}", expected[key], logits, Tolerance));
+            report(key, Compare.Close($"{dir}/{weights} {key}", expected[key], logits, Tolerance));
             if (key == "decode_logits_cfg")
-                Report("decode_final_hidden", Compare.Close($"{folder}/{weights} decode_final_hidden", expected["decode_final_hidden"], hidden, Tolerance));
+                report("decode_final_hidden", Compare.Close($"{dir}/{weights} decode_final_hidden", expected["decode_final_hidden"], hidden, Tolerance));
         }
     }
 
