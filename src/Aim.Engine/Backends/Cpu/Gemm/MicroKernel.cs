@@ -11,7 +11,7 @@ namespace Aim.Engine.Backends.Cpu.Gemm;
 internal static unsafe class MicroKernel
 {
     /// <summary>12 × 32 tile with Vector512 (AVX-512): 24 accumulators, two B vectors and one broadcast per row.</summary>
-    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel12x32(int kc, float* a, float* b, float* ab)
     {
         Vector512<float> c00 = Vector512<float>.Zero, c01 = Vector512<float>.Zero;
@@ -96,7 +96,7 @@ internal static unsafe class MicroKernel
     }
 
     /// <summary>6 × 16 tile with Vector256 (AVX2 + FMA): 12 accumulators.</summary>
-    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel6x16(int kc, float* a, float* b, float* ab)
     {
         Vector256<float> c00 = Vector256<float>.Zero, c01 = Vector256<float>.Zero;
@@ -145,6 +145,7 @@ internal static unsafe class MicroKernel
     }
 
     /// <summary>4 × 4 scalar tile for machines without 256-bit SIMD.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel4x4(int kc, float* a, float* b, float* ab)
     {
         float* acc = stackalloc float[16];

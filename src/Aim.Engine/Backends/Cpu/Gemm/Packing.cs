@@ -2,6 +2,8 @@
 // K. Goto and R. van de Geijn, "Anatomy of high-performance matrix multiplication", ACM TOMS 34(3), 2008;
 // F. Van Zee and R. van de Geijn, "BLIS", ACM TOMS 41(3), 2015). Panels are zero padded to whole
 // micro-tiles so the kernels never branch on edges.
+using System.Runtime.CompilerServices;
+
 namespace Aim.Engine.Backends.Cpu.Gemm;
 
 /// <summary>Copies blocks of op(A) and op(B) into micro-panels (k-major, MR rows or NR columns wide).</summary>
@@ -13,6 +15,7 @@ internal static unsafe class Packing
     /// </summary>
     /// <param name="a">A of one batch: (M, K) row-major, or (K, M) when <paramref name="transA"/>.</param>
     /// <param name="lda">Row length of the stored A (K, or M when transposed).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(float* a, int lda, bool transA, int i0, int mc, int p0, int kc, int mr, float* dst)
     {
         for (int ir = 0; ir < mc; ir += mr)
@@ -49,6 +52,7 @@ internal static unsafe class Packing
     /// </summary>
     /// <param name="b">B of one batch: (K, N) row-major, or (N, K) when <paramref name="transB"/>.</param>
     /// <param name="ldb">Row length of the stored B (N, or K when transposed).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(float* b, int ldb, bool transB, int p0, int kc, int j0, int nc, int nr, float* dst)
     {
         for (int jr = 0; jr < nc; jr += nr)

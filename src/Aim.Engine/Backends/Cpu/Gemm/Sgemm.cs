@@ -213,6 +213,7 @@ public static unsafe class Sgemm
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SkinnyTile(float* x, float* w, float* c, int m, int n, int k, int n0, int n1, float alpha, float beta)
     {
         float* r = stackalloc float[16];
@@ -262,6 +263,7 @@ public static unsafe class Sgemm
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot1x1(float* x, float* w, int k)
     {
         var acc = Vector512<float>.Zero;
@@ -270,6 +272,7 @@ public static unsafe class Sgemm
         return Vector512.Sum(acc) + Tail(x, w, p, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot1x4(float* x, float* w, int k, float* r)
     {
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
@@ -289,6 +292,7 @@ public static unsafe class Sgemm
         r[3] = Vector512.Sum(s3) + Tail(x, w3, p, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot2x4(float* x, float* w, int k, float* r)
     {
         float* x1 = x + k;
@@ -323,6 +327,7 @@ public static unsafe class Sgemm
         r[7] = Vector512.Sum(s13) + Tail(x1, w3, p, k);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot4x4(float* x, float* w, int k, float* r)
     {
         float* x1 = x + k, x2 = x1 + k, x3 = x2 + k;
