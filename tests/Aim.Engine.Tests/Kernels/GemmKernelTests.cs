@@ -1,0 +1,100 @@
+using Aim.Engine.Backends.Cpu;
+using Aim.Engine.Kernels.Reference;
+using Aim.Engine.Random;
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Tests.Kernels;
+
+/// <summary>Direct kernel tests of the CPU SGEMM: alpha/beta, K = 0, beta = 0 ignoring C, thread-count independence.</summary>
+public class GemmKernelTests
+{
+    private static readonly ReferenceKernels s_reference = new();
+    private static readonly CpuKernels s_cpu = new();
+
+    private static (Tensor A, Tensor B, Tensor C) Operands(Rng rng, int batchA, int batchB, int batch, int m, int n, int k, bool ta, bool tb)
+        => (rng.Normal(ta ? [batchA, k, m] : [batchA, m, k]), rng.Normal(tb ? [batchB, n, k] : [batchB, k, n]), rng.Normal([batch, m, n]));
+
+    private static void AssertClose(float[] expected, float[] actual, double tol)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol * (1 + Math.Abs(expected[i])), $"element {i}: {actual[i]} vs {expected[i]}");
+    }
+
+    [Theory]
+    [InlineData(1, 7, 31, 257, false, false)]
+    [InlineData(1, 31, 257, 7, true, false)]
+    [InlineData(2, 257, 7, 31, false, true)]
+    [InlineData(3, 16, 50, 300, false, true)]
+    [InlineData(3, 17, 50, 300, true, true)]
+    [InlineData(1, 200, 65, 600, false, false)]
+    public void AlphaBetaMatchReference(int batch, int m, int n, int k, bool ta, bool tb)
+    {
+        foreach (var (alpha, beta) in new[] { (1.0, 1.0), (0.5, -1.5), (-2.0, 0.0), (1.0, 0.0) })
+        {
+            var rng = new Rng(42);
+            var (a, b, c) = Operands(rng, batch, 1, batch, m, n, k, ta, tb);
+            using (a)
+            using (b)
+            using (c)
+            using (var cRef = Tensor.FromArray(c.ToArray<float>(), c.Shape))
+            {
+                s_reference.Gemm(a, b, cRef, ta, tb, alpha, beta);
+                s_cpu.Gemm(a, b, c, ta, tb, alpha, beta);
+                AssertClose(cRef.ToArray<float>(), c.ToArray<float>(), 2e-4);
+            }
+        }
+    }
+
+    [Fact]
+    public void BetaZeroIgnoresNaNInC()
+    {
+        var rng = new Rng(3);
+        var (a, b, _) = Operands(rng, 1, 1, 1, 9, 40, 33, false, true);
+        foreach (bool tb in new[] { true, false })
+        {
+            using var bb = tb ? b : rng.Normal([1, 33, 40]);
+            using var c = Tensor.Full([1, 9, 40], double.NaN);
+            s_cpu.Gemm(a, bb, c, false, tb, 1.0, 0.0);
+            Assert.DoesNotContain(c.ToArray<float>(), float.IsNaN);
+        }
+    }
+
+    [Fact]
+    public void EmptyReductionScalesC()
+    {
+        using var a = Tensor.Zeros([1, 5, 0]);
+        using var b = Tensor.Zeros([1, 0, 6]);
+        using var c = Tensor.Full([1, 5, 6], 2.0);
+        s_cpu.Gemm(a, b, c, false, false, 1.0, 0.5);
+        Assert.All(c.ToArray<float>(), v => Assert.Equal(1f, v));
+    }
+
+    [Theory]
+    [InlineData(300, 700, 520, false, false)]
+    [InlineData(5, 3352, 768, false, true)]
+    [InlineData(64, 200, 129, true, true)]
+    public void ResultDoesNotDependOnThreadCount(int m, int n, int k, bool ta, bool tb)
+    {
+        var rng = new Rng(7);
+        var (a, b, _) = Operands(rng, 1, 1, 1, m, n, k, ta, tb);
+        int saved = CpuParallel.MaxThreads;
+        try
+        {
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2, 3, 8 })
+            {
+                CpuParallel.MaxThreads = threads;
+                using var c = Tensor.Empty([1, m, n]);
+                s_cpu.Gemm(a, b, c, ta, tb, 1.0, 0.0);
+                var values = c.ToArray<float>();
+                if (first is null) first = values;
+                else Assert.True(first.AsSpan().SequenceEqual(values), $"threads={threads} changed the bits");
+            }
+        }
+        finally
+        {
+            CpuParallel.MaxThreads = saved;
+        }
+    }
+}
