@@ -335,9 +335,9 @@ internal sealed class RestrictedUnpickler
     }
 
     private int ReadLength(int at, long length)
-        => length >= 0 && length <= _data.Length - _pos ? (int)length : throw Bad(at, $"length {length} runs past the end of the pickle");
+        => length >= 0 && length <= _data.Length - _pos ? (int)length : throw Bad(at, $"truncated pickle: length {length} runs past the end");
 
-    private int ReadLength(int at, ulong length) => length <= int.MaxValue ? ReadLength(at, (long)length) : throw Bad(at, $"length {length} runs past the end of the pickle");
+    private int ReadLength(int at, ulong length) => length <= int.MaxValue ? ReadLength(at, (long)length) : throw Bad(at, $"truncated pickle: length {length} runs past the end");
 
     private string ReadLine(int at)
     {
