@@ -8,8 +8,10 @@ namespace Aim.Engine.Backends.Cpu;
 // provides: CausalConv1d, CausalConv1dBackward, CausalConv1dStep, SsdScan, SsdScanBackward, SsmStep for Float32
 // (SIMD over channels / the state dimension N, threads over rows, channel blocks or (batch, head) pairs).
 // Formulas: aim-architecture.md §3.4–3.6; same definitions as ReferenceKernels.Ssm.cs. The scan is the time
-// recurrence, vectorised over N with the state kept in the (B, H, P, N) output (see the file's measurements in
-// the branch's commit message for why the recurrence and not the chunked SSD form). Its backward runs the
+// recurrence, vectorised over N with the state kept in the (B, H, P, N) output. It was measured against a chunked
+// SSD forward (§3.5: C·Bᵀ masked by the segment-sum decay, then inter-chunk state passing, register-blocked
+// AVX-512) at L=256, H=24, P=64, N=128, G=1, one thread: recurrence 19 ms per batch element, chunked 37 ms
+// (chunk 256) and 27 ms (chunk 64), so the recurrence is kept and chunkSize does not change the CPU path. Its backward runs the
 // recurrence forward once (for dC and the ⟨dY_t, S_t c_t⟩ terms) and then backward in time for G_t = dL/dS_t,
 // without storing the states: the decay gradient uses q_t = ⟨G_t, S_t⟩, obtained in reverse from
 //   q_{L-1} = ⟨dFinal, S_{L-1}⟩ + dY_{L-1}·(S_{L-1} c_{L-1}),
