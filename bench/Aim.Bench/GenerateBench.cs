@@ -1,0 +1,64 @@
+// `aim bench generate`: decoding speed of AiM at the official shapes with random weights (spec §5 init), the
+// full 256-step loop with the README's sampling (cfg 5, top-k 600, top-p 0.98), per batch size. The floor is the
+// bytes of weights one decode step must read (every layer's in_proj, conv, out_proj and norms, the final layer
+// and the tied head; the adaLN rows are computed once per image, not per step) over the measured read bandwidth,
+// or the step's FLOPs over the measured peak when that is larger.
+using System.Diagnostics;
+using Aim.Engine.Random;
+using Aim.Engine.Tensors;
+using Aim.Models.Generation;
+using Aim.Models.Stage2;
+
+namespace Aim.Bench;
+
+/// <summary>One measured configuration.</summary>
+public sealed record GenerateResult(string Model, string Device, int Batch, int Rows, int Threads, double MsPerStep, double SecondsPerImageBatch,
+    double ImagesPerSecond, double FloorMsPerStep, double WeightMegabytesPerStep, double FirstStepMs);
+
+/// <summary>Times the recurrent decode loop.</summary>
+public static class GenerateBench
+{
+    /// <summary>Bytes of weights read by one decode step (fp32): everything except the per-image adaLN projections.</summary>
+    public static long StepWeightBytes(AimModel model)
+    {
+        long elements = 0;
+        foreach (var (name, p) in model.NamedParameters())
+        {
+            bool perImage = name.Contains("adaLN_modulation", StringComparison.Ordinal) || name.Contains("adaln_group", StringComparison.Ordinal)
+                || name.Contains("cls_embed", StringComparison.Ordinal) || name.Contains("scale_shift_table", StringComparison.Ordinal);
+            bool gathered = name.Contains("position_embeddings", StringComparison.Ordinal);
+            if (!perImage && !gathered) elements += p.Count;
+        }
+        return elements * sizeof(float);
+    }
+
+    /// <summary>FLOPs of one decode step for <paramref name="rows"/> rows (2 per multiply-add of every step matrix).</summary>
+    public static double StepFlops(AimModel model, int rows) => 2.0 * rows * (StepWeightBytes(model) / sizeof(float));
+
+    /// <summary>Runs the full decode for each batch size (images; CFG doubles the rows).</summary>
+    public static IEnumerable<GenerateResult> Run(string modelName, AimConfig config, IReadOnlyList<int> batches, Device device, Roofline roofline, Action<string>? log = null)
+    {
+        log?.Invoke($"building {modelName} with random weights ({config.NLayer} layers, d={config.DModel})...");
+        using var model = new AimModel(config);
+        model.InitializeRandom(new Rng(0));
+        long bytes = StepWeightBytes(model);
+        var options = new SamplingOptions { CfgScale = 5, TopK = 600, TopP = 0.98 };
+        foreach (int batch in batches)
+        {
+            var labels = new long[batch];
+            for (int i = 0; i < batch; i++) labels[i] = (i * 97) % config.NumClasses;
+            var stamps = new List<double>();
+            var sw = Stopwatch.StartNew();
+            AimDecoder.Generate(model, labels, options, new Rng(1), device, step => stamps.Add(sw.Elapsed.TotalMilliseconds));
+            double total = sw.Elapsed.TotalSeconds;
+            // Steady-state per-step time: the median step after the first (which includes one-time JIT and allocation).
+            var steps = new List<double>();
+            for (int i = 1; i < stamps.Count; i++) steps.Add(stamps[i] - stamps[i - 1]);
+            steps.Sort();
+            double median = steps.Count > 0 ? steps[steps.Count / 2] : stamps[0];
+            double floor = roofline.FloorMs(StepFlops(model, 2 * batch), bytes);
+            yield return new GenerateResult(modelName, device.ToString(), batch, 2 * batch, roofline.Threads, median, total, batch / total,
+                floor, bytes / 1e6, stamps[0]);
+        }
+    }
+}
