@@ -1,6 +1,7 @@
 using Aim.BackendOps;
 using Aim.Engine.Autograd;
 using Aim.Engine.Backends;
+using Aim.Engine.Backends.Cpu;
 using Aim.Engine.Kernels;
 using Aim.Engine.Kernels.Reference;
 using Aim.Engine.Operations;
@@ -145,7 +146,7 @@ public class ConvTests
 
     [Theory]
     [MemberData(nameof(BackwardGeometries))]
-    public void CpuConvBackwardMatchesReference(int index)
+    public void CpuConvKernelsMatchReferenceWholeAndBanded(int index)
     {
         var p = s_backwardGeometries[index];
         int n = p[0], cin = p[1], cout = p[2], h = p[3], w = p[4], kh = p[5], kw = p[6], stride = p[7], pt = p[8], pb = p[9], pl = p[10], pr = p[11];
@@ -155,7 +156,19 @@ public class ConvTests
         var x = rng.Normal([n, cin, h, w]);
         var weight = rng.Normal([cout, cin, kh, kw]);
         var dy = rng.Normal([n, cout, g.Ho, g.Wo]);
-        var cpu = Backend.Cpu.Kernels;
+        foreach (var cpu in new IKernels[] { Backend.Cpu.Kernels, new CpuKernels { ColumnBudget = 64 }, new CpuKernels { ColumnBudget = 400 } })
+            CompareConvKernels(cpu, x, weight, dy, stride, pt, pb, pl, pr);
+    }
+
+    /// <summary>Forward and both backward kernels of <paramref name="cpu"/> against the reference (outputs prefilled with junk).</summary>
+    private static void CompareConvKernels(IKernels cpu, Tensor x, Tensor weight, Tensor dy, int stride, int pt, int pb, int pl, int pr)
+    {
+        var bias = Tensor.Full([weight.Shape[0]], 0.25);
+        var yRef = Tensor.Empty(dy.Shape);
+        var yCpu = Tensor.Full(dy.Shape, 123.0);
+        s_reference.Conv2d(x, weight, bias, stride, pt, pb, pl, pr, yRef);
+        cpu.Conv2d(x, weight, bias, stride, pt, pb, pl, pr, yCpu);
+        AssertClose(yRef, yCpu);
         var dxRef = Tensor.Empty(x.Shape);
         var dxCpu = Tensor.Full(x.Shape, 123.0); // the kernel must overwrite, not accumulate
         s_reference.Conv2dBackwardInput(dy, weight, stride, pt, pb, pl, pr, dxRef);

@@ -5,8 +5,9 @@ using Aim.Engine.Tensors;
 namespace Aim.Engine.Backends.Cpu;
 
 // provides: fast float32 Conv2d (+ both backward kernels), UpsampleNearest2x(+Backward), L2Normalize(+Backward) and
-// NearestCode. Convolutions are im2col + the contract's Gemm (so they use whatever Gemm this class has), 1x1
-// unpadded stride-1 convolutions are a Gemm on the input itself; the input gradient is Gemm + col2im.
+// NearestCode. Convolutions are im2col + the contract's Gemm (so they use whatever Gemm this class has), one band of
+// output rows at a time to bound the scratch memory; 1x1 unpadded stride-1 convolutions are a Gemm on the input itself;
+// the input gradient is Gemm + col2im.
 // Everything else is threaded over planes or rows with CpuParallel (chunking depends only on sizes).
 public unsafe partial class CpuKernels
 {
@@ -27,6 +28,15 @@ public unsafe partial class CpuKernels
         return t.CreateView(shape, Tensor.ContiguousStrides(shape), t.Offset + offset);
     }
 
+    /// <summary>
+    /// Largest im2col band in elements (default 2^23, 32 MB of float32): big layers are unfolded a band of output rows
+    /// at a time. Tests lower it to exercise the banded path on small images.
+    /// </summary>
+    internal long ColumnBudget { get; init; } = 1 << 23;
+
+    /// <summary>Output rows per im2col band: as many as fit <see cref="ColumnBudget"/>, at least one.</summary>
+    private int BandRows(Conv2dGeometry g) => (int)Math.Clamp(ColumnBudget / Math.Max(1L, (long)g.PatchSize * g.Wo), 1, g.Ho);
+
     /// <inheritdoc />
     public override void Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor output)
     {
@@ -37,17 +47,41 @@ public unsafe partial class CpuKernels
         }
         var g = CheckConv2d(nameof(Conv2d), x.Shape, weight, output, stride, padTop, padBottom, padLeft, padRight);
         if (bias is not null) KernelChecks.Shape(nameof(Conv2d), "bias", bias, g.Cout);
-        int k = g.PatchSize, p = g.OutputPixels;
         if (output.Count == 0) return;
+        int k = g.PatchSize, p = g.OutputPixels;
+        long imageIn = (long)g.Cin * g.H * g.W, imageOut = (long)g.Cout * p;
+        double beta = bias is null ? 0.0 : 1.0;
         using var w3 = View3(weight, 1, g.Cout, k, 0);
-        using var col = g.IsPointwise ? null : Tensor.Empty([1, k, p]);
+        if (g.IsPointwise)
+        {
+            // y[n] (Cout, HW) = W (Cout, Cin) · x[n] (Cin, HW) (+ bias): the input is its own im2col matrix.
+            for (int n = 0; n < g.N; n++)
+            {
+                using var y3 = View3(output, 1, g.Cout, p, n * imageOut);
+                using var x3 = View3(x, 1, g.Cin, p, n * imageIn);
+                if (bias is not null) FillRows((float*)y3.DataPointer, p, (float*)bias.DataPointer, g.Cout, p);
+                Gemm(w3, x3, y3, false, false, 1.0, beta);
+            }
+            return;
+        }
+        int band = BandRows(g);
+        bool whole = band == g.Ho;
+        using var col = Tensor.Empty([k * band * g.Wo]);
+        using var yBand = whole ? null : Tensor.Empty([g.Cout * band * g.Wo]);
         for (int n = 0; n < g.N; n++)
         {
-            using var y3 = View3(output, 1, g.Cout, p, (long)n * g.Cout * p);
-            if (bias is not null) FillRows((float*)y3.DataPointer, (float*)bias.DataPointer, g.Cout, p);
-            using var b3 = g.IsPointwise ? View3(x, 1, g.Cin, p, (long)n * g.Cin * g.H * g.W) : col!.CreateViewSame();
-            if (!g.IsPointwise) Im2Col((float*)x.DataPointer + (long)n * g.Cin * g.H * g.W, g, (float*)col!.DataPointer);
-            Gemm(w3, b3, y3, false, false, 1.0, bias is null ? 0.0 : 1.0);
+            float* image = (float*)x.DataPointer + n * imageIn;
+            float* yImage = (float*)output.DataPointer + n * imageOut;
+            for (int oy0 = 0; oy0 < g.Ho; oy0 += band)
+            {
+                int rows = Math.Min(band, g.Ho - oy0), tp = rows * g.Wo;
+                Im2Col(image, g, oy0, rows, (float*)col.DataPointer);
+                using var b3 = View3(col, 1, k, tp, 0);
+                using var c3 = whole ? View3(output, 1, g.Cout, p, n * imageOut) : View3(yBand!, 1, g.Cout, tp, 0);
+                if (bias is not null) FillRows((float*)c3.DataPointer, tp, (float*)bias.DataPointer, g.Cout, tp);
+                Gemm(w3, b3, c3, false, false, 1.0, beta);
+                if (!whole) CopyBand((float*)yBand!.DataPointer, tp, yImage + (long)oy0 * g.Wo, p, g.Cout, tp);
+            }
         }
     }
 
@@ -60,24 +94,39 @@ public unsafe partial class CpuKernels
             return;
         }
         var g = CheckConv2d(nameof(Conv2dBackwardInput), dInput.Shape, weight, dOutput, stride, padTop, padBottom, padLeft, padRight);
-        int k = g.PatchSize, p = g.OutputPixels;
         if (dInput.Count == 0) return;
+        int k = g.PatchSize, p = g.OutputPixels;
+        long imageIn = (long)g.Cin * g.H * g.W, imageOut = (long)g.Cout * p;
         using var w3 = View3(weight, 1, g.Cout, k, 0);
-        using var col = g.IsPointwise ? null : Tensor.Empty([1, k, p]);
-        long imageIn = (long)g.Cin * g.H * g.W;
-        for (int n = 0; n < g.N; n++)
+        if (g.IsPointwise)
         {
-            using var gy = View3(dOutput, 1, g.Cout, p, (long)n * g.Cout * p);
-            if (g.IsPointwise)
+            // dx[n] (Cin, HW) = Wᵀ (Cin, Cout) · dy[n] (Cout, HW).
+            for (int n = 0; n < g.N; n++)
             {
+                using var gy = View3(dOutput, 1, g.Cout, p, n * imageOut);
                 using var dx = View3(dInput, 1, g.Cin, p, n * imageIn);
                 Gemm(w3, gy, dx, true, false, 1.0, 0.0);
             }
-            else
+            return;
+        }
+        // dcol (K, P) = Wᵀ · dy[n], then col2im adds each column entry back onto the pixel it was read from.
+        int band = BandRows(g);
+        bool whole = band == g.Ho;
+        using var col = Tensor.Empty([k * band * g.Wo]);
+        using var gBand = whole ? null : Tensor.Empty([g.Cout * band * g.Wo]);
+        for (int n = 0; n < g.N; n++)
+        {
+            float* dImage = (float*)dInput.DataPointer + n * imageIn;
+            float* gImage = (float*)dOutput.DataPointer + n * imageOut;
+            Clear(dImage, imageIn);
+            for (int oy0 = 0; oy0 < g.Ho; oy0 += band)
             {
-                using var c3 = col!.CreateViewSame();
+                int rows = Math.Min(band, g.Ho - oy0), tp = rows * g.Wo;
+                if (!whole) CopyBand(gImage + (long)oy0 * g.Wo, p, (float*)gBand!.DataPointer, tp, g.Cout, tp);
+                using var gy = whole ? View3(dOutput, 1, g.Cout, p, n * imageOut) : View3(gBand!, 1, g.Cout, tp, 0);
+                using var c3 = View3(col, 1, k, tp, 0);
                 Gemm(w3, gy, c3, true, false, 1.0, 0.0);
-                Col2Im((float*)col.DataPointer, g, (float*)dInput.DataPointer + n * imageIn);
+                Col2ImAdd((float*)col.DataPointer, g, oy0, rows, dImage);
             }
         }
     }
@@ -91,57 +140,98 @@ public unsafe partial class CpuKernels
             return;
         }
         var g = CheckConv2d(nameof(Conv2dBackwardWeight), x.Shape, dWeight, dOutput, stride, padTop, padBottom, padLeft, padRight);
-        int k = g.PatchSize, p = g.OutputPixels;
         if (dWeight.Count == 0) return;
-        if (g.N == 0 || p == 0)
+        if (g.N == 0)
         {
             Fill(0, dWeight);
             return;
         }
+        int k = g.PatchSize, p = g.OutputPixels;
+        long imageIn = (long)g.Cin * g.H * g.W, imageOut = (long)g.Cout * p;
         using var dw3 = View3(dWeight, 1, g.Cout, k, 0);
-        using var col = g.IsPointwise ? null : Tensor.Empty([1, k, p]);
-        long imageIn = (long)g.Cin * g.H * g.W;
+        if (g.IsPointwise)
+        {
+            // dW (Cout, Cin) = Σ_n dy[n] (Cout, HW) · x[n] (Cin, HW)ᵀ.
+            for (int n = 0; n < g.N; n++)
+            {
+                using var gy = View3(dOutput, 1, g.Cout, p, n * imageOut);
+                using var x3 = View3(x, 1, g.Cin, p, n * imageIn);
+                Gemm(gy, x3, dw3, false, true, 1.0, n == 0 ? 0.0 : 1.0);
+            }
+            return;
+        }
+        // dW (Cout, K) = Σ over images and bands of dy band (Cout, tp) · col band (K, tp)ᵀ.
+        int band = BandRows(g);
+        bool whole = band == g.Ho;
+        using var col = Tensor.Empty([k * band * g.Wo]);
+        using var gBand = whole ? null : Tensor.Empty([g.Cout * band * g.Wo]);
+        bool first = true;
         for (int n = 0; n < g.N; n++)
         {
-            using var gy = View3(dOutput, 1, g.Cout, p, (long)n * g.Cout * p);
-            using var b3 = g.IsPointwise ? View3(x, 1, g.Cin, p, n * imageIn) : col!.CreateViewSame();
-            if (!g.IsPointwise) Im2Col((float*)x.DataPointer + n * imageIn, g, (float*)col!.DataPointer);
-            // dW (Cout, K) += dY[n] (Cout, P) · col (K, P)ᵀ
-            Gemm(gy, b3, dw3, false, true, 1.0, n == 0 ? 0.0 : 1.0);
+            float* image = (float*)x.DataPointer + n * imageIn;
+            float* gImage = (float*)dOutput.DataPointer + n * imageOut;
+            for (int oy0 = 0; oy0 < g.Ho; oy0 += band)
+            {
+                int rows = Math.Min(band, g.Ho - oy0), tp = rows * g.Wo;
+                Im2Col(image, g, oy0, rows, (float*)col.DataPointer);
+                if (!whole) CopyBand(gImage + (long)oy0 * g.Wo, p, (float*)gBand!.DataPointer, tp, g.Cout, tp);
+                using var gy = whole ? View3(dOutput, 1, g.Cout, p, n * imageOut) : View3(gBand!, 1, g.Cout, tp, 0);
+                using var b3 = View3(col, 1, k, tp, 0);
+                Gemm(gy, b3, dw3, false, true, 1.0, first ? 0.0 : 1.0);
+                first = false;
+            }
         }
     }
 
-    /// <summary>rows × cols block where row r is filled with values[r].</summary>
-    private static void FillRows(float* dst, float* values, int rows, int cols)
+    /// <summary>Fills a rows × cols block (row stride <paramref name="stride"/>) with values[r] in row r.</summary>
+    private static void FillRows(float* dst, long stride, float* values, int rows, int cols)
     {
         nint pd = (nint)dst, pv = (nint)values;
         CpuParallel.For(rows, Math.Max(1, ConvGrain / Math.Max(1, cols)), (s, e) =>
         {
-            for (long r = s; r < e; r++) new Span<float>((float*)pd + r * cols, cols).Fill(((float*)pv)[r]);
+            for (long r = s; r < e; r++) new Span<float>((float*)pd + r * stride, cols).Fill(((float*)pv)[r]);
         });
     }
 
+    /// <summary>Copies a rows × cols block between row strides <paramref name="srcStride"/> and <paramref name="dstStride"/>.</summary>
+    private static void CopyBand(float* src, long srcStride, float* dst, long dstStride, int rows, int cols)
+    {
+        nint ps = (nint)src, pd = (nint)dst;
+        CpuParallel.For(rows, Math.Max(1, ConvGrain / Math.Max(1, cols)), (s, e) =>
+        {
+            for (long r = s; r < e; r++)
+                new ReadOnlySpan<float>((float*)ps + r * srcStride, cols).CopyTo(new Span<float>((float*)pd + r * dstStride, cols));
+        });
+    }
+
+    /// <summary>Zeroes <paramref name="count"/> floats.</summary>
+    private static void Clear(float* dst, long count)
+    {
+        nint pd = (nint)dst;
+        CpuParallel.For(count, 1 << 20, (s, e) => new Span<float>((float*)pd + s, (int)(e - s)).Clear());
+    }
+
     /// <summary>
-    /// Unfolds one image (Cin, H, W) into col (Cin·Kh·Kw, Ho·Wo): col[(ci·Kh + ky)·Kw + kx, oy·Wo + ox] =
-    /// x[ci, oy·stride − padTop + ky, ox·stride − padLeft + kx], zero outside the image.
+    /// Unfolds output rows [oy0, oy0 + rows) of one image (Cin, H, W) into col (Cin·Kh·Kw, rows·Wo):
+    /// col[(ci·Kh + ky)·Kw + kx, (oy − oy0)·Wo + ox] = x[ci, oy·stride − padTop + ky, ox·stride − padLeft + kx], zero outside the image.
     /// </summary>
-    private static void Im2Col(float* image, Conv2dGeometry g, float* col)
+    private static void Im2Col(float* image, Conv2dGeometry g, int oy0, int rows, float* col)
     {
         nint pi = (nint)image, pc = (nint)col;
-        int p = g.OutputPixels;
-        CpuParallel.For(g.PatchSize, Math.Max(1, ConvGrain / Math.Max(1, p)), (s, e) =>
+        int tp = rows * g.Wo;
+        CpuParallel.For(g.PatchSize, Math.Max(1, ConvGrain / Math.Max(1, tp)), (s, e) =>
         {
             for (long r = s; r < e; r++)
             {
                 int kx = (int)(r % g.Kw), ky = (int)(r / g.Kw % g.Kh), ci = (int)(r / ((long)g.Kw * g.Kh));
                 float* src = (float*)pi + (long)ci * g.H * g.W;
-                float* dst = (float*)pc + r * p;
+                float* dst = (float*)pc + r * tp;
                 // Output columns whose input column lies inside the image: ox in [oxLo, oxHi).
                 int oxLo = Math.Min(g.Wo, Math.Max(0, CeilDiv(g.PadLeft - kx, g.Stride)));
                 int oxHi = Math.Max(oxLo, Math.Min(g.Wo, CeilDiv(g.W + g.PadLeft - kx, g.Stride)));
-                for (int oy = 0; oy < g.Ho; oy++)
+                for (int oy = oy0; oy < oy0 + rows; oy++)
                 {
-                    float* drow = dst + (long)oy * g.Wo;
+                    float* drow = dst + (long)(oy - oy0) * g.Wo;
                     int iy = oy * g.Stride - g.PadTop + ky;
                     if (iy < 0 || iy >= g.H)
                     {
@@ -161,37 +251,48 @@ public unsafe partial class CpuKernels
     }
 
     /// <summary>
-    /// The adjoint of <see cref="Im2Col"/>: writes image (Cin, H, W) = Σ of the col entries that read each pixel.
-    /// Threaded over channels (each channel's rows of col only touch that channel's plane).
+    /// The adjoint of <see cref="Im2Col"/> for output rows [oy0, oy0 + rows): adds every col entry onto the pixel of
+    /// image (Cin, H, W) it was read from. Threaded over channels (a channel's col rows only touch its own plane).
     /// </summary>
-    private static void Col2Im(float* col, Conv2dGeometry g, float* image)
+    private static void Col2ImAdd(float* col, Conv2dGeometry g, int oy0, int rows, float* image)
     {
         nint pi = (nint)image, pc = (nint)col;
-        int p = g.OutputPixels;
-        long perChannel = (long)g.Kh * g.Kw * p + (long)g.H * g.W;
+        int tp = rows * g.Wo;
+        long perChannel = (long)g.Kh * g.Kw * tp;
         CpuParallel.For(g.Cin, Math.Max(1, ConvGrain / Math.Max(1, perChannel)), (s, e) =>
         {
             for (long ci = s; ci < e; ci++)
             {
                 float* plane = (float*)pi + ci * g.H * g.W;
-                new Span<float>(plane, g.H * g.W).Clear();
                 for (int ky = 0; ky < g.Kh; ky++)
                     for (int kx = 0; kx < g.Kw; kx++)
                     {
-                        float* src = (float*)pc + ((ci * g.Kh + ky) * g.Kw + kx) * p;
+                        float* src = (float*)pc + ((ci * g.Kh + ky) * g.Kw + kx) * tp;
                         int oxLo = Math.Min(g.Wo, Math.Max(0, CeilDiv(g.PadLeft - kx, g.Stride)));
                         int oxHi = Math.Max(oxLo, Math.Min(g.Wo, CeilDiv(g.W + g.PadLeft - kx, g.Stride)));
-                        for (int oy = 0; oy < g.Ho; oy++)
+                        for (int oy = oy0; oy < oy0 + rows; oy++)
                         {
                             int iy = oy * g.Stride - g.PadTop + ky;
                             if (iy < 0 || iy >= g.H) continue;
                             float* drow = plane + (long)iy * g.W - g.PadLeft + kx;
-                            float* srow = src + (long)oy * g.Wo;
-                            for (int ox = oxLo; ox < oxHi; ox++) drow[(long)ox * g.Stride] += srow[ox];
+                            float* srow = src + (long)(oy - oy0) * g.Wo;
+                            if (g.Stride == 1)
+                                AddInto(srow + oxLo, drow + oxLo, oxHi - oxLo);
+                            else
+                                for (int ox = oxLo; ox < oxHi; ox++) drow[(long)ox * g.Stride] += srow[ox];
                         }
                     }
             }
         });
+    }
+
+    /// <summary>dst[i] += src[i] for i in [0, count).</summary>
+    private static void AddInto(float* src, float* dst, int count)
+    {
+        int i = 0;
+        for (; i + Vector256<float>.Count <= count; i += Vector256<float>.Count)
+            (Vector256.Load(dst + i) + Vector256.Load(src + i)).Store(dst + i);
+        for (; i < count; i++) dst[i] += src[i];
     }
 
     /// <summary>⌈a / b⌉ for b &gt; 0 and any sign of a.</summary>
