@@ -14,7 +14,7 @@ public unsafe partial class CpuKernels
     /// <summary>Elements of work below which a parallel chunk is not worth a thread.</summary>
     private const long ConvGrain = 1 << 15;
 
-    private static bool AllFloat32Contiguous(params ReadOnlySpan<Tensor?> ts)
+    private static bool AllContiguousFloat32(params ReadOnlySpan<Tensor?> ts)
     {
         foreach (var t in ts)
             if (t is not null && (t.DType != DType.Float32 || !t.IsContiguous)) return false;
@@ -40,7 +40,7 @@ public unsafe partial class CpuKernels
     /// <inheritdoc />
     public override void Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor output)
     {
-        if (!AllFloat32Contiguous(x, weight, bias, output))
+        if (!AllContiguousFloat32(x, weight, bias, output))
         {
             base.Conv2d(x, weight, bias, stride, padTop, padBottom, padLeft, padRight, output);
             return;
@@ -88,7 +88,7 @@ public unsafe partial class CpuKernels
     /// <inheritdoc />
     public override void Conv2dBackwardInput(Tensor dOutput, Tensor weight, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor dInput)
     {
-        if (!AllFloat32Contiguous(dOutput, weight, dInput))
+        if (!AllContiguousFloat32(dOutput, weight, dInput))
         {
             base.Conv2dBackwardInput(dOutput, weight, stride, padTop, padBottom, padLeft, padRight, dInput);
             return;
@@ -118,7 +118,7 @@ public unsafe partial class CpuKernels
         {
             float* dImage = (float*)dInput.DataPointer + n * imageIn;
             float* gImage = (float*)dOutput.DataPointer + n * imageOut;
-            Clear(dImage, imageIn);
+            ClearFloats(dImage, imageIn);
             for (int oy0 = 0; oy0 < g.Ho; oy0 += band)
             {
                 int rows = Math.Min(band, g.Ho - oy0), tp = rows * g.Wo;
@@ -134,7 +134,7 @@ public unsafe partial class CpuKernels
     /// <inheritdoc />
     public override void Conv2dBackwardWeight(Tensor x, Tensor dOutput, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor dWeight)
     {
-        if (!AllFloat32Contiguous(x, dOutput, dWeight))
+        if (!AllContiguousFloat32(x, dOutput, dWeight))
         {
             base.Conv2dBackwardWeight(x, dOutput, stride, padTop, padBottom, padLeft, padRight, dWeight);
             return;
@@ -205,7 +205,7 @@ public unsafe partial class CpuKernels
     }
 
     /// <summary>Zeroes <paramref name="count"/> floats.</summary>
-    private static void Clear(float* dst, long count)
+    private static void ClearFloats(float* dst, long count)
     {
         nint pd = (nint)dst;
         CpuParallel.For(count, 1 << 20, (s, e) => new Span<float>((float*)pd + s, (int)(e - s)).Clear());
@@ -227,8 +227,8 @@ public unsafe partial class CpuKernels
                 float* src = (float*)pi + (long)ci * g.H * g.W;
                 float* dst = (float*)pc + r * tp;
                 // Output columns whose input column lies inside the image: ox in [oxLo, oxHi).
-                int oxLo = Math.Min(g.Wo, Math.Max(0, CeilDiv(g.PadLeft - kx, g.Stride)));
-                int oxHi = Math.Max(oxLo, Math.Min(g.Wo, CeilDiv(g.W + g.PadLeft - kx, g.Stride)));
+                int oxLo = Math.Min(g.Wo, Math.Max(0, CeilDivide(g.PadLeft - kx, g.Stride)));
+                int oxHi = Math.Max(oxLo, Math.Min(g.Wo, CeilDivide(g.W + g.PadLeft - kx, g.Stride)));
                 for (int oy = oy0; oy < oy0 + rows; oy++)
                 {
                     float* drow = dst + (long)(oy - oy0) * g.Wo;
@@ -268,8 +268,8 @@ public unsafe partial class CpuKernels
                     for (int kx = 0; kx < g.Kw; kx++)
                     {
                         float* src = (float*)pc + ((ci * g.Kh + ky) * g.Kw + kx) * tp;
-                        int oxLo = Math.Min(g.Wo, Math.Max(0, CeilDiv(g.PadLeft - kx, g.Stride)));
-                        int oxHi = Math.Max(oxLo, Math.Min(g.Wo, CeilDiv(g.W + g.PadLeft - kx, g.Stride)));
+                        int oxLo = Math.Min(g.Wo, Math.Max(0, CeilDivide(g.PadLeft - kx, g.Stride)));
+                        int oxHi = Math.Max(oxLo, Math.Min(g.Wo, CeilDivide(g.W + g.PadLeft - kx, g.Stride)));
                         for (int oy = oy0; oy < oy0 + rows; oy++)
                         {
                             int iy = oy * g.Stride - g.PadTop + ky;
@@ -277,7 +277,7 @@ public unsafe partial class CpuKernels
                             float* drow = plane + (long)iy * g.W - g.PadLeft + kx;
                             float* srow = src + (long)(oy - oy0) * g.Wo;
                             if (g.Stride == 1)
-                                AddInto(srow + oxLo, drow + oxLo, oxHi - oxLo);
+                                AddFloatsInto(srow + oxLo, drow + oxLo, oxHi - oxLo);
                             else
                                 for (int ox = oxLo; ox < oxHi; ox++) drow[(long)ox * g.Stride] += srow[ox];
                         }
@@ -287,7 +287,7 @@ public unsafe partial class CpuKernels
     }
 
     /// <summary>dst[i] += src[i] for i in [0, count).</summary>
-    private static void AddInto(float* src, float* dst, int count)
+    private static void AddFloatsInto(float* src, float* dst, int count)
     {
         int i = 0;
         for (; i + Vector256<float>.Count <= count; i += Vector256<float>.Count)
@@ -296,12 +296,12 @@ public unsafe partial class CpuKernels
     }
 
     /// <summary>⌈a / b⌉ for b &gt; 0 and any sign of a.</summary>
-    private static int CeilDiv(int a, int b) => a >= 0 ? (a + b - 1) / b : -(-a / b);
+    private static int CeilDivide(int a, int b) => a >= 0 ? (a + b - 1) / b : -(-a / b);
 
     /// <inheritdoc />
     public override void UpsampleNearest2x(Tensor x, Tensor output)
     {
-        if (!AllFloat32Contiguous(x, output))
+        if (!AllContiguousFloat32(x, output))
         {
             base.UpsampleNearest2x(x, output);
             return;
@@ -325,7 +325,7 @@ public unsafe partial class CpuKernels
     /// <inheritdoc />
     public override void UpsampleNearest2xBackward(Tensor dOutput, Tensor dInput)
     {
-        if (!AllFloat32Contiguous(dOutput, dInput))
+        if (!AllContiguousFloat32(dOutput, dInput))
         {
             base.UpsampleNearest2xBackward(dOutput, dInput);
             return;
@@ -347,12 +347,12 @@ public unsafe partial class CpuKernels
     /// <inheritdoc />
     public override void L2Normalize(Tensor x, double eps, Tensor output)
     {
-        if (!AllFloat32Contiguous(x, output))
+        if (!AllContiguousFloat32(x, output))
         {
             base.L2Normalize(x, eps, output);
             return;
         }
-        var (rows, d) = CheckRows(nameof(L2Normalize), x, output, "output");
+        var (rows, d) = CheckL2Rows(nameof(L2Normalize), x, output, "output");
         nint px = (nint)x.DataPointer, po = (nint)output.DataPointer;
         CpuParallel.For(rows, Math.Max(1, ConvGrain / d), (s, e) =>
         {
@@ -370,13 +370,13 @@ public unsafe partial class CpuKernels
     /// <inheritdoc />
     public override void L2NormalizeBackward(Tensor x, Tensor dOutput, double eps, Tensor dInput)
     {
-        if (!AllFloat32Contiguous(x, dOutput, dInput))
+        if (!AllContiguousFloat32(x, dOutput, dInput))
         {
             base.L2NormalizeBackward(x, dOutput, eps, dInput);
             return;
         }
-        var (rows, d) = CheckRows(nameof(L2NormalizeBackward), x, dOutput, "dOutput");
-        CheckRows(nameof(L2NormalizeBackward), x, dInput, "dInput");
+        var (rows, d) = CheckL2Rows(nameof(L2NormalizeBackward), x, dOutput, "dOutput");
+        CheckL2Rows(nameof(L2NormalizeBackward), x, dInput, "dInput");
         nint px = (nint)x.DataPointer, pg = (nint)dOutput.DataPointer, pd = (nint)dInput.DataPointer;
         CpuParallel.For(rows, Math.Max(1, ConvGrain / d), (s, e) =>
         {
@@ -407,7 +407,7 @@ public unsafe partial class CpuKernels
     /// </remarks>
     public override void NearestCode(Tensor z, Tensor codebook, Tensor output)
     {
-        if (!AllFloat32Contiguous(z, codebook) || !Vector256.IsHardwareAccelerated)
+        if (!AllContiguousFloat32(z, codebook) || !Vector256.IsHardwareAccelerated)
         {
             base.NearestCode(z, codebook, output);
             return;

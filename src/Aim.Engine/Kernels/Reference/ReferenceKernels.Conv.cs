@@ -197,7 +197,7 @@ public unsafe partial class ReferenceKernels
     }
 
     /// <summary>Checks an L2-normalisation operand against its partner; returns (rows, D).</summary>
-    protected static (long Rows, int D) CheckRows(string op, Tensor x, Tensor other, string otherName)
+    protected static (long Rows, int D) CheckL2Rows(string op, Tensor x, Tensor other, string otherName)
     {
         if (x.Rank < 1 || x.Shape[^1] == 0)
             throw new ArgumentException($"{op}: x must have a non-empty last dimension, got shape {Tensor.ShapeString(x.Shape)}");
@@ -212,7 +212,7 @@ public unsafe partial class ReferenceKernels
     /// <inheritdoc />
     public virtual void L2Normalize(Tensor x, double eps, Tensor output)
     {
-        var (rows, d) = CheckRows(nameof(L2Normalize), x, output, "output");
+        var (rows, d) = CheckL2Rows(nameof(L2Normalize), x, output, "output");
         if (IsDouble(nameof(L2Normalize), x.DType)) L2NormalizeT<double>(x, eps, output, rows, d);
         else L2NormalizeT<float>(x, eps, output, rows, d);
     }
@@ -238,8 +238,8 @@ public unsafe partial class ReferenceKernels
     public virtual void L2NormalizeBackward(Tensor x, Tensor dOutput, double eps, Tensor dInput)
     {
         const string op = nameof(L2NormalizeBackward);
-        var (rows, d) = CheckRows(op, x, dOutput, "dOutput");
-        CheckRows(op, x, dInput, "dInput");
+        var (rows, d) = CheckL2Rows(op, x, dOutput, "dOutput");
+        CheckL2Rows(op, x, dInput, "dInput");
         if (IsDouble(op, x.DType)) L2NormalizeBackwardT<double>(x, dOutput, eps, dInput, rows, d);
         else L2NormalizeBackwardT<float>(x, dOutput, eps, dInput, rows, d);
     }
