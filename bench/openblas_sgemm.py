@@ -8,7 +8,8 @@ How to run (Debian; PyPI is not needed):
     apt-get install -y python3-numpy libopenblas0-pthread
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 /usr/bin/python3 bench/openblas_sgemm.py
 Unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some of our machines) so OpenBLAS picks its own kernel.
-Prints one JSON object per line with op, m, n, k, threads, ms, gflops (the keys of `aim bench gemm --json`).
+Prints one JSON object per line with op, m, n, k, threads, ms, gflops (the keys of `aim bench gemm --json`)
+and cpu_ms, the process CPU time per call (on a loaded machine, cpu_ms / threads estimates the quiet time).
 """
 import argparse
 import json
@@ -26,15 +27,17 @@ def measure(op, m, n, k, trans_b, seconds, threads):
     bb = b.T if trans_b else b
     np.matmul(a, bb, out=c)
     times = []
+    cpu0 = time.process_time()
     start = time.perf_counter()
     while len(times) < 3 or time.perf_counter() - start < seconds:
         t0 = time.perf_counter()
         np.matmul(a, bb, out=c)
         times.append(time.perf_counter() - t0)
+    cpu_ms = (time.process_time() - cpu0) / len(times) * 1e3
     times.sort()
     ms = times[len(times) // 2] * 1e3
     return {"op": op, "m": m, "n": n, "k": k, "threads": threads, "ms": round(ms, 4),
-            "gflops": round(2.0 * m * n * k / (ms * 1e6), 2)}
+            "gflops": round(2.0 * m * n * k / (ms * 1e6), 2), "cpu_ms": round(cpu_ms, 4)}
 
 
 def main():

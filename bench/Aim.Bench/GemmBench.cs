@@ -19,7 +19,9 @@ namespace Aim.Bench;
 /// <param name="Gflops">2·M·N·K / median time, GFLOP/s.</param>
 /// <param name="FloorMs">Roofline floor max(FLOPs / peak, bytes / bandwidth), milliseconds.</param>
 /// <param name="TransB">Whether B is stored (N, K) (the x · Wᵀ form).</param>
-public sealed record GemmResult(string Op, int M, int N, int K, int Threads, double Ms, double Gflops, double FloorMs, bool TransB);
+/// <param name="CpuMs">Process CPU time per call (mean over the repeats), milliseconds: on a loaded machine,
+/// CpuMs / Threads estimates the uncontended time when the threads are kept busy.</param>
+public sealed record GemmResult(string Op, int M, int N, int K, int Threads, double Ms, double Gflops, double FloorMs, bool TransB, double CpuMs);
 
 /// <summary>Settings of a GEMM benchmark run.</summary>
 /// <param name="Threads">Threads for the CPU kernels.</param>
@@ -75,6 +77,8 @@ public static class GemmBench
         var kernels = Backend.Cpu.Kernels;
         kernels.Gemm(a, b, c, false, transB, 1.0, 0.0);
         var times = new List<double>();
+        var process = Process.GetCurrentProcess();
+        var cpu0 = process.TotalProcessorTime;
         var budget = Stopwatch.StartNew();
         while (times.Count < 3 || budget.Elapsed.TotalSeconds < options.Seconds)
         {
@@ -83,10 +87,12 @@ public static class GemmBench
             times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
             if (times.Count >= 10_000) break;
         }
+        process.Refresh();
+        double cpuMs = (process.TotalProcessorTime - cpu0).TotalMilliseconds / times.Count;
         times.Sort();
         double ms = times[times.Count / 2];
         double flops = 2.0 * m * n * k;
         double bytes = 4.0 * ((double)m * k + (double)k * n + (double)m * n);
-        return new GemmResult(op, m, n, k, options.Threads, ms, flops / (ms * 1e6), roofline.FloorMs(flops, bytes), transB);
+        return new GemmResult(op, m, n, k, options.Threads, ms, flops / (ms * 1e6), roofline.FloorMs(flops, bytes), transB, cpuMs);
     }
 }

@@ -63,6 +63,7 @@ internal static class BenchCommand
                 gflops = Math.Round(r.Gflops, 2),
                 floor_ms = Math.Round(r.FloorMs, 4),
                 trans_b = r.TransB,
+                cpu_ms = Math.Round(r.CpuMs, 4),
             }, s_json));
     }
 
