@@ -223,19 +223,19 @@ public unsafe partial class CpuKernels
             {
                 float* xr = (float*)px + r * d, yr = (float*)po + r * d;
                 var (mean, rstd) = MeanRstd(xr, d, eps);
-                // y = x·rstd·w + (b - mean·rstd·w)
-                float a = (float)rstd, c = (float)(-mean * rstd);
+                // y = (x - mean)·rstd·w + b
+                float a = (float)rstd, m = (float)mean;
                 int j = 0;
                 var va = Vector256.Create(a);
-                var vc = Vector256.Create(c);
+                var vm = Vector256.Create(m);
                 for (; j + 8 <= d; j += 8)
                 {
-                    var v = Vector256.FusedMultiplyAdd(Vector256.Load(xr + j), va, vc);
+                    var v = (Vector256.Load(xr + j) - vm) * va;
                     if (w != null) v *= Vector256.Load(w + j);
                     if (b != null) v += Vector256.Load(b + j);
                     v.Store(yr + j);
                 }
-                for (; j < d; j++) yr[j] = (xr[j] * a + c) * (w == null ? 1 : w[j]) + (b == null ? 0 : b[j]);
+                for (; j < d; j++) yr[j] = (xr[j] - m) * a * (w == null ? 1 : w[j]) + (b == null ? 0 : b[j]);
             }
         });
     }
@@ -271,17 +271,18 @@ public unsafe partial class CpuKernels
                     var (mean, rstd) = MeanRstd(xr, d, eps);
                     double sdw = NormSimd.Dot(gr, w, d), sdwx = NormSimd.Dot3(gr, w, xr, d);
                     double m1 = sdw / d, m2 = rstd * (sdwx - mean * sdw) / d; // mean(dx̂), mean(dx̂·x̂)
-                    // dx = rstd·(dy·w - m1 - (x - mean)·rstd·m2) = dy·w·A + x·B + C
-                    float a = (float)rstd, b = (float)(-rstd * rstd * m2), c = (float)(rstd * (mean * rstd * m2 - m1));
+                    // dx = rstd·(dy·w - m1 - (x - mean)·rstd·m2) = dy·w·A + (x - mean)·B + C
+                    float a = (float)rstd, b = (float)(-rstd * rstd * m2), c = (float)(-rstd * m1), mf = (float)mean;
                     ((float*)ps)[r] = (float)rstd;
-                    ((float*)pt)[r] = (float)(-mean * rstd);
+                    ((float*)pt)[r] = mf;
                     var va = Vector256.Create(a);
                     var vb = Vector256.Create(b);
                     var vc = Vector256.Create(c);
+                    var vm = Vector256.Create(mf);
                     int j = 0;
                     for (; j + 8 <= d; j += 8)
-                        Vector256.FusedMultiplyAdd(Vector256.Load(gr + j) * Vector256.Load(w + j), va, Vector256.FusedMultiplyAdd(Vector256.Load(xr + j), vb, vc)).Store(dr + j);
-                    for (; j < d; j++) dr[j] = gr[j] * w[j] * a + (xr[j] * b + c);
+                        Vector256.FusedMultiplyAdd(Vector256.Load(gr + j) * Vector256.Load(w + j), va, Vector256.FusedMultiplyAdd(Vector256.Load(xr + j) - vm, vb, vc)).Store(dr + j);
+                    for (; j < d; j++) dr[j] = gr[j] * w[j] * a + ((xr[j] - mf) * b + c);
                 }
             });
             if (dWeight is not null) NormSimd.ColumnSums((float*)pg, (float*)px, pscale, pshift, rows, d, (float*)dWeight.DataPointer);
@@ -308,8 +309,7 @@ public unsafe partial class CpuKernels
                 for (int k = 0; k < cg; k++)
                 {
                     int ch = g * cg + k;
-                    double a = rstd * ((float*)pw)[ch];
-                    NormSimd.Affine((float*)px + at + k * s, (float)a, (float)(((float*)pb)[ch] - mean * a), (float*)po + at + k * s, s);
+                    NormSimd.CenterAffine((float*)px + at + k * s, (float)mean, (float)(rstd * ((float*)pw)[ch]), ((float*)pb)[ch], (float*)po + at + k * s, s);
                 }
             }
         });
@@ -353,8 +353,8 @@ public unsafe partial class CpuKernels
                     }
                     m1 /= m;
                     m2 /= m;
-                    // dx = rstd·(dy·w - m1 - (x - mean)·rstd·m2) = dy·A_c + x·B + C
-                    float b = (float)(-rstd * rstd * m2), cc = (float)(rstd * (mean * rstd * m2 - m1));
+                    // dx = rstd·(dy·w - m1 - (x - mean)·rstd·m2) = dy·A_c + (x - mean)·B + C
+                    float b = (float)(-rstd * rstd * m2), cc = (float)(-rstd * m1), mf = (float)mean;
                     for (int k = 0; k < cg; k++)
                     {
                         int ch = g * cg + k;
@@ -362,11 +362,12 @@ public unsafe partial class CpuKernels
                         var va = Vector256.Create((float)(rstd * w[ch]));
                         var vb = Vector256.Create(b);
                         var vc = Vector256.Create(cc);
+                        var vm = Vector256.Create(mf);
                         float a = (float)(rstd * w[ch]);
                         long j = 0;
                         for (; j + 8 <= s; j += 8)
-                            Vector256.FusedMultiplyAdd(Vector256.Load(gs + j), va, Vector256.FusedMultiplyAdd(Vector256.Load(xs + j), vb, vc)).Store(ds + j);
-                        for (; j < s; j++) ds[j] = gs[j] * a + (xs[j] * b + cc);
+                            Vector256.FusedMultiplyAdd(Vector256.Load(gs + j), va, Vector256.FusedMultiplyAdd(Vector256.Load(xs + j) - vm, vb, vc)).Store(ds + j);
+                        for (; j < s; j++) ds[j] = gs[j] * a + ((xs[j] - mf) * b + cc);
                     }
                 }
             });

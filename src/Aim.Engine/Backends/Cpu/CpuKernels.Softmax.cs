@@ -38,7 +38,7 @@ public unsafe partial class CpuKernels
                 if (log)
                 {
                     double sum = NormSimd.SumExp(xr, v, max, null);
-                    NormSimd.Affine(xr, 1, (float)(-max - Math.Log(sum)), yr, v);
+                    NormSimd.CenterAffine(xr, max, 1, (float)-Math.Log(sum), yr, v);
                 }
                 else
                 {

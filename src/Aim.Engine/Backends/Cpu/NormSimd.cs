@@ -134,6 +134,17 @@ internal static unsafe class NormSimd
         for (; i < n; i++) y[i] = x[i] * a + b;
     }
 
+    /// <summary>y[i] = (x[i] - center)·a + b (centering first keeps x ≈ center exact).</summary>
+    public static void CenterAffine(float* x, float center, float a, float b, float* y, long n)
+    {
+        long i = 0;
+        var vm = Vector256.Create(center);
+        var va = Vector256.Create(a);
+        var vb = Vector256.Create(b);
+        for (; i + 8 <= n; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - vm, va, vb).Store(y + i);
+        for (; i < n; i++) y[i] = (x[i] - center) * a + b;
+    }
+
     /// <summary>y[i] = x[i]·w[i]·a (w may be null: 1).</summary>
     public static void ScaleMul(float* x, float* w, float a, float* y, long n)
     {
@@ -157,7 +168,7 @@ internal static unsafe class NormSimd
     }
 
     /// <summary>
-    /// Column sums over rows in double: result[j] = Σ_r a[r,j]·(b[r,j]·s[r] + t[r]), or Σ_r a[r,j] when b is
+    /// Column sums over rows in double: result[j] = Σ_r a[r,j]·(b[r,j] - t[r])·s[r], or Σ_r a[r,j] when b is
     /// null (s, t may be null: 1 and 0). Threads split the columns, each column is summed in row order, so the
     /// result does not depend on the thread count.
     /// </summary>
@@ -182,11 +193,11 @@ internal static unsafe class NormSimd
                     for (; j + 8 <= width; j += 8)
                     {
                         var v = Vector256.Load(arow + j);
-                        if (brow != null) v *= Vector256.FusedMultiplyAdd(Vector256.Load(brow + j), vsv, vtv);
+                        if (brow != null) v *= (Vector256.Load(brow + j) - vtv) * vsv;
                         Vector256.Store(Vector256.Load(pacc + j) + Vector256.WidenLower(v), pacc + j);
                         Vector256.Store(Vector256.Load(pacc + j + 4) + Vector256.WidenUpper(v), pacc + j + 4);
                     }
-                    for (; j < width; j++) pacc[j] += brow == null ? arow[j] : arow[j] * (brow[j] * sv + tv);
+                    for (; j < width; j++) pacc[j] += brow == null ? arow[j] : arow[j] * ((brow[j] - tv) * sv);
                 }
             }
             for (int j = 0; j < width; j++) res[c0 + j] = (float)acc[j];
