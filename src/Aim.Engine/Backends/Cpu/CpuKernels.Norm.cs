@@ -269,10 +269,10 @@ public unsafe partial class CpuKernels
                 {
                     float* xr = (float*)px + r * d, gr = (float*)pg + r * d, dr = (float*)pd + r * d;
                     var (mean, rstd) = MeanRstd(xr, d, eps);
-                    double sdw = NormSimd.Dot(gr, w, d), sdwx = NormSimd.Dot3(gr, w, xr, d);
-                    double m1 = sdw / d, m2 = rstd * (sdwx - mean * sdw) / d; // mean(dx̂), mean(dx̂·x̂)
-                    // dx = rstd·(dy·w - m1 - (x - mean)·rstd·m2) = dy·w·A + (x - mean)·B + C
-                    float a = (float)rstd, b = (float)(-rstd * rstd * m2), c = (float)(-rstd * m1), mf = (float)mean;
+                    double m1 = NormSimd.Dot(gr, w, d) / d; // mean(dx̂)
+                    double m2 = rstd * NormSimd.Dot3(gr, w, xr, d, (float)mean) / d; // mean(dx̂·x̂)
+                    // dx = rstd·(dy·w - m1 - (x - mean)·rstd·m2) = (dy·w - m1)·A + (x - mean)·B
+                    float a = (float)rstd, b = (float)(-rstd * rstd * m2), c = (float)m1, mf = (float)mean;
                     ((float*)ps)[r] = (float)rstd;
                     ((float*)pt)[r] = mf;
                     var va = Vector256.Create(a);
@@ -281,8 +281,8 @@ public unsafe partial class CpuKernels
                     var vm = Vector256.Create(mf);
                     int j = 0;
                     for (; j + 8 <= d; j += 8)
-                        Vector256.FusedMultiplyAdd(Vector256.Load(gr + j) * Vector256.Load(w + j), va, Vector256.FusedMultiplyAdd(Vector256.Load(xr + j) - vm, vb, vc)).Store(dr + j);
-                    for (; j < d; j++) dr[j] = gr[j] * w[j] * a + ((xr[j] - mf) * b + c);
+                        Vector256.FusedMultiplyAdd(Vector256.Load(gr + j) * Vector256.Load(w + j) - vc, va, (Vector256.Load(xr + j) - vm) * vb).Store(dr + j);
+                    for (; j < d; j++) dr[j] = (gr[j] * w[j] - c) * a + (xr[j] - mf) * b;
                 }
             });
             if (dWeight is not null) NormSimd.ColumnSums((float*)pg, (float*)px, pscale, pshift, rows, d, (float*)dWeight.DataPointer);
@@ -322,10 +322,9 @@ public unsafe partial class CpuKernels
         var (n, c, s) = NormChecks.Groups(nameof(GroupNormBackward), x, groups, [dOutput, dX], [weight, dWeight, dBias]);
         int cg = c / groups;
         long m = cg * s;
-        // Per (sample, channel): Σ_s dy and Σ_s dy·x; per (sample, group): mean and rstd.
+        // Per (sample, channel): Σ_s dy and Σ_s dy·(x - mean); per (sample, group): rstd.
         var sumDy = new double[(long)n * c];
         var sumDyX = new double[(long)n * c];
-        var means = new double[(long)n * groups];
         var rstds = new double[(long)n * groups];
         if (m > 0)
         {
@@ -338,36 +337,36 @@ public unsafe partial class CpuKernels
                     long at = i * m, ni = i / groups;
                     int g = (int)(i % groups);
                     var (mean, rstd) = MeanRstd((float*)px + at, m, eps);
-                    means[i] = mean;
                     rstds[i] = rstd;
                     double m1 = 0, m2 = 0;
                     for (int k = 0; k < cg; k++)
                     {
                         int ch = g * cg + k;
                         float* xs = (float*)px + at + k * s, gs = (float*)pg + at + k * s;
-                        double sd = NormSimd.Sum(gs, s), sdx = NormSimd.Dot(gs, xs, s);
+                        double sd = NormSimd.Sum(gs, s), sdx = NormSimd.DotCentered(gs, xs, (float)mean, s);
                         sumDy[ni * c + ch] = sd;
                         sumDyX[ni * c + ch] = sdx;
                         m1 += w[ch] * sd;
-                        m2 += w[ch] * rstd * (sdx - mean * sd);
+                        m2 += w[ch] * rstd * sdx;
                     }
                     m1 /= m;
                     m2 /= m;
-                    // dx = rstd·(dy·w - m1 - (x - mean)·rstd·m2) = dy·A_c + (x - mean)·B + C
-                    float b = (float)(-rstd * rstd * m2), cc = (float)(-rstd * m1), mf = (float)mean;
+                    // dx = rstd·(dy·w - m1 - (x - mean)·rstd·m2) = (dy·w_c - m1)·rstd + (x - mean)·B
+                    float b = (float)(-rstd * rstd * m2), cc = (float)m1, mf = (float)mean, rs = (float)rstd;
                     for (int k = 0; k < cg; k++)
                     {
                         int ch = g * cg + k;
                         float* xs = (float*)px + at + k * s, gs = (float*)pg + at + k * s, ds = (float*)pd + at + k * s;
-                        var va = Vector256.Create((float)(rstd * w[ch]));
+                        float wc = w[ch];
+                        var vw = Vector256.Create(wc);
+                        var vr = Vector256.Create(rs);
                         var vb = Vector256.Create(b);
                         var vc = Vector256.Create(cc);
                         var vm = Vector256.Create(mf);
-                        float a = (float)(rstd * w[ch]);
                         long j = 0;
                         for (; j + 8 <= s; j += 8)
-                            Vector256.FusedMultiplyAdd(Vector256.Load(gs + j), va, Vector256.FusedMultiplyAdd(Vector256.Load(xs + j) - vm, vb, vc)).Store(ds + j);
-                        for (; j < s; j++) ds[j] = gs[j] * a + ((xs[j] - mf) * b + cc);
+                            Vector256.FusedMultiplyAdd(Vector256.Load(gs + j) * vw - vc, vr, (Vector256.Load(xs + j) - vm) * vb).Store(ds + j);
+                        for (; j < s; j++) ds[j] = (gs[j] * wc - cc) * rs + (xs[j] - mf) * b;
                     }
                 }
             });
@@ -381,7 +380,7 @@ public unsafe partial class CpuKernels
             {
                 long k = (long)ni * c + ch, gi = (long)ni * groups + g;
                 sb += sumDy[k];
-                sw += rstds[gi] * (sumDyX[k] - means[gi] * sumDy[k]);
+                sw += rstds[gi] * sumDyX[k];
             }
             dw[ch] = (float)sw;
             db[ch] = (float)sb;

@@ -65,18 +65,36 @@ internal static unsafe class NormSimd
         return total;
     }
 
-    /// <summary>Σ a[i]·b[i]·c[i].</summary>
-    public static double Dot3(float* a, float* b, float* c, long n)
+    /// <summary>Σ a[i]·(b[i] - center).</summary>
+    public static double DotCentered(float* a, float* b, float center, long n)
+    {
+        double total = 0;
+        var vc = Vector256.Create(center);
+        for (long k = 0; k < n; k += Block)
+        {
+            long end = Math.Min(n, k + Block), i = k;
+            var acc = Vector256<float>.Zero;
+            for (; i + 8 <= end; i += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i) - vc, acc);
+            float s = Vector256.Sum(acc);
+            for (; i < end; i++) s += a[i] * (b[i] - center);
+            total += s;
+        }
+        return total;
+    }
+
+    /// <summary>Σ a[i]·b[i]·(c[i] - center).</summary>
+    public static double Dot3(float* a, float* b, float* c, long n, float center = 0)
     {
         double total = 0;
         for (long k = 0; k < n; k += Block)
         {
             long end = Math.Min(n, k + Block), i = k;
             var acc = Vector256<float>.Zero;
+            var vc = Vector256.Create(center);
             for (; i + 8 <= end; i += 8)
-                acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i) * Vector256.Load(b + i), Vector256.Load(c + i), acc);
+                acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i) * Vector256.Load(b + i), Vector256.Load(c + i) - vc, acc);
             float s = Vector256.Sum(acc);
-            for (; i < end; i++) s += a[i] * b[i] * c[i];
+            for (; i < end; i++) s += a[i] * b[i] * (c[i] - center);
             total += s;
         }
         return total;
