@@ -16,6 +16,7 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Measure kernel and model performance.");
         bench.Subcommands.Add(CreateGemm());
+        bench.Subcommands.Add(CreateGenerate());
         return bench;
     }
 
@@ -82,5 +83,69 @@ internal static class BenchCommand
                 (100 * r.FloorMs / r.Ms).ToString("F0", ci) + "%");
         }
         AnsiConsole.Write(table);
+    }
+
+    private static Command CreateGenerate()
+    {
+        var model = new Option<string>("--model") { Description = "Official shape to build with random weights: aim-b, aim-l or aim-xl.", DefaultValueFactory = _ => "aim-b" };
+        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
+        var batches = new Option<string>("--batch") { Description = "Comma-separated image batch sizes (CFG doubles the rows).", DefaultValueFactory = _ => "1,8" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per line instead of a table." };
+        var command = new Command("generate", "Decode-step time and seconds per image for AiM at official shapes (random weights), next to the weight-bandwidth floor.");
+        command.Options.Add(model);
+        command.Options.Add(device);
+        command.Options.Add(batches);
+        command.Options.Add(json);
+        command.SetAction(parse =>
+        {
+            string name = parse.GetValue(model)!;
+            var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench generate: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
+            var dev = Aim.Engine.Tensors.Device.Parse(parse.GetValue(device)!);
+            if (dev.Kind != Aim.Engine.Tensors.DeviceKind.Cpu) throw new NotSupportedException("bench generate: --device cuda is not available yet (the CUDA decode path is being built)");
+            var sizes = ParseBatches(parse.GetValue(batches)!);
+            var roofline = Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads);
+            bool asJson = parse.GetValue(json);
+            var ci = CultureInfo.InvariantCulture;
+            if (!asJson)
+                AnsiConsole.MarkupLine(Markup.Escape(string.Create(ci,
+                    $"{name} decode on {dev}, {roofline.Threads} thread(s), cfg 5 / top-k 600 / top-p 0.98, full 256-step loop. Floor = max(weights read per step / {roofline.BandwidthGBs:F1} GB/s measured read bandwidth, FLOPs / {roofline.PeakGflops:F0} GFLOP/s measured peak).")));
+            var table = new Table().AddColumns("model", "batch", "rows", "ms/step", "floor ms/step", "floor/ms", "s per batch", "img/s", "MB/step");
+            for (int i = 1; i < table.Columns.Count; i++) table.Columns[i].RightAligned();
+            foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => AnsiConsole.MarkupLine(Markup.Escape(m))))
+            {
+                if (asJson)
+                    Console.WriteLine(JsonSerializer.Serialize(new
+                    {
+                        bench = "generate",
+                        model = r.Model,
+                        device = r.Device,
+                        batch = r.Batch,
+                        rows = r.Rows,
+                        threads = r.Threads,
+                        ms_per_step = Math.Round(r.MsPerStep, 3),
+                        floor_ms_per_step = Math.Round(r.FloorMsPerStep, 3),
+                        seconds_per_batch = Math.Round(r.SecondsPerImageBatch, 3),
+                        images_per_second = Math.Round(r.ImagesPerSecond, 4),
+                        weight_mb_per_step = Math.Round(r.WeightMegabytesPerStep, 1),
+                    }, s_json));
+                else
+                    table.AddRow(r.Model, r.Batch.ToString(ci), r.Rows.ToString(ci), r.MsPerStep.ToString("F2", ci), r.FloorMsPerStep.ToString("F2", ci),
+                        (100 * r.FloorMsPerStep / r.MsPerStep).ToString("F0", ci) + "%", r.SecondsPerImageBatch.ToString("F2", ci),
+                        r.ImagesPerSecond.ToString("F3", ci), r.WeightMegabytesPerStep.ToString("F0", ci));
+            }
+            if (!asJson) AnsiConsole.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    private static int[] ParseBatches(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var sizes = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out sizes[i]) || sizes[i] < 1)
+                throw new ArgumentException($"--batch: '{parts[i]}' is not a positive integer");
+        return sizes.Length > 0 ? sizes : throw new ArgumentException("--batch: no batch sizes given");
     }
 }
