@@ -67,6 +67,9 @@ internal unsafe struct StridedDesc
 /// </remarks>
 public sealed unsafe partial class CudaKernels : IKernels, IDisposable
 {
+    // Launch shape of the grid-stride elementwise kernels: a conventional choice, not tuned. On an H200
+    // (Aim.Cuda.Check, 2026 session of the cuda branch) it gave 2.9 TB/s for a float32 add over 2^26
+    // elements, about 2/3 of the 4.3 TB/s copy ceiling KINDS.md reports.
     private const int ElementwiseThreads = 256;
     private const int BlocksPerMultiprocessor = 32;
 

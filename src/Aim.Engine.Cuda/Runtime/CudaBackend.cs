@@ -147,7 +147,7 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
         }
         catch (DllNotFoundException e)
         {
-            return (false, $"the CUDA driver library could not be loaded ({e.Message})");
+            return (false, $"the CUDA driver library could not be loaded ({e.Message.Split('\n')[0].TrimEnd()})");
         }
         catch (EntryPointNotFoundException e)
         {
