@@ -1,0 +1,99 @@
+// Shared device helpers for every kernel file: the bf16 storage type (bit conversions, round to nearest
+// even as IEEE 754 and PyTorch's c10::BFloat16 do), dtype conversions, strided index descriptors and the
+// grid-stride loop. Self-contained (no CUDA headers) so NVRTC needs no include paths.
+#pragma once
+
+typedef long long i64;
+typedef unsigned long long u64;
+
+// Element types as stored. bf16 is the upper half of a float32.
+struct bf16 { unsigned short bits; };
+
+__device__ __forceinline__ float bf16_to_f32(bf16 v) { return __uint_as_float(((unsigned int)v.bits) << 16); }
+
+__device__ __forceinline__ bf16 f32_to_bf16(float f)
+{
+    unsigned int u = __float_as_uint(f);
+    bf16 r;
+    if ((u & 0x7fffffffu) > 0x7f800000u) { r.bits = (unsigned short)((u >> 16) | 0x40u); return r; } // quiet NaN
+    u += 0x7fffu + ((u >> 16) & 1u);
+    r.bits = (unsigned short)(u >> 16);
+    return r;
+}
+
+// Arithmetic type for each storage type: bf16 computes in float32.
+template <typename T> struct compute_type { typedef T type; };
+template <> struct compute_type<bf16> { typedef float type; };
+
+__device__ __forceinline__ float load_c(const float* p, i64 i) { return p[i]; }
+__device__ __forceinline__ double load_c(const double* p, i64 i) { return p[i]; }
+__device__ __forceinline__ float load_c(const bf16* p, i64 i) { return bf16_to_f32(p[i]); }
+__device__ __forceinline__ void store_c(float* p, i64 i, float v) { p[i] = v; }
+__device__ __forceinline__ void store_c(double* p, i64 i, double v) { p[i] = v; }
+__device__ __forceinline__ void store_c(bf16* p, i64 i, float v) { p[i] = f32_to_bf16(v); }
+
+// Dtype casts follow the reference kernels: float paths go through double, bf16 rounds from float32,
+// integer-to-integer goes through int64 (narrowing keeps the low bits), float-to-integer truncates.
+__device__ __forceinline__ double to_f64(float v) { return (double)v; }
+__device__ __forceinline__ double to_f64(double v) { return v; }
+__device__ __forceinline__ double to_f64(bf16 v) { return (double)bf16_to_f32(v); }
+__device__ __forceinline__ double to_f64(int v) { return (double)v; }
+__device__ __forceinline__ double to_f64(i64 v) { return (double)v; }
+__device__ __forceinline__ i64 to_i64(int v) { return (i64)v; }
+__device__ __forceinline__ i64 to_i64(i64 v) { return v; }
+
+template <typename D> __device__ __forceinline__ D from_f64(double v);
+template <> __device__ __forceinline__ float from_f64<float>(double v) { return (float)v; }
+template <> __device__ __forceinline__ double from_f64<double>(double v) { return v; }
+template <> __device__ __forceinline__ bf16 from_f64<bf16>(double v) { return f32_to_bf16((float)v); }
+template <> __device__ __forceinline__ int from_f64<int>(double v) { return (int)v; }
+template <> __device__ __forceinline__ i64 from_f64<i64>(double v) { return (i64)v; }
+
+template <typename T> struct is_integral_type { static const bool value = false; };
+template <> struct is_integral_type<int> { static const bool value = true; };
+template <> struct is_integral_type<i64> { static const bool value = true; };
+
+// A strided view: shape and element strides of up to AIM_MAX_DIMS dimensions, row-major order.
+// The host collapses mergeable dimensions first, so a contiguous tensor arrives as rank 1, stride 1.
+#define AIM_MAX_DIMS 8
+struct Strided
+{
+    int rank;
+    int pad;
+    i64 shape[AIM_MAX_DIMS];
+    i64 stride[AIM_MAX_DIMS];
+};
+
+// Element offset of row-major linear index i.
+__device__ __forceinline__ i64 strided_offset(const Strided& s, i64 i)
+{
+    if (s.rank == 1) return i * s.stride[0];
+    i64 off = 0;
+    for (int d = s.rank - 1; d >= 0; d--)
+    {
+        i64 n = s.shape[d];
+        i64 q = i / n;
+        off += (i - q * n) * s.stride[d];
+        i = q;
+    }
+    return off;
+}
+
+#define AIM_GRID_STRIDE(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
+
+// Op codes shared with CudaKernels.cs (values of the C# enums BinaryOp and UnaryOp).
+#define AIM_BIN_ADD 0
+#define AIM_BIN_SUB 1
+#define AIM_BIN_MUL 2
+#define AIM_BIN_DIV 3
+
+#define AIM_UN_NEG 0
+#define AIM_UN_EXP 1
+#define AIM_UN_LOG 2
+#define AIM_UN_SQRT 3
+#define AIM_UN_SQUARE 4
+#define AIM_UN_SILU 5
+#define AIM_UN_SIGMOID 6
+#define AIM_UN_SOFTPLUS 7
+#define AIM_UN_TANH 8

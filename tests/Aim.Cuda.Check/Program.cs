@@ -1,0 +1,66 @@
+// Console check for the GPU machine (which has a .NET runtime but no SDK to run xUnit): compiles every
+// kernel, runs every backend-ops harness case and the CUDA-only checks on cuda:0, times a few kernels, and
+// prints "case | status | nmse". Exit code 1 when any case fails. Usage: Aim.Cuda.Check [--compile-only] [--no-perf]
+using System.Diagnostics;
+using System.Globalization;
+using Aim.BackendOps;
+using Aim.Cuda.Check;
+using Aim.Engine.Cuda.Runtime;
+using Aim.Engine.Cuda.Tests;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+bool compileOnly = args.Contains("--compile-only");
+bool perf = !args.Contains("--no-perf");
+int failures = 0;
+
+Console.WriteLine($"NVRTC available: {KernelCompiler.IsNvrtcAvailable}");
+if (KernelCompiler.IsNvrtcAvailable)
+{
+    var (major, minor) = KernelCompiler.NvrtcVersion();
+    string arch = CudaBackend.IsAvailable ? CudaBackend.For(CudaHarness.Device).Context.Architecture : "sm_90";
+    var compiler = new KernelCompiler(arch, Path.Combine(Path.GetTempPath(), "aim-check-" + Environment.ProcessId));
+    Console.WriteLine($"NVRTC {major}.{minor}, target {arch}, options: {string.Join(' ', compiler.Options)}");
+    foreach (string file in KernelCompiler.KernelFiles)
+    {
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            byte[] cubin = compiler.CompileSource(file, KernelCompiler.ReadSource(file));
+            Console.WriteLine($"compile {file,-18} | pass | {cubin.Length} B cubin in {sw.Elapsed.TotalMilliseconds:F0} ms");
+        }
+        catch (Exception e) when (e is Aim.Engine.Cuda.Interop.CudaException)
+        {
+            failures++;
+            Console.WriteLine($"compile {file,-18} | FAIL | {e.Message}");
+        }
+    }
+}
+foreach (var (name, path) in Aim.Engine.Cuda.Interop.CudaLibraries.LoadedFrom) Console.WriteLine($"library {name}: {path}");
+if (compileOnly) return failures == 0 ? 0 : 1;
+
+if (!CudaBackend.IsAvailable)
+{
+    Console.WriteLine($"CUDA not available: {CudaBackend.UnavailableReason}");
+    return 2;
+}
+var backend = CudaBackend.For(CudaHarness.Device);
+var ctx = backend.Context;
+Console.WriteLine($"device: {ctx.Name}, sm_{ctx.Major}{ctx.Minor}, {ctx.MultiprocessorCount} SMs, {ctx.TotalMemory >> 20} MiB, driver {ctx.DriverVersion}");
+
+var rows = new List<CudaCaseResult>();
+var total = Stopwatch.StartNew();
+foreach (var c in OpCases.All) rows.Add(CudaHarness.Run(c));
+foreach (var check in CudaHarness.ExtraChecks()) rows.Add(check());
+Console.WriteLine();
+Console.WriteLine($"{"case",-60} | {"status",-11} | nmse");
+foreach (var r in rows)
+{
+    Console.WriteLine($"{r.Name,-60} | {r.Status,-11} | {(double.IsNaN(r.Nmse) ? "-" : r.Nmse.ToString("E2"))}");
+    if (!r.Ok) Console.WriteLine($"    {r.Detail}");
+}
+int pass = rows.Count(r => r.Status == "pass"), unsupported = rows.Count(r => r.Status == "unsupported"), failed = rows.Count(r => !r.Ok);
+failures += failed;
+Console.WriteLine($"harness + checks: {pass} pass, {unsupported} unsupported, {failed} fail in {total.Elapsed.TotalSeconds:F1} s");
+if (perf) CudaPerf.Run(backend);
+Console.WriteLine($"{pass} passed, {failures} failed");
+return failures == 0 ? 0 : 1;

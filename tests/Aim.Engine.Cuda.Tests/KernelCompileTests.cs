@@ -1,0 +1,66 @@
+// Every embedded .cu file compiles with NVRTC (no GPU needed), and the on-disk CUBIN cache is keyed and reused.
+using Aim.Engine.Cuda.Interop;
+using Aim.Engine.Cuda.Runtime;
+
+namespace Aim.Engine.Cuda.Tests;
+
+public class KernelCompileTests
+{
+    public static TheoryData<string> Files() => [.. KernelCompiler.KernelFiles];
+
+    /// <summary>sm_90 (the H200) when this NVRTC knows it, else the newest architecture it supports.</summary>
+    private static string TestArchitecture()
+    {
+        var archs = KernelCompiler.SupportedArchitectures();
+        int arch = archs.Contains(90) ? 90 : archs.Max();
+        return $"sm_{arch}";
+    }
+
+    [Fact]
+    public void KernelSourcesAreEmbedded()
+    {
+        Assert.Contains("elementwise.cu", KernelCompiler.KernelFiles);
+        Assert.Contains("common.cuh", KernelCompiler.HeaderFiles);
+        Assert.True(KernelCompiler.KernelFiles.Count >= 4);
+    }
+
+    [NvrtcTheory]
+    [MemberData(nameof(Files))]
+    public void EveryKernelFileCompiles(string file)
+    {
+        var compiler = new KernelCompiler(TestArchitecture(), Path.Combine(Path.GetTempPath(), "aim-kernel-test-" + Guid.NewGuid().ToString("N")));
+        byte[] cubin = compiler.CompileSource(file, KernelCompiler.ReadSource(file));
+        Assert.True(cubin.Length > 0);
+        Assert.Equal(0x7F, cubin[0]); // ELF
+    }
+
+    [NvrtcFact]
+    public void CubinCacheIsReused()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "aim-kernel-cache-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var compiler = new KernelCompiler(TestArchitecture(), dir);
+            var first = compiler.Compile("fill.cu");
+            Assert.False(compiler.LastWasCached);
+            var second = compiler.Compile("fill.cu");
+            Assert.True(compiler.LastWasCached);
+            Assert.Equal(first, second);
+            Assert.Single(Directory.GetFiles(dir, "fill-*.cubin"));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [NvrtcFact]
+    public void CompileErrorCarriesTheLogAndTheCall()
+    {
+        var compiler = new KernelCompiler(TestArchitecture());
+        var e = Assert.Throws<CudaException>(() => compiler.CompileSource("broken.cu", "extern \"C\" __global__ void k() { undefined_name(); }"));
+        Assert.Contains("nvrtcCompileProgram(broken.cu", e.Message, StringComparison.Ordinal);
+        Assert.Contains("NVRTC_ERROR_COMPILATION", e.Message, StringComparison.Ordinal);
+        Assert.Contains("undefined_name", e.Message, StringComparison.Ordinal);
+    }
+}
