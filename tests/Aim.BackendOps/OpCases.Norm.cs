@@ -33,16 +33,16 @@ public static partial class OpCases
         foreach (int d in s_oddSizes)
             yield return new OpCase("AddRmsNorm", $"rows=3,D={d},residual",
                 rng => [Randn(rng, 3, d), Randn(rng, 3, d), Rand(rng, 0.5, 1.5, d)],
-                x => Pair(Ops.AddRmsNorm(x[0], x[1], x[2], NormEps)));
+                x => NormPair(Ops.AddRmsNorm(x[0], x[1], x[2], NormEps)));
         yield return new OpCase("AddRmsNorm", "2x7x31,no-residual",
             rng => [Randn(rng, 2, 7, 31), Rand(rng, 0.5, 1.5, 31)],
-            x => Pair(Ops.AddRmsNorm(x[0], null, x[1], NormEps)));
+            x => NormPair(Ops.AddRmsNorm(x[0], null, x[1], NormEps)));
         yield return new OpCase("AddRmsNorm", "1x257,no-residual",
             rng => [Randn(rng, 1, 257), Rand(rng, 0.5, 1.5, 257)],
-            x => Pair(Ops.AddRmsNorm(x[0], null, x[1], NormEps)));
+            x => NormPair(Ops.AddRmsNorm(x[0], null, x[1], NormEps)));
         yield return new OpCase("AddRmsNorm", "7x31,transposed-hidden",
             rng => [Randn(rng, 31, 7), Randn(rng, 7, 31), Rand(rng, 0.5, 1.5, 31)],
-            x => Pair(Ops.AddRmsNorm(Ops.Transpose(x[0], 0, 1), x[1], x[2], NormEps)));
+            x => NormPair(Ops.AddRmsNorm(Ops.Transpose(x[0], 0, 1), x[1], x[2], NormEps)));
         yield return new OpCase("AddRmsNorm", "normed-only-used",
             rng => [Randn(rng, 5, 31), Randn(rng, 5, 31), Rand(rng, 0.5, 1.5, 31)],
             x => [Ops.AddRmsNorm(x[0], x[1], x[2], NormEps).Normed]);
@@ -51,7 +51,7 @@ public static partial class OpCases
             x => [Ops.AddRmsNorm(x[0], x[1], x[2], NormEps).Residual]);
     }
 
-    private static Engine.Tensors.Tensor[] Pair((Engine.Tensors.Tensor Normed, Engine.Tensors.Tensor Residual) r) => [r.Normed, r.Residual];
+    private static Engine.Tensors.Tensor[] NormPair((Engine.Tensors.Tensor Normed, Engine.Tensors.Tensor Residual) r) => [r.Normed, r.Residual];
 
     /// <summary>Mamba-2 gated RMSNorm (norm_before_gate = False), one group per row and several groups per row.</summary>
     public static IEnumerable<OpCase> GatedRmsNormCases()

@@ -11,11 +11,11 @@ namespace Aim.BackendOps;
 public static partial class OpCases
 {
     // A property, not a field: OpCases.All is built in the static constructor, before other files' fields are set.
-    private static (int Rows, int D)[] BackwardShapes => [(3, 1), (3, 7), (5, 31), (3, 257), (300, 31), (37, 257)];
+    private static (int Rows, int D)[] NormBackwardShapes => [(3, 1), (3, 7), (5, 31), (3, 257), (300, 31), (37, 257)];
 
-    private static Aim.Engine.Kernels.IKernels Kn(Tensor t) => Backend.Kernels(t.Device);
+    private static Aim.Engine.Kernels.IKernels NormKernels(Tensor t) => Backend.Kernels(t.Device);
 
-    private static Tensor Like(Tensor t, params int[] shape) => Tensor.Empty(shape.Length == 0 ? t.Shape : shape, t.DType, t.Device);
+    private static Tensor NormLike(Tensor t, params int[] shape) => Tensor.Empty(shape.Length == 0 ? t.Shape : shape, t.DType, t.Device);
 
     // With one channel per RMS group, x̂ = x/sqrt(x² + eps) ≈ ±1 and dx = rstd·dy·w·eps/(x² + eps): the exact
     // result is ~eps/x² times the two float32 terms that cancel in rstd·(dy·w - x̂·dy·w·x̂), so float32 cannot
@@ -27,33 +27,33 @@ public static partial class OpCases
     public static IEnumerable<OpCase> NormBackwardKernelCases()
     {
         const double eps = 1e-5;
-        foreach (var (rows, d) in BackwardShapes)
+        foreach (var (rows, d) in NormBackwardShapes)
         {
             string p = $"rows={rows},D={d}";
             yield return new OpCase("Kernel.RmsNormBackward", p,
                 rng => [Randn(rng, rows, d), Rand(rng, 0.5, 1.5, d), Randn(rng, rows, d)],
                 x =>
                 {
-                    Tensor dx = Like(x[0]), dw = Like(x[1]);
-                    Kn(x[0]).RmsNormBackward(x[0], x[1], x[2], eps, dx, dw);
+                    Tensor dx = NormLike(x[0]), dw = NormLike(x[1]);
+                    NormKernels(x[0]).RmsNormBackward(x[0], x[1], x[2], eps, dx, dw);
                     return [dx, dw];
                 }) { HasGradient = false, MaxNmse = RmsBackwardNmse(d) };
             yield return new OpCase("Kernel.AddRmsNormBackward", p,
                 rng => [Randn(rng, rows, d), Rand(rng, 0.5, 1.5, d), Randn(rng, rows, d), Randn(rng, rows, d)],
                 x =>
                 {
-                    Tensor ds = Like(x[0]), dw = Like(x[1]), ds2 = Like(x[0]), dw2 = Like(x[1]);
-                    Kn(x[0]).AddRmsNormBackward(x[0], x[1], x[2], x[3], eps, ds, dw);
-                    Kn(x[0]).AddRmsNormBackward(x[0], x[1], x[2], null, eps, ds2, dw2);
+                    Tensor ds = NormLike(x[0]), dw = NormLike(x[1]), ds2 = NormLike(x[0]), dw2 = NormLike(x[1]);
+                    NormKernels(x[0]).AddRmsNormBackward(x[0], x[1], x[2], x[3], eps, ds, dw);
+                    NormKernels(x[0]).AddRmsNormBackward(x[0], x[1], x[2], null, eps, ds2, dw2);
                     return [ds, dw, ds2, dw2];
                 }) { HasGradient = false, MaxNmse = RmsBackwardNmse(d) };
             yield return new OpCase("Kernel.LayerNormBackward", p,
                 rng => [Randn(rng, rows, d), Rand(rng, 0.5, 1.5, d), Randn(rng, rows, d)],
                 x =>
                 {
-                    Tensor dx = Like(x[0]), dw = Like(x[1]), db = Like(x[1]), dx2 = Like(x[0]);
-                    Kn(x[0]).LayerNormBackward(x[0], x[1], x[2], eps, dx, dw, db);
-                    Kn(x[0]).LayerNormBackward(x[0], null, x[2], eps, dx2, null, null);
+                    Tensor dx = NormLike(x[0]), dw = NormLike(x[1]), db = NormLike(x[1]), dx2 = NormLike(x[0]);
+                    NormKernels(x[0]).LayerNormBackward(x[0], x[1], x[2], eps, dx, dw, db);
+                    NormKernels(x[0]).LayerNormBackward(x[0], null, x[2], eps, dx2, null, null);
                     return [dx, dw, db, dx2];
                 }) { HasGradient = false };
         }
@@ -63,8 +63,8 @@ public static partial class OpCases
                 rng => [Randn(rng, rows, d), Randn(rng, rows, d), Rand(rng, 0.5, 1.5, d), Randn(rng, rows, d)],
                 x =>
                 {
-                    Tensor dx = Like(x[0]), dz = Like(x[0]), dw = Like(x[2]);
-                    Kn(x[0]).GatedRmsNormBackward(x[0], x[1], x[2], x[3], eps, group, dx, dz, dw);
+                    Tensor dx = NormLike(x[0]), dz = NormLike(x[0]), dw = NormLike(x[2]);
+                    NormKernels(x[0]).GatedRmsNormBackward(x[0], x[1], x[2], x[3], eps, group, dx, dz, dw);
                     return [dx, dz, dw];
                 }) { HasGradient = false, MaxNmse = RmsBackwardNmse(group) };
     }
@@ -80,8 +80,8 @@ public static partial class OpCases
                 rng => [Randn(rng, shape), Rand(rng, 0.5, 1.5, c), Randn(rng, shape)],
                 x =>
                 {
-                    Tensor dx = Like(x[0]), dw = Like(x[1]), db = Like(x[1]);
-                    Kn(x[0]).GroupNormBackward(x[0], groups, x[1], x[2], 1e-6, dx, dw, db);
+                    Tensor dx = NormLike(x[0]), dw = NormLike(x[1]), db = NormLike(x[1]);
+                    NormKernels(x[0]).GroupNormBackward(x[0], groups, x[1], x[2], 1e-6, dx, dw, db);
                     return [dx, dw, db];
                 }) { HasGradient = false };
         }
@@ -90,26 +90,26 @@ public static partial class OpCases
     /// <summary>SoftmaxBackward, LogSoftmaxBackward, CrossEntropyBackward and EmbeddingBackward kernels.</summary>
     public static IEnumerable<OpCase> SoftmaxBackwardKernelCases()
     {
-        foreach (var (rows, v) in BackwardShapes)
+        foreach (var (rows, v) in NormBackwardShapes)
         {
             string p = $"rows={rows},V={v}";
             yield return new OpCase("Kernel.SoftmaxBackward", p,
                 rng => [Randn(rng, rows, v), Randn(rng, rows, v)],
                 x =>
                 {
-                    Tensor y = Like(x[0]), dx = Like(x[0]), ly = Like(x[0]), ldx = Like(x[0]);
-                    Kn(x[0]).Softmax(x[0], y);
-                    Kn(x[0]).SoftmaxBackward(y, x[1], dx);
-                    Kn(x[0]).LogSoftmax(x[0], ly);
-                    Kn(x[0]).LogSoftmaxBackward(ly, x[1], ldx);
+                    Tensor y = NormLike(x[0]), dx = NormLike(x[0]), ly = NormLike(x[0]), ldx = NormLike(x[0]);
+                    NormKernels(x[0]).Softmax(x[0], y);
+                    NormKernels(x[0]).SoftmaxBackward(y, x[1], dx);
+                    NormKernels(x[0]).LogSoftmax(x[0], ly);
+                    NormKernels(x[0]).LogSoftmaxBackward(ly, x[1], ldx);
                     return [dx, ldx];
                 }) { HasGradient = false };
             yield return new OpCase("Kernel.CrossEntropyBackward", p,
                 rng => [Randn(rng, rows, v), Ids(rng, v, rows), Tensor.FromArray([0.75f])],
                 x =>
                 {
-                    Tensor dl = Like(x[0]);
-                    Kn(x[0]).CrossEntropyBackward(x[0], x[1], x[2], dl);
+                    Tensor dl = NormLike(x[0]);
+                    NormKernels(x[0]).CrossEntropyBackward(x[0], x[1], x[2], dl);
                     return [dl];
                 }) { HasGradient = false };
             yield return new OpCase("Kernel.EmbeddingBackward", $"V={v},D={rows % 97 + 1},ids=2x{rows}",
@@ -117,7 +117,7 @@ public static partial class OpCases
                 x =>
                 {
                     var dw = Tensor.Full([v, rows % 97 + 1], 0.5, x[1].DType, x[1].Device);
-                    Kn(x[1]).EmbeddingBackward(x[0], x[1], dw);
+                    NormKernels(x[1]).EmbeddingBackward(x[0], x[1], dw);
                     return [dw];
                 }) { HasGradient = false };
         }
