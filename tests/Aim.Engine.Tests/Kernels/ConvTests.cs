@@ -229,6 +229,68 @@ public class ConvTests
         b.ZeroGrad();
     }
 
+    [Fact]
+    public void QuantizerReproducesTheFixtureCodes()
+    {
+        // fixtures/aim-tiny/vq (made by the original VQModel, fp32): codes = argmin over the l2-normalised latent rows
+        // (B, 4, 8, 8) -> (B·64, 4) vs the l2-normalised codebook (32, 4); quant = the chosen normalised rows, back in NCHW.
+        string dir = FindFixture("aim-tiny/vq");
+        using var scope = TensorScope.Open();
+        var expected = ReadSafetensors(Path.Combine(dir, "expected.safetensors"));
+        var model = ReadSafetensors(Path.Combine(dir, "model.safetensors"));
+        var latent = expected["latent"];
+        var book = model["quantize.embedding.weight"];
+        var rows = Ops.Reshape(Ops.Permute(latent, 0, 2, 3, 1), -1, latent.Shape[1]);
+        var bookNorm = Ops.L2Normalize(book, 1e-12);
+        foreach (string kernels in new[] { "reference", "cpu" })
+        {
+            using var use = Use(kernels);
+            var codes = Ops.NearestCode(Ops.L2Normalize(rows, 1e-12), bookNorm);
+            Assert.Equal(expected["codes"].ToArray<long>(), codes.ToArray<long>());
+            // quant[b, c, y, x] = normalised codebook row codes[b, y·8 + x], component c (up to the ulp of z + (e − z)).
+            var quant = expected["quant"].ToArray<float>();
+            var e = bookNorm.ToArray<float>();
+            var c = codes.ToArray<long>();
+            int d = latent.Shape[1], hw = latent.Shape[2] * latent.Shape[3];
+            for (int i = 0; i < quant.Length; i++)
+            {
+                int b = i / (d * hw), ch = i / hw % d, pix = i % hw;
+                Assert.Equal(quant[i], e[c[b * hw + pix] * d + ch], 1e-6f);
+            }
+        }
+    }
+
+    /// <summary>The folder shared/fixtures/<paramref name="name"/> in this directory or an ancestor (the repo sits next to shared/).</summary>
+    private static string FindFixture(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "shared", "fixtures", name);
+            if (Directory.Exists(candidate)) return candidate;
+        }
+        throw new DirectoryNotFoundException($"shared/fixtures/{name} not found above {AppContext.BaseDirectory}");
+    }
+
+    /// <summary>Minimal safetensors reader for F32 and I64 tensors (8-byte header length, JSON header, little-endian data).</summary>
+    private static Dictionary<string, Tensor> ReadSafetensors(string path)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        long headerLength = BitConverter.ToInt64(bytes, 0);
+        using var json = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
+        var result = new Dictionary<string, Tensor>();
+        foreach (var entry in json.RootElement.EnumerateObject())
+        {
+            if (entry.Name == "__metadata__") continue;
+            string dtype = entry.Value.GetProperty("dtype").GetString()!;
+            int[] shape = [.. entry.Value.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32())];
+            var offsets = entry.Value.GetProperty("data_offsets").EnumerateArray().Select(v => v.GetInt64()).ToArray();
+            var data = bytes.AsSpan((int)(8 + headerLength + offsets[0]), (int)(offsets[1] - offsets[0]));
+            if (dtype == "F32") result[entry.Name] = Tensor.FromSpan<float>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data), shape);
+            else if (dtype == "I64") result[entry.Name] = Tensor.FromSpan<long>(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(data), shape);
+        }
+        return result;
+    }
+
     private static void AssertClose(Tensor expected, Tensor actual)
     {
         var (nmse, maxAbs) = Harness.Error(
