@@ -91,11 +91,13 @@ internal static class BenchCommand
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         var batches = new Option<string>("--batch") { Description = "Comma-separated image batch sizes (CFG doubles the rows).", DefaultValueFactory = _ => "1,8" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per line instead of a table." };
+        var profile = new Option<bool>("--profile") { Description = "Also print time per kernel (CPU)." };
         var command = new Command("generate", "Decode-step time and seconds per image for AiM at official shapes (random weights), next to the weight-bandwidth floor.");
         command.Options.Add(model);
         command.Options.Add(device);
         command.Options.Add(batches);
         command.Options.Add(json);
+        command.Options.Add(profile);
         command.SetAction(parse =>
         {
             string name = parse.GetValue(model)!;
@@ -111,7 +113,7 @@ internal static class BenchCommand
                     $"{name} decode on {dev}, {roofline.Threads} thread(s), cfg 5 / top-k 600 / top-p 0.98, full 256-step loop. Floor = max(weights read per step / {roofline.BandwidthGBs:F1} GB/s measured read bandwidth, FLOPs / {roofline.PeakGflops:F0} GFLOP/s measured peak).")));
             var table = new Table().AddColumns("model", "batch", "rows", "ms/step", "floor ms/step", "floor/ms", "s per batch", "img/s", "MB/step");
             for (int i = 1; i < table.Columns.Count; i++) table.Columns[i].RightAligned();
-            foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => AnsiConsole.MarkupLine(Markup.Escape(m))))
+            foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => AnsiConsole.MarkupLine(Markup.Escape(m)), parse.GetValue(profile)))
             {
                 if (asJson)
                     Console.WriteLine(JsonSerializer.Serialize(new
