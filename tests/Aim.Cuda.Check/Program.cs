@@ -61,6 +61,10 @@ foreach (var r in rows)
 int pass = rows.Count(r => r.Status == "pass"), unsupported = rows.Count(r => r.Status == "unsupported"), failed = rows.Count(r => !r.Ok);
 failures += failed;
 Console.WriteLine($"harness + checks: {pass} pass, {unsupported} unsupported, {failed} fail in {total.Elapsed.TotalSeconds:F1} s");
-if (perf) CudaPerf.Run(backend);
+if (perf)
+{
+    CudaPerf.Run(backend);
+    CudaPerfSsm.Run(backend);
+}
 Console.WriteLine($"{pass} passed, {failures} failed");
 return failures == 0 ? 0 : 1;

@@ -14,15 +14,6 @@ public sealed partial class CudaKernels
     public void AddRmsNormBackward(Tensor residualOut, Tensor weight, Tensor dNormed, Tensor? dResidualOut, double eps, Tensor dSum, Tensor dWeight) => throw Unsupported(nameof(AddRmsNormBackward));
 
     /// <inheritdoc />
-    public void CausalConv1d(Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor output) => throw Unsupported(nameof(CausalConv1d));
-
-    /// <inheritdoc />
-    public void CausalConv1dBackward(Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor dOutput, Tensor dX, Tensor dWeight, Tensor? dBias) => throw Unsupported(nameof(CausalConv1dBackward));
-
-    /// <inheritdoc />
-    public void CausalConv1dStep(Tensor convState, Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor output) => throw Unsupported(nameof(CausalConv1dStep));
-
-    /// <inheritdoc />
     public void Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor output) => throw Unsupported(nameof(Conv2d));
 
     /// <inheritdoc />
@@ -87,16 +78,6 @@ public sealed partial class CudaKernels
 
     /// <inheritdoc />
     public void SoftmaxBackward(Tensor y, Tensor dOutput, Tensor dX) => throw Unsupported(nameof(SoftmaxBackward));
-
-    /// <inheritdoc />
-    public void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState) => throw Unsupported(nameof(SsdScan));
-
-    /// <inheritdoc />
-    public void SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
-        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState) => throw Unsupported(nameof(SsdScanBackward));
-
-    /// <inheritdoc />
-    public void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y) => throw Unsupported(nameof(SsmStep));
 
     /// <inheritdoc />
     public void UpsampleNearest2x(Tensor x, Tensor output) => throw Unsupported(nameof(UpsampleNearest2x));
