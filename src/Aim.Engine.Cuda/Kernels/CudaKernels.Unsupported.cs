@@ -23,15 +23,6 @@ public sealed partial class CudaKernels
     public void CausalConv1dStep(Tensor convState, Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor output) => throw Unsupported(nameof(CausalConv1dStep));
 
     /// <inheritdoc />
-    public void Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor output) => throw Unsupported(nameof(Conv2d));
-
-    /// <inheritdoc />
-    public void Conv2dBackwardInput(Tensor dOutput, Tensor weight, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor dInput) => throw Unsupported(nameof(Conv2dBackwardInput));
-
-    /// <inheritdoc />
-    public void Conv2dBackwardWeight(Tensor x, Tensor dOutput, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor dWeight) => throw Unsupported(nameof(Conv2dBackwardWeight));
-
-    /// <inheritdoc />
     public void CrossEntropy(Tensor logits, Tensor targets, Tensor loss) => throw Unsupported(nameof(CrossEntropy));
 
     /// <inheritdoc />
@@ -56,12 +47,6 @@ public sealed partial class CudaKernels
     public void GroupNormBackward(Tensor x, int groups, Tensor weight, Tensor dOutput, double eps, Tensor dX, Tensor dWeight, Tensor dBias) => throw Unsupported(nameof(GroupNormBackward));
 
     /// <inheritdoc />
-    public void L2Normalize(Tensor x, double eps, Tensor output) => throw Unsupported(nameof(L2Normalize));
-
-    /// <inheritdoc />
-    public void L2NormalizeBackward(Tensor x, Tensor dOutput, double eps, Tensor dInput) => throw Unsupported(nameof(L2NormalizeBackward));
-
-    /// <inheritdoc />
     public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, double eps, Tensor output) => throw Unsupported(nameof(LayerNorm));
 
     /// <inheritdoc />
@@ -72,9 +57,6 @@ public sealed partial class CudaKernels
 
     /// <inheritdoc />
     public void LogSoftmaxBackward(Tensor y, Tensor dOutput, Tensor dX) => throw Unsupported(nameof(LogSoftmaxBackward));
-
-    /// <inheritdoc />
-    public void NearestCode(Tensor z, Tensor codebook, Tensor output) => throw Unsupported(nameof(NearestCode));
 
     /// <inheritdoc />
     public void RmsNorm(Tensor x, Tensor weight, double eps, Tensor output) => throw Unsupported(nameof(RmsNorm));
@@ -97,12 +79,6 @@ public sealed partial class CudaKernels
 
     /// <inheritdoc />
     public void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y) => throw Unsupported(nameof(SsmStep));
-
-    /// <inheritdoc />
-    public void UpsampleNearest2x(Tensor x, Tensor output) => throw Unsupported(nameof(UpsampleNearest2x));
-
-    /// <inheritdoc />
-    public void UpsampleNearest2xBackward(Tensor dOutput, Tensor dInput) => throw Unsupported(nameof(UpsampleNearest2xBackward));
 
     private static NotSupportedException Unsupported(string op) => new($"{op} is not implemented on CUDA yet");
 }
