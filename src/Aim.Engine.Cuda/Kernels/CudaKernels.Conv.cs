@@ -19,7 +19,7 @@ public sealed partial class CudaKernels
     /// Largest im2col buffer in elements (default 2^28, 1 GiB of float32): images are unfolded as many at a time as
     /// fit, at least one. Checks lower it to exercise the multi-chunk path on small inputs.
     /// </summary>
-    internal long ConvColumnBudget { get; set; } = 1L << 28;
+    public long ConvColumnBudget { get; set; } = 1L << 28;
 
     private static void Float32Only(string op, DType dtype)
     {
