@@ -1,6 +1,7 @@
 // CUDA-only checks of the conv family that the harness's small cases do not reach: Conv2d and its two backward
 // kernels with the im2col budget lowered so that every image is its own chunk (the multi-chunk path), compared
-// with the CPU kernels; and NearestCode on exact ties (duplicated codebook rows), which must pick the lowest index.
+// with the CPU kernels; the L2Normalize and UpsampleNearest2x backward kernels (the harness runs forwards only),
+// compared with the CPU; and NearestCode on exact ties (duplicated codebook rows), which must pick the lowest index.
 using Aim.BackendOps;
 using Aim.Engine.Autograd;
 using Aim.Engine.Backends;
@@ -19,6 +20,7 @@ public static class CudaConvChecks
     {
         yield return () => ChunkedConv(stride: 1, pad: 1);
         yield return () => ChunkedConv(stride: 2, pad: 0);
+        yield return BackwardKernels;
         yield return NearestCodeTies;
     }
 
@@ -85,6 +87,32 @@ public static class CudaConvChecks
         {
             kernels.ConvColumnBudget = budget;
         }
+    });
+
+    private static CudaCaseResult BackwardKernels() => Run("L2NormalizeBackward+UpsampleNearest2xBackward vs cpu", () =>
+    {
+        var device = CudaHarness.Device;
+        var gpu = CudaBackend.For(device).Kernels;
+        var cpu = Backend.Kernels(Tensors.Device.Cpu);
+        var rng = new Rng(0xBAC);
+        using var x = rng.Normal([37, 9]);
+        x.AsSpan<float>()[..9].Clear(); // row 0 is all zero: the eps branch
+        using var g = rng.Normal([37, 9]);
+        using var dx0 = Tensor.Empty([37, 9]);
+        cpu.L2NormalizeBackward(x, g, 1e-12, dx0);
+        using var up = rng.Normal([2, 3, 10, 14]);
+        using var du0 = Tensor.Empty([2, 3, 5, 7]);
+        cpu.UpsampleNearest2xBackward(up, du0);
+        using var xd = x.To(device);
+        using var gd = g.To(device);
+        using var dx1 = Tensor.Empty([37, 9], DType.Float32, device);
+        gpu.L2NormalizeBackward(xd, gd, 1e-12, dx1);
+        using var upd = up.To(device);
+        using var du1 = Tensor.Empty([2, 3, 5, 7], DType.Float32, device);
+        gpu.UpsampleNearest2xBackward(upd, du1);
+        double worst = Math.Max(Harness.Error(Host(dx0), Host(dx1)).Nmse, Harness.Error(Host(du0), Host(du1)).Nmse);
+        bool ok = worst <= 1e-12 && !double.IsNaN(worst);
+        return new("L2NormalizeBackward+UpsampleNearest2xBackward vs cpu", ok ? "pass" : "FAIL", worst, $"worst nmse={worst:E2} vs cpu (limit 1e-12)");
     });
 
     private static CudaCaseResult NearestCodeTies() => Run("NearestCode.ties(K=300,dup rows)", () =>
