@@ -8,12 +8,6 @@ namespace Aim.Engine.Cuda.Kernels;
 public sealed partial class CudaKernels
 {
     /// <inheritdoc />
-    public void AddRmsNorm(Tensor hidden, Tensor? residual, Tensor weight, double eps, Tensor normed, Tensor residualOut) => throw Unsupported(nameof(AddRmsNorm));
-
-    /// <inheritdoc />
-    public void AddRmsNormBackward(Tensor residualOut, Tensor weight, Tensor dNormed, Tensor? dResidualOut, double eps, Tensor dSum, Tensor dWeight) => throw Unsupported(nameof(AddRmsNormBackward));
-
-    /// <inheritdoc />
     public void CausalConv1d(Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor output) => throw Unsupported(nameof(CausalConv1d));
 
     /// <inheritdoc />
@@ -32,61 +26,13 @@ public sealed partial class CudaKernels
     public void Conv2dBackwardWeight(Tensor x, Tensor dOutput, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor dWeight) => throw Unsupported(nameof(Conv2dBackwardWeight));
 
     /// <inheritdoc />
-    public void CrossEntropy(Tensor logits, Tensor targets, Tensor loss) => throw Unsupported(nameof(CrossEntropy));
-
-    /// <inheritdoc />
-    public void CrossEntropyBackward(Tensor logits, Tensor targets, Tensor dLoss, Tensor dLogits) => throw Unsupported(nameof(CrossEntropyBackward));
-
-    /// <inheritdoc />
-    public void Embedding(Tensor weight, Tensor ids, Tensor output) => throw Unsupported(nameof(Embedding));
-
-    /// <inheritdoc />
-    public void EmbeddingBackward(Tensor ids, Tensor dOutput, Tensor dWeight) => throw Unsupported(nameof(EmbeddingBackward));
-
-    /// <inheritdoc />
-    public void GatedRmsNorm(Tensor x, Tensor z, Tensor weight, double eps, int groupSize, Tensor output) => throw Unsupported(nameof(GatedRmsNorm));
-
-    /// <inheritdoc />
-    public void GatedRmsNormBackward(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight) => throw Unsupported(nameof(GatedRmsNormBackward));
-
-    /// <inheritdoc />
-    public void GroupNorm(Tensor x, int groups, Tensor weight, Tensor bias, double eps, Tensor output) => throw Unsupported(nameof(GroupNorm));
-
-    /// <inheritdoc />
-    public void GroupNormBackward(Tensor x, int groups, Tensor weight, Tensor dOutput, double eps, Tensor dX, Tensor dWeight, Tensor dBias) => throw Unsupported(nameof(GroupNormBackward));
-
-    /// <inheritdoc />
     public void L2Normalize(Tensor x, double eps, Tensor output) => throw Unsupported(nameof(L2Normalize));
 
     /// <inheritdoc />
     public void L2NormalizeBackward(Tensor x, Tensor dOutput, double eps, Tensor dInput) => throw Unsupported(nameof(L2NormalizeBackward));
 
     /// <inheritdoc />
-    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, double eps, Tensor output) => throw Unsupported(nameof(LayerNorm));
-
-    /// <inheritdoc />
-    public void LayerNormBackward(Tensor x, Tensor? weight, Tensor dOutput, double eps, Tensor dX, Tensor? dWeight, Tensor? dBias) => throw Unsupported(nameof(LayerNormBackward));
-
-    /// <inheritdoc />
-    public void LogSoftmax(Tensor x, Tensor output) => throw Unsupported(nameof(LogSoftmax));
-
-    /// <inheritdoc />
-    public void LogSoftmaxBackward(Tensor y, Tensor dOutput, Tensor dX) => throw Unsupported(nameof(LogSoftmaxBackward));
-
-    /// <inheritdoc />
     public void NearestCode(Tensor z, Tensor codebook, Tensor output) => throw Unsupported(nameof(NearestCode));
-
-    /// <inheritdoc />
-    public void RmsNorm(Tensor x, Tensor weight, double eps, Tensor output) => throw Unsupported(nameof(RmsNorm));
-
-    /// <inheritdoc />
-    public void RmsNormBackward(Tensor x, Tensor weight, Tensor dOutput, double eps, Tensor dX, Tensor dWeight) => throw Unsupported(nameof(RmsNormBackward));
-
-    /// <inheritdoc />
-    public void Softmax(Tensor x, Tensor output) => throw Unsupported(nameof(Softmax));
-
-    /// <inheritdoc />
-    public void SoftmaxBackward(Tensor y, Tensor dOutput, Tensor dX) => throw Unsupported(nameof(SoftmaxBackward));
 
     /// <inheritdoc />
     public void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState) => throw Unsupported(nameof(SsdScan));
