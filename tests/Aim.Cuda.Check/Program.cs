@@ -51,6 +51,7 @@ var rows = new List<CudaCaseResult>();
 var total = Stopwatch.StartNew();
 foreach (var c in OpCases.All) rows.Add(CudaHarness.Run(c));
 foreach (var check in CudaHarness.ExtraChecks()) rows.Add(check());
+rows.AddRange(NormFamilyCheck.Bf16Checks());
 Console.WriteLine();
 Console.WriteLine($"{"case",-60} | {"status",-11} | nmse");
 foreach (var r in rows)
@@ -62,5 +63,6 @@ int pass = rows.Count(r => r.Status == "pass"), unsupported = rows.Count(r => r.
 failures += failed;
 Console.WriteLine($"harness + checks: {pass} pass, {unsupported} unsupported, {failed} fail in {total.Elapsed.TotalSeconds:F1} s");
 if (perf) CudaPerf.Run(backend);
+if (perf) NormFamilyCheck.Perf(backend);
 Console.WriteLine($"{pass} passed, {failures} failed");
 return failures == 0 ? 0 : 1;

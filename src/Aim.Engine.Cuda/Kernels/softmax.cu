@@ -59,7 +59,8 @@ __device__ __forceinline__ void ce_rows(const T* x, const I* targets, int v, i64
     {
         i64 at = r * v;
         MaxSum st = row_maxsum(x, at, v);
-        if (threadIdx.x == 0) rowLoss[r] = st.m + logf(st.s) - load_c(x, at + (i64)targets[r]);
+        // (max - x_t) first: exact for nearby values, so large logits lose nothing to the cancellation.
+        if (threadIdx.x == 0) rowLoss[r] = (st.m - load_c(x, at + (i64)targets[r])) + logf(st.s);
     }
 }
 
@@ -82,11 +83,11 @@ __device__ __forceinline__ void ce_backward(const T* x, const I* targets, const 
     {
         i64 at = r * v;
         MaxSum st = row_maxsum(x, at, v);
-        float lse = st.m + logf(st.s);
+        float logSum = logf(st.s);
         i64 t = (i64)targets[r];
         for (int j = threadIdx.x; j < v; j += blockDim.x)
         {
-            float p = expf(load_c(x, at + j) - lse);
+            float p = expf(load_c(x, at + j) - st.m - logSum);
             store_c(dx, at + j, (p - (j == t ? 1.0f : 0.0f)) * scale);
         }
     }
