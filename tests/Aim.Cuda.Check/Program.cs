@@ -64,6 +64,7 @@ if (harness)
     foreach (var c in OpCases.All) rows.Add(CudaHarness.Run(c));
     foreach (var check in CudaHarness.ExtraChecks()) rows.Add(check());
     foreach (var check in CudaConvChecks.All()) rows.Add(check());
+    rows.AddRange(NormFamilyCheck.Bf16Checks());
 }
 if (fixturesRoot is not null) rows.AddRange(FixtureParity.Run(backend, fixturesRoot));
 Console.WriteLine();
@@ -80,6 +81,7 @@ if (perf)
 {
     CudaPerf.Run(backend);
     CudaPerfSsm.Run(backend);
+    NormFamilyCheck.Perf(backend);
 }
 Console.WriteLine($"{pass} passed, {failures} failed");
 return failures == 0 ? 0 : 1;
