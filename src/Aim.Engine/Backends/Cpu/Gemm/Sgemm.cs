@@ -24,8 +24,8 @@ public static unsafe class Sgemm
     /// <summary>Widest column tile one task takes.</summary>
     private const int NtMax = 1024;
 
-    /// <summary>Row count up to which x · Wᵀ takes the dot-product path.</summary>
-    public const int SkinnyMaxRows = 16;
+    /// <summary>Row count up to which x · Wᵀ takes the dot-product path (settable for benchmarks).</summary>
+    internal static int SkinnyMaxRows { get; set; } = 48;
 
     private static readonly int s_mr, s_nr;
     private static readonly delegate*<int, float*, float*, float*, void> s_kernel;
@@ -217,6 +217,7 @@ public static unsafe class Sgemm
     private static void SkinnyTile(float* x, float* w, float* c, int m, int n, int k, int n0, int n1, float alpha, float beta)
     {
         float* r = stackalloc float[16];
+        float* acc = stackalloc float[16 * 16];
         int j = n0;
         for (; j + 4 <= n1; j += 4)
         {
@@ -224,17 +225,17 @@ public static unsafe class Sgemm
             int i = 0;
             for (; i + 4 <= m; i += 4)
             {
-                Dot4x4(x + (long)i * k, w0, k, r);
+                Dot4x4(x + (long)i * k, w0, k, acc, r);
                 for (int q = 0; q < 4; q++) Store4(c + (long)(i + q) * n + j, r + q * 4, alpha, beta);
             }
             for (; i + 2 <= m; i += 2)
             {
-                Dot2x4(x + (long)i * k, w0, k, r);
+                Dot2x4(x + (long)i * k, w0, k, acc, r);
                 for (int q = 0; q < 2; q++) Store4(c + (long)(i + q) * n + j, r + q * 4, alpha, beta);
             }
             for (; i < m; i++)
             {
-                Dot1x4(x + (long)i * k, w0, k, r);
+                Dot1x4(x + (long)i * k, w0, k, acc, r);
                 Store4(c + (long)i * n + j, r, alpha, beta);
             }
         }
@@ -263,75 +264,96 @@ public static unsafe class Sgemm
         return s;
     }
 
+    /// <summary>
+    /// r[i * 4 + j] = Σ lanes of acc[i * 4 + j] + tail(x row i, w row j), for the accumulators the kernels stored.
+    /// Kept out of the kernels: a call there while accumulators are live makes the JIT spill them in the loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Finish(float* acc, int xRows, float* x, float* w, int from, int k, float* r)
+    {
+        for (int i = 0; i < xRows; i++)
+            for (int j = 0; j < 4; j++)
+                r[i * 4 + j] = Vector512.Sum(Vector512.Load(acc + (i * 4 + j) * 16)) + Tail(x + (long)i * k, w + (long)j * k, from, k);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot1x1(float* x, float* w, int k)
     {
         var acc = Vector512<float>.Zero;
         int p = 0;
         for (; p + 16 <= k; p += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + p), Vector512.Load(w + p), acc);
-        return Vector512.Sum(acc) + Tail(x, w, p, k);
+        float sum = Vector512.Sum(acc);
+        return sum + Tail(x, w, p, k);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot1x4(float* x, float* w, int k, float* r)
+    private static void Dot1x4(float* x, float* w, int k, float* acc, float* r)
     {
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
-        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
         int p = 0;
         for (; p + 16 <= k; p += 16)
         {
-            var xv = Vector512.Load(x + p);
-            s0 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w + p), s0);
-            s1 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w1 + p), s1);
-            s2 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w2 + p), s2);
-            s3 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w3 + p), s3);
+            var v0 = Vector512.Load(w + p);
+            var v1 = Vector512.Load(w1 + p);
+            var v2 = Vector512.Load(w2 + p);
+            var v3 = Vector512.Load(w3 + p);
+            var xv0 = Vector512.Load(x + p);
+            s00 = Vector512.FusedMultiplyAdd(xv0, v0, s00);
+            s01 = Vector512.FusedMultiplyAdd(xv0, v1, s01);
+            s02 = Vector512.FusedMultiplyAdd(xv0, v2, s02);
+            s03 = Vector512.FusedMultiplyAdd(xv0, v3, s03);
         }
-        r[0] = Vector512.Sum(s0) + Tail(x, w, p, k);
-        r[1] = Vector512.Sum(s1) + Tail(x, w1, p, k);
-        r[2] = Vector512.Sum(s2) + Tail(x, w2, p, k);
-        r[3] = Vector512.Sum(s3) + Tail(x, w3, p, k);
+        s00.Store(acc + 0);
+        s01.Store(acc + 16);
+        s02.Store(acc + 32);
+        s03.Store(acc + 48);
+        Finish(acc, 1, x, w, p, k, r);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot2x4(float* x, float* w, int k, float* r)
+    private static void Dot2x4(float* x, float* w, int k, float* acc, float* r)
     {
-        float* x1 = x + k;
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
+        float* x1 = x + k;
         Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
         Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
         int p = 0;
         for (; p + 16 <= k; p += 16)
         {
-            var x0 = Vector512.Load(x + p);
-            var x1v = Vector512.Load(x1 + p);
             var v0 = Vector512.Load(w + p);
             var v1 = Vector512.Load(w1 + p);
             var v2 = Vector512.Load(w2 + p);
             var v3 = Vector512.Load(w3 + p);
-            s00 = Vector512.FusedMultiplyAdd(x0, v0, s00);
-            s01 = Vector512.FusedMultiplyAdd(x0, v1, s01);
-            s02 = Vector512.FusedMultiplyAdd(x0, v2, s02);
-            s03 = Vector512.FusedMultiplyAdd(x0, v3, s03);
-            s10 = Vector512.FusedMultiplyAdd(x1v, v0, s10);
-            s11 = Vector512.FusedMultiplyAdd(x1v, v1, s11);
-            s12 = Vector512.FusedMultiplyAdd(x1v, v2, s12);
-            s13 = Vector512.FusedMultiplyAdd(x1v, v3, s13);
+            var xv0 = Vector512.Load(x + p);
+            s00 = Vector512.FusedMultiplyAdd(xv0, v0, s00);
+            s01 = Vector512.FusedMultiplyAdd(xv0, v1, s01);
+            s02 = Vector512.FusedMultiplyAdd(xv0, v2, s02);
+            s03 = Vector512.FusedMultiplyAdd(xv0, v3, s03);
+            var xv1 = Vector512.Load(x1 + p);
+            s10 = Vector512.FusedMultiplyAdd(xv1, v0, s10);
+            s11 = Vector512.FusedMultiplyAdd(xv1, v1, s11);
+            s12 = Vector512.FusedMultiplyAdd(xv1, v2, s12);
+            s13 = Vector512.FusedMultiplyAdd(xv1, v3, s13);
         }
-        r[0] = Vector512.Sum(s00) + Tail(x, w, p, k);
-        r[1] = Vector512.Sum(s01) + Tail(x, w1, p, k);
-        r[2] = Vector512.Sum(s02) + Tail(x, w2, p, k);
-        r[3] = Vector512.Sum(s03) + Tail(x, w3, p, k);
-        r[4] = Vector512.Sum(s10) + Tail(x1, w, p, k);
-        r[5] = Vector512.Sum(s11) + Tail(x1, w1, p, k);
-        r[6] = Vector512.Sum(s12) + Tail(x1, w2, p, k);
-        r[7] = Vector512.Sum(s13) + Tail(x1, w3, p, k);
+        s00.Store(acc + 0);
+        s01.Store(acc + 16);
+        s02.Store(acc + 32);
+        s03.Store(acc + 48);
+        s10.Store(acc + 64);
+        s11.Store(acc + 80);
+        s12.Store(acc + 96);
+        s13.Store(acc + 112);
+        Finish(acc, 2, x, w, p, k, r);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot4x4(float* x, float* w, int k, float* r)
+    private static void Dot4x4(float* x, float* w, int k, float* acc, float* r)
     {
-        float* x1 = x + k, x2 = x1 + k, x3 = x2 + k;
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
+        float* x1 = x + k;
+        float* x2 = x1 + k;
+        float* x3 = x2 + k;
         Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
         Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
         Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
@@ -343,42 +365,43 @@ public static unsafe class Sgemm
             var v1 = Vector512.Load(w1 + p);
             var v2 = Vector512.Load(w2 + p);
             var v3 = Vector512.Load(w3 + p);
-            var xv = Vector512.Load(x + p);
-            s00 = Vector512.FusedMultiplyAdd(xv, v0, s00);
-            s01 = Vector512.FusedMultiplyAdd(xv, v1, s01);
-            s02 = Vector512.FusedMultiplyAdd(xv, v2, s02);
-            s03 = Vector512.FusedMultiplyAdd(xv, v3, s03);
-            xv = Vector512.Load(x1 + p);
-            s10 = Vector512.FusedMultiplyAdd(xv, v0, s10);
-            s11 = Vector512.FusedMultiplyAdd(xv, v1, s11);
-            s12 = Vector512.FusedMultiplyAdd(xv, v2, s12);
-            s13 = Vector512.FusedMultiplyAdd(xv, v3, s13);
-            xv = Vector512.Load(x2 + p);
-            s20 = Vector512.FusedMultiplyAdd(xv, v0, s20);
-            s21 = Vector512.FusedMultiplyAdd(xv, v1, s21);
-            s22 = Vector512.FusedMultiplyAdd(xv, v2, s22);
-            s23 = Vector512.FusedMultiplyAdd(xv, v3, s23);
-            xv = Vector512.Load(x3 + p);
-            s30 = Vector512.FusedMultiplyAdd(xv, v0, s30);
-            s31 = Vector512.FusedMultiplyAdd(xv, v1, s31);
-            s32 = Vector512.FusedMultiplyAdd(xv, v2, s32);
-            s33 = Vector512.FusedMultiplyAdd(xv, v3, s33);
+            var xv0 = Vector512.Load(x + p);
+            s00 = Vector512.FusedMultiplyAdd(xv0, v0, s00);
+            s01 = Vector512.FusedMultiplyAdd(xv0, v1, s01);
+            s02 = Vector512.FusedMultiplyAdd(xv0, v2, s02);
+            s03 = Vector512.FusedMultiplyAdd(xv0, v3, s03);
+            var xv1 = Vector512.Load(x1 + p);
+            s10 = Vector512.FusedMultiplyAdd(xv1, v0, s10);
+            s11 = Vector512.FusedMultiplyAdd(xv1, v1, s11);
+            s12 = Vector512.FusedMultiplyAdd(xv1, v2, s12);
+            s13 = Vector512.FusedMultiplyAdd(xv1, v3, s13);
+            var xv2 = Vector512.Load(x2 + p);
+            s20 = Vector512.FusedMultiplyAdd(xv2, v0, s20);
+            s21 = Vector512.FusedMultiplyAdd(xv2, v1, s21);
+            s22 = Vector512.FusedMultiplyAdd(xv2, v2, s22);
+            s23 = Vector512.FusedMultiplyAdd(xv2, v3, s23);
+            var xv3 = Vector512.Load(x3 + p);
+            s30 = Vector512.FusedMultiplyAdd(xv3, v0, s30);
+            s31 = Vector512.FusedMultiplyAdd(xv3, v1, s31);
+            s32 = Vector512.FusedMultiplyAdd(xv3, v2, s32);
+            s33 = Vector512.FusedMultiplyAdd(xv3, v3, s33);
         }
-        r[0] = Vector512.Sum(s00) + Tail(x, w, p, k);
-        r[1] = Vector512.Sum(s01) + Tail(x, w1, p, k);
-        r[2] = Vector512.Sum(s02) + Tail(x, w2, p, k);
-        r[3] = Vector512.Sum(s03) + Tail(x, w3, p, k);
-        r[4] = Vector512.Sum(s10) + Tail(x1, w, p, k);
-        r[5] = Vector512.Sum(s11) + Tail(x1, w1, p, k);
-        r[6] = Vector512.Sum(s12) + Tail(x1, w2, p, k);
-        r[7] = Vector512.Sum(s13) + Tail(x1, w3, p, k);
-        r[8] = Vector512.Sum(s20) + Tail(x2, w, p, k);
-        r[9] = Vector512.Sum(s21) + Tail(x2, w1, p, k);
-        r[10] = Vector512.Sum(s22) + Tail(x2, w2, p, k);
-        r[11] = Vector512.Sum(s23) + Tail(x2, w3, p, k);
-        r[12] = Vector512.Sum(s30) + Tail(x3, w, p, k);
-        r[13] = Vector512.Sum(s31) + Tail(x3, w1, p, k);
-        r[14] = Vector512.Sum(s32) + Tail(x3, w2, p, k);
-        r[15] = Vector512.Sum(s33) + Tail(x3, w3, p, k);
+        s00.Store(acc + 0);
+        s01.Store(acc + 16);
+        s02.Store(acc + 32);
+        s03.Store(acc + 48);
+        s10.Store(acc + 64);
+        s11.Store(acc + 80);
+        s12.Store(acc + 96);
+        s13.Store(acc + 112);
+        s20.Store(acc + 128);
+        s21.Store(acc + 144);
+        s22.Store(acc + 160);
+        s23.Store(acc + 176);
+        s30.Store(acc + 192);
+        s31.Store(acc + 208);
+        s32.Store(acc + 224);
+        s33.Store(acc + 240);
+        Finish(acc, 4, x, w, p, k, r);
     }
 }
