@@ -218,7 +218,6 @@ public static unsafe class Sgemm
     private static void SkinnyTile(float* x, float* w, float* c, int m, int n, int k, int n0, int n1, float alpha, float beta)
     {
         float* r = stackalloc float[16];
-        float* acc = stackalloc float[16 * 16];
         int j = n0;
         for (; j + 4 <= n1; j += 4)
         {
@@ -226,17 +225,17 @@ public static unsafe class Sgemm
             int i = 0;
             for (; i + 4 <= m; i += 4)
             {
-                Dot4x4(x + (long)i * k, w0, k, acc, r);
+                Dot4x4(x + (long)i * k, w0, k, r);
                 for (int q = 0; q < 4; q++) Store4(c + (long)(i + q) * n + j, r + q * 4, alpha, beta);
             }
             for (; i + 2 <= m; i += 2)
             {
-                Dot2x4(x + (long)i * k, w0, k, acc, r);
+                Dot2x4(x + (long)i * k, w0, k, r);
                 for (int q = 0; q < 2; q++) Store4(c + (long)(i + q) * n + j, r + q * 4, alpha, beta);
             }
             for (; i < m; i++)
             {
-                Dot1x4(x + (long)i * k, w0, k, acc, r);
+                Dot1x4(x + (long)i * k, w0, k, r);
                 Store4(c + (long)i * n + j, r, alpha, beta);
             }
         }
@@ -255,7 +254,7 @@ public static unsafe class Sgemm
     private static void StoreOne(float* c, float v, float alpha, float beta)
         => *c = beta == 0f ? alpha * v : alpha * v + beta * *c;
 
-    // Each dot: one Vector512 FMA chain per (x row, w row) over k in steps of 16, then Vector512.Sum, then the
+    // Each dot: one Vector512 FMA chain per (x row, w row) over k in steps of 16, then Vector512.Sum, then plus the
     // scalar tail; identical arithmetic in every variant, so a value does not depend on which variant ran.
 
     private static float Tail(float* x, float* w, int from, int k)
@@ -266,15 +265,15 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// r[i * 4 + j] = Σ lanes of acc[i * 4 + j] + tail(x row i, w row j), for the accumulators the kernels stored.
-    /// Kept out of the kernels: a call there while accumulators are live makes the JIT spill them in the loop.
+    /// r[i * 4 + j] += tail(x row i, w row j) for the K remainder past the last full vector. Called only after the
+    /// kernels' accumulators are dead: a call while they are live makes the JIT spill them inside the loop.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Finish(float* acc, int xRows, float* x, float* w, int from, int k, float* r)
+    private static void AddTails(int xRows, float* x, float* w, int from, int k, float* r)
     {
         for (int i = 0; i < xRows; i++)
             for (int j = 0; j < 4; j++)
-                r[i * 4 + j] = Vector512.Sum(Vector512.Load(acc + (i * 4 + j) * 16)) + Tail(x + (long)i * k, w + (long)j * k, from, k);
+                r[i * 4 + j] += Tail(x + (long)i * k, w + (long)j * k, from, k);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -288,7 +287,7 @@ public static unsafe class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot1x4(float* x, float* w, int k, float* acc, float* r)
+    private static void Dot1x4(float* x, float* w, int k, float* r)
     {
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
         Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
@@ -305,15 +304,15 @@ public static unsafe class Sgemm
             s02 = Vector512.FusedMultiplyAdd(xv0, v2, s02);
             s03 = Vector512.FusedMultiplyAdd(xv0, v3, s03);
         }
-        s00.Store(acc + 0);
-        s01.Store(acc + 16);
-        s02.Store(acc + 32);
-        s03.Store(acc + 48);
-        Finish(acc, 1, x, w, p, k, r);
+        r[0] = Vector512.Sum(s00);
+        r[1] = Vector512.Sum(s01);
+        r[2] = Vector512.Sum(s02);
+        r[3] = Vector512.Sum(s03);
+        if (p < k) AddTails(1, x, w, p, k, r);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot2x4(float* x, float* w, int k, float* acc, float* r)
+    private static void Dot2x4(float* x, float* w, int k, float* r)
     {
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
         float* x1 = x + k;
@@ -337,19 +336,19 @@ public static unsafe class Sgemm
             s12 = Vector512.FusedMultiplyAdd(xv1, v2, s12);
             s13 = Vector512.FusedMultiplyAdd(xv1, v3, s13);
         }
-        s00.Store(acc + 0);
-        s01.Store(acc + 16);
-        s02.Store(acc + 32);
-        s03.Store(acc + 48);
-        s10.Store(acc + 64);
-        s11.Store(acc + 80);
-        s12.Store(acc + 96);
-        s13.Store(acc + 112);
-        Finish(acc, 2, x, w, p, k, r);
+        r[0] = Vector512.Sum(s00);
+        r[1] = Vector512.Sum(s01);
+        r[2] = Vector512.Sum(s02);
+        r[3] = Vector512.Sum(s03);
+        r[4] = Vector512.Sum(s10);
+        r[5] = Vector512.Sum(s11);
+        r[6] = Vector512.Sum(s12);
+        r[7] = Vector512.Sum(s13);
+        if (p < k) AddTails(2, x, w, p, k, r);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot4x4(float* x, float* w, int k, float* acc, float* r)
+    private static void Dot4x4(float* x, float* w, int k, float* r)
     {
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
         float* x1 = x + k;
@@ -387,22 +386,22 @@ public static unsafe class Sgemm
             s32 = Vector512.FusedMultiplyAdd(xv3, v2, s32);
             s33 = Vector512.FusedMultiplyAdd(xv3, v3, s33);
         }
-        s00.Store(acc + 0);
-        s01.Store(acc + 16);
-        s02.Store(acc + 32);
-        s03.Store(acc + 48);
-        s10.Store(acc + 64);
-        s11.Store(acc + 80);
-        s12.Store(acc + 96);
-        s13.Store(acc + 112);
-        s20.Store(acc + 128);
-        s21.Store(acc + 144);
-        s22.Store(acc + 160);
-        s23.Store(acc + 176);
-        s30.Store(acc + 192);
-        s31.Store(acc + 208);
-        s32.Store(acc + 224);
-        s33.Store(acc + 240);
-        Finish(acc, 4, x, w, p, k, r);
+        r[0] = Vector512.Sum(s00);
+        r[1] = Vector512.Sum(s01);
+        r[2] = Vector512.Sum(s02);
+        r[3] = Vector512.Sum(s03);
+        r[4] = Vector512.Sum(s10);
+        r[5] = Vector512.Sum(s11);
+        r[6] = Vector512.Sum(s12);
+        r[7] = Vector512.Sum(s13);
+        r[8] = Vector512.Sum(s20);
+        r[9] = Vector512.Sum(s21);
+        r[10] = Vector512.Sum(s22);
+        r[11] = Vector512.Sum(s23);
+        r[12] = Vector512.Sum(s30);
+        r[13] = Vector512.Sum(s31);
+        r[14] = Vector512.Sum(s32);
+        r[15] = Vector512.Sum(s33);
+        if (p < k) AddTails(4, x, w, p, k, r);
     }
 }
