@@ -71,9 +71,10 @@ internal static class BenchCommand
     private static void PrintTable(GemmBenchOptions options, Roofline roofline)
     {
         var ci = CultureInfo.InvariantCulture;
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160; // Spectre assumes 80 columns without a terminal
         AnsiConsole.MarkupLine(Markup.Escape(string.Create(ci,
             $"CPU SGEMM, micro-tile {GemmBench.MicroTile}, {options.Threads} thread(s); roofline from measured peak {roofline.PeakGflops:F0} GFLOP/s (FMA loop) and bandwidth {roofline.BandwidthGBs:F1} GB/s (512 MiB streaming read); floor = max(FLOPs/peak, bytes/bandwidth), bytes = 4(MK + KN + MN). Square: A(M,K)·B(K,N); in_proj/out_proj/head: x(M,K)·W(N,K)ᵀ.")));
-        var table = new Table().AddColumns("op", "m", "n", "k", "threads", "ms", "GFLOP/s", "floor ms", "floor/ms");
+        var table = new Table().AddColumns("op", "m", "n", "k", "threads", "ms", "GFLOP/s", "floor ms", "floor/time");
         for (int i = 1; i < table.Columns.Count; i++) table.Columns[i].RightAligned();
         foreach (var r in GemmBench.Run(options, roofline))
         {
