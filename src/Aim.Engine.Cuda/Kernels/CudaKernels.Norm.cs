@@ -34,8 +34,10 @@ public sealed unsafe partial class CudaKernels
     /// <summary>Blocks for <paramref name="rows"/> block-per-row work items (grid-strided beyond the cap).</summary>
     internal uint RowGrid(long rows) => (uint)Math.Max(1, Math.Min(rows, (long)_backend.Context.MultiprocessorCount * RowBlocksPerMultiprocessor));
 
+    /// <summary>Device pointer, or 0 for an absent optional tensor (shared by every family's wrappers).</summary>
     private static ulong PtrOrNull(Tensor? t) => t is null ? 0UL : Ptr(t);
 
+    /// <summary>Checks that every present tensor is on this device (shared by every family's wrappers).</summary>
     private void OnDeviceAll(string op, params ReadOnlySpan<Tensor?> tensors)
     {
         foreach (var t in tensors)

@@ -298,12 +298,6 @@ public sealed unsafe partial class CudaKernels
 
     // ---- helpers
 
-    private void OnDeviceAll(string op, params ReadOnlySpan<Tensor?> tensors)
-    {
-        foreach (var t in tensors)
-            if (t is not null) OnDevice(op, t);
-    }
-
     /// <summary>The CUDA Ssm kernels compute in float32 only (SsmChecks has already made every dtype equal).</summary>
     private void F32(string op, Tensor like)
     {
@@ -317,8 +311,6 @@ public sealed unsafe partial class CudaKernels
         KernelChecks.Contiguous(op, name, t);
         if (t.DType != DType.Float32) throw KernelChecks.Unsupported(op, Name, t.DType);
     }
-
-    private static ulong PtrOrNull(Tensor? t) => t is null ? 0UL : Ptr(t);
 
     /// <summary>Adds the pointer and the strides of the first <paramref name="dims"/> dimensions (the last one has unit stride).</summary>
     private static void AddStrided(ref KernelArgs args, Tensor t, int dims)
