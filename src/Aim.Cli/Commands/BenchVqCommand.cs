@@ -35,8 +35,8 @@ internal static class BenchVqCommand
             if (dev.Kind != DeviceKind.Cpu) throw new NotSupportedException($"bench vq: --device {dev} is not supported yet (the tokenizer runs on the CPU)");
             string? path = parse.GetValue(vq);
             bool asJson = parse.GetValue(json);
-            string name = path is null ? "VQ-f16 (random weights)" : Path.GetFullPath(path);
-            if (!asJson) io.Console.MarkupLine(Markup.Escape($"{(path is null ? "building" : "loading")} {name}..."));
+            string name = path is null ? "VQ-f16 (random weights)" : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)));
+            if (!asJson) io.Console.MarkupLine(Markup.Escape(path is null ? $"building {name}..." : $"loading {Path.GetFullPath(path)}..."));
             using var model = path is null ? VqBench.RandomModel(VqConfig.VqF16) : VqCheckpoint.Load(path, out _);
             var r = VqBench.Run(name, model, b, n, dev, CpuParallel.MaxThreads);
             if (asJson)
