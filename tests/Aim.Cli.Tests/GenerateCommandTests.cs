@@ -72,7 +72,7 @@ public sealed class GenerateCommandTests
     public static TheoryData<string> ErrorCases() =>
     [
         "missing-model", "corrupt-model", "truncated-model", "mismatched-pair", "class-out-of-range", "negative-class", "unknown-class-name",
-        "unknown-device", "missing-output-folder", "bad-number", "bad-top-p", "zero-count", "no-model", "missing-vq", "unsupported-extension",
+        "unknown-device", "missing-output-folder", "bad-number", "bad-top-p", "zero-count", "no-model", "missing-vq", "unsupported-extension", "too-many-images",
     ];
 
     [Theory]
@@ -146,6 +146,10 @@ public sealed class GenerateCommandTests
             case "missing-vq":
                 vq = Path.Combine(dir, "no-such-vq");
                 expected = "--vq";
+                break;
+            case "too-many-images":
+                extra.AddRange(["--count", "5000"]);
+                expected = "at most";
                 break;
             case "unsupported-extension":
                 png = Path.Combine(dir, "out.jpg");

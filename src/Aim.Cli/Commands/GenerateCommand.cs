@@ -82,6 +82,8 @@ internal static class GenerateCommand
         if (r.Vq is not null && !Directory.Exists(r.Vq) && !File.Exists(r.Vq)) throw new FileNotFoundException($"--vq: not found: {r.Vq}");
         var classTexts = r.Classes.SelectMany(c => c.Split(',', StringSplitOptions.TrimEntries)).ToList();
         if (classTexts.Any(c => c.Length == 0)) throw new ArgumentException("--class: empty class name in the list");
+        long requested = (long)Math.Max(1, classTexts.Count) * r.Count;
+        if (requested > MaxImages) throw new ArgumentException($"{requested} images requested; at most {MaxImages} per run");
 
         // 2. Load and check the pair.
         using var aim = AimCheckpoint.Load(r.Model, device, out var info);
@@ -106,7 +108,6 @@ internal static class GenerateCommand
         {
             for (int i = 0; i < r.Count; i++) labels.Add(classRng.NextInt(aim.Config.NumClasses));
         }
-        if (labels.Count > MaxImages) throw new ArgumentException($"{labels.Count} images requested; at most {MaxImages} per run");
 
         // 4. Sample tokens, then decode them.
         var labelArray = labels.ToArray();
