@@ -41,6 +41,7 @@ public static class GenerateBench
         log?.Invoke($"building {modelName} with random weights ({config.NLayer} layers, d={config.DModel})...");
         using var model = new AimModel(config);
         model.InitializeRandom(new Rng(0));
+        if (device.Kind != DeviceKind.Cpu) model.To(device);
         long bytes = StepWeightBytes(model);
         var options = new SamplingOptions { CfgScale = 5, TopK = 600, TopP = 0.98 };
         foreach (int batch in batches)

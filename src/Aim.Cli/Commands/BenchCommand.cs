@@ -104,8 +104,7 @@ internal static class BenchCommand
         {
             string name = parse.GetValue(model)!;
             var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench generate: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
-            var dev = Aim.Engine.Tensors.Device.Parse(parse.GetValue(device)!);
-            if (dev.Kind != Aim.Engine.Tensors.DeviceKind.Cpu) throw new NotSupportedException("bench generate: --device cuda is not available yet (the CUDA decode path is being built)");
+            var dev = DeviceOption.Resolve(parse.GetValue(device)!);
             var sizes = ParseBatches(parse.GetValue(batches)!);
             var roofline = Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads);
             bool asJson = parse.GetValue(json);

@@ -74,7 +74,7 @@ internal static class GenerateCommand
         if (r.Count < 1) throw new ArgumentException($"--count must be at least 1, got {r.Count}");
         try { r.Sampling.Validate(); }
         catch (ArgumentException e) { throw new ArgumentException($"--{e.Message}", e); }
-        var device = Device.Parse(r.Device);
+        var device = DeviceOption.Resolve(r.Device);
         var target = CheckOutput(r.Output);
         if (r.Model is null)
             throw new ArgumentException("no default model is bundled with this build: pass --model <AiM folder or weight file> and --vq <VQ tokenizer folder or file>");
