@@ -14,6 +14,14 @@ public sealed unsafe partial class CudaKernels
     public void Embedding(Tensor weight, Tensor ids, Tensor output)
     {
         OnDevice(nameof(Embedding), weight, ids, output);
+        if (weight.DType == DType.BFloat16 && output.DType == DType.Float32)
+        {
+            // A bf16-stored table gathering into f32 rows: gather in bf16, then widen (exact).
+            using var rows = TensorScope.Detach(Tensor.Empty(output.Shape, DType.BFloat16, output.Device));
+            Embedding(weight, ids, rows);
+            Copy(rows, output);
+            return;
+        }
         int d = EmbeddingShapes(nameof(Embedding), weight, ids, output);
         IdsInRange(nameof(Embedding), "token", ids, weight.Shape[0]);
         LaunchEmbedding(weight, ids, output, d);
