@@ -35,6 +35,7 @@ public static class Program
         root.Subcommands.Add(GenerateCommand.Create(io));
         root.Subcommands.Add(InfoCommand.Create(io));
         root.Subcommands.Add(BenchCommand.Create(io));
+        root.Subcommands.Add(TokenizeCommand.Create(io));
         try
         {
             var parse = root.Parse(args);
