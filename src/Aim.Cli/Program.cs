@@ -12,6 +12,7 @@ internal static class Program
     {
         var root = new RootCommand("AiM for .NET: class-conditional image generation with Mamba-2 on a managed tensor engine.");
         root.Subcommands.Add(BenchCommand.Create());
+        foreach (var command in TrainCommand.Create()) root.Subcommands.Add(command);
         try
         {
             return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

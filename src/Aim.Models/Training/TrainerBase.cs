@@ -138,7 +138,7 @@ public abstract class TrainerBase : IDisposable
             }
             lastLoss = lossSum / Options.Accum;
             if (!double.IsFinite(lastLoss))
-                throw new InvalidOperationException($"train: the loss became {lastLoss} at step {Step + 1}; lower --lr or check the data (the last checkpoint is intact)");
+                throw new InvalidDataException($"train: the loss became {lastLoss} at step {Step + 1}; lower --lr or check the data (the last checkpoint is intact)");
             double norm = _optimizer.Step(lr, 1.0 / Options.Accum, Options.Clip);
             foreach (var p in trainable) p.ZeroGrad();
             _ema?.Update();

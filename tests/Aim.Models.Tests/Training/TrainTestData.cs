@@ -58,27 +58,3 @@ internal static class TrainTestData
         Ch = 8, ChMult = [1, 2], ZChannels = 8, EmbedDim = 4, CodebookSize = 16, NumResBlocks = 1, ImageSize = 8, NormGroups = 4,
     };
 }
-
-/// <summary>Synthetic images: smooth colour gradients and a bright square whose position depends on the index.</summary>
-internal sealed class SyntheticImages(int count, int size) : IImageDataset
-{
-    public int Count => count;
-    public int ImageSize => size;
-    public int Channels => 3;
-    public IReadOnlyList<string> ClassNames { get; } = ["x", "y"];
-
-    public int Read(int index, Span<float> pixels)
-    {
-        int s2 = size * size;
-        int sx = index % (size - 2), sy = index / 3 % (size - 2);
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < size; y++)
-                for (int x = 0; x < size; x++)
-                {
-                    float v = (c == 0 ? x : c == 1 ? y : x + y) / (float)(2 * size) - 0.5f;
-                    if (x >= sx && x < sx + 2 && y >= sy && y < sy + 2) v = c == index % 3 ? 0.9f : -0.9f;
-                    pixels[c * s2 + y * size + x] = v;
-                }
-        return index % 2;
-    }
-}

@@ -47,7 +47,7 @@ public class VqTrainerTests
     [Fact]
     public void LossFallsResumeIsExactAndTheFolderLoadsAndEvaluates()
     {
-        var data = new SyntheticImages(24, 8);
+        var data = new SyntheticImageDataset(24, 8);
         string straight = TrainTestData.TempDir("vq-straight"), split = TrainTestData.TempDir("vq-split");
         var losses = new List<double>();
         float[][] a;
@@ -89,7 +89,7 @@ public class VqTrainerTests
     public void ImagesOfTheWrongSizeAreRefused()
     {
         using var model = NewModel(1);
-        var e = Assert.Throws<ArgumentException>(() => new VqTrainer(model, new SyntheticImages(4, 16), Options(1), TrainTestData.TempDir("vq-bad")));
+        var e = Assert.Throws<ArgumentException>(() => new VqTrainer(model, new SyntheticImageDataset(4, 16), Options(1), TrainTestData.TempDir("vq-bad")));
         Assert.Contains("3x8x8", e.Message, StringComparison.Ordinal);
     }
 }
