@@ -1,3 +1,4 @@
+// Holds: the scalar attributes of the AdamW kernel (torch.optim.AdamW's per-group settings, step and gradient scale).
 namespace Aim.Engine.Kernels;
 
 /// <summary>

@@ -1,3 +1,4 @@
+// Holds: argument checks of the optimizer kernel family (IKernels.Optim.cs), shared by every backend.
 using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Kernels;
