@@ -8,6 +8,10 @@ How to run (Debian; PyPI is not needed):
     apt-get install -y python3-numpy libopenblas0-pthread
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 /usr/bin/python3 bench/openblas_sgemm.py
 Unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some of our machines) so OpenBLAS picks its own kernel.
+Note: Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) picks its generic "Prescott" (SSE3) kernel on our 2-core
+AVX-512 Xeon VM (5-9 GFLOP/s). For the AVX-512 kernel, the fair comparison, add OPENBLAS_CORETYPE=SkylakeX:
+    env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=2 /usr/bin/python3 bench/openblas_sgemm.py
+The first output line names the kernel OpenBLAS chose.
 Prints one JSON object per line with op, m, n, k, threads, ms, gflops (the keys of `aim bench gemm --json`)
 and cpu_ms, the process CPU time per call (on a loaded machine, cpu_ms / threads estimates the quiet time).
 """
@@ -40,6 +44,22 @@ def measure(op, m, n, k, trans_b, seconds, threads):
             "gflops": round(2.0 * m * n * k / (ms * 1e6), 2), "cpu_ms": round(cpu_ms, 4)}
 
 
+def openblas_core():
+    """The kernel OpenBLAS selected (openblas_get_corename), or None when it cannot be asked."""
+    import ctypes
+    import ctypes.util
+    for name in ("libopenblas.so.0", ctypes.util.find_library("openblas")):
+        if not name:
+            continue
+        try:
+            lib = ctypes.CDLL(name)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode()
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.5)
@@ -48,11 +68,7 @@ def main():
     shapes = [("square", s, s, s, False) for s in (256, 512, 1024, 2048)]
     for op, n, k in (("in_proj", 3352, 768), ("out_proj", 768, 1536), ("head", 16384, 768)):
         shapes += [(op, m, n, k, True) for m in (1, 2, 16)]
-    try:
-        config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        print(json.dumps({"numpy": np.__version__, "blas": config.get("name"), "version": config.get("version")}))
-    except (TypeError, KeyError):
-        print(json.dumps({"numpy": np.__version__}))
+    print(json.dumps({"numpy": np.__version__, "openblas_core": openblas_core()}))
     for op, m, n, k, trans_b in shapes:
         print(json.dumps(measure(op, m, n, k, trans_b, args.seconds, threads)), flush=True)
 

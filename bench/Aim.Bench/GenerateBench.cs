@@ -36,11 +36,12 @@ public static class GenerateBench
     public static double StepFlops(AimModel model, int rows) => 2.0 * rows * (StepWeightBytes(model) / sizeof(float));
 
     /// <summary>Runs the full decode for each batch size (images; CFG doubles the rows).</summary>
-    public static IEnumerable<GenerateResult> Run(string modelName, AimConfig config, IReadOnlyList<int> batches, Device device, Roofline roofline, Action<string>? log = null)
+    public static IEnumerable<GenerateResult> Run(string modelName, AimConfig config, IReadOnlyList<int> batches, Device device, Roofline roofline, Action<string>? log = null, bool profile = false)
     {
         log?.Invoke($"building {modelName} with random weights ({config.NLayer} layers, d={config.DModel})...");
         using var model = new AimModel(config);
         model.InitializeRandom(new Rng(0));
+        if (device.Kind != DeviceKind.Cpu) model.To(device);
         long bytes = StepWeightBytes(model);
         var options = new SamplingOptions { CfgScale = 5, TopK = 600, TopP = 0.98 };
         foreach (int batch in batches)
@@ -48,9 +49,18 @@ public static class GenerateBench
             var labels = new long[batch];
             for (int i = 0; i < batch; i++) labels[i] = (i * 97) % config.NumClasses;
             var stamps = new List<double>();
+            IReadOnlyDictionary<string, (double Ms, long Calls)>? totals = null;
             var sw = Stopwatch.StartNew();
-            AimDecoder.Generate(model, labels, options, new Rng(1), device, step => stamps.Add(sw.Elapsed.TotalMilliseconds));
+            using (profile ? KernelProfiler.Attach(out totals) : null)
+                AimDecoder.Generate(model, labels, options, new Rng(1), device, step => stamps.Add(sw.Elapsed.TotalMilliseconds));
             double total = sw.Elapsed.TotalSeconds;
+            if (totals is not null && log is not null)
+            {
+                double kernelMs = totals.Values.Sum(t => t.Ms);
+                log($"batch {batch}: kernels {kernelMs:F0} ms of {total * 1e3:F0} ms total; by kernel (ms per step, calls per step):");
+                foreach (var (name, t) in totals.OrderByDescending(kv => kv.Value.Ms))
+                    log($"  {name,-28} {t.Ms / stamps.Count,8:F3} ms  {t.Calls / (double)stamps.Count,6:F0} calls");
+            }
             // Steady-state per-step time: the median step after the first (which includes one-time JIT and allocation).
             var steps = new List<double>();
             for (int i = 1; i < stamps.Count; i++) steps.Add(stamps[i] - stamps[i - 1]);

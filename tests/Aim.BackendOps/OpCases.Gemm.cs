@@ -4,7 +4,7 @@ namespace Aim.BackendOps;
 
 // provides: GEMM cases for the blocked/packed SGEMM and its skinny x·Wᵀ path: every mix of 1, 7, 31, 257 in
 // the Linear form, every transpose at sizes off the 12×32 micro-tile, and sizes crossing the K block (256),
-// the row block (192), the column tile (1024) and the skinny-path limit (16 rows); batched with shared operands.
+// the row block (192), the column tile (1024) and the skinny-path limit (48 rows); batched with shared operands.
 public static partial class OpCases
 {
     /// <summary>x (M, K) · W (N, K)ᵀ for every M, N, K in {1, 7, 31, 257}.</summary>
@@ -24,7 +24,7 @@ public static partial class OpCases
         int[][] sizes =
         [
             [7, 257, 31], [257, 7, 31], [31, 257, 7], [1, 31, 257], [13, 33, 17],
-            [200, 70, 600], [16, 100, 300], [17, 100, 300], [3, 1100, 40], [40, 1100, 40],
+            [200, 70, 600], [16, 100, 300], [17, 100, 300], [48, 50, 100], [49, 50, 100], [3, 1100, 40], [60, 1100, 40],
         ];
         foreach (var s in sizes)
         {

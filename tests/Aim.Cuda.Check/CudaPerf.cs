@@ -43,7 +43,7 @@ internal static class CudaPerf
         }
     }
 
-    private static float Time(CudaBackend backend, Action work, int warmup = 3, int reps = 15)
+    internal static float Time(CudaBackend backend, Action work, int warmup = 3, int reps = 15)
     {
         for (int i = 0; i < warmup; i++) work();
         backend.Synchronize();
@@ -61,7 +61,7 @@ internal static class CudaPerf
         return times[reps / 2];
     }
 
-    private static void Report(string name, float ms, double bytes, double flops)
+    internal static void Report(string name, float ms, double bytes, double flops)
     {
         string rate = bytes > 0 ? $"{bytes / (ms * 1e-3) / 1e12:F2} TB/s" : $"{flops / (ms * 1e-3) / 1e12:F1} TFLOP/s";
         Console.WriteLine($"{name,-44} | {ms,9:F3} | {rate}");

@@ -1,6 +1,8 @@
 // Console check for the GPU machine (which has a .NET runtime but no SDK to run xUnit): compiles every
-// kernel, runs every backend-ops harness case and the CUDA-only checks on cuda:0, times a few kernels, and
-// prints "case | status | nmse". Exit code 1 when any case fails. Usage: Aim.Cuda.Check [--compile-only] [--no-perf]
+// kernel, runs every backend-ops harness case and the CUDA-only checks on cuda:0, optionally the golden fixture
+// parity of the AiM and VQ folders under a fixtures root (FixtureParity.cs; the value column is then the relative
+// max error), times a few kernels, and prints "case | status | nmse". Exit code 1 when any case fails.
+// Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--fixtures ROOT]
 using System.Diagnostics;
 using System.Globalization;
 using Aim.BackendOps;
@@ -11,6 +13,14 @@ using Aim.Engine.Cuda.Tests;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 bool compileOnly = args.Contains("--compile-only");
 bool perf = !args.Contains("--no-perf");
+bool harness = !args.Contains("--no-harness");
+int fixturesAt = Array.IndexOf(args, "--fixtures");
+string? fixturesRoot = fixturesAt >= 0 && fixturesAt + 1 < args.Length ? Path.GetFullPath(args[fixturesAt + 1]) : null;
+if (fixturesAt >= 0 && (fixturesRoot is null || !Directory.Exists(fixturesRoot)))
+{
+    Console.WriteLine($"--fixtures needs an existing folder, got '{(fixturesAt + 1 < args.Length ? args[fixturesAt + 1] : "")}'");
+    return 2;
+}
 int failures = 0;
 
 Console.WriteLine($"NVRTC available: {KernelCompiler.IsNvrtcAvailable}");
@@ -49,18 +59,29 @@ Console.WriteLine($"device: {ctx.Name}, sm_{ctx.Major}{ctx.Minor}, {ctx.Multipro
 
 var rows = new List<CudaCaseResult>();
 var total = Stopwatch.StartNew();
-foreach (var c in OpCases.All) rows.Add(CudaHarness.Run(c));
-foreach (var check in CudaHarness.ExtraChecks()) rows.Add(check());
+if (harness)
+{
+    foreach (var c in OpCases.All) rows.Add(CudaHarness.Run(c));
+    foreach (var check in CudaHarness.ExtraChecks()) rows.Add(check());
+    foreach (var check in CudaConvChecks.All()) rows.Add(check());
+    rows.AddRange(NormFamilyCheck.Bf16Checks());
+}
+if (fixturesRoot is not null) rows.AddRange(FixtureParity.Run(backend, fixturesRoot));
 Console.WriteLine();
 Console.WriteLine($"{"case",-60} | {"status",-11} | nmse");
 foreach (var r in rows)
 {
     Console.WriteLine($"{r.Name,-60} | {r.Status,-11} | {(double.IsNaN(r.Nmse) ? "-" : r.Nmse.ToString("E2"))}");
-    if (!r.Ok) Console.WriteLine($"    {r.Detail}");
+    if (!r.Ok || r.Name.StartsWith("aim ", StringComparison.Ordinal) || r.Name.StartsWith("vq ", StringComparison.Ordinal)) Console.WriteLine($"    {r.Detail}");
 }
 int pass = rows.Count(r => r.Status == "pass"), unsupported = rows.Count(r => r.Status == "unsupported"), failed = rows.Count(r => !r.Ok);
 failures += failed;
-Console.WriteLine($"harness + checks: {pass} pass, {unsupported} unsupported, {failed} fail in {total.Elapsed.TotalSeconds:F1} s");
-if (perf) CudaPerf.Run(backend);
+Console.WriteLine($"harness + checks + fixtures: {pass} pass, {unsupported} unsupported, {failed} fail in {total.Elapsed.TotalSeconds:F1} s");
+if (perf)
+{
+    CudaPerf.Run(backend);
+    CudaPerfSsm.Run(backend);
+    NormFamilyCheck.Perf(backend);
+}
 Console.WriteLine($"{pass} passed, {failures} failed");
 return failures == 0 ? 0 : 1;

@@ -1,4 +1,5 @@
-// `aim bench ...`: performance measurements. `aim bench gemm` prints the CPU GEMM table (or JSON lines).
+// `aim bench ...`: performance measurements. `aim bench gemm` prints the CPU GEMM table (or JSON lines);
+// `aim bench generate` times the decode loop; `aim bench vq` (BenchVqCommand.cs) times the tokenizer.
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -12,15 +13,16 @@ internal static class BenchCommand
 {
     private static readonly JsonSerializerOptions s_json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static Command Create()
+    public static Command Create(CliIo io)
     {
         var bench = new Command("bench", "Measure kernel and model performance.");
-        bench.Subcommands.Add(CreateGemm());
-        bench.Subcommands.Add(CreateGenerate());
+        bench.Subcommands.Add(CreateGemm(io));
+        bench.Subcommands.Add(CreateGenerate(io));
+        bench.Subcommands.Add(BenchVqCommand.Create(io));
         return bench;
     }
 
-    private static Command CreateGemm()
+    private static Command CreateGemm(CliIo io)
     {
         var threads = new Option<int>("--threads")
         {
@@ -43,17 +45,17 @@ internal static class BenchCommand
             if (options.Threads < 1) throw new ArgumentException($"bench gemm: --threads must be at least 1, got {options.Threads}");
             if (!(options.Seconds > 0)) throw new ArgumentException($"bench gemm: --seconds must be positive, got {options.Seconds}");
             var roofline = Roofline.Measure(options.Threads);
-            if (parse.GetValue(json)) PrintJson(options, roofline);
-            else PrintTable(options, roofline);
+            if (parse.GetValue(json)) PrintJson(io, options, roofline);
+            else PrintTable(io, options, roofline);
             return 0;
         });
         return gemm;
     }
 
-    private static void PrintJson(GemmBenchOptions options, Roofline roofline)
+    private static void PrintJson(CliIo io, GemmBenchOptions options, Roofline roofline)
     {
         foreach (var r in GemmBench.Run(options, roofline))
-            Console.WriteLine(JsonSerializer.Serialize(new
+            io.Out.WriteLine(JsonSerializer.Serialize(new
             {
                 op = r.Op,
                 m = r.M,
@@ -68,12 +70,12 @@ internal static class BenchCommand
             }, s_json));
     }
 
-    private static void PrintTable(GemmBenchOptions options, Roofline roofline)
+    private static void PrintTable(CliIo io, GemmBenchOptions options, Roofline roofline)
     {
         var ci = CultureInfo.InvariantCulture;
-        AnsiConsole.MarkupLine(Markup.Escape(string.Create(ci,
+        io.Console.MarkupLine(Markup.Escape(string.Create(ci,
             $"CPU SGEMM, micro-tile {GemmBench.MicroTile}, {options.Threads} thread(s); roofline from measured peak {roofline.PeakGflops:F0} GFLOP/s (FMA loop) and bandwidth {roofline.BandwidthGBs:F1} GB/s (512 MiB streaming read); floor = max(FLOPs/peak, bytes/bandwidth), bytes = 4(MK + KN + MN). Square: A(M,K)·B(K,N); in_proj/out_proj/head: x(M,K)·W(N,K)ᵀ.")));
-        var table = new Table().AddColumns("op", "m", "n", "k", "threads", "ms", "GFLOP/s", "floor ms", "floor/ms");
+        var table = new Table().AddColumns("op", "m", "n", "k", "threads", "ms", "GFLOP/s", "floor ms", "floor/time");
         for (int i = 1; i < table.Columns.Count; i++) table.Columns[i].RightAligned();
         foreach (var r in GemmBench.Run(options, roofline))
         {
@@ -82,39 +84,40 @@ internal static class BenchCommand
                 r.Ms.ToString("F3", ci), r.Gflops.ToString("F1", ci), r.FloorMs.ToString("F3", ci),
                 (100 * r.FloorMs / r.Ms).ToString("F0", ci) + "%");
         }
-        AnsiConsole.Write(table);
+        io.Console.Write(table);
     }
 
-    private static Command CreateGenerate()
+    private static Command CreateGenerate(CliIo io)
     {
         var model = new Option<string>("--model") { Description = "Official shape to build with random weights: aim-b, aim-l or aim-xl.", DefaultValueFactory = _ => "aim-b" };
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         var batches = new Option<string>("--batch") { Description = "Comma-separated image batch sizes (CFG doubles the rows).", DefaultValueFactory = _ => "1,8" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per line instead of a table." };
+        var profile = new Option<bool>("--profile") { Description = "Also print time per kernel (CPU)." };
         var command = new Command("generate", "Decode-step time and seconds per image for AiM at official shapes (random weights), next to the weight-bandwidth floor.");
         command.Options.Add(model);
         command.Options.Add(device);
         command.Options.Add(batches);
         command.Options.Add(json);
+        command.Options.Add(profile);
         command.SetAction(parse =>
         {
             string name = parse.GetValue(model)!;
             var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench generate: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
-            var dev = Aim.Engine.Tensors.Device.Parse(parse.GetValue(device)!);
-            if (dev.Kind != Aim.Engine.Tensors.DeviceKind.Cpu) throw new NotSupportedException("bench generate: --device cuda is not available yet (the CUDA decode path is being built)");
+            var dev = DeviceOption.Resolve(parse.GetValue(device)!);
             var sizes = ParseBatches(parse.GetValue(batches)!);
             var roofline = Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads);
             bool asJson = parse.GetValue(json);
             var ci = CultureInfo.InvariantCulture;
             if (!asJson)
-                AnsiConsole.MarkupLine(Markup.Escape(string.Create(ci,
+                io.Console.MarkupLine(Markup.Escape(string.Create(ci,
                     $"{name} decode on {dev}, {roofline.Threads} thread(s), cfg 5 / top-k 600 / top-p 0.98, full 256-step loop. Floor = max(weights read per step / {roofline.BandwidthGBs:F1} GB/s measured read bandwidth, FLOPs / {roofline.PeakGflops:F0} GFLOP/s measured peak).")));
             var table = new Table().AddColumns("model", "batch", "rows", "ms/step", "floor ms/step", "floor/ms", "s per batch", "img/s", "MB/step");
             for (int i = 1; i < table.Columns.Count; i++) table.Columns[i].RightAligned();
-            foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => AnsiConsole.MarkupLine(Markup.Escape(m))))
+            foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => io.Console.MarkupLine(Markup.Escape(m)), parse.GetValue(profile)))
             {
                 if (asJson)
-                    Console.WriteLine(JsonSerializer.Serialize(new
+                    io.Out.WriteLine(JsonSerializer.Serialize(new
                     {
                         bench = "generate",
                         model = r.Model,
@@ -133,7 +136,7 @@ internal static class BenchCommand
                         (100 * r.FloorMsPerStep / r.MsPerStep).ToString("F0", ci) + "%", r.SecondsPerImageBatch.ToString("F2", ci),
                         r.ImagesPerSecond.ToString("F3", ci), r.WeightMegabytesPerStep.ToString("F0", ci));
             }
-            if (!asJson) AnsiConsole.Write(table);
+            if (!asJson) io.Console.Write(table);
             return 0;
         });
         return command;

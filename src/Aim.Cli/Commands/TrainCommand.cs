@@ -1,7 +1,8 @@
 // `aim train` (stage 2 on token shards), `aim train-vq` (tokenizer on an image dataset) and `aim eval-vq`
 // (reconstruction MSE/PSNR and codebook usage). Training writes RUN_DIR/checkpoint.safetensors every --save-every
 // updates, on Ctrl+C and at the end, then the loadable model folder RUN_DIR/model (config.json + model.safetensors).
-// Progress is one line per --log-every updates: step, loss, lr, gradient norm, tokens/s or images/s.
+// Progress is one line per --log-every updates: step, loss, lr, gradient norm, tokens/s or images/s. --device cuda
+// moves the model to the GPU after initialising it on the CPU (same initial weights as a CPU run).
 using System.CommandLine;
 using System.Globalization;
 using System.Reflection;
@@ -57,9 +58,9 @@ internal static class TrainCommand
         }.Validate();
     }
 
-    public static IEnumerable<Command> Create() => [CreateTrain(), CreateTrainVq(), CreateEvalVq()];
+    public static IEnumerable<Command> Create(CliIo io) => [CreateTrain(io), CreateTrainVq(io), CreateEvalVq(io)];
 
-    private static Command CreateTrain()
+    private static Command CreateTrain(CliIo io)
     {
         var common = new Common();
         common.Data.Description = "Folder of token shards (shard-*.safetensors written by `aim tokenize`).";
@@ -70,19 +71,20 @@ internal static class TrainCommand
         command.SetAction(p =>
         {
             var options = common.Read(p);
-            CheckDevice("train", p.GetValue(common.Device)!);
+            var device = DeviceOption.Resolve(p.GetValue(common.Device)!);
             var data = TokenShardReader.Open(p.GetValue(common.Data)!);
             var cfg = TrainPresets.Stage2(p.GetValue(config)!, data);
             using var model = new AimModel(cfg);
             model.InitializeRandom(new Rng(options.Seed));
+            model.To(device);
             using var trainer = new Stage2Trainer(model, data, options, p.GetValue(common.Out)!);
-            Console.WriteLine(string.Create(s_ci, $"train: {data.Count} images × {data.Tokens} tokens from {data.Folder}; model d={cfg.DModel} L={cfg.NLayer} ({model.ParameterCount():N0} parameters); batch {options.Batch}×{options.Accum}, {options.Steps} steps"));
-            return RunTrainer(trainer, p.GetValue(common.Resume), p.GetValue(common.LogEvery), "tok/s");
+            io.Out.WriteLine(string.Create(s_ci, $"train: {data.Count} images × {data.Tokens} tokens from {data.Folder}; model d={cfg.DModel} L={cfg.NLayer} ({model.ParameterCount():N0} parameters); batch {options.Batch}×{options.Accum}, {options.Steps} steps"));
+            return RunTrainer(io, trainer, p.GetValue(common.Resume), p.GetValue(common.LogEvery), "tok/s");
         });
         return command;
     }
 
-    private static Command CreateTrainVq()
+    private static Command CreateTrainVq(CliIo io)
     {
         var common = new Common();
         common.Data.Description = "Dataset spec: fashion-mnist:DIR, an image folder, ... (Aim.Models.Data.DatasetFactory), or synthetic:COUNT:SIZE.";
@@ -97,44 +99,48 @@ internal static class TrainCommand
         command.SetAction(p =>
         {
             var options = common.Read(p);
-            CheckDevice("train-vq", p.GetValue(common.Device)!);
+            var device = DeviceOption.Resolve(p.GetValue(common.Device)!);
             var data = OpenDataset(p.GetValue(common.Data)!);
             var cfg = TrainPresets.Vq(p.GetValue(config)!, data.ImageSize);
             using var model = new VqModel(cfg);
             VqTrainer.InitializeRandom(model, new Rng(options.Seed));
+            model.To(device);
             using var trainer = new VqTrainer(model, data, options, p.GetValue(common.Out)!) { Beta = p.GetValue(beta), EdgeWeight = p.GetValue(edge) };
-            Console.WriteLine(string.Create(s_ci, $"train-vq: {data.Count} images {data.Channels}x{data.ImageSize}x{data.ImageSize}; codebook {cfg.CodebookSize}x{cfg.EmbedDim}, grid {cfg.LatentSize}x{cfg.LatentSize} ({model.ParameterCount():N0} parameters); batch {options.Batch}×{options.Accum}, {options.Steps} steps"));
-            return RunTrainer(trainer, p.GetValue(common.Resume), p.GetValue(common.LogEvery), "img/s");
+            io.Out.WriteLine(string.Create(s_ci, $"train-vq: {data.Count} images {data.Channels}x{data.ImageSize}x{data.ImageSize}; codebook {cfg.CodebookSize}x{cfg.EmbedDim}, grid {cfg.LatentSize}x{cfg.LatentSize} ({model.ParameterCount():N0} parameters); batch {options.Batch}×{options.Accum}, {options.Steps} steps"));
+            return RunTrainer(io, trainer, p.GetValue(common.Resume), p.GetValue(common.LogEvery), "img/s");
         });
         return command;
     }
 
-    private static Command CreateEvalVq()
+    private static Command CreateEvalVq(CliIo io)
     {
         var vq = new Option<string>("--vq") { Description = "VQ folder (config.json + model.safetensors) or weight file.", Required = true };
+        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         var data = new Option<string>("--data") { Description = "Dataset spec (as for train-vq).", Required = true };
         var limit = new Option<int>("--limit") { Description = "Evaluate only the first N images (0: all).", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch") { Description = "Images per batch.", DefaultValueFactory = _ => 16 };
         var command = new Command("eval-vq", "Tokenizer reconstruction MSE / PSNR (on [0,1] pixels, reconstruction clamped) and codebook usage (% codes used, perplexity).");
-        foreach (var o in new Option[] { vq, data, limit, batch }) command.Options.Add(o);
+        foreach (var o in new Option[] { vq, data, limit, batch, device }) command.Options.Add(o);
         command.SetAction(p =>
         {
+            var dev = DeviceOption.Resolve(p.GetValue(device)!);
             using var model = VqCheckpoint.Load(p.GetValue(vq)!, out var weights);
+            model.To(dev);
             var dataset = OpenDataset(p.GetValue(data)!);
             var m = VqEvaluator.Evaluate(model, dataset, p.GetValue(batch), p.GetValue(limit));
-            Console.WriteLine(string.Create(s_ci, $"eval-vq: {weights}: {m.Images} images  mse {m.Mse:E4}  psnr {m.Psnr:F2} dB  codes used {m.CodesUsed}/{m.CodebookSize} ({m.UsagePercent:F1}%)  perplexity {m.Perplexity:F1}"));
+            io.Out.WriteLine(string.Create(s_ci, $"eval-vq: {weights}: {m.Images} images  mse {m.Mse:E4}  psnr {m.Psnr:F2} dB  codes used {m.CodesUsed}/{m.CodebookSize} ({m.UsagePercent:F1}%)  perplexity {m.Perplexity:F1}"));
             return 0;
         });
         return command;
     }
 
-    private static int RunTrainer(TrainerBase trainer, bool resume, int logEvery, string rateUnit)
+    private static int RunTrainer(CliIo io, TrainerBase trainer, bool resume, int logEvery, string rateUnit)
     {
         if (logEvery < 1) throw new ArgumentException($"--log-every must be at least 1, got {logEvery}");
         if (resume)
         {
             long step = trainer.Resume();
-            Console.WriteLine(string.Create(s_ci, $"resumed from {trainer.CheckpointPath} at step {step}"));
+            io.Out.WriteLine(string.Create(s_ci, $"resumed from {trainer.CheckpointPath} at step {step}"));
         }
         else if (File.Exists(trainer.CheckpointPath))
             throw new ArgumentException($"{trainer.CheckpointPath} exists: pass --resume to continue that run, or choose another --out");
@@ -143,7 +149,7 @@ internal static class TrainCommand
         {
             e.Cancel = true;
             cts.Cancel();
-            Console.Error.WriteLine("aim: stopping after this step and writing the checkpoint (Ctrl+C again to abort)");
+            io.Err.WriteLine("aim: stopping after this step and writing the checkpoint (Ctrl+C again to abort)");
         };
         Console.CancelKeyPress += onCancel;
         try
@@ -152,28 +158,21 @@ internal static class TrainCommand
             {
                 if (pr.Step % logEvery != 0 && pr.Step != pr.TotalSteps) return;
                 string parts = string.Join("", pr.Parts.Where(kv => kv.Key != "dropped").Select(kv => string.Create(s_ci, $"  {kv.Key} {kv.Value:G4}")));
-                Console.WriteLine(string.Create(s_ci, $"step {pr.Step}/{pr.TotalSteps}  loss {pr.Loss:F4}  lr {pr.Lr:0.00e+0}  grad {pr.GradNorm:F3}  {rateUnit} {pr.ItemsPerSecond:F0}{parts}"));
+                io.Out.WriteLine(string.Create(s_ci, $"step {pr.Step}/{pr.TotalSteps}  loss {pr.Loss:F4}  lr {pr.Lr:0.00e+0}  grad {pr.GradNorm:F3}  {rateUnit} {pr.ItemsPerSecond:F0}{parts}"));
             };
             var result = trainer.Run(cts.Token);
             if (!result.Completed)
             {
-                Console.WriteLine(string.Create(s_ci, $"interrupted at step {result.FinalStep}; checkpoint {trainer.CheckpointPath} (continue with --resume)"));
+                io.Out.WriteLine(string.Create(s_ci, $"interrupted at step {result.FinalStep}; checkpoint {trainer.CheckpointPath} (continue with --resume)"));
                 return 130;
             }
-            Console.WriteLine(string.Create(s_ci, $"done: {result.FinalStep} steps, last loss {result.LastLoss:F4}; checkpoint {trainer.CheckpointPath}; model {trainer.ModelDir}"));
+            io.Out.WriteLine(string.Create(s_ci, $"done: {result.FinalStep} steps, last loss {result.LastLoss:F4}; checkpoint {trainer.CheckpointPath}; model {trainer.ModelDir}"));
             return 0;
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
-    }
-
-    private static void CheckDevice(string command, string text)
-    {
-        var device = Device.Parse(text);
-        if (device.Kind != DeviceKind.Cpu)
-            throw new NotSupportedException($"{command}: --device {text} is not available yet: the CUDA backend lacks the training kernels (embedding, norms, scan, conv, AdamW); use --device cpu");
     }
 
     /// <summary>

@@ -7,18 +7,19 @@ namespace Aim.Engine.Nn;
 public sealed class Conv2d : Module
 {
     private readonly int _stride, _padding;
+    private readonly Parameter _weight, _bias;
 
     /// <summary>weight: (out, in, k, k).</summary>
-    public Tensor Weight { get; }
+    public Tensor Weight => _weight.Value;
 
     /// <summary>bias: (out).</summary>
-    public Tensor Bias { get; }
+    public Tensor Bias => _bias.Value;
 
     /// <summary>Zero-initialised parameters.</summary>
     public Conv2d(int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0)
     {
-        Weight = RegisterParameter("weight", Tensor.Zeros([outChannels, inChannels, kernel, kernel]));
-        Bias = RegisterParameter("bias", Tensor.Zeros([outChannels]));
+        _weight = RegisterParameter("weight", Tensor.Zeros([outChannels, inChannels, kernel, kernel]));
+        _bias = RegisterParameter("bias", Tensor.Zeros([outChannels]));
         _stride = stride;
         _padding = padding;
     }

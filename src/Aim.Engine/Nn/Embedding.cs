@@ -6,11 +6,13 @@ namespace Aim.Engine.Nn;
 /// <summary>A lookup table, as torch.nn.Embedding.</summary>
 public sealed class Embedding : Module
 {
+    private readonly Parameter _weight;
+
     /// <summary>weight: (count, dim).</summary>
-    public Tensor Weight { get; }
+    public Tensor Weight => _weight.Value;
 
     /// <summary>Zero-initialised table.</summary>
-    public Embedding(int count, int dim) => Weight = RegisterParameter("weight", Tensor.Zeros([count, dim]));
+    public Embedding(int count, int dim) => _weight = RegisterParameter("weight", Tensor.Zeros([count, dim]));
 
     /// <summary>ids (any shape, int) → (..., dim).</summary>
     public Tensor Forward(Tensor ids) => Ops.Embedding(Weight, ids);

@@ -8,12 +8,13 @@ public sealed class GroupNorm : Module
 {
     private readonly int _groups;
     private readonly double _eps;
+    private readonly Parameter _weight, _bias;
 
     /// <summary>weight: (C), initialised to one.</summary>
-    public Tensor Weight { get; }
+    public Tensor Weight => _weight.Value;
 
     /// <summary>bias: (C), initialised to zero.</summary>
-    public Tensor Bias { get; }
+    public Tensor Bias => _bias.Value;
 
     /// <summary>GroupNorm(groups, channels, eps).</summary>
     public GroupNorm(int groups, int channels, double eps)
@@ -21,8 +22,8 @@ public sealed class GroupNorm : Module
         if (channels % groups != 0) throw new ArgumentException($"GroupNorm: {channels} channels do not split into {groups} groups");
         _groups = groups;
         _eps = eps;
-        Weight = RegisterParameter("weight", Tensor.Full([channels], 1.0));
-        Bias = RegisterParameter("bias", Tensor.Zeros([channels]));
+        _weight = RegisterParameter("weight", Tensor.Full([channels], 1.0));
+        _bias = RegisterParameter("bias", Tensor.Zeros([channels]));
     }
 
     /// <summary>x: (N, C, ...).</summary>

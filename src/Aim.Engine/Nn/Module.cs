@@ -3,22 +3,46 @@ using Aim.Engine.Tensors;
 namespace Aim.Engine.Nn;
 
 /// <summary>
+/// One registered parameter slot: the module reads its tensor through <see cref="Value"/>, which
+/// <see cref="Module.To"/> replaces with a copy on another device (so modules never cache the tensor itself).
+/// </summary>
+public sealed class Parameter
+{
+    internal Parameter(string name, Tensor value)
+    {
+        Name = name;
+        Value = value;
+    }
+
+    /// <summary>The PyTorch name within its module ("weight").</summary>
+    public string Name { get; }
+
+    /// <summary>The current tensor (owned by the module).</summary>
+    public Tensor Value { get; internal set; }
+}
+
+/// <summary>
 /// A tree of named parameters, named exactly as the PyTorch state_dict keys of the original code
 /// (children and parameters are registered explicitly with their PyTorch names; no reflection).
-/// A module owns its parameters and frees them on <see cref="Dispose"/>.
+/// A module owns its parameters and frees them on <see cref="Dispose"/>. Modules keep the <see cref="Parameter"/>
+/// slots that registration returns and read <see cref="Parameter.Value"/> on use, so <see cref="To"/> can move them.
 /// </summary>
 public abstract class Module : IDisposable
 {
-    private readonly List<(string Name, Tensor Value)> _parameters = [];
+    private readonly List<Parameter> _parameters = [];
     private readonly List<(string Name, Module Value)> _children = [];
     private bool _disposed;
 
-    /// <summary>Registers a parameter under its PyTorch name (the tensor is taken out of any scope: the module owns it).</summary>
-    protected Tensor RegisterParameter(string name, Tensor value)
+    /// <summary>
+    /// Registers a parameter under its PyTorch name (the tensor is taken out of any scope: the module owns it) and
+    /// returns its slot; read the tensor through <see cref="Parameter.Value"/> each time, never keep it.
+    /// </summary>
+    protected Parameter RegisterParameter(string name, Tensor value)
     {
         TensorScope.Detach(value);
-        _parameters.Add((name, value));
-        return value;
+        var slot = new Parameter(name, value);
+        _parameters.Add(slot);
+        return slot;
     }
 
     /// <summary>Registers a child module under its PyTorch name.</summary>
@@ -31,7 +55,7 @@ public abstract class Module : IDisposable
     /// <summary>Every parameter with its full dotted name, in registration order (depth first).</summary>
     public IEnumerable<(string Name, Tensor Value)> NamedParameters(string prefix = "")
     {
-        foreach (var (n, p) in _parameters) yield return (prefix + n, p);
+        foreach (var p in _parameters) yield return (prefix + p.Name, p.Value);
         foreach (var (n, c) in _children)
             foreach (var item in c.NamedParameters(prefix + n + "."))
                 yield return item;
@@ -99,12 +123,33 @@ public abstract class Module : IDisposable
         }
     }
 
+    /// <summary>
+    /// Moves every parameter of this module and its children to <paramref name="device"/> in place: each slot gets a
+    /// copy there (same dtype and shape, contiguous, RequiresGrad kept, gradient dropped) and the old tensor is freed.
+    /// Parameters already on the device stay as they are. Tensors obtained from the module earlier still point to
+    /// the old, freed copies: read them again after moving.
+    /// </summary>
+    public void To(Device device)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        foreach (var p in _parameters)
+        {
+            var old = p.Value;
+            if (old.Device == device) continue;
+            var moved = TensorScope.Detach(old.To(device));
+            moved.RequiresGrad = old.RequiresGrad;
+            p.Value = moved;
+            old.Dispose();
+        }
+        foreach (var (_, c) in _children) c.To(device);
+    }
+
     /// <summary>Frees every parameter of this module and its children.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
-        foreach (var (_, p) in _parameters) p.Dispose();
+        foreach (var p in _parameters) p.Value.Dispose();
         foreach (var (_, c) in _children) c.Dispose();
         GC.SuppressFinalize(this);
     }

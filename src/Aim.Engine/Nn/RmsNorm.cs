@@ -6,8 +6,10 @@ namespace Aim.Engine.Nn;
 /// <summary>RMSNorm with a weight (no bias), as mamba_ssm's RMSNorm.</summary>
 public sealed class RmsNorm : Module
 {
+    private readonly Parameter _weight;
+
     /// <summary>weight: (dim).</summary>
-    public Tensor Weight { get; }
+    public Tensor Weight => _weight.Value;
 
     /// <summary>Epsilon inside the square root.</summary>
     public double Eps { get; }
@@ -15,7 +17,7 @@ public sealed class RmsNorm : Module
     /// <summary>Weight initialised to one.</summary>
     public RmsNorm(int dim, double eps)
     {
-        Weight = RegisterParameter("weight", Tensor.Full([dim], 1.0));
+        _weight = RegisterParameter("weight", Tensor.Full([dim], 1.0));
         Eps = eps;
     }
 

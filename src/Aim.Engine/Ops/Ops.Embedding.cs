@@ -23,7 +23,8 @@ public static partial class Ops
         int[] shape = [.. ids.Shape, weight.Shape[1]];
         using var wc = ContiguousNoGrad(weight);
         using var ic = ContiguousNoGrad(ids);
-        var y = Tensor.Empty(shape, weight.DType, weight.Device);
+        // A bf16-stored table (weight-only bf16 inference) gathers into f32 rows.
+        var y = Tensor.Empty(shape, weight.DType == DType.BFloat16 ? DType.Float32 : weight.DType, weight.Device);
         K(weight).Embedding(wc, ic, y);
         if (Tape.ShouldRecord(weight))
         {

@@ -14,7 +14,7 @@ public static class AimCheckpoint
     /// <summary>What was loaded and from where.</summary>
     public sealed record Info(string WeightsPath, CheckpointFormat Format, string ConfigPath, IReadOnlyDictionary<string, DType> SourceDTypes, bool HasVqWeights);
 
-    /// <summary>Loads the model (float32, on <paramref name="device"/>).</summary>
+    /// <summary>Loads the model (float32) on the CPU, then moves it to <paramref name="device"/> (<see cref="Aim.Engine.Nn.Module.To"/>).</summary>
     public static AimModel Load(string path, Device device, out Info info)
     {
         string weights, configPath;
@@ -40,7 +40,7 @@ public static class AimCheckpoint
         try
         {
             model.LoadStateDict(modelState, weights);
-            if (device.Kind != DeviceKind.Cpu) throw new NotSupportedException($"loading onto {device} is not supported yet");
+            model.To(device);
         }
         catch
         {

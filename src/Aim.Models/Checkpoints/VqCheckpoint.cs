@@ -16,7 +16,13 @@ public static class VqCheckpoint
     public static IReadOnlyList<string> WeightFileNames { get; } = ["model.safetensors", "vq_ckpt.pt", "pytorch_model.bin"];
 
     /// <summary>Loads the tokenizer (float32, CPU). <paramref name="weightsPath"/> says which file was read.</summary>
-    public static VqModel Load(string path, out string weightsPath)
+    public static VqModel Load(string path, out string weightsPath) => Load(path, Device.Cpu, out weightsPath);
+
+    /// <summary>
+    /// Loads the tokenizer (float32) on the CPU, then moves it to <paramref name="device"/>.
+    /// <paramref name="weightsPath"/> says which file was read.
+    /// </summary>
+    public static VqModel Load(string path, Device device, out string weightsPath)
     {
         string folder;
         if (Directory.Exists(path))
@@ -39,6 +45,7 @@ public static class VqCheckpoint
         try
         {
             model.LoadStateDict(SelectVqKeys(state), weightsPath);
+            model.To(device);
         }
         catch
         {

@@ -12,6 +12,7 @@ namespace Aim.Models.Stage2;
 public sealed class AimBlock : Module
 {
     private const double NormEps = 1e-5;
+    private readonly Parameter? _scaleShiftTable;
 
     /// <summary>norm.weight: (d).</summary>
     public RmsNorm Norm { get; }
@@ -20,7 +21,7 @@ public sealed class AimBlock : Module
     /// <summary>adaLN_modulation.1 (per-layer adaLN only): d → 3d with bias.</summary>
     public Linear? AdaLnModulation { get; }
     /// <summary>scale_shift_table (adaLN-group only): (1, 3, d).</summary>
-    public Tensor? ScaleShiftTable { get; }
+    public Tensor? ScaleShiftTable => _scaleShiftTable?.Value;
 
     /// <summary>Zero parameters.</summary>
     public AimBlock(AimConfig config)
@@ -28,7 +29,7 @@ public sealed class AimBlock : Module
         int d = config.DModel;
         Norm = RegisterModule("norm", new RmsNorm(d, NormEps));
         Mixer = RegisterModule("mixer", new Mamba2Mixer(config));
-        if (config.AdalnGroup) ScaleShiftTable = RegisterParameter("scale_shift_table", Tensor.Zeros([1, 3, d]));
+        if (config.AdalnGroup) _scaleShiftTable = RegisterParameter("scale_shift_table", Tensor.Zeros([1, 3, d]));
         else AdaLnModulation = RegisterModule("adaLN_modulation", new SequentialSlot1(d, 3 * d)).Linear;
     }
 

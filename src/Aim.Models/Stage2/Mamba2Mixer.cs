@@ -14,21 +14,24 @@ public sealed class Mamba2Mixer : Module
 {
     private const double NormEps = 1e-5;
     private readonly AimConfig _config;
+    private readonly ConvHolder _conv;
+    private readonly RmsNorm _norm;
+    private readonly Parameter _dtBias, _aLog, _d;
 
     /// <summary>in_proj: d → 2E + 2GN + H, no bias. Output order: z | xBC | dt.</summary>
     public Linear InProj { get; }
     /// <summary>conv1d.weight: (C, 1, K).</summary>
-    public Tensor ConvWeight { get; }
+    public Tensor ConvWeight => _conv.Weight;
     /// <summary>conv1d.bias: (C).</summary>
-    public Tensor ConvBias { get; }
+    public Tensor ConvBias => _conv.Bias;
     /// <summary>dt_bias: (H).</summary>
-    public Tensor DtBias { get; }
+    public Tensor DtBias => _dtBias.Value;
     /// <summary>A_log: (H); A = -exp(A_log).</summary>
-    public Tensor ALog { get; }
+    public Tensor ALog => _aLog.Value;
     /// <summary>D: (H) skip.</summary>
-    public Tensor D { get; }
+    public Tensor D => _d.Value;
     /// <summary>norm.weight: (E) of the gated RMSNorm.</summary>
-    public Tensor NormWeight { get; }
+    public Tensor NormWeight => _norm.Weight;
     /// <summary>out_proj: E → d, no bias.</summary>
     public Linear OutProj { get; }
 
@@ -38,26 +41,26 @@ public sealed class Mamba2Mixer : Module
         _config = config;
         int e = config.DInner, c = config.ConvDim, h = config.NHeads;
         InProj = RegisterModule("in_proj", new Linear(config.DModel, config.InProjDim, bias: false));
-        var conv = RegisterModule("conv1d", new ConvHolder(c, config.Ssm.DConv));
-        ConvWeight = conv.Weight;
-        ConvBias = conv.Bias;
-        DtBias = RegisterParameter("dt_bias", Tensor.Zeros([h]));
-        ALog = RegisterParameter("A_log", Tensor.Zeros([h]));
-        D = RegisterParameter("D", Tensor.Full([h], 1.0));
-        NormWeight = RegisterModule("norm", new RmsNorm(e, NormEps)).Weight;
+        _conv = RegisterModule("conv1d", new ConvHolder(c, config.Ssm.DConv));
+        _dtBias = RegisterParameter("dt_bias", Tensor.Zeros([h]));
+        _aLog = RegisterParameter("A_log", Tensor.Zeros([h]));
+        _d = RegisterParameter("D", Tensor.Full([h], 1.0));
+        _norm = RegisterModule("norm", new RmsNorm(e, NormEps));
         OutProj = RegisterModule("out_proj", new Linear(e, config.DModel, bias: false));
     }
 
     /// <summary>Holds conv1d.weight and conv1d.bias under the PyTorch names.</summary>
     private sealed class ConvHolder : Module
     {
-        public Tensor Weight { get; }
-        public Tensor Bias { get; }
+        private readonly Parameter _weight, _bias;
+
+        public Tensor Weight => _weight.Value;
+        public Tensor Bias => _bias.Value;
 
         public ConvHolder(int channels, int width)
         {
-            Weight = RegisterParameter("weight", Tensor.Zeros([channels, 1, width]));
-            Bias = RegisterParameter("bias", Tensor.Zeros([channels]));
+            _weight = RegisterParameter("weight", Tensor.Zeros([channels, 1, width]));
+            _bias = RegisterParameter("bias", Tensor.Zeros([channels]));
         }
     }
 

@@ -55,8 +55,9 @@ public sealed class Stage2Trainer : TrainerBase
             labels[i] = drop ? _model.Config.NumClasses : _data.Label(indices[i]);
             dropped += drop ? 1 : 0;
         }
-        var codesT = Tensor.FromArray(codes, [b, t]);                         // (B, T)
-        var labelsT = Tensor.FromArray(labels, [b]);                          // (B)
+        var device = _model.WordEmbeddings.Weight.Device;
+        var codesT = Tensor.FromArray(codes, [b, t], device);                 // (B, T)
+        var labelsT = Tensor.FromArray(labels, [b], device);                  // (B)
         var (logits, _) = _model.Forward(codesT, labelsT);                    // (B, T, V)
         var loss = Ops.CrossEntropy(Ops.Reshape(logits, b * t, v), Ops.Reshape(codesT, b * t));
         double value = loss.Item();

@@ -40,7 +40,7 @@ public static class VqEvaluator
         {
             using var scope = TensorScope.Open();
             var indices = Enumerable.Range(start, Math.Min(batch, total - start)).ToArray();
-            var x = VqTrainer.ReadImages(data, indices);
+            var x = VqTrainer.ReadImages(data, indices, model.Codebook.Device);
             var codes = model.Encode(x);
             var recon = model.DecodeCodes(codes).ToArray<float>();
             var target = x.ToArray<float>();

@@ -73,13 +73,13 @@ public sealed class VqTrainer : TrainerBase
     /// <inheritdoc />
     protected override string ItemName => "images";
 
-    /// <summary>Reads images <paramref name="indices"/> into a (B, C, S, S) tensor.</summary>
-    internal static Tensor ReadImages(IImageDataset data, int[] indices)
+    /// <summary>Reads images <paramref name="indices"/> into a (B, C, S, S) tensor on <paramref name="device"/>.</summary>
+    internal static Tensor ReadImages(IImageDataset data, int[] indices, Device device)
     {
         int per = data.Channels * data.ImageSize * data.ImageSize;
         var pixels = new float[indices.Length * per];
         for (int i = 0; i < indices.Length; i++) data.Read(indices[i], pixels.AsSpan(i * per, per));
-        return Tensor.FromArray(pixels, [indices.Length, data.Channels, data.ImageSize, data.ImageSize]);
+        return Tensor.FromArray(pixels, [indices.Length, data.Channels, data.ImageSize, data.ImageSize], device);
     }
 
     /// <summary>
@@ -103,7 +103,7 @@ public sealed class VqTrainer : TrainerBase
     /// <inheritdoc />
     protected override (double Loss, long Items, IReadOnlyDictionary<string, double> Parts) MicroBatch(int[] indices, Rng rng)
     {
-        var x = ReadImages(_data, indices);                                                  // (B, C, S, S)
+        var x = ReadImages(_data, indices, _model.Codebook.Device);                                                // (B, C, S, S)
         var (quant, z, rows, codes) = QuantizeStraightThrough(_model, _model.EncodeLatent(x));
         Tensor zStop, rowsStop;
         using (Tape.NoGrad())

@@ -15,9 +15,10 @@ public sealed class VqModel : Module
     public VqConfig Config { get; }
     private readonly Coder _encoder, _decoder;
     private readonly Conv2d _quantConv, _postQuantConv;
+    private readonly QuantizerParameters _quantize;
 
     /// <summary>quantize.embedding.weight: (K, e).</summary>
-    public Tensor Codebook { get; }
+    public Tensor Codebook => _quantize.Embedding.Weight;
 
     /// <summary>Zero parameters (load a checkpoint).</summary>
     public VqModel(VqConfig config)
@@ -25,19 +26,18 @@ public sealed class VqModel : Module
         Config = config.Validate();
         _encoder = RegisterModule("encoder", Coder.Encoder(config));
         _decoder = RegisterModule("decoder", Coder.Decoder(config));
-        var quantize = RegisterModule("quantize", new QuantizerParameters(config));
-        Codebook = quantize.Embedding;
+        _quantize = RegisterModule("quantize", new QuantizerParameters(config));
         _quantConv = RegisterModule("quant_conv", new Conv2d(config.ZChannels, config.EmbedDim, 1));
         _postQuantConv = RegisterModule("post_quant_conv", new Conv2d(config.EmbedDim, config.ZChannels, 1));
     }
 
     private sealed class QuantizerParameters : Module
     {
-        public Tensor Embedding { get; }
+        public Embedding Embedding { get; }
 
         public QuantizerParameters(VqConfig c)
         {
-            Embedding = RegisterModule("embedding", new Embedding(c.CodebookSize, c.EmbedDim)).Weight;
+            Embedding = RegisterModule("embedding", new Embedding(c.CodebookSize, c.EmbedDim));
             // A training-usage buffer every checkpoint carries; inference never reads it (spec §8.5).
             RegisterParameter("codebook_used", Tensor.Zeros([65536]));
         }

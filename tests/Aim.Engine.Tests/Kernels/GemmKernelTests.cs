@@ -27,6 +27,7 @@ public class GemmKernelTests
     [InlineData(2, 257, 7, 31, false, true)]
     [InlineData(3, 16, 50, 300, false, true)]
     [InlineData(3, 17, 50, 300, true, true)]
+    [InlineData(2, 49, 70, 100, false, true)]
     [InlineData(1, 200, 65, 600, false, false)]
     public void AlphaBetaMatchReference(int batch, int m, int n, int k, bool ta, bool tb)
     {

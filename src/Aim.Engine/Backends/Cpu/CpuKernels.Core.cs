@@ -586,7 +586,31 @@ public unsafe partial class CpuKernels
             return;
         }
         var (batch, m, n, k, strideA, strideB) = GemmShapes(a, b, c, transA, transB);
+        if (b.DType == DType.BFloat16)
+        {
+            GemmBf16Weights(a, b, c, batch, m, n, k, strideA, strideB, transA, transB, (float)alpha, (float)beta);
+            return;
+        }
         Sgemm.Run((float*)a.DataPointer, (float*)b.DataPointer, (float*)c.DataPointer, batch, m, n, k, strideA, strideB,
             transA, transB, (float)alpha, (float)beta);
+    }
+
+    /// <summary>
+    /// f32 activations × bf16-stored weights. Few rows (decoding) stream the bf16 weights directly, which halves the
+    /// bytes the bandwidth-bound step reads; otherwise the weights are widened to f32 once and the packed GEMM runs.
+    /// </summary>
+    private static void GemmBf16Weights(Tensor a, Tensor b, Tensor c, int batch, int m, int n, int k, long strideA, long strideB,
+        bool transA, bool transB, float alpha, float beta)
+    {
+        if (transB && !transA && m <= SkinnyBf16.MaxRows && Vector512.IsHardwareAccelerated)
+        {
+            SkinnyBf16.Run((float*)a.DataPointer, (ushort*)b.DataPointer, (float*)c.DataPointer, batch, m, n, k, strideA, strideB, alpha, beta);
+            return;
+        }
+        using var wide = Tensor.Empty(b.Shape, DType.Float32);
+        TensorScope.Detach(wide);
+        FromBFloat16((ushort*)b.DataPointer, (float*)wide.DataPointer, b.Count);
+        Sgemm.Run((float*)a.DataPointer, (float*)wide.DataPointer, (float*)c.DataPointer, batch, m, n, k, strideA, strideB,
+            transA, transB, alpha, beta);
     }
 }

@@ -12,6 +12,18 @@ public unsafe partial class CpuKernels
     /// <inheritdoc />
     public override void Embedding(Tensor weight, Tensor ids, Tensor output)
     {
+        if (weight.DType == DType.BFloat16 && output.DType == DType.Float32)
+        {
+            int dh = EmbeddingShapes(nameof(Embedding), weight, ids, output);
+            NormChecks.IndicesInRange(nameof(Embedding), "token", ids, weight.Shape[0]);
+            for (long i = 0; i < ids.Count; i++)
+            {
+                var row = (ushort*)weight.DataPointer + NormChecks.ReadIndex(ids, i) * dh;
+                float* o = (float*)output.DataPointer + i * dh;
+                for (int j = 0; j < dh; j++) o[j] = BitConverter.UInt32BitsToSingle((uint)row[j] << 16);
+            }
+            return;
+        }
         if (weight.DType != DType.Float32) { base.Embedding(weight, ids, output); return; }
         int d = EmbeddingShapes(nameof(Embedding), weight, ids, output);
         NormChecks.IndicesInRange(nameof(Embedding), "token", ids, weight.Shape[0]);

@@ -194,6 +194,7 @@ public unsafe partial class ReferenceKernels
         IsDouble(nameof(Gemm), c.DType); // rejects non-float dtypes
         byte* pa = (byte*)a.DataPointer, pb = (byte*)b.DataPointer, pc = (byte*)c.DataPointer;
         var dt = c.DType;
+        var bt = b.DType;
         for (int bi = 0; bi < batch; bi++)
         {
             long aBase = bi * strideA, bBase = bi * strideB, cBase = (long)bi * m * n;
@@ -205,7 +206,7 @@ public unsafe partial class ReferenceKernels
                     for (int p = 0; p < k; p++)
                     {
                         double av = Read(pa, dt, aBase + (transA ? (long)p * m + i : (long)i * k + p));
-                        double bv = Read(pb, dt, bBase + (transB ? (long)j * k + p : (long)p * n + j));
+                        double bv = Read(pb, bt, bBase + (transB ? (long)j * k + p : (long)p * n + j));
                         sum += av * bv;
                     }
                     long at = cBase + (long)i * n + j;
@@ -222,7 +223,10 @@ public unsafe partial class ReferenceKernels
         KernelChecks.Rank(nameof(Gemm), "a", a, 3);
         KernelChecks.Rank(nameof(Gemm), "b", b, 3);
         KernelChecks.Rank(nameof(Gemm), "c", c, 3);
-        KernelChecks.SameDType(nameof(Gemm), a, b, c);
+        KernelChecks.SameDType(nameof(Gemm), a, c);
+        // Weight-only bf16: b may be stored in bf16 when a and c are f32 (the product is computed in f32).
+        if (b.DType != c.DType && !(b.DType == DType.BFloat16 && c.DType == DType.Float32))
+            throw new ArgumentException($"Gemm: b is {b.DType.ShortName()}, expected {c.DType.ShortName()} (or bf16 weights with f32 a and c)");
         KernelChecks.Contiguous(nameof(Gemm), "a", a);
         KernelChecks.Contiguous(nameof(Gemm), "b", b);
         KernelChecks.Contiguous(nameof(Gemm), "c", c);

@@ -42,13 +42,14 @@ public unsafe partial class ReferenceKernels
         KernelChecks.IndexType(op, "ids", ids);
         KernelChecks.Contiguous(op, "ids", ids);
         KernelChecks.Contiguous(op, "rows", rows);
-        KernelChecks.SameDType(op, weight, rows);
+        // bf16-stored tables gather into f32 rows (weight-only bf16); otherwise one dtype.
+        if (!(weight.DType == DType.BFloat16 && rows.DType == DType.Float32)) KernelChecks.SameDType(op, weight, rows);
         int d = weight.Shape[1];
         var expected = new int[ids.Rank + 1];
         ids.Shape.CopyTo(expected);
         expected[^1] = d;
         KernelChecks.Shape(op, "rows", rows, expected);
-        IsDouble(op, weight.DType);
+        IsDouble(op, rows.DType);
         return d;
     }
 }

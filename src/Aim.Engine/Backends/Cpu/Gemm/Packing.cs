@@ -3,6 +3,8 @@
 // F. Van Zee and R. van de Geijn, "BLIS", ACM TOMS 41(3), 2015). Panels are zero padded to whole
 // micro-tiles so the kernels never branch on edges.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Aim.Engine.Backends.Cpu.Gemm;
 
@@ -71,6 +73,18 @@ internal static unsafe class Packing
                         for (int cI = 0; cI < cols; cI++) d[cI] = src[cI];
                         for (int cI = cols; cI < nr; cI++) d[cI] = 0f;
                     }
+                }
+            }
+            else if (cols == nr && nr % 8 == 0 && Avx2.IsSupported && (long)nr * ldb <= int.MaxValue)
+            {
+                // Column p of the panel is element p of nr rows of B: gathered 8 rows at a time (AVX2 gather).
+                var rowStep = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * ldb;
+                float* rows0 = b + (long)(j0 + jr) * ldb + p0;
+                for (int p = 0; p < kc; p++)
+                {
+                    float* d = panel + (long)p * nr;
+                    for (int q = 0; q < nr; q += 8)
+                        Avx2.GatherVector256(rows0 + (long)q * ldb + p, rowStep, 4).Store(d + q);
                 }
             }
             else

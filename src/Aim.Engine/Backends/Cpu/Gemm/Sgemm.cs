@@ -1,7 +1,8 @@
 // Packed, blocked, multi-threaded float32 GEMM: c = alpha * op(a) * op(b) + beta * c, row-major, batched.
 // Loop structure after Goto & van de Geijn (ACM TOMS 34(3), 2008) and BLIS (Van Zee & van de Geijn,
-// ACM TOMS 41(3), 2015): K blocks of at most KcMax (packed B micro-panel kept in L1), MC-row blocks of
-// packed A (kept in L2), micro-kernels over MR × NR tiles. Threads take whole output tiles (MT × NT of C
+// ACM TOMS 41(3), 2015): K blocks of at most KcMax, MC-row blocks of packed A; for each MR-row A micro-panel
+// (kept in L1) the NR-column B micro-panels of the packed B block (kept in L2) stream past; micro-kernels over
+// MR × NR tiles. Threads take whole output tiles (MT × NT of C
 // in one batch); the K reduction is never split, and every element is computed by the same FMA chain
 // whatever the tiling, so results are bitwise identical for any thread count.
 // For few rows with B stored (N, K) (the decode shape x · Wᵀ) a dot-product path streams W once.
@@ -15,17 +16,17 @@ namespace Aim.Engine.Backends.Cpu.Gemm;
 /// <summary>Float32 GEMM on raw pointers (the CPU backend's <c>Gemm</c> kernel).</summary>
 public static unsafe class Sgemm
 {
-    /// <summary>Largest K block (packed B micro-panel KcMax × NR stays in L1).</summary>
-    private const int KcMax = 256;
+    /// <summary>Largest K block (the packed A micro-panel MR × KcMax stays in L1; 384 measured best of 128/256/384/512).</summary>
+    private const int KcMax = 384;
 
-    /// <summary>Rows of op(A) packed at once (packed A block MC × KcMax stays in L2).</summary>
+    /// <summary>Rows of op(A) packed at once.</summary>
     private const int McTarget = 192;
 
     /// <summary>Widest column tile one task takes.</summary>
     private const int NtMax = 1024;
 
-    /// <summary>Row count up to which x · Wᵀ takes the dot-product path.</summary>
-    public const int SkinnyMaxRows = 16;
+    /// <summary>Row count up to which x · Wᵀ takes the dot-product path (settable for benchmarks).</summary>
+    internal static int SkinnyMaxRows { get; set; } = 48;
 
     private static readonly int s_mr, s_nr;
     private static readonly delegate*<int, float*, float*, float*, void> s_kernel;
@@ -139,13 +140,13 @@ public static unsafe class Sgemm
                     {
                         int mc = Math.Min(mcMax, m1 - i0);
                         Packing.PackA(aB, lda, transA, i0, mc, p0, pk, mr, packA);
-                        for (int jr = 0; jr < nc; jr += nr)
+                        for (int ir = 0; ir < mc; ir += mr)
                         {
-                            int cols = Math.Min(nr, nc - jr);
-                            for (int ir = 0; ir < mc; ir += mr)
+                            int rows = Math.Min(mr, mc - ir);
+                            for (int jr = 0; jr < nc; jr += nr)
                             {
                                 kernel(pk, packA + (long)ir * pk, packB + (long)jr * pk, ab);
-                                Update(cB + (long)(i0 + ir) * n + n0 + jr, n, ab, nr, Math.Min(mr, mc - ir), cols, alpha, betaBlock);
+                                Update(cB + (long)(i0 + ir) * n + n0 + jr, n, ab, nr, rows, Math.Min(nr, nc - jr), alpha, betaBlock);
                             }
                         }
                     }
@@ -253,7 +254,7 @@ public static unsafe class Sgemm
     private static void StoreOne(float* c, float v, float alpha, float beta)
         => *c = beta == 0f ? alpha * v : alpha * v + beta * *c;
 
-    // Each dot: one Vector512 FMA chain per (x row, w row) over k in steps of 16, then Vector512.Sum, then the
+    // Each dot: one Vector512 FMA chain per (x row, w row) over k in steps of 16, then Vector512.Sum, then plus the
     // scalar tail; identical arithmetic in every variant, so a value does not depend on which variant ran.
 
     private static float Tail(float* x, float* w, int from, int k)
@@ -263,75 +264,96 @@ public static unsafe class Sgemm
         return s;
     }
 
+    /// <summary>
+    /// r[i * 4 + j] += tail(x row i, w row j) for the K remainder past the last full vector. Called only after the
+    /// kernels' accumulators are dead: a call while they are live makes the JIT spill them inside the loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddTails(int xRows, float* x, float* w, int from, int k, float* r)
+    {
+        for (int i = 0; i < xRows; i++)
+            for (int j = 0; j < 4; j++)
+                r[i * 4 + j] += Tail(x + (long)i * k, w + (long)j * k, from, k);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot1x1(float* x, float* w, int k)
     {
         var acc = Vector512<float>.Zero;
         int p = 0;
         for (; p + 16 <= k; p += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(x + p), Vector512.Load(w + p), acc);
-        return Vector512.Sum(acc) + Tail(x, w, p, k);
+        float sum = Vector512.Sum(acc);
+        return sum + Tail(x, w, p, k);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot1x4(float* x, float* w, int k, float* r)
     {
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
-        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
         int p = 0;
         for (; p + 16 <= k; p += 16)
         {
-            var xv = Vector512.Load(x + p);
-            s0 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w + p), s0);
-            s1 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w1 + p), s1);
-            s2 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w2 + p), s2);
-            s3 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w3 + p), s3);
+            var v0 = Vector512.Load(w + p);
+            var v1 = Vector512.Load(w1 + p);
+            var v2 = Vector512.Load(w2 + p);
+            var v3 = Vector512.Load(w3 + p);
+            var xv0 = Vector512.Load(x + p);
+            s00 = Vector512.FusedMultiplyAdd(xv0, v0, s00);
+            s01 = Vector512.FusedMultiplyAdd(xv0, v1, s01);
+            s02 = Vector512.FusedMultiplyAdd(xv0, v2, s02);
+            s03 = Vector512.FusedMultiplyAdd(xv0, v3, s03);
         }
-        r[0] = Vector512.Sum(s0) + Tail(x, w, p, k);
-        r[1] = Vector512.Sum(s1) + Tail(x, w1, p, k);
-        r[2] = Vector512.Sum(s2) + Tail(x, w2, p, k);
-        r[3] = Vector512.Sum(s3) + Tail(x, w3, p, k);
+        r[0] = Vector512.Sum(s00);
+        r[1] = Vector512.Sum(s01);
+        r[2] = Vector512.Sum(s02);
+        r[3] = Vector512.Sum(s03);
+        if (p < k) AddTails(1, x, w, p, k, r);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot2x4(float* x, float* w, int k, float* r)
     {
-        float* x1 = x + k;
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
+        float* x1 = x + k;
         Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
         Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
         int p = 0;
         for (; p + 16 <= k; p += 16)
         {
-            var x0 = Vector512.Load(x + p);
-            var x1v = Vector512.Load(x1 + p);
             var v0 = Vector512.Load(w + p);
             var v1 = Vector512.Load(w1 + p);
             var v2 = Vector512.Load(w2 + p);
             var v3 = Vector512.Load(w3 + p);
-            s00 = Vector512.FusedMultiplyAdd(x0, v0, s00);
-            s01 = Vector512.FusedMultiplyAdd(x0, v1, s01);
-            s02 = Vector512.FusedMultiplyAdd(x0, v2, s02);
-            s03 = Vector512.FusedMultiplyAdd(x0, v3, s03);
-            s10 = Vector512.FusedMultiplyAdd(x1v, v0, s10);
-            s11 = Vector512.FusedMultiplyAdd(x1v, v1, s11);
-            s12 = Vector512.FusedMultiplyAdd(x1v, v2, s12);
-            s13 = Vector512.FusedMultiplyAdd(x1v, v3, s13);
+            var xv0 = Vector512.Load(x + p);
+            s00 = Vector512.FusedMultiplyAdd(xv0, v0, s00);
+            s01 = Vector512.FusedMultiplyAdd(xv0, v1, s01);
+            s02 = Vector512.FusedMultiplyAdd(xv0, v2, s02);
+            s03 = Vector512.FusedMultiplyAdd(xv0, v3, s03);
+            var xv1 = Vector512.Load(x1 + p);
+            s10 = Vector512.FusedMultiplyAdd(xv1, v0, s10);
+            s11 = Vector512.FusedMultiplyAdd(xv1, v1, s11);
+            s12 = Vector512.FusedMultiplyAdd(xv1, v2, s12);
+            s13 = Vector512.FusedMultiplyAdd(xv1, v3, s13);
         }
-        r[0] = Vector512.Sum(s00) + Tail(x, w, p, k);
-        r[1] = Vector512.Sum(s01) + Tail(x, w1, p, k);
-        r[2] = Vector512.Sum(s02) + Tail(x, w2, p, k);
-        r[3] = Vector512.Sum(s03) + Tail(x, w3, p, k);
-        r[4] = Vector512.Sum(s10) + Tail(x1, w, p, k);
-        r[5] = Vector512.Sum(s11) + Tail(x1, w1, p, k);
-        r[6] = Vector512.Sum(s12) + Tail(x1, w2, p, k);
-        r[7] = Vector512.Sum(s13) + Tail(x1, w3, p, k);
+        r[0] = Vector512.Sum(s00);
+        r[1] = Vector512.Sum(s01);
+        r[2] = Vector512.Sum(s02);
+        r[3] = Vector512.Sum(s03);
+        r[4] = Vector512.Sum(s10);
+        r[5] = Vector512.Sum(s11);
+        r[6] = Vector512.Sum(s12);
+        r[7] = Vector512.Sum(s13);
+        if (p < k) AddTails(2, x, w, p, k, r);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot4x4(float* x, float* w, int k, float* r)
     {
-        float* x1 = x + k, x2 = x1 + k, x3 = x2 + k;
         float* w1 = w + k, w2 = w1 + k, w3 = w2 + k;
+        float* x1 = x + k;
+        float* x2 = x1 + k;
+        float* x3 = x2 + k;
         Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
         Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
         Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
@@ -343,42 +365,43 @@ public static unsafe class Sgemm
             var v1 = Vector512.Load(w1 + p);
             var v2 = Vector512.Load(w2 + p);
             var v3 = Vector512.Load(w3 + p);
-            var xv = Vector512.Load(x + p);
-            s00 = Vector512.FusedMultiplyAdd(xv, v0, s00);
-            s01 = Vector512.FusedMultiplyAdd(xv, v1, s01);
-            s02 = Vector512.FusedMultiplyAdd(xv, v2, s02);
-            s03 = Vector512.FusedMultiplyAdd(xv, v3, s03);
-            xv = Vector512.Load(x1 + p);
-            s10 = Vector512.FusedMultiplyAdd(xv, v0, s10);
-            s11 = Vector512.FusedMultiplyAdd(xv, v1, s11);
-            s12 = Vector512.FusedMultiplyAdd(xv, v2, s12);
-            s13 = Vector512.FusedMultiplyAdd(xv, v3, s13);
-            xv = Vector512.Load(x2 + p);
-            s20 = Vector512.FusedMultiplyAdd(xv, v0, s20);
-            s21 = Vector512.FusedMultiplyAdd(xv, v1, s21);
-            s22 = Vector512.FusedMultiplyAdd(xv, v2, s22);
-            s23 = Vector512.FusedMultiplyAdd(xv, v3, s23);
-            xv = Vector512.Load(x3 + p);
-            s30 = Vector512.FusedMultiplyAdd(xv, v0, s30);
-            s31 = Vector512.FusedMultiplyAdd(xv, v1, s31);
-            s32 = Vector512.FusedMultiplyAdd(xv, v2, s32);
-            s33 = Vector512.FusedMultiplyAdd(xv, v3, s33);
+            var xv0 = Vector512.Load(x + p);
+            s00 = Vector512.FusedMultiplyAdd(xv0, v0, s00);
+            s01 = Vector512.FusedMultiplyAdd(xv0, v1, s01);
+            s02 = Vector512.FusedMultiplyAdd(xv0, v2, s02);
+            s03 = Vector512.FusedMultiplyAdd(xv0, v3, s03);
+            var xv1 = Vector512.Load(x1 + p);
+            s10 = Vector512.FusedMultiplyAdd(xv1, v0, s10);
+            s11 = Vector512.FusedMultiplyAdd(xv1, v1, s11);
+            s12 = Vector512.FusedMultiplyAdd(xv1, v2, s12);
+            s13 = Vector512.FusedMultiplyAdd(xv1, v3, s13);
+            var xv2 = Vector512.Load(x2 + p);
+            s20 = Vector512.FusedMultiplyAdd(xv2, v0, s20);
+            s21 = Vector512.FusedMultiplyAdd(xv2, v1, s21);
+            s22 = Vector512.FusedMultiplyAdd(xv2, v2, s22);
+            s23 = Vector512.FusedMultiplyAdd(xv2, v3, s23);
+            var xv3 = Vector512.Load(x3 + p);
+            s30 = Vector512.FusedMultiplyAdd(xv3, v0, s30);
+            s31 = Vector512.FusedMultiplyAdd(xv3, v1, s31);
+            s32 = Vector512.FusedMultiplyAdd(xv3, v2, s32);
+            s33 = Vector512.FusedMultiplyAdd(xv3, v3, s33);
         }
-        r[0] = Vector512.Sum(s00) + Tail(x, w, p, k);
-        r[1] = Vector512.Sum(s01) + Tail(x, w1, p, k);
-        r[2] = Vector512.Sum(s02) + Tail(x, w2, p, k);
-        r[3] = Vector512.Sum(s03) + Tail(x, w3, p, k);
-        r[4] = Vector512.Sum(s10) + Tail(x1, w, p, k);
-        r[5] = Vector512.Sum(s11) + Tail(x1, w1, p, k);
-        r[6] = Vector512.Sum(s12) + Tail(x1, w2, p, k);
-        r[7] = Vector512.Sum(s13) + Tail(x1, w3, p, k);
-        r[8] = Vector512.Sum(s20) + Tail(x2, w, p, k);
-        r[9] = Vector512.Sum(s21) + Tail(x2, w1, p, k);
-        r[10] = Vector512.Sum(s22) + Tail(x2, w2, p, k);
-        r[11] = Vector512.Sum(s23) + Tail(x2, w3, p, k);
-        r[12] = Vector512.Sum(s30) + Tail(x3, w, p, k);
-        r[13] = Vector512.Sum(s31) + Tail(x3, w1, p, k);
-        r[14] = Vector512.Sum(s32) + Tail(x3, w2, p, k);
-        r[15] = Vector512.Sum(s33) + Tail(x3, w3, p, k);
+        r[0] = Vector512.Sum(s00);
+        r[1] = Vector512.Sum(s01);
+        r[2] = Vector512.Sum(s02);
+        r[3] = Vector512.Sum(s03);
+        r[4] = Vector512.Sum(s10);
+        r[5] = Vector512.Sum(s11);
+        r[6] = Vector512.Sum(s12);
+        r[7] = Vector512.Sum(s13);
+        r[8] = Vector512.Sum(s20);
+        r[9] = Vector512.Sum(s21);
+        r[10] = Vector512.Sum(s22);
+        r[11] = Vector512.Sum(s23);
+        r[12] = Vector512.Sum(s30);
+        r[13] = Vector512.Sum(s31);
+        r[14] = Vector512.Sum(s32);
+        r[15] = Vector512.Sum(s33);
+        if (p < k) AddTails(4, x, w, p, k, r);
     }
 }

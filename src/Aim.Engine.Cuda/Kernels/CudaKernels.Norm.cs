@@ -1,0 +1,287 @@
+// The normalisation family of the contract (IKernels.Norm.cs) on CUDA: RmsNorm, AddRmsNorm, GatedRmsNorm,
+// LayerNorm, GroupNorm and their backwards. Formulas are the reference kernels' (ReferenceKernels.Norm.cs);
+// kernels in norm.cu. Argument checks are the shared NormChecks, so messages match the CPU backends.
+// Float32 and bf16 (bf16 stores, float32 math). Weight/bias gradients are deterministic (fixed-order
+// column sums, no atomics).
+using Aim.Engine.Cuda.Runtime;
+using Aim.Engine.Kernels;
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Cuda.Kernels;
+
+public sealed unsafe partial class CudaKernels
+{
+    // Row kernels: one block per row (or segment), a multiple of 32 threads with about four elements per
+    // thread, from 32 up to MaxRowThreads; the grid strides over rows beyond RowBlocksPerMultiprocessor per SM.
+    private const int MaxRowThreads = 512;
+    private const int RowBlocksPerMultiprocessor = 64;
+
+    // param_grad_partial: PARAM_COLS x PARAM_LANES threads in norm.cu; rows are cut into at most
+    // MaxParamChunks chunks of at least MinParamChunkRows, a choice that depends on the shape only.
+    private const int ParamCols = 32;
+    private const int ParamThreads = 256;
+    private const long MaxParamChunks = 128;
+    private const long MinParamChunkRows = 64;
+
+    /// <summary>Threads per block for a reduction over <paramref name="n"/> elements.</summary>
+    internal static uint RowThreads(long n)
+    {
+        long t = 32;
+        while (t < MaxRowThreads && t * 4 < n) t *= 2;
+        return (uint)t;
+    }
+
+    /// <summary>Blocks for <paramref name="rows"/> block-per-row work items (grid-strided beyond the cap).</summary>
+    internal uint RowGrid(long rows) => (uint)Math.Max(1, Math.Min(rows, (long)_backend.Context.MultiprocessorCount * RowBlocksPerMultiprocessor));
+
+    /// <summary>Device pointer, or 0 for an absent optional tensor (shared by every family's wrappers).</summary>
+    private static ulong PtrOrNull(Tensor? t) => t is null ? 0UL : Ptr(t);
+
+    /// <summary>Checks that every present tensor is on this device (shared by every family's wrappers).</summary>
+    private void OnDeviceAll(string op, params ReadOnlySpan<Tensor?> tensors)
+    {
+        foreach (var t in tensors)
+            if (t is not null) OnDevice(op, t);
+    }
+
+    /// <inheritdoc />
+    public void RmsNorm(Tensor x, Tensor weight, double eps, Tensor output)
+    {
+        OnDeviceAll(nameof(RmsNorm), x, weight, output);
+        int d = NormChecks.Rows(nameof(RmsNorm), x, [output], [weight]);
+        FloatCompute(nameof(RmsNorm), x.DType);
+        LaunchRmsNorm(x, null, null, weight, eps, d, d, output, null);
+    }
+
+    /// <inheritdoc />
+    public void AddRmsNorm(Tensor hidden, Tensor? residual, Tensor weight, double eps, Tensor normed, Tensor residualOut)
+    {
+        OnDeviceAll(nameof(AddRmsNorm), hidden, residual, weight, normed, residualOut);
+        int d = NormChecks.Rows(nameof(AddRmsNorm), hidden, [residual, normed, residualOut], [weight]);
+        FloatCompute(nameof(AddRmsNorm), hidden.DType);
+        LaunchRmsNorm(hidden, residual, null, weight, eps, d, d, normed, residualOut);
+    }
+
+    /// <inheritdoc />
+    public void GatedRmsNorm(Tensor x, Tensor z, Tensor weight, double eps, int groupSize, Tensor output)
+    {
+        OnDeviceAll(nameof(GatedRmsNorm), x, z, weight, output);
+        int d = NormChecks.Rows(nameof(GatedRmsNorm), x, [z, output], [weight]);
+        NormChecks.GroupSize(nameof(GatedRmsNorm), d, groupSize);
+        FloatCompute(nameof(GatedRmsNorm), x.DType);
+        LaunchRmsNorm(x, null, z, weight, eps, groupSize, d, output, null);
+    }
+
+    // rms_norm over segments of `seg` elements (d / seg per row of d).
+    private void LaunchRmsNorm(Tensor x, Tensor? residual, Tensor? z, Tensor weight, double eps, int seg, int d, Tensor output, Tensor? residualOut)
+    {
+        if (d == 0 || x.Count == 0) return;
+        long segments = x.Count / seg;
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
+        args.Add(Ptr(x));
+        args.Add(PtrOrNull(residual));
+        args.Add(PtrOrNull(z));
+        args.Add(Ptr(weight));
+        args.Add((float)eps);
+        args.Add(seg);
+        args.Add(d / seg);
+        args.Add(segments);
+        args.Add(Ptr(output));
+        args.Add(PtrOrNull(residualOut));
+        Launch(Function("norm.cu", $"rms_norm_{Suffix(x.DType)}"), RowGrid(segments), RowThreads(seg), 0, args);
+    }
+
+    /// <inheritdoc />
+    public void RmsNormBackward(Tensor x, Tensor weight, Tensor dOutput, double eps, Tensor dX, Tensor dWeight)
+    {
+        OnDeviceAll(nameof(RmsNormBackward), x, weight, dOutput, dX, dWeight);
+        int d = NormChecks.Rows(nameof(RmsNormBackward), x, [dOutput, dX], [weight, dWeight]);
+        FloatCompute(nameof(RmsNormBackward), x.DType);
+        LaunchRmsNormBackward(x, null, weight, dOutput, null, eps, d, d, dX, null, dWeight);
+    }
+
+    /// <inheritdoc />
+    public void AddRmsNormBackward(Tensor residualOut, Tensor weight, Tensor dNormed, Tensor? dResidualOut, double eps, Tensor dSum, Tensor dWeight)
+    {
+        OnDeviceAll(nameof(AddRmsNormBackward), residualOut, weight, dNormed, dResidualOut, dSum, dWeight);
+        int d = NormChecks.Rows(nameof(AddRmsNormBackward), residualOut, [dNormed, dResidualOut, dSum], [weight, dWeight]);
+        FloatCompute(nameof(AddRmsNormBackward), residualOut.DType);
+        LaunchRmsNormBackward(residualOut, null, weight, dNormed, dResidualOut, eps, d, d, dSum, null, dWeight);
+    }
+
+    /// <inheritdoc />
+    public void GatedRmsNormBackward(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight)
+    {
+        OnDeviceAll(nameof(GatedRmsNormBackward), x, z, weight, dOutput, dX, dZ, dWeight);
+        int d = NormChecks.Rows(nameof(GatedRmsNormBackward), x, [z, dOutput, dX, dZ], [weight, dWeight]);
+        NormChecks.GroupSize(nameof(GatedRmsNormBackward), d, groupSize);
+        FloatCompute(nameof(GatedRmsNormBackward), x.DType);
+        LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dZ, dWeight);
+    }
+
+    // rms_norm_backward (dx, dz, per-segment rstd), then the weight gradient from the saved rstd.
+    private void LaunchRmsNormBackward(Tensor x, Tensor? z, Tensor weight, Tensor dOutput, Tensor? extra, double eps, int seg, int d,
+        Tensor dX, Tensor? dZ, Tensor dWeight)
+    {
+        if (d == 0) return;
+        long rows = x.Count / d;
+        if (rows == 0)
+        {
+            Fill(0, dWeight);
+            return;
+        }
+        long segments = x.Count / seg;
+        using var stats = Tensor.Empty([checked((int)segments)], DType.Float32, x.Device);
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
+        args.Add(Ptr(x));
+        args.Add(PtrOrNull(z));
+        args.Add(Ptr(weight));
+        args.Add(Ptr(dOutput));
+        args.Add(PtrOrNull(extra));
+        args.Add((float)eps);
+        args.Add(seg);
+        args.Add(d / seg);
+        args.Add(segments);
+        args.Add(Ptr(dX));
+        args.Add(PtrOrNull(dZ));
+        args.Add(Ptr(stats));
+        Launch(Function("norm.cu", $"rms_norm_backward_{Suffix(x.DType)}"), RowGrid(segments), RowThreads(seg), 0, args);
+        LaunchParamGrad(0, x, z, dOutput, stats, rows, d, seg, dWeight, null);
+    }
+
+    // Deterministic column sums over rows: param_grad_partial per chunk of rows, param_grad_finish over chunks.
+    private void LaunchParamGrad(int mode, Tensor x, Tensor? z, Tensor dOutput, Tensor stats, long rows, int d, int seg, Tensor? out0, Tensor? out1)
+    {
+        long rowsPerChunk = Math.Max(MinParamChunkRows, (rows + MaxParamChunks - 1) / MaxParamChunks);
+        long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+        int colBlocks = (d + ParamCols - 1) / ParamCols;
+        string sfx = Suffix(x.DType);
+        using var partial = Tensor.Empty([checked((int)(chunks * 2 * d))], DType.Float32, x.Device);
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
+        args.Add(mode);
+        args.Add(Ptr(x));
+        args.Add(PtrOrNull(z));
+        args.Add(Ptr(dOutput));
+        args.Add(Ptr(stats));
+        args.Add(rows);
+        args.Add(d);
+        args.Add(seg);
+        args.Add(d / seg);
+        args.Add(rowsPerChunk);
+        args.Add(colBlocks);
+        args.Add(Ptr(partial));
+        Launch(Function("norm.cu", $"param_grad_partial_{sfx}"), checked((uint)(colBlocks * chunks)), ParamThreads, 0, args);
+        LaunchParamFinish(partial, chunks, d, out0, out1, sfx);
+    }
+
+    private void LaunchParamFinish(Tensor partial, long chunks, int d, Tensor? out0, Tensor? out1, string sfx)
+    {
+        var args = new KernelArgs(stackalloc byte[64], stackalloc nint[8]);
+        args.Add(Ptr(partial));
+        args.Add(chunks);
+        args.Add(d);
+        args.Add(PtrOrNull(out0));
+        args.Add(PtrOrNull(out1));
+        LaunchElementwise(Function("norm.cu", $"param_grad_finish_{sfx}"), d, args);
+    }
+
+    /// <inheritdoc />
+    public void LayerNorm(Tensor x, Tensor? weight, Tensor? bias, double eps, Tensor output)
+    {
+        OnDeviceAll(nameof(LayerNorm), x, weight, bias, output);
+        int d = NormChecks.Rows(nameof(LayerNorm), x, [output], [weight, bias]);
+        FloatCompute(nameof(LayerNorm), x.DType);
+        if (d == 0 || x.Count == 0) return;
+        long rows = x.Count / d;
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[8]);
+        args.Add(Ptr(x));
+        args.Add(PtrOrNull(weight));
+        args.Add(PtrOrNull(bias));
+        args.Add((float)eps);
+        args.Add(d);
+        args.Add(rows);
+        args.Add(Ptr(output));
+        Launch(Function("norm.cu", $"layer_norm_{Suffix(x.DType)}"), RowGrid(rows), RowThreads(d), 0, args);
+    }
+
+    /// <inheritdoc />
+    public void LayerNormBackward(Tensor x, Tensor? weight, Tensor dOutput, double eps, Tensor dX, Tensor? dWeight, Tensor? dBias)
+    {
+        OnDeviceAll(nameof(LayerNormBackward), x, weight, dOutput, dX, dWeight, dBias);
+        int d = NormChecks.Rows(nameof(LayerNormBackward), x, [dOutput, dX], [weight, dWeight, dBias]);
+        FloatCompute(nameof(LayerNormBackward), x.DType);
+        if (d == 0) return;
+        long rows = x.Count / d;
+        if (rows == 0)
+        {
+            if (dWeight is not null) Fill(0, dWeight);
+            if (dBias is not null) Fill(0, dBias);
+            return;
+        }
+        using var stats = Tensor.Empty([checked((int)(2 * rows))], DType.Float32, x.Device);
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[8]);
+        args.Add(Ptr(x));
+        args.Add(PtrOrNull(weight));
+        args.Add(Ptr(dOutput));
+        args.Add((float)eps);
+        args.Add(d);
+        args.Add(rows);
+        args.Add(Ptr(dX));
+        args.Add(Ptr(stats));
+        Launch(Function("norm.cu", $"layer_norm_backward_{Suffix(x.DType)}"), RowGrid(rows), RowThreads(d), 0, args);
+        if (dWeight is not null || dBias is not null) LaunchParamGrad(1, x, null, dOutput, stats, rows, d, d, dWeight, dBias);
+    }
+
+    /// <inheritdoc />
+    public void GroupNorm(Tensor x, int groups, Tensor weight, Tensor bias, double eps, Tensor output)
+    {
+        OnDeviceAll(nameof(GroupNorm), x, weight, bias, output);
+        var (n, c, s) = NormChecks.Groups(nameof(GroupNorm), x, groups, [output], [weight, bias]);
+        FloatCompute(nameof(GroupNorm), x.DType);
+        if (x.Count == 0) return;
+        int cg = c / groups;
+        long segments = (long)n * groups;
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
+        args.Add(Ptr(x));
+        args.Add(Ptr(weight));
+        args.Add(Ptr(bias));
+        args.Add((float)eps);
+        args.Add(groups);
+        args.Add(cg);
+        args.Add(s);
+        args.Add(segments);
+        args.Add(Ptr(output));
+        Launch(Function("norm.cu", $"group_norm_{Suffix(x.DType)}"), RowGrid(segments), RowThreads(cg * s), 0, args);
+    }
+
+    /// <inheritdoc />
+    public void GroupNormBackward(Tensor x, int groups, Tensor weight, Tensor dOutput, double eps, Tensor dX, Tensor dWeight, Tensor dBias)
+    {
+        OnDeviceAll(nameof(GroupNormBackward), x, weight, dOutput, dX, dWeight, dBias);
+        var (n, c, s) = NormChecks.Groups(nameof(GroupNormBackward), x, groups, [dOutput, dX], [weight, dWeight, dBias]);
+        FloatCompute(nameof(GroupNormBackward), x.DType);
+        if (c == 0) return;
+        if (x.Count == 0)
+        {
+            Fill(0, dWeight);
+            Fill(0, dBias);
+            return;
+        }
+        int cg = c / groups;
+        long segments = (long)n * groups;
+        using var partial = Tensor.Empty([checked(n * 2 * c)], DType.Float32, x.Device);
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
+        args.Add(Ptr(x));
+        args.Add(Ptr(weight));
+        args.Add(Ptr(dOutput));
+        args.Add((float)eps);
+        args.Add(groups);
+        args.Add(cg);
+        args.Add(s);
+        args.Add(segments);
+        args.Add(Ptr(dX));
+        args.Add(Ptr(partial));
+        Launch(Function("norm.cu", $"group_norm_backward_{Suffix(x.DType)}"), RowGrid(segments), RowThreads(cg * s), 0, args);
+        LaunchParamFinish(partial, n, c, dWeight, dBias, Suffix(x.DType));
+    }
+}

@@ -1,0 +1,123 @@
+// Causal depthwise conv1d over time (channel-last), its backward and its single inference step, float32.
+// Formulas: aim-architecture.md §3.4 step 2 and §3.6 steps 2-3; same definitions as ReferenceKernels.Ssm.cs:
+//   z[b,t,c] = bias[c] + Σ_k w[c,k]·x[b, t-(K-1)+k, c]  (x at negative time = 0),  y = silu(z) or z.
+// Backward: dz = dy·silu'(z) (z recomputed), dx[t] = Σ_k w[c,k]·dz[t+(K-1)-k], dw[c,k] = Σ_{b,t} x[t-(K-1)+k]·dz[t],
+// dbias[c] = Σ_{b,t} dz. x is a strided view (batch stride, time stride) whose channel stride is 1.
+#include "common.cuh"
+
+__device__ __forceinline__ float conv_silu(float z) { return z / (1.0f + expf(-z)); }
+
+__device__ __forceinline__ float conv_pre(const float* x, i64 sxb, i64 sxl, const float* w, const float* bias,
+                                          int b, int t, int c, int K)
+{
+    float z = bias ? bias[c] : 0.0f;
+    const float* xb = x + (i64)b * sxb + c;
+    for (int k = 0; k < K; k++)
+    {
+        int src = t - (K - 1) + k;
+        if (src >= 0) z = fmaf(w[(i64)c * K + k], xb[(i64)src * sxl], z);
+    }
+    return z;
+}
+
+// y (B, L, C) contiguous; one thread per output element.
+extern "C" __global__ void conv1d_fwd_f32(const float* x, i64 sxb, i64 sxl, const float* w, const float* bias, int silu,
+                                          float* y, int B, int L, int C, int K)
+{
+    AIM_GRID_STRIDE(i, (i64)B * L * C)
+    {
+        int c = (int)(i % C);
+        i64 r = i / C;
+        int t = (int)(r % L), b = (int)(r / L);
+        float z = conv_pre(x, sxb, sxl, w, bias, b, t, c, K);
+        y[i] = silu ? conv_silu(z) : z;
+    }
+}
+
+// dz = dy·silu'(z), silu'(z) = s·(1 + z·(1-s)) with s = sigmoid(z). dz (B, L, C) contiguous.
+extern "C" __global__ void conv1d_bwd_dz_f32(const float* x, i64 sxb, i64 sxl, const float* w, const float* bias,
+                                             const float* dy, float* dz, int B, int L, int C, int K)
+{
+    AIM_GRID_STRIDE(i, (i64)B * L * C)
+    {
+        int c = (int)(i % C);
+        i64 r = i / C;
+        int t = (int)(r % L), b = (int)(r / L);
+        float z = conv_pre(x, sxb, sxl, w, bias, b, t, c, K);
+        float s = 1.0f / (1.0f + expf(-z));
+        dz[i] = dy[i] * (s * (1.0f + z * (1.0f - s)));
+    }
+}
+
+// dx[b,t,c] = Σ_k w[c,k]·dz[b, t+(K-1)-k, c] over the outputs that read input t.
+extern "C" __global__ void conv1d_bwd_dx_f32(const float* dz, const float* w, float* dx, int B, int L, int C, int K)
+{
+    AIM_GRID_STRIDE(i, (i64)B * L * C)
+    {
+        int c = (int)(i % C);
+        i64 r = i / C;
+        int t = (int)(r % L), b = (int)(r / L);
+        const float* dzb = dz + (i64)b * L * C + c;
+        float acc = 0.0f;
+        for (int k = 0; k < K; k++)
+        {
+            int dst = t + (K - 1) - k;
+            if (dst < L) acc = fmaf(w[(i64)c * K + k], dzb[(i64)dst * C], acc);
+        }
+        dx[i] = acc;
+    }
+}
+
+// dw[c,k] (k < K) or dbias[c] (k == K): one block per (32-channel tile, k); 8 row groups of 32 channels
+// sum over the B·L rows, then a shared-memory reduction over the groups (a fixed order: deterministic).
+#define CONV_DW_CH 32
+#define CONV_DW_ROWS 8
+extern "C" __global__ void conv1d_bwd_dw_f32(const float* x, i64 sxb, i64 sxl, const float* dz, float* dw, float* dbias,
+                                             int B, int L, int C, int K)
+{
+    __shared__ float part[CONV_DW_ROWS][CONV_DW_CH];
+    int tiles = (C + CONV_DW_CH - 1) / CONV_DW_CH;
+    int tile = blockIdx.x % tiles, k = blockIdx.x / tiles;
+    int lane = threadIdx.x % CONV_DW_CH, row = threadIdx.x / CONV_DW_CH;
+    int c = tile * CONV_DW_CH + lane;
+    float acc = 0.0f;
+    if (c < C)
+    {
+        for (i64 r = row; r < (i64)B * L; r += CONV_DW_ROWS)
+        {
+            int t = (int)(r % L), b = (int)(r / L);
+            float g = dz[r * C + c];
+            if (k == K) acc += g;
+            else
+            {
+                int src = t - (K - 1) + k;
+                if (src >= 0) acc = fmaf(x[(i64)b * sxb + (i64)src * sxl + c], g, acc);
+            }
+        }
+    }
+    part[row][lane] = acc;
+    __syncthreads();
+    if (row == 0 && c < C)
+    {
+        float s = 0.0f;
+        for (int j = 0; j < CONV_DW_ROWS; j++) s += part[j][lane];
+        if (k == K) { if (dbias) dbias[c] = s; }
+        else dw[(i64)c * K + k] = s;
+    }
+}
+
+// One step: state (B, C, K) shifts left, x goes last, y[b,c] = act(bias + Σ_k state·w). One thread per (b, c).
+extern "C" __global__ void conv1d_step_f32(float* state, const float* x, i64 sxb, const float* w, const float* bias, int silu,
+                                           float* y, int B, int C, int K)
+{
+    AIM_GRID_STRIDE(i, (i64)B * C)
+    {
+        int c = (int)(i % C), b = (int)(i / C);
+        float* row = state + i * K;
+        for (int j = 0; j < K - 1; j++) row[j] = row[j + 1];
+        row[K - 1] = x[(i64)b * sxb + c];
+        float z = bias ? bias[c] : 0.0f;
+        for (int j = 0; j < K; j++) z = fmaf(row[j], w[(i64)c * K + j], z);
+        y[i] = silu ? conv_silu(z) : z;
+    }
+}

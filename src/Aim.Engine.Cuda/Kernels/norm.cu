@@ -1,0 +1,313 @@
+// Normalisation kernels: RMSNorm, fused residual add + RMSNorm and the Mamba-2 gated RMSNorm (one kernel
+// over "segments"), LayerNorm and GroupNorm, forward and backward. Formulas are the reference kernels'
+// (ReferenceKernels.Norm.cs, IKernels.Norm.cs): rstd = 1/sqrt(mean(g²) + eps); RMS backward
+// dg = rstd·(dy·w - ĝ·mean(dy·w·ĝ)); LayerNorm/GroupNorm use the biased variance (two passes: mean, then
+// Σ(x - mean)²) and dx = rstd·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)).
+// One block per row (or per group segment); each thread strides over the row, fp32 accumulation, block
+// reductions in reduce.cuh. The weight/bias gradients are column sums over rows: the backward writes the
+// per-row statistics, param_grad_partial sums fixed chunks of rows per column and param_grad_finish adds
+// the chunks in order, so they are deterministic. bf16 storage computes in float32.
+// dx̂ = dy·w is rounded with __fmul_rn (no FMA contraction) wherever it feeds dx̂ - mean(dx̂): a group of one
+// element must give dx̂ - mean(dx̂) = 0 exactly, and a contracted fma(dy, w, -mean) leaves the product's
+// rounding error, which rstd = 1/sqrt(eps) magnifies (seen on the H200: 1.3e-5 where the reference has 0).
+#include "reduce.cuh"
+
+__device__ __forceinline__ float sigmoid_f(float z) { return 1.0f / (1.0f + expf(-z)); }
+
+// The normalised value g of element i: x (+ residual, rounded to T as a separate Add would) (· silu(z)).
+template <typename T>
+__device__ __forceinline__ float rms_input(const T* x, const T* res, const T* z, i64 i)
+{
+    float v = load_c(x, i);
+    if (res) v = round_to<T>(v + load_c(res, i));
+    if (z)
+    {
+        float zz = load_c(z, i);
+        v = v * zz * sigmoid_f(zz);
+    }
+    return v;
+}
+
+// Segments of seg consecutive elements (a row for RMSNorm, a group of channels for the gated norm), each
+// normalised by its own rstd; the weight index restarts every segsPerRow segments. resOut, when given,
+// receives x + residual.
+template <typename T>
+__device__ __forceinline__ void rms_norm(const T* x, const T* res, const T* z, const T* w, float eps, int seg, int segsPerRow,
+    i64 segments, T* out, T* resOut)
+{
+    for (i64 s = blockIdx.x; s < segments; s += gridDim.x)
+    {
+        i64 at = s * seg;
+        int wOff = (int)(s % segsPerRow) * seg;
+        float ss = 0.0f;
+        for (int j = threadIdx.x; j < seg; j += blockDim.x)
+        {
+            float g = rms_input(x, res, z, at + j);
+            if (resOut) store_c(resOut, at + j, g);
+            ss += g * g;
+        }
+        float rstd = 1.0f / sqrtf(block_sum(ss) / (float)seg + eps);
+        for (int j = threadIdx.x; j < seg; j += blockDim.x)
+            store_c(out, at + j, rms_input(x, res, z, at + j) * rstd * load_c(w, wOff + j));
+    }
+}
+
+// Backward of rms_norm (x is the forward's normalised input: residualOut for AddRmsNorm). Writes dx (+ extra,
+// the gradient that reached the residual sum directly), dz for the gated norm, and stats[s] = rstd.
+template <typename T>
+__device__ __forceinline__ void rms_norm_backward(const T* x, const T* z, const T* w, const T* dy, const T* extra, float eps,
+    int seg, int segsPerRow, i64 segments, T* dx, T* dz, float* stats)
+{
+    for (i64 s = blockIdx.x; s < segments; s += gridDim.x)
+    {
+        i64 at = s * seg;
+        int wOff = (int)(s % segsPerRow) * seg;
+        float2 acc = make_float2(0.0f, 0.0f);
+        for (int j = threadIdx.x; j < seg; j += blockDim.x)
+        {
+            float g = rms_input<T>(x, nullptr, z, at + j);
+            acc.x += g * g;
+            acc.y += load_c(dy, at + j) * load_c(w, wOff + j) * g;
+        }
+        acc = block_sum2(acc);
+        float rstd = 1.0f / sqrtf(acc.x / (float)seg + eps);
+        float mean = acc.y * rstd / (float)seg;
+        if (threadIdx.x == 0) stats[s] = rstd;
+        for (int j = threadIdx.x; j < seg; j += blockDim.x)
+        {
+            i64 i = at + j;
+            float g = rms_input<T>(x, nullptr, z, i);
+            float dg = rstd * (load_c(dy, i) * load_c(w, wOff + j) - g * rstd * mean);
+            if (z)
+            {
+                float xv = load_c(x, i), zv = load_c(z, i), sg = sigmoid_f(zv);
+                store_c(dx, i, dg * zv * sg);
+                store_c(dz, i, dg * xv * sg * (1.0f + zv * (1.0f - sg)));
+            }
+            else
+            {
+                store_c(dx, i, extra ? dg + load_c(extra, i) : dg);
+            }
+        }
+    }
+}
+
+// Mean and rstd of n values starting at x[at] (two passes, biased variance).
+template <typename T>
+__device__ __forceinline__ float2 mean_rstd(const T* x, i64 at, i64 n, float eps)
+{
+    float sum = 0.0f;
+    for (i64 k = threadIdx.x; k < n; k += blockDim.x) sum += load_c(x, at + k);
+    float mean = block_sum(sum) / (float)n;
+    float sq = 0.0f;
+    for (i64 k = threadIdx.x; k < n; k += blockDim.x)
+    {
+        float c = load_c(x, at + k) - mean;
+        sq += c * c;
+    }
+    return make_float2(mean, 1.0f / sqrtf(block_sum(sq) / (float)n + eps));
+}
+
+template <typename T>
+__device__ __forceinline__ void layer_norm(const T* x, const T* w, const T* b, float eps, int d, i64 rows, T* out)
+{
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x)
+    {
+        i64 at = r * d;
+        float2 mr = mean_rstd(x, at, d, eps);
+        for (int j = threadIdx.x; j < d; j += blockDim.x)
+        {
+            float v = (load_c(x, at + j) - mr.x) * mr.y;
+            if (w) v *= load_c(w, j);
+            if (b) v += load_c(b, j);
+            store_c(out, at + j, v);
+        }
+    }
+}
+
+// Writes dx and stats[2r] = mean, stats[2r + 1] = rstd.
+template <typename T>
+__device__ __forceinline__ void layer_norm_backward(const T* x, const T* w, const T* dy, float eps, int d, i64 rows, T* dx, float* stats)
+{
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x)
+    {
+        i64 at = r * d;
+        float2 mr = mean_rstd(x, at, d, eps);
+        float2 m = make_float2(0.0f, 0.0f);
+        for (int j = threadIdx.x; j < d; j += blockDim.x)
+        {
+            float xh = (load_c(x, at + j) - mr.x) * mr.y;
+            float dxh = __fmul_rn(load_c(dy, at + j), w ? load_c(w, j) : 1.0f);
+            m.x += dxh;
+            m.y += dxh * xh;
+        }
+        m = block_sum2(m);
+        m.x /= (float)d;
+        m.y /= (float)d;
+        if (threadIdx.x == 0)
+        {
+            stats[2 * r] = mr.x;
+            stats[2 * r + 1] = mr.y;
+        }
+        for (int j = threadIdx.x; j < d; j += blockDim.x)
+        {
+            float xh = (load_c(x, at + j) - mr.x) * mr.y;
+            float dxh = __fmul_rn(load_c(dy, at + j), w ? load_c(w, j) : 1.0f);
+            store_c(dx, at + j, mr.y * (dxh - m.x - xh * m.y));
+        }
+    }
+}
+
+#define PARAM_COLS 32
+#define PARAM_LANES 8
+
+// Per-column partial sums of the weight (and bias) gradient over one chunk of rows. Block of
+// PARAM_COLS x PARAM_LANES threads (flattened): 32 consecutive columns, 8 row lanes; blockIdx.x =
+// column block + colBlocks · chunk. partial is [chunks][2][d]: plane 0 Σ dy·x̂, plane 1 Σ dy.
+// mode 0 (RMS / gated): x̂ = g · stats[r · segsPerRow + col / seg]; mode 1 (LayerNorm): x̂ = (x - mean) · rstd.
+template <typename T>
+__device__ __forceinline__ void param_grad_partial(int mode, const T* x, const T* z, const T* dy, const float* stats, i64 rows, int d,
+    int seg, int segsPerRow, i64 rowsPerChunk, int colBlocks, float* partial)
+{
+    __shared__ float sw[PARAM_LANES][PARAM_COLS + 1];
+    __shared__ float sb[PARAM_LANES][PARAM_COLS + 1];
+    int tx = threadIdx.x % PARAM_COLS, ty = threadIdx.x / PARAM_COLS;
+    int col = (blockIdx.x % colBlocks) * PARAM_COLS + tx;
+    i64 chunk = blockIdx.x / colBlocks;
+    i64 r0 = chunk * rowsPerChunk, r1 = min(rows, r0 + rowsPerChunk);
+    float aw = 0.0f, ab = 0.0f;
+    if (col < d)
+    {
+        for (i64 r = r0 + ty; r < r1; r += PARAM_LANES)
+        {
+            i64 i = r * d + col;
+            float g = load_c(dy, i);
+            float xh;
+            if (mode == 0) xh = rms_input<T>(x, nullptr, z, i) * stats[r * segsPerRow + col / seg];
+            else xh = (load_c(x, i) - stats[2 * r]) * stats[2 * r + 1];
+            aw += g * xh;
+            ab += g;
+        }
+    }
+    sw[ty][tx] = aw;
+    sb[ty][tx] = ab;
+    __syncthreads();
+    if (ty == 0 && col < d)
+    {
+        for (int k = 1; k < PARAM_LANES; k++)
+        {
+            aw += sw[k][tx];
+            ab += sb[k][tx];
+        }
+        partial[(chunk * 2) * d + col] = aw;
+        partial[(chunk * 2 + 1) * d + col] = ab;
+    }
+}
+
+// Sums the chunks of partial ([chunks][2][d]) in chunk order: out0 from plane 0, out1 from plane 1 (either may be null).
+template <typename T>
+__device__ __forceinline__ void param_grad_finish(const float* partial, i64 chunks, int d, T* out0, T* out1)
+{
+    AIM_GRID_STRIDE(col, (i64)d)
+    {
+        float a = 0.0f, b = 0.0f;
+        for (i64 c = 0; c < chunks; c++)
+        {
+            a += partial[(c * 2) * d + col];
+            b += partial[(c * 2 + 1) * d + col];
+        }
+        if (out0) store_c(out0, col, a);
+        if (out1) store_c(out1, col, b);
+    }
+}
+
+// GroupNorm over segments (sample n, group g) of cg·S contiguous elements; channel of element k is
+// g·cg + k / S.
+template <typename T>
+__device__ __forceinline__ void group_norm(const T* x, const T* w, const T* b, float eps, int groups, int cg, i64 S, i64 segments, T* out)
+{
+    i64 m = (i64)cg * S;
+    for (i64 s = blockIdx.x; s < segments; s += gridDim.x)
+    {
+        i64 at = s * m;
+        int c0 = (int)(s % groups) * cg;
+        float2 mr = mean_rstd(x, at, m, eps);
+        for (i64 k = threadIdx.x; k < m; k += blockDim.x)
+        {
+            int c = c0 + (int)(k / S);
+            store_c(out, at + k, (load_c(x, at + k) - mr.x) * mr.y * load_c(w, c) + load_c(b, c));
+        }
+    }
+}
+
+// Backward of group_norm: writes dx and partial[(n · 2 + p) · C + c] (p = 0: Σ_s dy·x̂, p = 1: Σ_s dy) for
+// param_grad_finish with chunks = N.
+template <typename T>
+__device__ __forceinline__ void group_norm_backward(const T* x, const T* w, const T* dy, float eps, int groups, int cg, i64 S, i64 segments,
+    T* dx, float* partial)
+{
+    i64 m = (i64)cg * S;
+    int channels = groups * cg;
+    for (i64 s = blockIdx.x; s < segments; s += gridDim.x)
+    {
+        i64 at = s * m, n = s / groups;
+        int c0 = (int)(s % groups) * cg;
+        float2 mr = mean_rstd(x, at, m, eps);
+        float m1 = 0.0f, m2 = 0.0f;
+        for (int ci = 0; ci < cg; ci++)
+        {
+            i64 cat = at + (i64)ci * S;
+            float2 acc = make_float2(0.0f, 0.0f);
+            for (i64 k = threadIdx.x; k < S; k += blockDim.x)
+            {
+                float g = load_c(dy, cat + k);
+                acc.x += g * (load_c(x, cat + k) - mr.x) * mr.y;
+                acc.y += g;
+            }
+            acc = block_sum2(acc);
+            int c = c0 + ci;
+            if (threadIdx.x == 0)
+            {
+                partial[(n * 2) * channels + c] = acc.x;
+                partial[(n * 2 + 1) * channels + c] = acc.y;
+            }
+            float wc = load_c(w, c);
+            m1 += __fmul_rn(wc, acc.y);
+            m2 += __fmul_rn(wc, acc.x);
+        }
+        m1 /= (float)m;
+        m2 /= (float)m;
+        for (i64 k = threadIdx.x; k < m; k += blockDim.x)
+        {
+            int c = c0 + (int)(k / S);
+            float xh = (load_c(x, at + k) - mr.x) * mr.y;
+            float dxh = __fmul_rn(load_c(dy, at + k), load_c(w, c));
+            store_c(dx, at + k, mr.y * (dxh - m1 - xh * m2));
+        }
+    }
+}
+
+#define AIM_NORM(N, T) \
+    extern "C" __global__ void rms_norm_##N(const T* x, const T* res, const T* z, const T* w, float eps, int seg, int segsPerRow, \
+        i64 segments, T* out, T* resOut) \
+    { rms_norm<T>(x, res, z, w, eps, seg, segsPerRow, segments, out, resOut); } \
+    extern "C" __global__ void rms_norm_backward_##N(const T* x, const T* z, const T* w, const T* dy, const T* extra, float eps, \
+        int seg, int segsPerRow, i64 segments, T* dx, T* dz, float* stats) \
+    { rms_norm_backward<T>(x, z, w, dy, extra, eps, seg, segsPerRow, segments, dx, dz, stats); } \
+    extern "C" __global__ void layer_norm_##N(const T* x, const T* w, const T* b, float eps, int d, i64 rows, T* out) \
+    { layer_norm<T>(x, w, b, eps, d, rows, out); } \
+    extern "C" __global__ void layer_norm_backward_##N(const T* x, const T* w, const T* dy, float eps, int d, i64 rows, T* dx, float* stats) \
+    { layer_norm_backward<T>(x, w, dy, eps, d, rows, dx, stats); } \
+    extern "C" __global__ void __launch_bounds__(PARAM_COLS * PARAM_LANES) param_grad_partial_##N(int mode, const T* x, const T* z, \
+        const T* dy, const float* stats, i64 rows, int d, int seg, int segsPerRow, i64 rowsPerChunk, int colBlocks, float* partial) \
+    { param_grad_partial<T>(mode, x, z, dy, stats, rows, d, seg, segsPerRow, rowsPerChunk, colBlocks, partial); } \
+    extern "C" __global__ void param_grad_finish_##N(const float* partial, i64 chunks, int d, T* out0, T* out1) \
+    { param_grad_finish<T>(partial, chunks, d, out0, out1); } \
+    extern "C" __global__ void group_norm_##N(const T* x, const T* w, const T* b, float eps, int groups, int cg, i64 S, i64 segments, T* out) \
+    { group_norm<T>(x, w, b, eps, groups, cg, S, segments, out); } \
+    extern "C" __global__ void group_norm_backward_##N(const T* x, const T* w, const T* dy, float eps, int groups, int cg, i64 S, \
+        i64 segments, T* dx, float* partial) \
+    { group_norm_backward<T>(x, w, dy, eps, groups, cg, S, segments, dx, partial); }
+
+AIM_NORM(f32, float)
+AIM_NORM(bf16, bf16)

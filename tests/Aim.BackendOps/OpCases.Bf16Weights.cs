@@ -1,0 +1,27 @@
+using Aim.Engine.Operations;
+using Aim.Engine.Tensors;
+
+namespace Aim.BackendOps;
+
+// provides: cases for weight-only bf16 (f32 activations with bf16-stored weights) in MatMul and Embedding.
+public static partial class OpCases
+{
+    /// <summary>x (M, K) · W(N, K)ᵀ with W stored in bf16, at decode row counts and odd sizes; and a bf16 table gather.</summary>
+    public static IEnumerable<OpCase> Bf16Weights()
+    {
+        int[][] sizes = [[1, 31, 7], [2, 257, 33], [7, 768, 65], [16, 64, 257], [17, 33, 31], [2, 1, 1]];
+        foreach (var s in sizes)
+        {
+            int m = s[0], k = s[1], n = s[2];
+            yield return new OpCase("MatMul.Bf16Weights", $"M={m},K={k},N={n},tB",
+                rng => [Randn(rng, m, k), Randn(rng, n, k)],
+                x => [Ops.MatMul(x[0], Ops.Cast(x[1], DType.BFloat16), transB: true)]) { HasGradient = false };
+        }
+        yield return new OpCase("MatMul.Bf16Weights", "batched,B=3,M=5,K=31,N=7",
+            rng => [Randn(rng, 3, 5, 31), Randn(rng, 31, 7)],
+            x => [Ops.MatMul(x[0], Ops.Cast(x[1], DType.BFloat16))]) { HasGradient = false };
+        yield return new OpCase("Embedding.Bf16Table", "V=31,D=257",
+            rng => [Randn(rng, 31, 257), Ids(rng, 31, 3, 7)],
+            x => [Ops.Embedding(Ops.Cast(x[0], DType.BFloat16), x[1])]) { HasGradient = false };
+    }
+}
