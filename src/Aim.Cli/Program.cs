@@ -36,6 +36,7 @@ public static class Program
         root.Subcommands.Add(InfoCommand.Create(io));
         root.Subcommands.Add(BenchCommand.Create(io));
         root.Subcommands.Add(TokenizeCommand.Create(io));
+        foreach (var command in TrainCommand.Create(io)) root.Subcommands.Add(command);
         try
         {
             var parse = root.Parse(args);

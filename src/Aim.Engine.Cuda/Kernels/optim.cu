@@ -1,0 +1,26 @@
+// Optimizer kernels (IKernels.Optim.cs): the fused AdamW update and the EMA update, float32, one element per
+// thread in a grid-stride loop. Same formula and operation order as CpuKernels.Optim.cs (scalars precomputed on
+// the host in double and rounded to float32 once); the compiler may contract multiply-adds, so results agree
+// with the CPU to rounding, not bit for bit.
+#include "common.cuh"
+
+extern "C" __global__ void adamw_f32(const float* g, float* p, float* m, float* v, float scale, float b1, float c1,
+    float b2, float c2, float eps, float decay, float step_size, float inv_sqrt_bc2, i64 n)
+{
+    AIM_GRID_STRIDE(i, n)
+    {
+        float gi = g[i] * scale;
+        float mi = b1 * m[i] + c1 * gi;
+        float vi = b2 * v[i] + c2 * (gi * gi);
+        float pi = p[i] * decay;
+        pi -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi;
+    }
+}
+
+extern "C" __global__ void ema_f32(const float* s, float* e, float rate, i64 n)
+{
+    AIM_GRID_STRIDE(i, n) e[i] += rate * (s[i] - e[i]);
+}

@@ -1,0 +1,74 @@
+using System.Runtime.Intrinsics;
+using Aim.Engine.Kernels;
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Backends.Cpu;
+
+// provides: Float32 AdamWStep and EmaUpdate with Vector256 lanes and threads (chunks depend only on the size).
+// Same formula as ReferenceKernels.Optim.cs, evaluated in float32 with the scalars rounded once per call; the
+// lane loop and the tail use the same operation order, so every element gets the same bits wherever it falls.
+public unsafe partial class CpuKernels
+{
+    private const long OptimGrain = 1 << 14;
+
+    /// <inheritdoc />
+    public override void AdamWStep(Tensor grad, AdamWHyper hyper, Tensor param, Tensor m, Tensor v)
+    {
+        if (param.DType != DType.Float32) { base.AdamWStep(grad, hyper, param, m, v); return; }
+        OptimChecks.AdamW(grad, hyper, param, m, v);
+        float scale = (float)hyper.GradScale, b1 = (float)hyper.Beta1, c1 = (float)(1 - hyper.Beta1);
+        float b2 = (float)hyper.Beta2, c2 = (float)(1 - hyper.Beta2), eps = (float)hyper.Eps;
+        float decay = (float)(1 - hyper.Lr * hyper.WeightDecay), stepSize = (float)(hyper.Lr / hyper.BiasCorrection1);
+        float invSqrtBc2 = (float)(1 / Math.Sqrt(hyper.BiasCorrection2));
+        float* pg = (float*)grad.DataPointer, pp = (float*)param.DataPointer, pm = (float*)m.DataPointer, pv = (float*)v.DataPointer;
+        CpuParallel.For(param.Count, OptimGrain, (s, e) =>
+        {
+            long i = s;
+            var vScale = Vector256.Create(scale); var vb1 = Vector256.Create(b1); var vc1 = Vector256.Create(c1);
+            var vb2 = Vector256.Create(b2); var vc2 = Vector256.Create(c2); var vEps = Vector256.Create(eps);
+            var vDecay = Vector256.Create(decay); var vStep = Vector256.Create(stepSize); var vInv = Vector256.Create(invSqrtBc2);
+            for (; i + 8 <= e; i += 8)
+            {
+                var g = Vector256.Load(pg + i) * vScale;
+                var mi = vb1 * Vector256.Load(pm + i) + vc1 * g;
+                var vi = vb2 * Vector256.Load(pv + i) + vc2 * (g * g);
+                var p = Vector256.Load(pp + i) * vDecay;
+                p -= vStep * mi / (Vector256.Sqrt(vi) * vInv + vEps);
+                mi.Store(pm + i);
+                vi.Store(pv + i);
+                p.Store(pp + i);
+            }
+            for (; i < e; i++)
+            {
+                float g = pg[i] * scale;
+                float mi = b1 * pm[i] + c1 * g;
+                float vi = b2 * pv[i] + c2 * (g * g);
+                float p = pp[i] * decay;
+                p -= stepSize * mi / (MathF.Sqrt(vi) * invSqrtBc2 + eps);
+                pm[i] = mi;
+                pv[i] = vi;
+                pp[i] = p;
+            }
+        });
+    }
+
+    /// <inheritdoc />
+    public override void EmaUpdate(Tensor source, double decay, Tensor ema)
+    {
+        if (ema.DType != DType.Float32) { base.EmaUpdate(source, decay, ema); return; }
+        OptimChecks.Ema(source, decay, ema);
+        float rate = (float)(1 - decay);
+        float* ps = (float*)source.DataPointer, pe = (float*)ema.DataPointer;
+        CpuParallel.For(ema.Count, OptimGrain, (s, e) =>
+        {
+            long i = s;
+            var vRate = Vector256.Create(rate);
+            for (; i + 8 <= e; i += 8)
+            {
+                var x = Vector256.Load(pe + i);
+                (x + vRate * (Vector256.Load(ps + i) - x)).Store(pe + i);
+            }
+            for (; i < e; i++) pe[i] += rate * (ps[i] - pe[i]);
+        });
+    }
+}

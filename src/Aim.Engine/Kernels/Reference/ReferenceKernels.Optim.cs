@@ -1,0 +1,50 @@
+using System.Numerics;
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Kernels.Reference;
+
+// provides: AdamWStep and EmaUpdate, reference versions: one element at a time, computed in double and
+// rounded to the tensor's dtype once per stored value (torch.optim.AdamW's single-tensor formula).
+public unsafe partial class ReferenceKernels
+{
+    /// <inheritdoc />
+    public virtual void AdamWStep(Tensor grad, AdamWHyper hyper, Tensor param, Tensor m, Tensor v)
+    {
+        OptimChecks.AdamW(grad, hyper, param, m, v);
+        if (IsDouble(nameof(AdamWStep), param.DType)) AdamWStepT<double>(grad, hyper, param, m, v);
+        else AdamWStepT<float>(grad, hyper, param, m, v);
+    }
+
+    private static void AdamWStepT<T>(Tensor grad, AdamWHyper h, Tensor param, Tensor m, Tensor v) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* pg = (T*)grad.DataPointer, pp = (T*)param.DataPointer, pm = (T*)m.DataPointer, pv = (T*)v.DataPointer;
+        double stepSize = h.Lr / h.BiasCorrection1, sqrtBc2 = Math.Sqrt(h.BiasCorrection2), decay = 1 - h.Lr * h.WeightDecay;
+        for (long i = 0; i < param.Count; i++)
+        {
+            double g = double.CreateChecked(pg[i]) * h.GradScale;
+            double mi = h.Beta1 * double.CreateChecked(pm[i]) + (1 - h.Beta1) * g;
+            double vi = h.Beta2 * double.CreateChecked(pv[i]) + (1 - h.Beta2) * g * g;
+            double p = double.CreateChecked(pp[i]) * decay;
+            p -= stepSize * mi / (Math.Sqrt(vi) / sqrtBc2 + h.Eps);
+            pm[i] = T.CreateChecked(mi);
+            pv[i] = T.CreateChecked(vi);
+            pp[i] = T.CreateChecked(p);
+        }
+    }
+
+    /// <inheritdoc />
+    public virtual void EmaUpdate(Tensor source, double decay, Tensor ema)
+    {
+        OptimChecks.Ema(source, decay, ema);
+        if (IsDouble(nameof(EmaUpdate), ema.DType))
+        {
+            double* ps = (double*)source.DataPointer, pe = (double*)ema.DataPointer;
+            for (long i = 0; i < ema.Count; i++) pe[i] += (1 - decay) * (ps[i] - pe[i]);
+        }
+        else
+        {
+            float* ps = (float*)source.DataPointer, pe = (float*)ema.DataPointer;
+            for (long i = 0; i < ema.Count; i++) pe[i] = (float)(pe[i] + (1 - decay) * ((double)ps[i] - pe[i]));
+        }
+    }
+}
