@@ -1,3 +1,4 @@
+using Aim.Models.Data;
 // `aim train`, `aim train-vq` and `aim eval-vq` in-process on tiny problems: the run folder gets a checkpoint and a
 // loadable model folder, an existing checkpoint needs --resume, a mismatched resume is one "aim:" line, exit 1.
 using Aim.Engine.IO;
@@ -14,21 +15,14 @@ public sealed class TrainCommandTests
     {
         string dir = CliHarness.TempFolder();
         const int n = 8, t = 4;
-        var codes = new int[n * t];
-        var labels = new int[n];
+        var writer = new TokenShardWriter(dir, new TokenShardMetadata(2, 2, 8, ["a", "b"], "test"));
+        var codes = new int[t];
         for (int i = 0; i < n; i++)
         {
-            labels[i] = i % 2;
-            for (int j = 0; j < t; j++) codes[i * t + j] = (5 * labels[i] + j) % 8;
+            for (int j = 0; j < t; j++) codes[j] = (5 * (i % 2) + j) % 8;
+            writer.Add(codes, i % 2);
         }
-        using var ct = Tensor.FromArray(codes, [n, t]);
-        using var lt = Tensor.FromArray(labels, [n]);
-        SafetensorsWriter.Write(Path.Combine(dir, "shard-00000.safetensors"), [new("codes", ct), new("labels", lt)],
-            new Dictionary<string, string>
-            {
-                ["format"] = "aim-token-shard/1", ["num_classes"] = "2", ["grid"] = "2", ["vocab_size"] = "8",
-                ["class_names"] = "[\"a\",\"b\"]", ["source"] = "test",
-            });
+        writer.Complete();
         return dir;
     }
 

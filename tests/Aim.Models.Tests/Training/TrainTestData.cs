@@ -19,29 +19,22 @@ internal static class TrainTestData
         return dir;
     }
 
-    /// <summary>Writes two shards (README format) of images whose codes follow from the label: code j = (3·label + j) mod V.</summary>
+    /// <summary>Writes two shards with the real writer: codes follow from the label, code j = (3·label + j) mod V.</summary>
     public static string WriteShards(string dir, int perShard = 12)
     {
         int t = Grid * Grid;
+        var writer = new TokenShardWriter(dir, new TokenShardMetadata(Classes, Grid, Vocab, ["a", "b", "c"], "test"), perShard);
+        var codes = new int[t];
         for (int s = 0; s < 2; s++)
         {
-            var codes = new int[perShard * t];
-            var labels = new int[perShard];
             for (int i = 0; i < perShard; i++)
             {
-                labels[i] = (i + s) % Classes;
-                for (int j = 0; j < t; j++) codes[i * t + j] = (3 * labels[i] + j + (j == t - 1 ? i % 2 : 0)) % Vocab;
+                int label = (i + s) % Classes;
+                for (int j = 0; j < t; j++) codes[j] = (3 * label + j + (j == t - 1 ? i % 2 : 0)) % Vocab;
+                writer.Add(codes, label);
             }
-            using var ct = Tensor.FromArray(codes, [perShard, t]);
-            using var lt = Tensor.FromArray(labels, [perShard]);
-            SafetensorsWriter.Write(Path.Combine(dir, $"shard-{s:D5}.safetensors"),
-                [new("codes", ct), new("labels", lt)],
-                new Dictionary<string, string>
-                {
-                    ["format"] = "aim-token-shard/1", ["num_classes"] = $"{Classes}", ["grid"] = $"{Grid}", ["vocab_size"] = $"{Vocab}",
-                    ["class_names"] = "[\"a\",\"b\",\"c\"]", ["source"] = "test",
-                });
         }
+        writer.Complete();
         return dir;
     }
 
