@@ -34,10 +34,10 @@ public sealed class AimBlock : Module
     }
 
     /// <summary>
-    /// (shift, scale, gate), each (B, d), for this block. siluCond: (B, d) = silu(class embedding);
+    /// (shift, 1 + scale, gate), each (B, d) and contiguous, for this block. siluCond: (B, d) = silu(class embedding);
     /// groupRows: (B, 3, d) this block's rows of the shared group projection (adaLN-group) or null.
     /// </summary>
-    public (Tensor Shift, Tensor Scale, Tensor Gate) Modulation(Tensor siluCond, Tensor? groupRows)
+    public (Tensor Shift, Tensor ScalePlusOne, Tensor Gate) Modulation(Tensor siluCond, Tensor? groupRows)
     {
         Tensor m;                                                   // (B, 3, d)
         if (AdaLnModulation is not null)
@@ -49,28 +49,29 @@ public sealed class AimBlock : Module
         {
             m = Ops.Add(groupRows ?? throw new ArgumentException("adaLN-group block needs its group rows"), ScaleShiftTable!);
         }
-        return (Ops.Select(m, 1, 0), Ops.Select(m, 1, 1), Ops.Select(m, 1, 2));
+        // Computed once per image and read every step: contiguous rows, and 1 + scale folded in.
+        return (Ops.Contiguous(Ops.Select(m, 1, 0)), Ops.AddScalar(Ops.Select(m, 1, 1), 1.0), Ops.Contiguous(Ops.Select(m, 1, 2)));
     }
 
     /// <summary>
     /// hidden, residual: (B, L, d) (residual null for block 0), modulation rows (B, d) broadcast over L.
     /// Returns (gate · mixer(norm(r)·(1+scale)+shift), r) with r = residual + hidden in fp32.
     /// </summary>
-    public (Tensor Hidden, Tensor Residual) Forward(Tensor hidden, Tensor? residual, (Tensor Shift, Tensor Scale, Tensor Gate) mod)
+    public (Tensor Hidden, Tensor Residual) Forward(Tensor hidden, Tensor? residual, (Tensor Shift, Tensor ScalePlusOne, Tensor Gate) mod)
     {
         var (n, r) = Ops.AddRmsNorm(hidden, residual, Norm.Weight, NormEps);
         var shift = Ops.Unsqueeze(mod.Shift, 1);
-        var onePlusScale = Ops.AddScalar(Ops.Unsqueeze(mod.Scale, 1), 1.0);
+        var onePlusScale = Ops.Unsqueeze(mod.ScalePlusOne, 1);
         var u = Ops.Add(Ops.Mul(n, onePlusScale), shift);
         var y = Mixer.Forward(u);
         return (Ops.Mul(Ops.Unsqueeze(mod.Gate, 1), y), r);
     }
 
     /// <summary>One decoding step: hidden, residual (B, d); same semantics as <see cref="Forward"/> with L = 1.</summary>
-    public (Tensor Hidden, Tensor Residual) Step(Tensor hidden, Tensor? residual, (Tensor Shift, Tensor Scale, Tensor Gate) mod, MixerState state)
+    public (Tensor Hidden, Tensor Residual) Step(Tensor hidden, Tensor? residual, (Tensor Shift, Tensor ScalePlusOne, Tensor Gate) mod, MixerState state)
     {
         var (n, r) = Ops.AddRmsNorm(hidden, residual, Norm.Weight, NormEps);
-        var u = Ops.Add(Ops.Mul(n, Ops.AddScalar(mod.Scale, 1.0)), mod.Shift);
+        var u = Ops.Add(Ops.Mul(n, mod.ScalePlusOne), mod.Shift);
         var y = Mixer.Step(u, state);
         return (Ops.Mul(mod.Gate, y), r);
     }

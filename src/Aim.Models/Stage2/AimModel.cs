@@ -69,7 +69,7 @@ public sealed class AimModel : Module
     /// Per-layer adaLN rows for a batch of class embeddings. cond: (B, d) class embedding → list over layers of
     /// (shift, scale, gate), each (B, d).
     /// </summary>
-    public IReadOnlyList<(Tensor Shift, Tensor Scale, Tensor Gate)> LayerModulations(Tensor cond)
+    public IReadOnlyList<(Tensor Shift, Tensor ScalePlusOne, Tensor Gate)> LayerModulations(Tensor cond)
     {
         var siluCond = Ops.Silu(cond);
         Tensor? groups = null;                                            // (B, 3G, d)
@@ -140,7 +140,7 @@ public sealed class AimModel : Module
     /// word[token] + pos[step]; cond: (B, d); mods from <see cref="LayerModulations"/>. Returns (logits (B, V),
     /// final hidden (B, d)).
     /// </summary>
-    public (Tensor Logits, Tensor FinalHidden) Step(Tensor input, Tensor cond, IReadOnlyList<(Tensor Shift, Tensor Scale, Tensor Gate)> mods, IReadOnlyList<MixerState> states)
+    public (Tensor Logits, Tensor FinalHidden) Step(Tensor input, Tensor cond, IReadOnlyList<(Tensor Shift, Tensor ScalePlusOne, Tensor Gate)> mods, IReadOnlyList<MixerState> states)
     {
         Tensor hidden = input;
         Tensor? residual = null;

@@ -169,9 +169,11 @@ public unsafe partial class CpuKernels
                 row[k - 1] = px[b * sxb + c];
                 float z = pb == null ? 0f : pb[c];
                 for (int j = 0; j < k; j++) z += row[j] * pw[(long)c * k + j];
-                py[(long)b * ch + c] = silu ? z / (1f + MathF.Exp(-z)) : z;
+                py[(long)b * ch + c] = z;
             }
         }
+        // The activation in one vectorised pass (a scalar exp per channel dominated the step).
+        if (silu) Unary(UnaryOp.Silu, output, output);
     }
 
     /// <summary>Weight (C, K) as (K, C), so a tap is a contiguous vector over channels.</summary>
