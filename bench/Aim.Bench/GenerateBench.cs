@@ -21,27 +21,34 @@ public static class GenerateBench
     /// <summary>Bytes of weights read by one decode step (fp32): everything except the per-image adaLN projections.</summary>
     public static long StepWeightBytes(AimModel model)
     {
-        long elements = 0;
+        long total = 0;
         foreach (var (name, p) in model.NamedParameters())
         {
             bool perImage = name.Contains("adaLN_modulation", StringComparison.Ordinal) || name.Contains("adaln_group", StringComparison.Ordinal)
                 || name.Contains("cls_embed", StringComparison.Ordinal) || name.Contains("scale_shift_table", StringComparison.Ordinal);
             bool gathered = name.Contains("position_embeddings", StringComparison.Ordinal);
-            if (!perImage && !gathered) elements += p.Count;
+            if (!perImage && !gathered) total += p.Count * p.DType.SizeOf();
         }
-        return elements * sizeof(float);
+        return total;
     }
 
     /// <summary>FLOPs of one decode step for <paramref name="rows"/> rows (2 per multiply-add of every step matrix).</summary>
-    public static double StepFlops(AimModel model, int rows) => 2.0 * rows * (StepWeightBytes(model) / sizeof(float));
+    public static double StepFlops(AimModel model, int rows)
+    {
+        long elements = 0;
+        foreach (var (name, p) in model.NamedParameters())
+            if (name.EndsWith("proj.weight", StringComparison.Ordinal) || name.EndsWith("word_embeddings.weight", StringComparison.Ordinal)) elements += p.Count;
+        return 2.0 * rows * elements;
+    }
 
     /// <summary>Runs the full decode for each batch size (images; CFG doubles the rows).</summary>
-    public static IEnumerable<GenerateResult> Run(string modelName, AimConfig config, IReadOnlyList<int> batches, Device device, Roofline roofline, Action<string>? log = null, bool profile = false)
+    public static IEnumerable<GenerateResult> Run(string modelName, AimConfig config, IReadOnlyList<int> batches, Device device, Roofline roofline, Action<string>? log = null, bool profile = false, bool bf16Weights = false)
     {
         log?.Invoke($"building {modelName} with random weights ({config.NLayer} layers, d={config.DModel})...");
         using var model = new AimModel(config);
         model.InitializeRandom(new Rng(0));
         if (device.Kind != DeviceKind.Cpu) model.To(device);
+        if (bf16Weights) model.UseBFloat16Weights();
         long bytes = StepWeightBytes(model);
         var options = new SamplingOptions { CfgScale = 5, TopK = 600, TopP = 0.98 };
         foreach (int batch in batches)
@@ -67,7 +74,7 @@ public static class GenerateBench
             steps.Sort();
             double median = steps.Count > 0 ? steps[steps.Count / 2] : stamps[0];
             double floor = roofline.FloorMs(StepFlops(model, 2 * batch), bytes);
-            yield return new GenerateResult(modelName, device.ToString(), batch, 2 * batch, roofline.Threads, median, total, batch / total,
+            yield return new GenerateResult(modelName + (bf16Weights ? " (bf16 w)" : ""), device.ToString(), batch, 2 * batch, roofline.Threads, median, total, batch / total,
                 floor, bytes / 1e6, stamps[0]);
         }
     }

@@ -94,12 +94,14 @@ internal static class BenchCommand
         var batches = new Option<string>("--batch") { Description = "Comma-separated image batch sizes (CFG doubles the rows).", DefaultValueFactory = _ => "1,8" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per line instead of a table." };
         var profile = new Option<bool>("--profile") { Description = "Also print time per kernel (CPU)." };
+        var weights = new Option<string>("--weights") { Description = "Weight storage for the per-step matrices: f32 or bf16 (math stays f32).", DefaultValueFactory = _ => "f32" };
         var command = new Command("generate", "Decode-step time and seconds per image for AiM at official shapes (random weights), next to the weight-bandwidth floor.");
         command.Options.Add(model);
         command.Options.Add(device);
         command.Options.Add(batches);
         command.Options.Add(json);
         command.Options.Add(profile);
+        command.Options.Add(weights);
         command.SetAction(parse =>
         {
             string name = parse.GetValue(model)!;
@@ -114,7 +116,7 @@ internal static class BenchCommand
                     $"{name} decode on {dev}, {roofline.Threads} thread(s), cfg 5 / top-k 600 / top-p 0.98, full 256-step loop. Floor = max(weights read per step / {roofline.BandwidthGBs:F1} GB/s measured read bandwidth, FLOPs / {roofline.PeakGflops:F0} GFLOP/s measured peak).")));
             var table = new Table().AddColumns("model", "batch", "rows", "ms/step", "floor ms/step", "floor/ms", "s per batch", "img/s", "MB/step");
             for (int i = 1; i < table.Columns.Count; i++) table.Columns[i].RightAligned();
-            foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => io.Console.MarkupLine(Markup.Escape(m)), parse.GetValue(profile)))
+            foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => io.Console.MarkupLine(Markup.Escape(m)), parse.GetValue(profile), ParseWeights(parse.GetValue(weights)!)))
             {
                 if (asJson)
                     io.Out.WriteLine(JsonSerializer.Serialize(new
@@ -151,4 +153,11 @@ internal static class BenchCommand
                 throw new ArgumentException($"--batch: '{parts[i]}' is not a positive integer");
         return sizes.Length > 0 ? sizes : throw new ArgumentException("--batch: no batch sizes given");
     }
+
+    private static bool ParseWeights(string text) => text switch
+    {
+        "f32" => false,
+        "bf16" => true,
+        _ => throw new ArgumentException($"--weights: '{text}' is not f32 or bf16"),
+    };
 }

@@ -144,6 +144,28 @@ public abstract class Module : IDisposable
         foreach (var (_, c) in _children) c.To(device);
     }
 
+    /// <summary>
+    /// Converts the parameters whose full names satisfy <paramref name="select"/> to <paramref name="dtype"/> in place
+    /// (e.g. weight-only bf16 for inference: matrices stored in bf16, math in f32). Returns how many were converted.
+    /// </summary>
+    public int ConvertParameters(DType dtype, Func<string, bool> select, string prefix = "")
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int converted = 0;
+        foreach (var p in _parameters)
+        {
+            var old = p.Value;
+            if (old.DType == dtype || !select(prefix + p.Name)) continue;
+            Tensor cast;
+            using (Autograd.Tape.NoGrad()) cast = TensorScope.Detach(Operations.Ops.Cast(old, dtype));
+            p.Value = cast;
+            old.Dispose();
+            converted++;
+        }
+        foreach (var (name, c) in _children) converted += c.ConvertParameters(dtype, select, prefix + name + ".");
+        return converted;
+    }
+
     /// <summary>Frees every parameter of this module and its children.</summary>
     public void Dispose()
     {

@@ -159,6 +159,15 @@ public sealed class AimModel : Module
         return Ops.Add(WordEmbeddings.Forward(ids), Ops.Select(PositionEmbeddings.Weight, 0, position));
     }
 
+    /// <summary>
+    /// Weight-only bf16 for decoding: stores the per-step matrices (in_proj, out_proj and the tied token table /
+    /// head) in bf16, halving the bytes each bandwidth-bound decode step reads; activations, residual stream and
+    /// SSM state stay f32. Not for training. Returns the number of tensors converted.
+    /// </summary>
+    public int UseBFloat16Weights() => ConvertParameters(DType.BFloat16, name =>
+        name.EndsWith("in_proj.weight", StringComparison.Ordinal) || name.EndsWith("out_proj.weight", StringComparison.Ordinal)
+        || name == "backbone.embeddings.word_embeddings.weight");
+
     /// <summary>Fresh zeroed decoding caches for <paramref name="batch"/> rows.</summary>
     public List<MixerState> NewStates(int batch, Device device) => Layers.Select(l => l.Mixer.NewState(batch, device)).ToList();
 
