@@ -108,12 +108,12 @@ internal static class BenchCommand
             var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench generate: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
             var dev = DeviceOption.Resolve(parse.GetValue(device)!);
             var sizes = ParseBatches(parse.GetValue(batches)!);
-            var roofline = Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads);
+            var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads) : DeviceRoofline.Measure(dev);
             bool asJson = parse.GetValue(json);
             var ci = CultureInfo.InvariantCulture;
             if (!asJson)
                 io.Console.MarkupLine(Markup.Escape(string.Create(ci,
-                    $"{name} decode on {dev}, {roofline.Threads} thread(s), cfg 5 / top-k 600 / top-p 0.98, full 256-step loop. Floor = max(weights read per step / {roofline.BandwidthGBs:F1} GB/s measured read bandwidth, FLOPs / {roofline.PeakGflops:F0} GFLOP/s measured peak).")));
+                    $"{name} decode on {dev}, {(dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? $"{roofline.Threads} thread(s)" : "f32, TF32 off")}, cfg 5 / top-k 600 / top-p 0.98, full 256-step loop. Floor = max(weights read per step / {roofline.BandwidthGBs:F1} GB/s measured bandwidth, FLOPs / {roofline.PeakGflops:F0} GFLOP/s measured f32 peak).")));
             var table = new Table().AddColumns("model", "batch", "rows", "ms/step", "floor ms/step", "floor/ms", "s per batch", "img/s", "MB/step");
             for (int i = 1; i < table.Columns.Count; i++) table.Columns[i].RightAligned();
             foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => io.Console.MarkupLine(Markup.Escape(m)), parse.GetValue(profile), ParseWeights(parse.GetValue(weights)!)))

@@ -26,6 +26,14 @@ public sealed unsafe partial class CudaKernels
         OnDevice(nameof(Gemm), a, b, c);
         var (batch, m, n, k, strideA, strideB) = ReferenceKernels.GemmShapes(a, b, c, transA, transB);
         if (batch == 0 || m == 0 || n == 0) return;
+        if (b.DType != c.DType)
+        {
+            // Weight-only bf16 with f32 activations: cuBLAS takes one type for A and B, so widen the weights (exact).
+            using var wide = TensorScope.Detach(Tensor.Empty(b.Shape, c.DType, b.Device));
+            Copy(b, wide);
+            Gemm(a, wide, c, transA, transB, alpha, beta);
+            return;
+        }
         int dataType, computeType;
         switch (c.DType)
         {
