@@ -298,19 +298,9 @@ public sealed partial class CudaKernels
     public void NearestCode(Tensor z, Tensor codebook, Tensor output)
     {
         const string op = nameof(NearestCode);
-        KernelChecks.Rank(op, "z", z, 2);
-        KernelChecks.Rank(op, "codebook", codebook, 2);
-        if (z.Shape[1] != codebook.Shape[1] || codebook.Shape[0] == 0)
-            throw new ArgumentException($"{op}: z {Tensor.ShapeString(z.Shape)} (M, D) and codebook {Tensor.ShapeString(codebook.Shape)} (K, D) do not match");
-        KernelChecks.SameDType(op, z, codebook);
-        KernelChecks.Shape(op, "output", output, z.Shape[0]);
-        KernelChecks.DType(op, "output", output, DType.Int64);
-        KernelChecks.Contiguous(op, "z", z);
-        KernelChecks.Contiguous(op, "codebook", codebook);
-        KernelChecks.Contiguous(op, "output", output);
+        var (m, k, d) = Aim.Engine.Kernels.Reference.ReferenceKernels.CheckNearestCode(z, codebook, output);
         OnDevice(op, z, codebook, output);
         Float32Only(op, z.DType);
-        int m = z.Shape[0], k = codebook.Shape[0], d = z.Shape[1];
         if (m == 0) return;
         // Scratch: the codebook transposed to (D, K) and its squared row norms (K), freed in stream order.
         using var et = Tensor.Empty([d, k], DType.Float32, _backend.Device);

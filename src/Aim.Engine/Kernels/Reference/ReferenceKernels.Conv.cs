@@ -275,7 +275,7 @@ public unsafe partial class ReferenceKernels
     }
 
     /// <summary>Checks NearestCode operands; returns (M, K, D).</summary>
-    protected static (int M, int K, int D) CheckNearestCode(Tensor z, Tensor codebook, Tensor output)
+    public static (int M, int K, int D) CheckNearestCode(Tensor z, Tensor codebook, Tensor output)
     {
         const string op = nameof(NearestCode);
         KernelChecks.Rank(op, "z", z, 2);
