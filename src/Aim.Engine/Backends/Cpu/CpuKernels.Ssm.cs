@@ -160,18 +160,32 @@ public unsafe partial class CpuKernels
         float* ps = (float*)convState.DataPointer, px = (float*)x.DataPointer, pw = (float*)weight.DataPointer, py = (float*)output.DataPointer;
         float* pb = bias is null ? null : (float*)bias.DataPointer;
         long sxb = x.Strides[0];
-        for (int b = 0; b < bsz; b++)
+        // Rows of (batch, channel) are independent: threads over them; with the usual K = 4 a channel's taps are one
+        // Vector128, so the shift-in and the dot product are a shuffle and a multiply plus horizontal sum.
+        CpuParallel.For((long)bsz * ch, 8192, (start, end) =>
         {
-            for (int c = 0; c < ch; c++)
+            for (long i = start; i < end; i++)
             {
-                float* row = ps + ((long)b * ch + c) * k;
-                for (int j = 0; j < k - 1; j++) row[j] = row[j + 1];
-                row[k - 1] = px[b * sxb + c];
+                long b = i / ch;
+                int c = (int)(i - b * ch);
+                float* row = ps + i * k;
+                float xin = px[b * sxb + c];
                 float z = pb == null ? 0f : pb[c];
-                for (int j = 0; j < k; j++) z += row[j] * pw[(long)c * k + j];
-                py[(long)b * ch + c] = z;
+                if (k == 4)
+                {
+                    var shifted = Vector128.Shuffle(Vector128.Load(row), Vector128.Create(1, 2, 3, 3)).WithElement(3, xin);
+                    shifted.Store(row);
+                    z += Vector128.Sum(shifted * Vector128.Load(pw + (long)c * 4));
+                }
+                else
+                {
+                    for (int j = 0; j < k - 1; j++) row[j] = row[j + 1];
+                    row[k - 1] = xin;
+                    for (int j = 0; j < k; j++) z += row[j] * pw[(long)c * k + j];
+                }
+                py[i] = z;
             }
-        }
+        });
         // The activation in one vectorised pass (a scalar exp per channel dominated the step).
         if (silu) Unary(UnaryOp.Silu, output, output);
     }

@@ -294,6 +294,7 @@ public static unsafe class Sgemm
         int p = 0;
         for (; p + 16 <= k; p += 16)
         {
+            PrefetchNextBlock(w3 + k + p, k);
             var v0 = Vector512.Load(w + p);
             var v1 = Vector512.Load(w1 + p);
             var v2 = Vector512.Load(w2 + p);
@@ -321,6 +322,7 @@ public static unsafe class Sgemm
         int p = 0;
         for (; p + 16 <= k; p += 16)
         {
+            PrefetchNextBlock(w3 + k + p, k);
             var v0 = Vector512.Load(w + p);
             var v1 = Vector512.Load(w1 + p);
             var v2 = Vector512.Load(w2 + p);
@@ -361,6 +363,7 @@ public static unsafe class Sgemm
         int p = 0;
         for (; p + 16 <= k; p += 16)
         {
+            PrefetchNextBlock(w3 + k + p, k);
             var v0 = Vector512.Load(w + p);
             var v1 = Vector512.Load(w1 + p);
             var v2 = Vector512.Load(w2 + p);
@@ -403,5 +406,20 @@ public static unsafe class Sgemm
         r[14] = Vector512.Sum(s32);
         r[15] = Vector512.Sum(s33);
         if (p < k) AddTails(4, x, w, p, k, r);
+    }
+
+    /// <summary>
+    /// Asks for the same 64-byte column of the next four weight rows (the next block this thread streams): decoding
+    /// reads every weight once from memory, and overlapping that read with this block's FMAs is what the skinny
+    /// path is limited by. Prefetching past the end of the matrix is harmless.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchNextBlock(float* next, int k)
+    {
+        if (!Sse.IsSupported) return;
+        Sse.Prefetch0(next);
+        Sse.Prefetch0(next + k);
+        Sse.Prefetch0(next + 2 * k);
+        Sse.Prefetch0(next + 3 * k);
     }
 }
