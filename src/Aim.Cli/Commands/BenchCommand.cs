@@ -19,6 +19,7 @@ internal static class BenchCommand
         bench.Subcommands.Add(CreateGemm(io));
         bench.Subcommands.Add(CreateGenerate(io));
         bench.Subcommands.Add(BenchVqCommand.Create(io));
+        bench.Subcommands.Add(CreateTrain(io));
         return bench;
     }
 
@@ -160,4 +161,53 @@ internal static class BenchCommand
         "bf16" => true,
         _ => throw new ArgumentException($"--weights: '{text}' is not f32 or bf16"),
     };
+
+    private static Command CreateTrain(CliIo io)
+    {
+        var model = new Option<string>("--model") { Description = "Official shape with random weights: aim-b, aim-l or aim-xl.", DefaultValueFactory = _ => "aim-b" };
+        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
+        var batch = new Option<int>("--batch") { Description = "Images per step (256 tokens each).", DefaultValueFactory = _ => 32 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up step.", DefaultValueFactory = _ => 5 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
+        var command = new Command("train", "Stage-2 training tokens/s at official shapes (random weights and codes): forward, cross-entropy, backward, AdamW.");
+        command.Options.Add(model);
+        command.Options.Add(device);
+        command.Options.Add(batch);
+        command.Options.Add(steps);
+        command.Options.Add(json);
+        command.SetAction(parse =>
+        {
+            string name = parse.GetValue(model)!;
+            var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench train: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
+            var dev = DeviceOption.Resolve(parse.GetValue(device)!);
+            int b = parse.GetValue(batch), n = parse.GetValue(steps);
+            if (b < 1 || n < 1) throw new ArgumentException("bench train: --batch and --steps must be at least 1");
+            var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads) : DeviceRoofline.Measure(dev);
+            bool asJson = parse.GetValue(json);
+            var r = TrainBench.Run(name, config, b, n, dev, roofline, asJson ? null : (Action<string>)(m => io.Console.MarkupLine(Markup.Escape(m))));
+            var ci = CultureInfo.InvariantCulture;
+            if (asJson)
+            {
+                io.Out.WriteLine(JsonSerializer.Serialize(new
+                {
+                    bench = "train",
+                    model = r.Model,
+                    device = r.Device,
+                    batch = r.Batch,
+                    tokens = r.Tokens,
+                    ms_per_step = Math.Round(r.MsPerStep, 2),
+                    tokens_per_second = Math.Round(r.TokensPerSecond),
+                    floor_ms_per_step = Math.Round(r.FloorMsPerStep, 2),
+                    loss = Math.Round(r.Loss, 4),
+                }, s_json));
+                return 0;
+            }
+            var table = new Table().AddColumns("model", "device", "batch", "ms/step", "tokens/s", "floor ms/step (6·params·tokens / peak)", "floor/ms");
+            table.AddRow(r.Model, r.Device, r.Batch.ToString(ci), r.MsPerStep.ToString("F1", ci), r.TokensPerSecond.ToString("F0", ci),
+                r.FloorMsPerStep.ToString("F1", ci), (100 * r.FloorMsPerStep / r.MsPerStep).ToString("F0", ci) + "%");
+            io.Console.Write(table);
+            return 0;
+        });
+        return command;
+    }
 }
