@@ -77,7 +77,10 @@ internal static class GenerateCommand
         var device = DeviceOption.Resolve(r.Device);
         var target = CheckOutput(r.Output);
         if (r.Model is null)
-            throw new ArgumentException("no default model is bundled with this build: pass --model <AiM folder or weight file> and --vq <VQ tokenizer folder or file>");
+        {
+            if (r.Vq is not null) throw new ArgumentException("--vq without --model: pass the AiM model too, or neither for the built-in Fashion-MNIST pair");
+            r = r with { Model = DefaultModel.AimFolder, Vq = DefaultModel.VqFolder };
+        }
         if (!Directory.Exists(r.Model) && !File.Exists(r.Model)) throw new FileNotFoundException($"--model: not found: {r.Model}");
         if (r.Vq is not null && !Directory.Exists(r.Vq) && !File.Exists(r.Vq)) throw new FileNotFoundException($"--vq: not found: {r.Vq}");
         var classTexts = r.Classes.SelectMany(c => c.Split(',', StringSplitOptions.TrimEntries)).ToList();
