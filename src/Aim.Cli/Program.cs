@@ -37,6 +37,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create(io));
         root.Subcommands.Add(TokenizeCommand.Create(io));
         foreach (var command in TrainCommand.Create(io)) root.Subcommands.Add(command);
+        root.Subcommands.Add(EvalGenerateCommand.Create(io));
         try
         {
             var parse = root.Parse(args);
