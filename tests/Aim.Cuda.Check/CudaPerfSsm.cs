@@ -32,12 +32,12 @@ internal static class CudaPerfSsm
             var fs = Tensor.Empty([b, h, p, n], DType.Float32, dev);
             foreach (int q in new[] { 256, 128, 64 })
             {
-                float ms = Time(backend, () => k.SsdScan(x, dt, a, bm, cm, d, null, q, y, fs));
+                float ms = CudaPerf.Time(backend, () => k.SsdScan(x, dt, a, bm, cm, d, null, q, y, fs));
                 // CB (lower triangle), chunk states, state-to-output (chunks after the first), diagonal block product.
                 int nc = l / q;
                 double flops = 2.0 * b * g * nc * q * (q + 1) / 2 * n + 2.0 * b * h * l * p * n
                     + 2.0 * b * h * (nc - 1) * q * p * n + 2.0 * b * h * nc * q * (q + 1) / 2 * p;
-                Report($"SsdScan f32 B={b},L={l},H={h},P={p},N={n},chunk={q}", ms, 0, flops);
+                CudaPerf.Report($"SsdScan f32 B={b},L={l},H={h},P={p},N={n},chunk={q}", ms, 0, flops);
             }
             var gy = rng.Normal([b, l, h, p]).To(dev);
             var dx = Tensor.Empty([b, l, h, p], DType.Float32, dev);
@@ -46,8 +46,8 @@ internal static class CudaPerfSsm
             var db = Tensor.Empty([b, l, g, n], DType.Float32, dev);
             var dc = Tensor.Empty([b, l, g, n], DType.Float32, dev);
             var dd = Tensor.Empty([h], DType.Float32, dev);
-            float bms = Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
-            Report($"SsdScanBackward f32 B={b},L={l},H={h},P={p},N={n}", bms, 0, 2.0 * b * h * l * p * n * 7);
+            float bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
+            CudaPerf.Report($"SsdScanBackward f32 B={b},L={l},H={h},P={p},N={n}", bms, 0, 2.0 * b * h * l * p * n * 7);
         }
         foreach (int b in new[] { 2, 8, 32, 128 })
         {
@@ -60,40 +60,16 @@ internal static class CudaPerfSsm
             var cm = rng.Normal([b, g, n]).To(dev);
             var d = rng.Normal([h]).To(dev);
             var y = Tensor.Empty([b, h, p], DType.Float32, dev);
-            float ms = Time(backend, () => k.SsmStep(state, x, dt, a, bm, cm, d, y));
-            Report($"SsmStep f32 B={b},H={h},P={p},N={n} (state r+w)", ms, 2.0 * b * h * p * n * 4, 0);
+            float ms = CudaPerf.Time(backend, () => k.SsmStep(state, x, dt, a, bm, cm, d, y));
+            CudaPerf.Report($"SsmStep f32 B={b},H={h},P={p},N={n} (state r+w)", ms, 2.0 * b * h * p * n * 4, 0);
             const int ch = 24 * 64 + 2 * 128;
             var cstate = rng.Normal([b, ch, 4]).To(dev);
             var cx = rng.Normal([b, ch]).To(dev);
             var cw = rng.Normal([ch, 4]).To(dev);
             var cbias = rng.Normal([ch]).To(dev);
             var cy = Tensor.Empty([b, ch], DType.Float32, dev);
-            float cms = Time(backend, () => k.CausalConv1dStep(cstate, cx, cw, cbias, true, cy));
-            Report($"CausalConv1dStep f32 B={b},C={ch},K=4", cms, 2.0 * b * ch * 4 * 4, 0);
+            float cms = CudaPerf.Time(backend, () => k.CausalConv1dStep(cstate, cx, cw, cbias, true, cy));
+            CudaPerf.Report($"CausalConv1dStep f32 B={b},C={ch},K=4", cms, 2.0 * b * ch * 4 * 4, 0);
         }
-    }
-
-    private static float Time(CudaBackend backend, Action work, int warmup = 3, int reps = 15)
-    {
-        for (int i = 0; i < warmup; i++) work();
-        backend.Synchronize();
-        var times = new float[reps];
-        using var start = new CudaEvent(backend);
-        using var end = new CudaEvent(backend);
-        for (int i = 0; i < reps; i++)
-        {
-            start.Record();
-            work();
-            end.Record();
-            times[i] = CudaEvent.ElapsedMilliseconds(start, end);
-        }
-        Array.Sort(times);
-        return times[reps / 2];
-    }
-
-    private static void Report(string name, float ms, double bytes, double flops)
-    {
-        string rate = bytes > 0 ? $"{bytes / (ms * 1e-3) / 1e9:F0} GB/s" : $"{flops / (ms * 1e-3) / 1e12:F2} TFLOP/s";
-        Console.WriteLine($"{name,-56} | {ms,9:F3} | {rate}");
     }
 }

@@ -5,8 +5,6 @@
 // moves the model to the GPU after initialising it on the CPU (same initial weights as a CPU run).
 using System.CommandLine;
 using System.Globalization;
-using System.Reflection;
-using System.Runtime.ExceptionServices;
 using Aim.Engine.Optim;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;

@@ -96,39 +96,46 @@ public static class Tape
             throw new InvalidOperationException("Backward: the tensor does not depend on anything that requires a gradient");
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         grads[root] = seed ?? Tensor.Full(root.Shape, 1.0, root.DType, root.Device);
-        using (NoGrad())
+        try
         {
-            for (int e = entries.Count - 1; e >= 0; e--)
+            using (NoGrad())
             {
-                var entry = entries[e];
-                var dOut = new Tensor?[entry.Outputs.Length];
-                bool any = false;
-                for (int i = 0; i < dOut.Length; i++)
+                for (int e = entries.Count - 1; e >= 0; e--)
                 {
-                    if (grads.Remove(entry.Outputs[i], out var g))
+                    var entry = entries[e];
+                    var dOut = new Tensor?[entry.Outputs.Length];
+                    bool any = false;
+                    for (int i = 0; i < dOut.Length; i++)
                     {
-                        dOut[i] = g;
-                        any = true;
+                        if (grads.Remove(entry.Outputs[i], out var g))
+                        {
+                            dOut[i] = g;
+                            any = true;
+                        }
+                    }
+                    if (!any) continue;
+                    var dIn = entry.Backward(dOut);
+                    if (dIn.Length != entry.Inputs.Length)
+                        throw new InvalidOperationException($"{entry.Op} backward returned {dIn.Length} gradients for {entry.Inputs.Length} inputs");
+                    for (int i = 0; i < dIn.Length; i++)
+                    {
+                        var x = entry.Inputs[i];
+                        var g = dIn[i];
+                        if (g is null || !x.RequiresGrad) continue;
+                        if (!g.Shape.SequenceEqual(x.Shape))
+                            throw new InvalidOperationException($"{entry.Op} backward: gradient {Tensor.ShapeString(g.Shape)} for input {Tensor.ShapeString(x.Shape)}");
+                        if (x.IsLeaf) x.AccumulateGrad(g);
+                        else if (grads.TryGetValue(x, out var prev)) grads[x] = Operations.Ops.Add(prev, g);
+                        else grads[x] = g;
                     }
                 }
-                if (!any) continue;
-                var dIn = entry.Backward(dOut);
-                if (dIn.Length != entry.Inputs.Length)
-                    throw new InvalidOperationException($"{entry.Op} backward returned {dIn.Length} gradients for {entry.Inputs.Length} inputs");
-                for (int i = 0; i < dIn.Length; i++)
-                {
-                    var x = entry.Inputs[i];
-                    var g = dIn[i];
-                    if (g is null || !x.RequiresGrad) continue;
-                    if (!g.Shape.SequenceEqual(x.Shape))
-                        throw new InvalidOperationException($"{entry.Op} backward: gradient {Tensor.ShapeString(g.Shape)} for input {Tensor.ShapeString(x.Shape)}");
-                    if (x.IsLeaf) x.AccumulateGrad(g);
-                    else if (grads.TryGetValue(x, out var prev)) grads[x] = Operations.Ops.Add(prev, g);
-                    else grads[x] = g;
-                }
             }
+            if (root.IsLeaf) root.AccumulateGrad(grads[root]);
         }
-        if (root.IsLeaf) root.AccumulateGrad(grads[root]);
-        ReleaseAll(entries);
+        finally
+        {
+            // Saved tensors are released even when a backward throws, so a failed step leaks nothing.
+            ReleaseAll(entries);
+        }
     }
 }

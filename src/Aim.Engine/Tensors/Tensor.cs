@@ -170,9 +170,7 @@ public sealed partial class Tensor : IDisposable
         var src = IsContiguous ? this : Contiguous();
         var dst = Empty(_shape, DType, device);
         long bytes = Count * DType.SizeOf();
-        if (src.Device.Kind == DeviceKind.Cpu && device.Kind == DeviceKind.Cpu)
-            Backend.For(device).CopyFromHost(src.DataPointer, dst.DataPointer, bytes);
-        else if (src.Device.Kind == DeviceKind.Cpu)
+        if (src.Device.Kind == DeviceKind.Cpu)
             Backend.For(device).CopyFromHost(src.DataPointer, dst.DataPointer, bytes);
         else if (device.Kind == DeviceKind.Cpu)
             Backend.For(src.Device).CopyToHost(src.DataPointer, dst.DataPointer, bytes);
