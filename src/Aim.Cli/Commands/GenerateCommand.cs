@@ -37,6 +37,11 @@ internal static class GenerateCommand
         var temperature = new Option<double>("--temperature") { Description = "Logit temperature (1 reproduces the original, which ignores it).", DefaultValueFactory = _ => 1.0 };
         var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0: all).", DefaultValueFactory = _ => 600 };
         var topP = new Option<double>("--top-p") { Description = "Nucleus mass in (0, 1] (1: off).", DefaultValueFactory = _ => 0.98 };
+        var positions = new Option<string?>("--positions")
+        {
+            Description = "Position rows while decoding: step-offset (the original's inference: token j at row j+1) or training (token j at row j). Default: what the model's config.json says (step-offset for official weights).",
+        };
+        positions.AcceptOnlyFromAmong("step-offset", "training");
         var seed = new Option<ulong?>("--seed") { Description = "Random seed (default: a fresh one, printed so the run can be repeated)." };
         var device = new Option<string>("--device") { Description = "cpu or cuda[:N].", DefaultValueFactory = _ => "cpu" };
         var output = new Option<string>("--output", "-o")
@@ -45,7 +50,7 @@ internal static class GenerateCommand
             DefaultValueFactory = _ => "samples.png",
         };
         var command = new Command("generate", "Generate class-conditional images and write them as PNG.");
-        foreach (var o in new Option[] { model, vq, classes, count, cfg, temperature, topK, topP, seed, device, output }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, vq, classes, count, cfg, temperature, topK, topP, positions, seed, device, output }) command.Options.Add(o);
         command.SetAction(parse =>
         {
             var request = new Request(
@@ -56,6 +61,12 @@ internal static class GenerateCommand
                     Temperature = parse.GetValue(temperature),
                     TopK = parse.GetValue(topK),
                     TopP = parse.GetValue(topP),
+                    Positions = parse.GetValue(positions) switch
+                    {
+                        "step-offset" => DecodePositions.StepOffset,
+                        "training" => DecodePositions.Training,
+                        _ => null,
+                    },
                 },
                 parse.GetValue(seed), parse.GetValue(device)!, parse.GetValue(output)!);
             return Run(io, request);

@@ -8,8 +8,8 @@ namespace Aim.Models.Generation;
 
 /// <summary>
 /// The recurrent decoding loop (spec §6.2): the batch is [conditional ; unconditional] (null class = num_classes);
-/// step 0 feeds the class embedding, step k feeds word[token] + pos[k] with the conditional rows' tokens given to
-/// both halves; logits are mixed uncond + s·(cond − uncond). Memory grows with batch, never with sequence length:
+/// step 0 feeds the class embedding, step k feeds word[token] + pos[k] (pos[k − 1] when the model's config says
+/// <see cref="DecodePositions.Training"/>) with the conditional rows' tokens given to both halves; logits are mixed uncond + s·(cond − uncond). Memory grows with batch, never with sequence length:
 /// each step's temporaries are freed, the caches are fixed-size.
 /// </summary>
 public static class AimDecoder
@@ -17,10 +17,14 @@ public static class AimDecoder
     /// <summary>Called after each step with (step, CFG logits (B·V) on host, final hidden (2B, d)); returns the B tokens to feed.</summary>
     public delegate long[] StepHandler(int step, float[] cfgLogits, Tensor finalHidden);
 
-    /// <summary>Runs all T steps; <paramref name="handler"/> chooses each step's tokens. Returns the tokens (B, T).</summary>
-    public static long[][] Run(AimModel model, long[] labels, double cfgScale, Device device, StepHandler handler)
+    /// <summary>
+    /// Runs all T steps; <paramref name="handler"/> chooses each step's tokens. Returns the tokens (B, T).
+    /// <paramref name="positions"/> overrides the model config's position convention.
+    /// </summary>
+    public static long[][] Run(AimModel model, long[] labels, double cfgScale, Device device, StepHandler handler, DecodePositions? positions = null)
     {
         var config = model.Config;
+        int positionShift = (positions ?? config.DecodePositions) == DecodePositions.Training ? 1 : 0;
         int b = labels.Length, v = config.VocabSize, t = config.NumTokens;
         if (b == 0) throw new ArgumentException("decode: no labels");
         foreach (long l in labels)
@@ -51,7 +55,7 @@ public static class AimDecoder
                 {
                     var ids = new long[2 * b];
                     for (int i = 0; i < b; i++) ids[i] = ids[b + i] = previous[i];
-                    input = model.TokenInput(Tensor.FromArray(ids, [2 * b], device), step);
+                    input = model.TokenInput(Tensor.FromArray(ids, [2 * b], device), step - positionShift);
                 }
                 var (logits, final) = model.Step(input, cond, mods, states);               // (2B, V), (2B, d)
                 var condRows = Ops.Narrow(logits, 0, 0, b);
@@ -84,6 +88,6 @@ public static class AimDecoder
             var sampled = Sampler.Sample(logits, labels.Length, v, options, rng);
             progress?.Invoke(step + 1);
             return sampled;
-        });
+        }, options.Positions);
     }
 }

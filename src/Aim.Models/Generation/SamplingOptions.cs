@@ -1,3 +1,5 @@
+using Aim.Models.Stage2;
+
 namespace Aim.Models.Generation;
 
 /// <summary>
@@ -13,6 +15,8 @@ public sealed record SamplingOptions
     public double TopP { get; init; } = 0.98;
     /// <summary>Logits are divided by it (the original accepts and ignores it: 1 reproduces the original).</summary>
     public double Temperature { get; init; } = 1.0;
+    /// <summary>Position convention while decoding; null follows the model's config (spec §11 Q1).</summary>
+    public DecodePositions? Positions { get; init; }
 
     /// <summary>Throws <see cref="ArgumentException"/> on out-of-range values.</summary>
     public SamplingOptions Validate()

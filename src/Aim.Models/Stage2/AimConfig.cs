@@ -49,6 +49,11 @@ public sealed record AimConfig
     public int NumGroups { get; init; } = 1;
     /// <summary>Dropout on word embeddings during training.</summary>
     public double TokenDrop { get; init; }
+    /// <summary>
+    /// Which position row a decoded token is fed with (spec §11 Q1). Not a field of the original's config: written as
+    /// "decode_positions": "training" only by models trained here; absent means the original's step offset.
+    /// </summary>
+    public DecodePositions DecodePositions { get; init; }
 
     /// <summary>Derived: d_inner = expand · d.</summary>
     public int DInner => Ssm.Expand * DModel;
@@ -132,6 +137,12 @@ public sealed record AimConfig
                 AdalnGroup = o["adaln_group"]?.GetValue<bool>() ?? false,
                 NumGroups = Int(o, "num_groups", 1),
                 TokenDrop = o["token_drop"]?.GetValue<double>() ?? 0,
+                DecodePositions = o["decode_positions"]?.GetValue<string>() switch
+                {
+                    null or "step_offset" => DecodePositions.StepOffset,
+                    "training" => DecodePositions.Training,
+                    var other => throw new InvalidDataException($"{source}: decode_positions '{other}' is not one of step_offset, training"),
+                },
             }.Validate();
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
@@ -176,6 +187,16 @@ public sealed record AimConfig
             ["mixer_drop"] = 0.0,
             ["mlp_drop"] = 0.0,
         };
+        if (DecodePositions == DecodePositions.Training) o["decode_positions"] = "training";
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
+}
+
+/// <summary>The position row image token j is fed with while decoding (spec §11 Q1).</summary>
+public enum DecodePositions
+{
+    /// <summary>The original's inference: token j at pos[j + 1] (the step offset). Official weights were sampled this way.</summary>
+    StepOffset,
+    /// <summary>Token j at pos[j], as the training forward feeds it: consistent with how the model was trained.</summary>
+    Training,
 }

@@ -110,8 +110,9 @@ public sealed class AimModel : Module
     /// Training forward (spec §2.2) with label dropout already applied by the caller.
     /// codes: (B, T) int64 image tokens; labels: (B) int64 class ids (num_classes = null class).
     /// Returns (logits (B, T, V), final hidden (B, T, d)); logits[:, t] predicts codes[:, t].
-    /// <paramref name="positionStart"/> is the position id of codes[:, 0]: 0 in training; the decode loop uses 1
-    /// (spec §6.2's off-by-one), so a forward with 1 must equal teacher-forced decoding.
+    /// <paramref name="positionStart"/> is the position id of codes[:, 0]: 0 in training; the decode loop uses 1 with
+    /// the original's step offset (spec §6.2's off-by-one) and 0 with <see cref="DecodePositions.Training"/>, so a
+    /// forward with that start equals teacher-forced decoding.
     /// </summary>
     public (Tensor Logits, Tensor FinalHidden) Forward(Tensor codes, Tensor labels, int positionStart = 0)
     {
@@ -154,8 +155,8 @@ public sealed class AimModel : Module
     /// <summary>The step input for image token ids (B) at position <paramref name="position"/>: word[ids] + pos[position].</summary>
     public Tensor TokenInput(Tensor ids, int position)
     {
-        if (position < 1 || position > Config.NumTokens)
-            throw new ArgumentOutOfRangeException(nameof(position), $"position {position} outside 1..{Config.NumTokens}");
+        if (position < 0 || position > Config.NumTokens)
+            throw new ArgumentOutOfRangeException(nameof(position), $"position {position} outside 0..{Config.NumTokens}");
         return Ops.Add(WordEmbeddings.Forward(ids), Ops.Select(PositionEmbeddings.Weight, 0, position));
     }
 

@@ -68,7 +68,8 @@ public sealed class Stage2Trainer : TrainerBase
     /// <inheritdoc />
     protected override void WriteModelFolder(string dir, IEnumerable<KeyValuePair<string, Tensor>> weights)
     {
-        File.WriteAllText(Path.Combine(dir, "config.json"), _model.Config.ToJson());
+        // Trained with token j at pos[j]: the saved config tells the decoder to feed tokens the same way (spec §11 Q1).
+        File.WriteAllText(Path.Combine(dir, "config.json"), (_model.Config with { DecodePositions = DecodePositions.Training }).ToJson());
         SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), weights, new Dictionary<string, string> { ["format"] = "pt" });
     }
 }

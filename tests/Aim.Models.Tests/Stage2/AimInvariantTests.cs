@@ -12,13 +12,14 @@ namespace Aim.Models.Tests.Stage2;
 [Collection(SerialCollection.Name)]
 public class AimInvariantTests
 {
-    private static AimModel RandomModel(bool group, ulong seed)
+    private static AimModel RandomModel(bool group, ulong seed, DecodePositions positions = DecodePositions.StepOffset)
     {
         var config = new AimConfig
         {
             DModel = 32, NLayer = 3, VocabSize = 40, NumClasses = 5, NumTokens = 12,
             AdalnGroup = group, NumGroups = group ? 2 : 1,
             Ssm = new SsmConfig { DState = 8, HeadDim = 8, ChunkSize = 5 },
+            DecodePositions = positions,
         };
         var model = new AimModel(config);
         model.InitializeRandom(new Rng(seed), zeroAdaLn: false);
@@ -42,6 +43,24 @@ public class AimInvariantTests
         var (stepwise, _) = AimParityTests.TeacherForced(model, labels, codes, cfg: 1.0);
         // Both are fp32; the chunked scan (chunk 5 over 12 tokens) and the recurrence round differently: 1e-4.
         Compare.Close("parallel vs step", parallel, stepwise, 1e-4);
+    }
+
+    [Theory]
+    [InlineData(DecodePositions.StepOffset, 1)]
+    [InlineData(DecodePositions.Training, 0)]
+    public void DecodePositionConventionMatchesForwardStart(DecodePositions positions, int start)
+    {
+        using var model = RandomModel(false, 13, positions);
+        using var scope = TensorScope.Open();
+        using var noGrad = Tape.NoGrad();
+        long[] labels = [2];
+        var codes = OpCases.Ids(new Rng(14), model.Config.VocabSize, 1, model.Config.NumTokens);
+        var (stepwise, _) = AimParityTests.TeacherForced(model, labels, codes, cfg: 1.0);
+        var (same, _) = model.Forward(codes, Tensor.FromArray(labels, [1]), positionStart: start);
+        var (other, _) = model.Forward(codes, Tensor.FromArray(labels, [1]), positionStart: 1 - start);
+        Compare.Close("step vs forward at the convention's start", same, stepwise, 1e-4);   // as above: chunked vs recurrent
+        double otherError = Compare.RelativeMaxError(other.ToFloatArray(), stepwise.ToFloatArray());
+        Assert.True(otherError > 1e-2, $"the other convention should differ, got {otherError:E2}");
     }
 
     [Fact]
