@@ -1,5 +1,6 @@
 // GPU ceilings for `aim bench generate --device cuda`: copy bandwidth (a 1 GiB device-to-device copy through the
-// Copy kernel, read + write counted) and f32 matrix rate (a 4096³ GEMM through the backend, TF32 as configured),
+// Copy kernel, read + write counted) and matrix rate (an f32 4096³ GEMM through the backend, TF32 as configured, or
+// a bf16 8192³ one when the benchmark runs bf16 weights),
 // each the best of a few timed runs, synchronised by reading one element back.
 using System.Diagnostics;
 using Aim.Engine.Backends;
@@ -10,8 +11,8 @@ namespace Aim.Bench;
 /// <summary>Measures a device's ceilings with the engine's own kernels.</summary>
 public static class DeviceRoofline
 {
-    /// <summary>Bandwidth and f32 matrix peak of <paramref name="device"/>.</summary>
-    public static Roofline Measure(Device device)
+    /// <summary>Bandwidth and matrix peak (in <paramref name="matrixType"/>: f32 or bf16) of <paramref name="device"/>.</summary>
+    public static Roofline Measure(Device device, DType matrixType = DType.Float32)
     {
         var k = Backend.Kernels(device);
         double bandwidth = 0, peak = 0;
@@ -26,9 +27,9 @@ public static class DeviceRoofline
                 Sync(dst);
                 if (i > 0) bandwidth = Math.Max(bandwidth, 2.0 * src.Count * 4 / sw.Elapsed.TotalSeconds / 1e9);
             }
-            const int n = 4096;
-            var a = Tensor.Full([1, n, n], 0.5, DType.Float32, device);
-            var c = Tensor.Empty([1, n, n], DType.Float32, device);
+            int n = matrixType == DType.BFloat16 ? 8192 : 4096;
+            var a = Tensor.Full([1, n, n], 0.5, matrixType, device);
+            var c = Tensor.Empty([1, n, n], matrixType, device);
             for (int i = 0; i < 4; i++)
             {
                 var sw = Stopwatch.StartNew();
@@ -42,7 +43,6 @@ public static class DeviceRoofline
 
     private static void Sync(Tensor t)
     {
-        using var one = Aim.Engine.Operations.Ops.Narrow(t.Rank == 1 ? t : Aim.Engine.Operations.Ops.Reshape(t, -1), 0, 0, 1);
-        _ = one.ToArray<float>();
+        Backend.For(t.Device).Synchronize();
     }
 }

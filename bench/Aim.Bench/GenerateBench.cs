@@ -2,8 +2,11 @@
 // full 256-step loop with the README's sampling (cfg 5, top-k 600, top-p 0.98), per batch size. The floor is the
 // bytes of weights one decode step must read (every layer's in_proj, conv, out_proj and norms, the final layer
 // and the tied head; the adaLN rows are computed once per image, not per step) over the measured read bandwidth,
-// or the step's FLOPs over the measured peak when that is larger.
+// or the step's FLOPs over the measured peak when that is larger. Times are whole calls (256 steps, recording of
+// the step graph included) divided by the step count, after an untimed first call; peak device memory is what the
+// allocator held from the driver during the timed call (model weights included).
 using System.Diagnostics;
+using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
 using Aim.Models.Generation;
@@ -13,7 +16,7 @@ namespace Aim.Bench;
 
 /// <summary>One measured configuration.</summary>
 public sealed record GenerateResult(string Model, string Device, int Batch, int Rows, int Threads, double MsPerStep, double SecondsPerImageBatch,
-    double ImagesPerSecond, double FloorMsPerStep, double WeightMegabytesPerStep, double FirstStepMs);
+    double ImagesPerSecond, double FloorMsPerStep, double WeightMegabytesPerStep, double FirstCallMs, double PeakDeviceMegabytes);
 
 /// <summary>Times the recurrent decode loop.</summary>
 public static class GenerateBench
@@ -30,6 +33,18 @@ public static class GenerateBench
             if (!perImage && !gathered) total += p.Count * p.DType.SizeOf();
         }
         return total;
+    }
+
+    /// <summary>
+    /// Bytes one decode step must move for <paramref name="rows"/> rows: the step weights plus reading and writing
+    /// every layer's f32 SSM state (H·P·N per row) and conv state (conv_dim·d_conv per row). At large batch the
+    /// state traffic, not the weights, sets the floor (AiM-B: 0.79 MB of SSM state per row and layer).
+    /// </summary>
+    public static double StepBytes(AimModel model, int rows)
+    {
+        var c = model.Config;
+        double statePerRow = (double)c.NHeads * c.Ssm.HeadDim * c.Ssm.DState + (double)c.ConvDim * c.Ssm.DConv;
+        return StepWeightBytes(model) + 2.0 * 4 * rows * c.NLayer * statePerRow;
     }
 
     /// <summary>FLOPs of one decode step for <paramref name="rows"/> rows (2 per multiply-add of every step matrix).</summary>
@@ -55,27 +70,31 @@ public static class GenerateBench
         {
             var labels = new long[batch];
             for (int i = 0; i < batch; i++) labels[i] = (i * 97) % config.NumClasses;
-            var stamps = new List<double>();
+            var allocator = device.Kind == DeviceKind.Cuda ? CudaBackend.For(device).Allocator : null;
+            // A first call compiles kernels and fills the allocator's cache; the timed call then pays only its own
+            // work, including recording the step graph (once per call).
+            var warm = Stopwatch.StartNew();
+            AimDecoder.Generate(model, labels, options, new Rng(1), device, recordSteps: !profile);
+            double firstCallMs = warm.Elapsed.TotalMilliseconds;
+            allocator?.ResetPeak();
             IReadOnlyDictionary<string, (double Ms, long Calls)>? totals = null;
             var sw = Stopwatch.StartNew();
             using (profile ? KernelProfiler.Attach(out totals) : null)
-                AimDecoder.Generate(model, labels, options, new Rng(1), device, step => stamps.Add(sw.Elapsed.TotalMilliseconds));
+                AimDecoder.Generate(model, labels, options, new Rng(1), device, recordSteps: !profile);
             double total = sw.Elapsed.TotalSeconds;
+            int stepCount = config.NumTokens;
             if (totals is not null && log is not null)
             {
                 double kernelMs = totals.Values.Sum(t => t.Ms);
                 log($"batch {batch}: kernels {kernelMs:F0} ms of {total * 1e3:F0} ms total; by kernel (ms per step, calls per step):");
                 foreach (var (name, t) in totals.OrderByDescending(kv => kv.Value.Ms))
-                    log($"  {name,-28} {t.Ms / stamps.Count,8:F3} ms  {t.Calls / (double)stamps.Count,6:F0} calls");
+                    log($"  {name,-28} {t.Ms / stepCount,8:F3} ms  {t.Calls / (double)stepCount,6:F0} calls");
             }
-            // Steady-state per-step time: the median step after the first (which includes one-time JIT and allocation).
-            var steps = new List<double>();
-            for (int i = 1; i < stamps.Count; i++) steps.Add(stamps[i] - stamps[i - 1]);
-            steps.Sort();
-            double median = steps.Count > 0 ? steps[steps.Count / 2] : stamps[0];
-            double floor = roofline.FloorMs(StepFlops(model, 2 * batch), bytes);
-            yield return new GenerateResult(modelName + (bf16Weights ? " (bf16 w)" : ""), device.ToString(), batch, 2 * batch, roofline.Threads, median, total, batch / total,
-                floor, bytes / 1e6, stamps[0]);
+            double perStep = total * 1e3 / stepCount;
+            double floor = roofline.FloorMs(StepFlops(model, 2 * batch), StepBytes(model, 2 * batch));
+            double peakMb = allocator is null ? 0 : allocator.PeakDriverBytes / 1e6;
+            yield return new GenerateResult(modelName + (bf16Weights ? " (bf16 w)" : ""), device.ToString(), batch, 2 * batch, roofline.Threads, perStep, total, batch / total,
+                floor, bytes / 1e6, firstCallMs, peakMb);
         }
     }
 }

@@ -65,6 +65,7 @@ if (harness)
     foreach (var check in CudaHarness.ExtraChecks()) rows.Add(check());
     foreach (var check in CudaConvChecks.All()) rows.Add(check());
     rows.AddRange(NormFamilyCheck.Bf16Checks());
+    rows.AddRange(DecodeChecks.All());
 }
 if (fixturesRoot is not null) rows.AddRange(FixtureParity.Run(backend, fixturesRoot));
 Console.WriteLine();

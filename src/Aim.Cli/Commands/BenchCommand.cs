@@ -109,15 +109,19 @@ internal static class BenchCommand
             var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench generate: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
             var dev = DeviceOption.Resolve(parse.GetValue(device)!);
             var sizes = ParseBatches(parse.GetValue(batches)!);
-            var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads) : DeviceRoofline.Measure(dev);
+            bool bf16 = ParseWeights(parse.GetValue(weights)!);
+            var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu
+                ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads)
+                : DeviceRoofline.Measure(dev, bf16 ? Aim.Engine.Tensors.DType.BFloat16 : Aim.Engine.Tensors.DType.Float32);
             bool asJson = parse.GetValue(json);
             var ci = CultureInfo.InvariantCulture;
+            string math = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? $"{roofline.Threads} thread(s)" : bf16 ? "bf16 weights and matrix inputs, f32 state" : "f32, TF32 off";
             if (!asJson)
                 io.Console.MarkupLine(Markup.Escape(string.Create(ci,
-                    $"{name} decode on {dev}, {(dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? $"{roofline.Threads} thread(s)" : "f32, TF32 off")}, cfg 5 / top-k 600 / top-p 0.98, full 256-step loop. Floor = max(weights read per step / {roofline.BandwidthGBs:F1} GB/s measured bandwidth, FLOPs / {roofline.PeakGflops:F0} GFLOP/s measured f32 peak).")));
-            var table = new Table().AddColumns("model", "batch", "rows", "ms/step", "floor ms/step", "floor/ms", "s per batch", "img/s", "MB/step");
+                    $"{name} decode on {dev}, {math}, cfg 5 / top-k 600 / top-p 0.98, full 256-step loop. Floor = max((weights + SSM/conv state read and written) per step / {roofline.BandwidthGBs:F1} GB/s measured bandwidth, FLOPs / {roofline.PeakGflops:F0} GFLOP/s measured {(bf16 ? "bf16" : "f32")} peak).")));
+            var table = new Table().AddColumns("model", "batch", "rows", "ms/step", "floor ms/step", "floor/ms", "s per batch", "img/s", "weight MB/step", "peak MB");
             for (int i = 1; i < table.Columns.Count; i++) table.Columns[i].RightAligned();
-            foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => io.Console.MarkupLine(Markup.Escape(m)), parse.GetValue(profile), ParseWeights(parse.GetValue(weights)!)))
+            foreach (var r in GenerateBench.Run(name, config, sizes, dev, roofline, asJson ? null : m => io.Console.MarkupLine(Markup.Escape(m)), parse.GetValue(profile), bf16))
             {
                 if (asJson)
                     io.Out.WriteLine(JsonSerializer.Serialize(new
@@ -133,11 +137,13 @@ internal static class BenchCommand
                         seconds_per_batch = Math.Round(r.SecondsPerImageBatch, 3),
                         images_per_second = Math.Round(r.ImagesPerSecond, 4),
                         weight_mb_per_step = Math.Round(r.WeightMegabytesPerStep, 1),
+                        peak_device_mb = Math.Round(r.PeakDeviceMegabytes),
+                        first_call_ms = Math.Round(r.FirstCallMs),
                     }, s_json));
                 else
                     table.AddRow(r.Model, r.Batch.ToString(ci), r.Rows.ToString(ci), r.MsPerStep.ToString("F2", ci), r.FloorMsPerStep.ToString("F2", ci),
                         (100 * r.FloorMsPerStep / r.MsPerStep).ToString("F0", ci) + "%", r.SecondsPerImageBatch.ToString("F2", ci),
-                        r.ImagesPerSecond.ToString("F3", ci), r.WeightMegabytesPerStep.ToString("F0", ci));
+                        r.ImagesPerSecond.ToString("F3", ci), r.WeightMegabytesPerStep.ToString("F0", ci), r.PeakDeviceMegabytes.ToString("F0", ci));
             }
             if (!asJson) io.Console.Write(table);
             return 0;

@@ -68,6 +68,7 @@ internal static unsafe partial class CuBlas
     [LibraryImport(CudaLibraries.CuBlasName, EntryPoint = "cublasSetStream_v2")] public static partial int cublasSetStream(nint handle, nint stream);
     [LibraryImport(CudaLibraries.CuBlasName, EntryPoint = "cublasGetVersion_v2")] public static partial int cublasGetVersion(nint handle, int* version);
     [LibraryImport(CudaLibraries.CuBlasName)] public static partial int cublasSetMathMode(nint handle, int mode);
+    [LibraryImport(CudaLibraries.CuBlasName, EntryPoint = "cublasSetWorkspace_v2")] public static partial int cublasSetWorkspace(nint handle, void* workspace, nuint bytes);
     [LibraryImport(CudaLibraries.CuBlasName)]
     public static partial int cublasGemmStridedBatchedEx(nint handle, int transA, int transB, int m, int n, int k,
         void* alpha, void* a, int aType, int lda, long strideA,

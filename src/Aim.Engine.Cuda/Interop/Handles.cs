@@ -39,6 +39,12 @@ internal sealed class CudaEventHandle(nint context) : CudaContextBoundHandle(con
     protected override bool ReleaseHandle() => MakeCurrent() && CudaDriver.cuEventDestroy(handle) == CudaDriver.Success;
 }
 
+/// <summary>An instantiated graph (cuGraphInstantiateWithFlags / cuGraphExecDestroy).</summary>
+internal sealed class CudaGraphExecHandle(nint context) : CudaContextBoundHandle(context)
+{
+    protected override bool ReleaseHandle() => MakeCurrent() && CudaDriver.cuGraphExecDestroy(handle) == CudaDriver.Success;
+}
+
 /// <summary>A cuBLAS handle (cublasCreate / cublasDestroy).</summary>
 internal sealed class CuBlasHandle(nint context) : CudaContextBoundHandle(context)
 {

@@ -109,9 +109,11 @@ public sealed unsafe partial class CudaKernels
     /// Throws the contract's ArgumentException for an id outside [0, limit). The ids live on the device, so
     /// this copies them to the host, which waits for the queued work that produces them.
     /// </summary>
-    private static void IdsInRange(string op, string name, Tensor ids, long limit)
+    // Reads the ids back to the host (a synchronisation), except while a graph is captured: recorded decode steps
+    // gather ids that the device sampler wrote, which are in range by construction.
+    private void IdsInRange(string op, string name, Tensor ids, long limit)
     {
-        if (ids.Count == 0) return;
+        if (ids.Count == 0 || _backend.IsCapturing) return;
         using var host = ids.To(Device.Cpu);
         NormChecks.IndicesInRange(op, name, host, limit);
     }

@@ -155,6 +155,8 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
             _modules.Clear();
             _cublas?.Dispose();
             _cublas = null;
+            if (_cublasWorkspace != 0) _backend.Allocator.Free(_cublasWorkspace, CuBlasWorkspaceBytes);
+            _cublasWorkspace = 0;
         }
     }
 }

@@ -15,7 +15,9 @@ namespace Aim.Engine.Cuda.Kernels;
 
 public sealed unsafe partial class CudaKernels
 {
+    private const int CuBlasWorkspaceBytes = 32 << 20;
     private CuBlasHandle? _cublas;
+    private ulong _cublasWorkspace;
 
     /// <summary>When true, float32 GEMMs may use TF32 tensor-core math (see the policy at the top of Gemm.cs). Default false.</summary>
     public bool AllowTf32 { get; set; }
@@ -26,15 +28,18 @@ public sealed unsafe partial class CudaKernels
         OnDevice(nameof(Gemm), a, b, c);
         var (batch, m, n, k, strideA, strideB) = ReferenceKernels.GemmShapes(a, b, c, transA, transB);
         if (batch == 0 || m == 0 || n == 0) return;
-        if (b.DType != c.DType)
+        int dataType, computeType, outType;
+        if (a.DType == DType.Float32 && b.DType == DType.BFloat16 && c.DType == DType.Float32)
         {
-            // Weight-only bf16 with f32 activations: cuBLAS takes one type for A and B, so widen the weights (exact).
-            using var wide = TensorScope.Detach(Tensor.Empty(b.Shape, c.DType, b.Device));
-            Copy(b, wide);
-            Gemm(a, wide, c, transA, transB, alpha, beta);
+            // bf16 weights with f32 activations: round the activations to bf16 (cuBLAS takes one type for A and B) and
+            // run on the tensor cores with f32 accumulation and an f32 result. Widening the weights instead would
+            // read them three times per call; at decode batch sizes the activations are the small operand.
+            using var narrow = TensorScope.Detach(Tensor.Empty(a.Shape, DType.BFloat16, a.Device));
+            Copy(a, narrow);
+            GemmBlas(narrow, b, c, transA, transB, alpha, beta, R16BF, R32F, Compute32F, batch, m, n, k, strideA, strideB);
             return;
         }
-        int dataType, computeType;
+        if (b.DType != c.DType || a.DType != c.DType) throw KernelChecks.Unsupported(nameof(Gemm), Name, b.DType);
         switch (c.DType)
         {
             case DType.Float32: dataType = R32F; computeType = AllowTf32 ? Compute32FFastTf32 : Compute32F; break;
@@ -42,6 +47,13 @@ public sealed unsafe partial class CudaKernels
             case DType.Float64: dataType = R64F; computeType = Compute64F; break;
             default: throw KernelChecks.Unsupported(nameof(Gemm), Name, c.DType);
         }
+        outType = dataType;
+        GemmBlas(a, b, c, transA, transB, alpha, beta, dataType, outType, computeType, batch, m, n, k, strideA, strideB);
+    }
+
+    private void GemmBlas(Tensor a, Tensor b, Tensor c, bool transA, bool transB, double alpha, double beta,
+        int dataType, int outType, int computeType, int batch, int m, int n, int k, long strideA, long strideB)
+    {
         // cuBLAS is column-major, and a row-major (R x C) buffer read column-major is its transpose (C x R).
         // So instead of C = op(A) op(B) we ask cuBLAS for C^T = op(B)^T op(A)^T, an (N x M) column-major
         // product whose buffer is exactly row-major C: swap the operands (B first), keep each one's transpose
@@ -57,7 +69,7 @@ public sealed unsafe partial class CudaKernels
         Check(cublasGemmStridedBatchedEx(handle, transB ? OpT : OpN, transA ? OpT : OpN, n, m, k,
             pAlpha, (void*)Ptr(b), dataType, ldb, strideB,
             (void*)Ptr(a), dataType, lda, strideA,
-            pBeta, (void*)Ptr(c), dataType, n, (long)m * n,
+            pBeta, (void*)Ptr(c), outType, n, (long)m * n,
             batch, computeType, GemmDefault));
     }
 
@@ -75,6 +87,9 @@ public sealed unsafe partial class CudaKernels
                 Check(cublasSetStream(raw, _backend.Stream));
                 // Default math: with an explicit compute type TF32 is used only for COMPUTE_32F_FAST_TF32.
                 Check(cublasSetMathMode(raw, DefaultMath));
+                // A workspace of our own, so cuBLAS never allocates inside a captured graph.
+                _cublasWorkspace = _backend.Allocator.Allocate(CuBlasWorkspaceBytes);
+                Check(cublasSetWorkspace(raw, (void*)_cublasWorkspace, CuBlasWorkspaceBytes));
                 _cublas = h;
             }
             return _cublas.DangerousGetHandle();

@@ -113,6 +113,12 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
         Check(cuStreamSynchronize(Stream));
     }
 
+    /// <summary>True while a graph is being captured on this backend's stream: kernels then skip host-side checks that read device memory.</summary>
+    public bool IsCapturing { get; internal set; }
+
+    /// <inheritdoc />
+    public RecordedWork Record(Action body) => CudaGraph.Capture(this, body);
+
     /// <summary>Waits until all queued work of this backend is done; surfaces asynchronous kernel errors.</summary>
     public void Synchronize()
     {

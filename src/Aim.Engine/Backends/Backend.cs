@@ -17,6 +17,12 @@ public interface IBackend
 
     /// <summary>Copies <paramref name="byteLength"/> bytes from this device to host memory.</summary>
     void CopyToHost(nint source, nint hostDestination, long byteLength);
+
+    /// <summary>Records the device work <paramref name="body"/> queues, for replay (rules on <see cref="RecordedWork"/>).</summary>
+    RecordedWork Record(Action body);
+
+    /// <summary>Waits until all queued work of this device is done (a no-op on the CPU).</summary>
+    void Synchronize();
 }
 
 /// <summary>
@@ -54,6 +60,9 @@ public static class Backend
         }
     }
 
+    /// <summary>Records the work <paramref name="body"/> queues on <paramref name="device"/> for replay (see <see cref="RecordedWork"/>).</summary>
+    public static RecordedWork Record(Device device, Action body) => For(device).Record(body);
+
     /// <summary>The kernels ops use for tensors on <paramref name="device"/>.</summary>
     public static IKernels Kernels(Device device)
         => device.Kind == DeviceKind.Cpu ? t_cpuOverride ?? Cpu.Kernels : For(device).Kernels;
@@ -88,4 +97,12 @@ public sealed unsafe class CpuBackend : IBackend
     /// <inheritdoc />
     public void CopyToHost(nint source, nint hostDestination, long byteLength)
         => Buffer.MemoryCopy((void*)source, (void*)hostDestination, byteLength, byteLength);
+
+    /// <inheritdoc />
+    public RecordedWork Record(Action body) => new EagerWork(body);
+
+    /// <inheritdoc />
+    public void Synchronize()
+    {
+    }
 }

@@ -29,6 +29,13 @@ public sealed class Rng
     /// <summary>A fresh generator whose stream is independent of this one's (same seed, other counter half).</summary>
     public Rng Fork(ulong stream) => new(_key ^ (0x9E3779B97F4A7C15UL * (stream + 1)));
 
+    /// <summary>Moves to block Position + <paramref name="blocks"/>, dropping what is left of the current block.</summary>
+    public void Skip(ulong blocks)
+    {
+        _counter += blocks;
+        _used = 4;
+    }
+
     /// <summary>32 random bits.</summary>
     public uint NextUInt32()
     {

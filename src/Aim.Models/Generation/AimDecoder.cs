@@ -1,4 +1,6 @@
 using Aim.Engine.Autograd;
+using Aim.Engine.Backends;
+using Aim.Engine.Kernels;
 using Aim.Engine.Operations;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
@@ -26,21 +28,12 @@ public static class AimDecoder
         var config = model.Config;
         int positionShift = (positions ?? config.DecodePositions) == DecodePositions.Training ? 1 : 0;
         int b = labels.Length, v = config.VocabSize, t = config.NumTokens;
-        if (b == 0) throw new ArgumentException("decode: no labels");
-        foreach (long l in labels)
-            if (l < 0 || l > config.NumClasses)
-                throw new ArgumentOutOfRangeException(nameof(labels), $"class {l} outside 0..{config.NumClasses - 1} (or {config.NumClasses} for the null class)");
+        CheckLabels(config, labels);
         var tokens = new long[b][];
         for (int i = 0; i < b; i++) tokens[i] = new long[t];
         using var noGrad = Tape.NoGrad();
         using var outer = TensorScope.Open();
-        var ids0 = new long[2 * b];
-        for (int i = 0; i < b; i++)
-        {
-            ids0[i] = labels[i];
-            ids0[b + i] = config.NumClasses;
-        }
-        var cond = model.ClassEmbeddings.Forward(Tensor.FromArray(ids0, [2 * b], device)); // (2B, d)
+        var cond = model.ClassEmbeddings.Forward(Tensor.FromArray(ConditionIds(config, labels), [2 * b], device)); // (2B, d)
         var mods = model.LayerModulations(cond);                                           // per layer, (2B, d) each
         var states = model.NewStates(2 * b, device);
         try
@@ -78,16 +71,100 @@ public static class AimDecoder
         return tokens;
     }
 
-    /// <summary>Samples B images' tokens with <paramref name="options"/>; <paramref name="progress"/> gets the step count done.</summary>
-    public static long[][] Generate(AimModel model, long[] labels, SamplingOptions options, Rng rng, Device device, Action<int>? progress = null)
+    /// <summary>
+    /// Samples B images' tokens with <paramref name="options"/>; <paramref name="progress"/> gets the step count done.
+    /// Everything stays on the device: each step gathers the previous tokens and positions from device buffers,
+    /// runs every layer, and <see cref="Ops.SampleTokens"/> mixes CFG logits, samples with the Philox stream of
+    /// <paramref name="rng"/> and writes the next tokens back, so steps 2..T are recorded once
+    /// (<see cref="Backend.Record"/>: a CUDA graph on GPUs) and replayed without a host round trip. The host
+    /// waits only every <see cref="ProgressInterval"/> steps when progress is reported, and once at the end.
+    /// <paramref name="recordSteps"/> false runs every step eagerly (for kernel profiling). Tokens equal the
+    /// host sampler's for the same logits: uniform i of the run is <paramref name="rng"/>'s i-th NextDouble
+    /// (from its current block), and <paramref name="rng"/> is advanced past the draws used.
+    /// </summary>
+    public static long[][] Generate(AimModel model, long[] labels, SamplingOptions options, Rng rng, Device device, Action<int>? progress = null, bool recordSteps = true)
     {
         options.Validate();
-        int v = model.Config.VocabSize;
-        return Run(model, labels, options.CfgScale, device, (step, logits, _) =>
+        var config = model.Config;
+        int b = labels.Length, t = config.NumTokens;
+        CheckLabels(config, labels);
+        using var noGrad = Tape.NoGrad();
+        using var outer = TensorScope.Open();
+        var cond = model.ClassEmbeddings.Forward(Tensor.FromArray(ConditionIds(config, labels), [2 * b], device)); // (2B, d)
+        var mods = model.LayerModulations(cond);
+        var states = model.NewStates(2 * b, device);
+        var steps = Tensor.Zeros([2 * b], DType.Int64, device);                    // (2B): index of the token sampled next
+        var tokens = Tensor.Zeros([2 * b], DType.Int64, device);                   // (2B): the last sampled tokens, both halves
+        var positions = Tensor.Zeros([2 * b], DType.Int64, device);                // (2B): position row the last tokens are fed at
+        var history = Tensor.Zeros([b, t], DType.Int64, device);                   // (B, T): every sampled token
+        int shift = (options.Positions ?? config.DecodePositions) == DecodePositions.Training ? 1 : 0;
+        var settings = new SampleSettings(options.CfgScale, options.TopK, options.TopP, options.Temperature, rng.Seed, rng.Position, shift);
+        var backend = Backend.For(device);
+        try
         {
-            var sampled = Sampler.Sample(logits, labels.Length, v, options, rng);
-            progress?.Invoke(step + 1);
-            return sampled;
-        }, options.Positions);
+            void Sample(Tensor input)
+            {
+                var (logits, _) = model.Step(input, cond, mods, states);                  // (2B, V)
+                Ops.SampleTokens(logits, steps, tokens, positions, history, settings);
+            }
+            void TokenStep() => Sample(Ops.Add(model.WordEmbeddings.Forward(tokens), model.PositionEmbeddings.Forward(positions)));
+
+            using (TensorScope.Open()) Sample(cond);                                      // step 0 feeds the class embedding
+            Report(1);
+            if (t > 1)
+            {
+                using (TensorScope.Open()) TokenStep();                                   // eager once: compiles kernels, warms caches
+                Report(2);
+                using var recorded = recordSteps ? Backend.Record(device, TokenStep) : null;
+                for (int step = 2; step < t; step++)
+                {
+                    if (recorded is not null) recorded.Replay();
+                    else using (TensorScope.Open()) TokenStep();
+                    Report(step + 1);
+                }
+                backend.Synchronize();
+            }
+            progress?.Invoke(t);
+            var flat = history.ToArray<long>();
+            rng.Skip(((ulong)t * (ulong)b + 1) / 2);                                       // two 32-bit words per uniform, four per block
+            var result = new long[b][];
+            for (int i = 0; i < b; i++) result[i] = flat.AsSpan(i * t, t).ToArray();
+            return result;
+        }
+        finally
+        {
+            foreach (var s in states) s.Dispose();
+        }
+
+        void Report(int done)
+        {
+            if (progress is null || done == t || done % ProgressInterval != 0) return;
+            backend.Synchronize();
+            progress(done);
+        }
+    }
+
+    /// <summary>Steps between progress reports (each waits for the device).</summary>
+    public const int ProgressInterval = 16;
+
+    private static void CheckLabels(AimConfig config, long[] labels)
+    {
+        if (labels.Length == 0) throw new ArgumentException("decode: no labels");
+        foreach (long l in labels)
+            if (l < 0 || l > config.NumClasses)
+                throw new ArgumentOutOfRangeException(nameof(labels), $"class {l} outside 0..{config.NumClasses - 1} (or {config.NumClasses} for the null class)");
+    }
+
+    /// <summary>[labels ; null class × B]: the conditional rows, then the unconditional ones.</summary>
+    private static long[] ConditionIds(AimConfig config, long[] labels)
+    {
+        int b = labels.Length;
+        var ids = new long[2 * b];
+        for (int i = 0; i < b; i++)
+        {
+            ids[i] = labels[i];
+            ids[b + i] = config.NumClasses;
+        }
+        return ids;
     }
 }

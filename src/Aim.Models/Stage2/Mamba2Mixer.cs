@@ -1,3 +1,4 @@
+using Aim.Engine.Autograd;
 using Aim.Engine.Nn;
 using Aim.Engine.Operations;
 using Aim.Engine.Tensors;
@@ -104,30 +105,41 @@ public sealed class Mamba2Mixer : Module
         var bm = Ops.Reshape(Ops.Narrow(conv, -1, e, g * n), b, g, n);
         var cm = Ops.Reshape(Ops.Narrow(conv, -1, e + g * n, g * n), b, g, n);
         var delta = Ops.Softplus(Ops.Add(dt, DtBias));                     // (B, H)
-        var a = Ops.Neg(Ops.Exp(ALog));
-        var y = Ops.SsmStep(state.Ssm, x, delta, a, bm, cm, D);             // (B, H, P)
+        var y = Ops.SsmStep(state.Ssm, x, delta, state.A, bm, cm, D);       // (B, H, P)
         var yn = Ops.GatedRmsNorm(Ops.Reshape(y, b, e), z, NormWeight, NormEps, e / g);
         return OutProj.Forward(yn);
     }
 
-    /// <summary>Zeroed recurrent state for <paramref name="batch"/> rows on <paramref name="device"/>.</summary>
-    public MixerState NewState(int batch, Device device) => new(
-        Tensor.Zeros([batch, _config.ConvDim, _config.Ssm.DConv], DType.Float32, device),
-        Tensor.Zeros([batch, _config.NHeads, _config.Ssm.HeadDim, _config.Ssm.DState], DType.Float32, device));
+    /// <summary>
+    /// Zeroed recurrent state for <paramref name="batch"/> rows on <paramref name="device"/>, with A = −exp(A_log)
+    /// computed once for the whole decode (the weights do not change while decoding).
+    /// </summary>
+    public MixerState NewState(int batch, Device device)
+    {
+        using var noGrad = Tape.NoGrad();
+        using var scope = TensorScope.Open();
+        return new(
+            Tensor.Zeros([batch, _config.ConvDim, _config.Ssm.DConv], DType.Float32, device),
+            Tensor.Zeros([batch, _config.NHeads, _config.Ssm.HeadDim, _config.Ssm.DState], DType.Float32, device),
+            Ops.Neg(Ops.Exp(ALog.Device == device ? ALog : ALog.To(device))));
+    }
 }
 
-/// <summary>One layer's decoding cache: conv state (B, C, K), oldest input first; SSM state (B, H, P, N), fp32.</summary>
-public sealed class MixerState(Tensor conv, Tensor ssm) : IDisposable
+/// <summary>One layer's decoding cache: conv state (B, C, K), oldest input first; SSM state (B, H, P, N), fp32; and A (H).</summary>
+public sealed class MixerState(Tensor conv, Tensor ssm, Tensor a) : IDisposable
 {
     /// <summary>(B, C, K) pre-conv inputs, oldest first.</summary>
     public Tensor Conv { get; } = TensorScope.Detach(conv);
     /// <summary>(B, H, P, N).</summary>
     public Tensor Ssm { get; } = TensorScope.Detach(ssm);
+    /// <summary>(H): −exp(A_log), the per-head decay rate.</summary>
+    public Tensor A { get; } = TensorScope.Detach(a);
 
     /// <inheritdoc />
     public void Dispose()
     {
         Conv.Dispose();
         Ssm.Dispose();
+        A.Dispose();
     }
 }
