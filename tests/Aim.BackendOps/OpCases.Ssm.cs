@@ -132,6 +132,16 @@ public static partial class OpCases
                     var y = Ops.SsmStep(state, t[1], t[2], t[3], t[4], t[5], t[6]);
                     return [y, state];
                 }) { HasGradient = false };
+            // The decode form: raw dt as a strided column block of a wider row (in_proj's output), bias and softplus inside.
+            yield return new OpCase("SsmStep", $"B={bsz},H={h},G={g},P={p},N={n},dtBias,dtView", rng =>
+                [rng.Normal([bsz, h, p, n], 0, 0.5), Randn(rng, bsz, h, p), Randn(rng, bsz, h + 3), RandA(rng, h),
+                 Randn(rng, bsz, g, n), Randn(rng, bsz, g, n), Randn(rng, h), Randn(rng, h)],
+                t =>
+                {
+                    var state = Ops.Clone(t[0]);
+                    var y = Ops.SsmStep(state, t[1], Ops.Narrow(t[2], 1, 2, h), t[3], t[4], t[5], t[6], dtBias: t[7]);
+                    return [y, state];
+                }) { HasGradient = false };
         }
     }
 

@@ -60,7 +60,7 @@ internal static class CudaPerfSsm
             var cm = rng.Normal([b, g, n]).To(dev);
             var d = rng.Normal([h]).To(dev);
             var y = Tensor.Empty([b, h, p], DType.Float32, dev);
-            float ms = CudaPerf.Time(backend, () => k.SsmStep(state, x, dt, a, bm, cm, d, y));
+            float ms = CudaPerf.Time(backend, () => k.SsmStep(state, x, dt, a, bm, cm, d, y, null));
             CudaPerf.Report($"SsmStep f32 B={b},H={h},P={p},N={n} (state r+w)", ms, 2.0 * b * h * p * n * 4, 0);
             const int ch = 24 * 64 + 2 * 128;
             var cstate = rng.Normal([b, ch, 4]).To(dev);

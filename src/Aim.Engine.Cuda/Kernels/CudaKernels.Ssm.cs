@@ -269,11 +269,11 @@ public sealed unsafe partial class CudaKernels
     }
 
     /// <inheritdoc />
-    public void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y)
+    public void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y, Tensor? dtBias)
     {
         const string op = nameof(SsmStep);
-        OnDeviceAll(op, state, x, dt, a, b, c, d, y);
-        var s = SsmChecks.Step(op, state, x, dt, a, b, c, d);
+        OnDeviceAll(op, state, x, dt, a, b, c, d, y, dtBias);
+        var s = SsmChecks.Step(op, state, x, dt, a, b, c, d, dtBias);
         F32(op, x);
         Out(op, "y", y, s.B, s.H, s.P);
         if (s.B == 0 || s.H == 0 || s.P == 0) return;
@@ -283,6 +283,8 @@ public sealed unsafe partial class CudaKernels
         args.Add(x.Strides[0]);
         args.Add(x.Strides[1]);
         args.Add(Ptr(dt));
+        args.Add(dt.Strides[0]);
+        args.Add(PtrOrNull(dtBias));
         args.Add(Ptr(a));
         args.Add(Ptr(b));
         args.Add(b.Strides[0]);

@@ -452,13 +452,20 @@ extern "C" __global__ void ssd_bwd_head_sum_f32(const double* part_da, const dou
 // the N-reduction of y is a warp shuffle. state (B, H, P, N) updated in place: S ← α·S + (b·dt)·x[p].
 #define STEP_WARPS 8
 extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
-    float* state, const float* x, i64 sxb, i64 sxh, const float* dt, const float* a,
+    float* state, const float* x, i64 sxb, i64 sxh, const float* dt, i64 sdtb, const float* dt_bias, const float* a,
     const float* bm, i64 sbb, i64 sbg, const float* cm, i64 scb, i64 scg, const float* d, float* y,
     int B, int H, int G, int P, int N)
 {
     const int bh = blockIdx.x, h = bh % H, b = bh / H, g = h / (H / G);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    float dtv = dt[bh], alpha = expf(dtv * a[h]), dh = d ? d[h] : 0.0f;
+    float dtv = dt[(i64)b * sdtb + h];
+    if (dt_bias)
+    {
+        // The step size from the raw in_proj output: softplus(dt + bias), passing values above 20 through.
+        float z = dtv + dt_bias[h];
+        dtv = z > 20.0f ? z : log1pf(expf(z));
+    }
+    float alpha = expf(dtv * a[h]), dh = d ? d[h] : 0.0f;
     const float* xr = x + (i64)b * sxb + (i64)h * sxh;
     const float* br = bm + (i64)b * sbb + (i64)g * sbg;
     const float* cr = cm + (i64)b * scb + (i64)g * scg;

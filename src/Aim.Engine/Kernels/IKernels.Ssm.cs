@@ -88,15 +88,18 @@ public partial interface IKernels
 
     /// <summary>
     /// One inference step of the scan: state ← exp(dt·a_h)·state + (b·dt) ⊗ x per head, then
-    /// y = state·c + d_h·x. <paramref name="state"/> is updated in place.
+    /// y = state·c + d_h·x. <paramref name="state"/> is updated in place. With <paramref name="dtBias"/> the step
+    /// size is softplus(dt + dtBias_h) (softplus passing values above 20 through), computed inside the kernel as
+    /// mamba's selective_state_update does with dt_softplus, so the decode step needs no separate bias and softplus.
     /// </summary>
     /// <param name="state">(B, H, P, N), contiguous; read and written.</param>
     /// <param name="x">(B, H, P); may be a strided view whose last stride is 1.</param>
-    /// <param name="dt">(B, H), contiguous.</param>
+    /// <param name="dt">(B, H); may be a strided view whose last stride is 1. Raw when dtBias is given.</param>
     /// <param name="a">(H).</param>
     /// <param name="b">(B, G, N); may be a strided view whose last stride is 1.</param>
     /// <param name="c">(B, G, N); may be a strided view whose last stride is 1.</param>
     /// <param name="d">(H) or null.</param>
     /// <param name="y">(B, H, P).</param>
-    void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y);
+    /// <param name="dtBias">(H), or null when dt already holds the step sizes.</param>
+    void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y, Tensor? dtBias);
 }

@@ -79,7 +79,7 @@ internal static class SsmChecks
     }
 
     /// <summary>Checks the single-step scan arguments; returns dims with L = 1.</summary>
-    public static ScanDims Step(string op, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d)
+    public static ScanDims Step(string op, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? dtBias)
     {
         KernelChecks.Rank(op, "state", state, 4);
         var s = new ScanDims(state.Shape[0], 1, state.Shape[1], state.Shape[2], b.Rank == 3 ? b.Shape[1] : 0, state.Shape[3]);
@@ -89,16 +89,18 @@ internal static class SsmChecks
         KernelChecks.Shape(op, "b", b, s.B, s.G, s.N);
         KernelChecks.Shape(op, "c", c, s.B, s.G, s.N);
         if (d is not null) KernelChecks.Shape(op, "d", d, s.H);
+        if (dtBias is not null) KernelChecks.Shape(op, "dtBias", dtBias, s.H);
         if (s.G < 1 || s.H % s.G != 0)
             throw new ArgumentException($"{op}: {s.H} heads (state {Tensor.ShapeString(state.Shape)}) are not a multiple of {s.G} groups (b {Tensor.ShapeString(b.Shape)})");
         KernelChecks.Contiguous(op, "state", state);
         UnitLastStride(op, "x", x);
         UnitLastStride(op, "b", b);
         UnitLastStride(op, "c", c);
-        KernelChecks.Contiguous(op, "dt", dt);
+        UnitLastStride(op, "dt", dt);
         KernelChecks.Contiguous(op, "a", a);
         if (d is not null) KernelChecks.Contiguous(op, "d", d);
-        Floats(op, state, x, dt, a, b, c, d);
+        if (dtBias is not null) KernelChecks.Contiguous(op, "dtBias", dtBias);
+        Floats(op, state, x, dt, a, b, c, d, dtBias);
         return s;
     }
 }

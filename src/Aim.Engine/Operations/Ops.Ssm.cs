@@ -187,25 +187,27 @@ public static partial class Ops
     /// </summary>
     /// <param name="state">(B, H, P, N), contiguous; updated in place.</param>
     /// <param name="x">(B, H, P).</param>
-    /// <param name="dt">(B, H), already softplus'd.</param>
+    /// <param name="dt">(B, H): step sizes, or the raw in_proj values when <paramref name="dtBias"/> is given.</param>
     /// <param name="a">(H).</param>
     /// <param name="b">(B, G, N).</param>
     /// <param name="c">(B, G, N).</param>
     /// <param name="d">(H) or null.</param>
+    /// <param name="dtBias">(H), or null: when given the step size is softplus(dt + dtBias).</param>
     /// <returns>y (B, H, P).</returns>
-    public static Tensor SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d)
+    public static Tensor SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? dtBias = null)
     {
         const string op = nameof(SsmStep);
-        SameDeviceOptional(op, state, x, dt, a, b, c, d);
+        SameDeviceOptional(op, state, x, dt, a, b, c, d, dtBias);
         using var noGrad = Tape.NoGrad();
         using var xk = UnitStrideNoGrad(x);
-        using var dtk = Contiguous(dt);
+        using var dtk = UnitStrideNoGrad(dt);
+        using var biask = dtBias is null ? null : Contiguous(dtBias);
         using var ak = Contiguous(a);
         using var bk = UnitStrideNoGrad(b);
         using var ck = UnitStrideNoGrad(c);
         using var dk = d is null ? null : Contiguous(d);
         var y = Tensor.Empty(x.Shape, x.DType, x.Device);
-        K(x).SsmStep(state, xk, dtk, ak, bk, ck, dk, y);
+        K(x).SsmStep(state, xk, dtk, ak, bk, ck, dk, y, biask);
         return y;
     }
 

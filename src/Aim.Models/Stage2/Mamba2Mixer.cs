@@ -98,14 +98,13 @@ public sealed class Mamba2Mixer : Module
         int e = _config.DInner, h = _config.NHeads, p = _config.Ssm.HeadDim, g = _config.Ssm.NGroups, n = _config.Ssm.DState;
         var zxbcdt = InProj.Forward(u);                                    // (B, 2E + 2GN + H)
         var z = Ops.Narrow(zxbcdt, -1, 0, e);
-        var xbc = Ops.Contiguous(Ops.Narrow(zxbcdt, -1, e, _config.ConvDim));
+        var xbc = Ops.Narrow(zxbcdt, -1, e, _config.ConvDim);
         var dt = Ops.Narrow(zxbcdt, -1, e + _config.ConvDim, h);
         var conv = Ops.CausalConv1dStep(state.Conv, xbc, ConvWeight2D(), ConvBias, silu: true); // (B, C)
         var x = Ops.Reshape(Ops.Narrow(conv, -1, 0, e), b, h, p);
         var bm = Ops.Reshape(Ops.Narrow(conv, -1, e, g * n), b, g, n);
         var cm = Ops.Reshape(Ops.Narrow(conv, -1, e + g * n, g * n), b, g, n);
-        var delta = Ops.Softplus(Ops.Add(dt, DtBias));                     // (B, H)
-        var y = Ops.SsmStep(state.Ssm, x, delta, state.A, bm, cm, D);       // (B, H, P)
+        var y = Ops.SsmStep(state.Ssm, x, dt, state.A, bm, cm, D, dtBias: DtBias); // (B, H, P); softplus(dt + dt_bias) inside
         var yn = Ops.GatedRmsNorm(Ops.Reshape(y, b, e), z, NormWeight, NormEps, e / g);
         return OutProj.Forward(yn);
     }

@@ -375,15 +375,17 @@ public unsafe partial class CpuKernels
     }
 
     /// <inheritdoc />
-    public override void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y)
+    public override void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y, Tensor? dtBias)
     {
-        if (!AllF32(state, x, dt, a, b, c, d) || !Dense(y, x.Shape))
+        if (!AllF32(state, x, dt, a, b, c, d, dtBias) || !Dense(y, x.Shape))
         {
-            base.SsmStep(state, x, dt, a, b, c, d, y);
+            base.SsmStep(state, x, dt, a, b, c, d, y, dtBias);
             return;
         }
-        var s = SsmChecks.Step(nameof(SsmStep), state, x, dt, a, b, c, d);
+        var s = SsmChecks.Step(nameof(SsmStep), state, x, dt, a, b, c, d, dtBias);
         float* ps = (float*)state.DataPointer, px = (float*)x.DataPointer, pdt = (float*)dt.DataPointer, pa = (float*)a.DataPointer;
+        float* pbias = dtBias is null ? null : (float*)dtBias.DataPointer;
+        long sdt = dt.Strides[0];
         float* pb = (float*)b.DataPointer, pc = (float*)c.DataPointer, pd = d is null ? null : (float*)d.DataPointer, py = (float*)y.DataPointer;
         long sxb = x.Strides[0], sxh = x.Strides[1], sbb = b.Strides[0], sbg = b.Strides[1], scb = c.Strides[0], scg = c.Strides[1];
         int pn = s.P * s.N;
@@ -393,7 +395,8 @@ public unsafe partial class CpuKernels
             for (long i = i0; i < i1; i++)
             {
                 int bi = (int)(i / s.H), h = (int)(i % s.H), grp = h / s.HeadsPerGroup;
-                float dtv = pdt[i];
+                float dtv = pdt[bi * sdt + h];
+                if (pbias != null) dtv = Aim.Engine.Kernels.Reference.ReferenceKernels.UnaryScalar(UnaryOp.Softplus, dtv + pbias[h]);
                 StepHead(ps + i * pn, px + bi * sxb + h * sxh, pb + bi * sbb + grp * sbg, pc + bi * scb + grp * scg,
                     dtv, MathF.Exp(dtv * pa[h]), pd == null ? 0f : pd[h], s.P, s.N, bdt, py + i * s.P);
             }

@@ -216,13 +216,18 @@ public partial class ReferenceKernels
     }
 
     /// <inheritdoc />
-    public virtual void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y)
+    public virtual void SsmStep(Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor y, Tensor? dtBias)
     {
         const string op = nameof(SsmStep);
-        var s = SsmChecks.Step(op, state, x, dt, a, b, c, d);
+        var s = SsmChecks.Step(op, state, x, dt, a, b, c, d, dtBias);
         CheckOutput(op, "y", y, x, s.B, s.H, s.P);
         // A single step is the scan with L = 1 starting from the given state.
         var v = ScanInputs.Read(x, dt, a, b, c, d, state);
+        if (dtBias is not null)
+        {
+            var bias = Load(dtBias);
+            for (int i = 0; i < v.Dt.Length; i++) v.Dt[i] = UnaryScalar(UnaryOp.Softplus, v.Dt[i] + bias[i % s.H]);
+        }
         var ys = new double[(long)s.B * s.H * s.P];
         var fs = new double[(long)s.B * s.H * s.P * s.N];
         var st = new double[s.P * s.N];
