@@ -6,6 +6,7 @@
 // tolerances hold; llm.c enables it by default, tinygrad gates it behind ALLOW_TF32. bf16 inputs and outputs
 // always accumulate in float32 (CUBLAS_COMPUTE_32F) on the tensor cores; float64 uses CUBLAS_COMPUTE_64F.
 using Aim.Engine.Cuda.Interop;
+using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
 using Aim.Engine.Kernels.Reference;
 using Aim.Engine.Tensors;
@@ -31,9 +32,10 @@ public sealed unsafe partial class CudaKernels
         int dataType, computeType, outType;
         if (a.DType == DType.Float32 && b.DType == DType.BFloat16 && c.DType == DType.Float32)
         {
-            // bf16 weights with f32 activations: round the activations to bf16 (cuBLAS takes one type for A and B) and
-            // run on the tensor cores with f32 accumulation and an f32 result. Widening the weights instead would
-            // read them three times per call; at decode batch sizes the activations are the small operand.
+            if (batch == 1 && m <= SkinnyMaxRows && !transA && transB && TrySkinny(a, b, c, m, n, k, alpha, beta)) return;
+            // bf16 weights with f32 activations. A few rows (a decode step) stream the weights through skinny_gemm.cu;
+            // more rows round the activations to bf16 (cuBLAS takes one type for A and B) and run on the tensor cores
+            // with f32 accumulation and an f32 result (widening the weights instead would read them three times).
             using var narrow = TensorScope.Detach(Tensor.Empty(a.Shape, DType.BFloat16, a.Device));
             Copy(a, narrow);
             GemmBlas(narrow, b, c, transA, transB, alpha, beta, R16BF, R32F, Compute32F, batch, m, n, k, strideA, strideB);
@@ -71,6 +73,36 @@ public sealed unsafe partial class CudaKernels
             (void*)Ptr(a), dataType, lda, strideA,
             pBeta, (void*)Ptr(c), outType, n, (long)m * n,
             batch, computeType, GemmDefault));
+    }
+
+    // skinny_gemm.cu's SKINNY_MAX_M and SKINNY_WARPS.
+    private const int SkinnyMaxRows = 16;
+    private const int SkinnyWarps = 8;
+
+    /// <summary>
+    /// x (M, K) f32 · W (N, K)ᵀ bf16 for decode-sized M: a weight stream with f32 accumulation (skinny_gemm.cu).
+    /// Needs unit stride along K in both operands and a contiguous output; returns false otherwise.
+    /// </summary>
+    private bool TrySkinny(Tensor a, Tensor b, Tensor c, int m, int n, int k, double alpha, double beta)
+    {
+        if (a.Strides[^1] != 1 || b.Strides[^1] != 1 || !c.IsContiguous || a.Rank != 2 || b.Rank != 2) return false;
+        long sxm = a.Strides[0], swn = b.Strides[0];
+        bool vec = k % 8 == 0 && sxm % 4 == 0 && swn % 8 == 0 && Ptr(a) % 16 == 0 && Ptr(b) % 16 == 0;
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
+        args.Add(Ptr(a));
+        args.Add(sxm);
+        args.Add(Ptr(b));
+        args.Add(swn);
+        args.Add(Ptr(c));
+        args.Add((long)n);
+        args.Add(m);
+        args.Add(n);
+        args.Add(k);
+        args.Add((float)alpha);
+        args.Add((float)beta);
+        args.Add(vec ? 1 : 0);
+        Launch(Function("skinny_gemm.cu", "skinny_gemm_bf16"), (uint)((n + SkinnyWarps - 1) / SkinnyWarps), SkinnyWarps * 32, 0, args);
+        return true;
     }
 
     private nint CuBlasFor()

@@ -1,0 +1,74 @@
+// y (M, N) f32 = alpha · x (M, K) f32 · W (N, K)ᵀ bf16 for the few rows of a decode step (M ≤ SKINNY_MAX_M).
+// At that size a GEMM is a stream over W: every weight is read once and used M times. One warp per output
+// column: the lanes walk W's row in 16-byte chunks (8 bf16), multiply with the matching x values (f32, kept
+// in L1/L2 since every warp reads the same rows), accumulate M sums in registers and reduce them by shuffles.
+// f32 accumulation of exactly widened weights: the result matches the CPU's bf16-weight path to f32 rounding.
+#include "common.cuh"
+
+#define SKINNY_MAX_M 16
+#define SKINNY_WARPS 8
+
+__device__ __forceinline__ void skinny_fma8(float (&acc)[SKINNY_MAX_M], int M, const float* x, i64 sxm, int k, uint4 packed)
+{
+    float w[8];
+    unsigned int words[4] = { packed.x, packed.y, packed.z, packed.w };
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+    {
+        w[2 * j] = __uint_as_float(words[j] << 16);
+        w[2 * j + 1] = __uint_as_float(words[j] & 0xffff0000u);
+    }
+#pragma unroll
+    for (int m = 0; m < SKINNY_MAX_M; m++)
+    {
+        if (m >= M) break;
+        const float4* xr = (const float4*)(x + (i64)m * sxm + k);
+        float4 a = xr[0], b = xr[1];
+        acc[m] = fmaf(a.x, w[0], acc[m]);
+        acc[m] = fmaf(a.y, w[1], acc[m]);
+        acc[m] = fmaf(a.z, w[2], acc[m]);
+        acc[m] = fmaf(a.w, w[3], acc[m]);
+        acc[m] = fmaf(b.x, w[4], acc[m]);
+        acc[m] = fmaf(b.y, w[5], acc[m]);
+        acc[m] = fmaf(b.z, w[6], acc[m]);
+        acc[m] = fmaf(b.w, w[7], acc[m]);
+    }
+}
+
+// vec: K % 8 == 0 and every row 16-byte aligned (checked by the caller); otherwise a scalar walk.
+extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_bf16(
+    const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta, int vec)
+{
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int n = blockIdx.x * SKINNY_WARPS + warp;
+    if (n >= N) return;
+    float acc[SKINNY_MAX_M];
+#pragma unroll
+    for (int m = 0; m < SKINNY_MAX_M; m++) acc[m] = 0.0f;
+    const bf16* row = wt + (i64)n * swn;
+    if (vec)
+    {
+        const uint4* chunks = (const uint4*)row;
+        for (int c = lane; c < K / 8; c += 32) skinny_fma8(acc, M, x, sxm, c * 8, chunks[c]);
+    }
+    else
+    {
+        for (int k = lane; k < K; k += 32)
+        {
+            float w = bf16_to_f32(row[k]);
+            for (int m = 0; m < M; m++) acc[m] = fmaf(x[(i64)m * sxm + k], w, acc[m]);
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < SKINNY_MAX_M; m++)
+    {
+        if (m >= M) break;
+        float v = acc[m];
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (lane == 0)
+        {
+            float* out = y + (i64)m * sym + n;
+            *out = beta == 0.0f ? alpha * v : fmaf(beta, *out, alpha * v);
+        }
+    }
+}
