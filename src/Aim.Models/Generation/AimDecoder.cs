@@ -33,40 +33,31 @@ public static class AimDecoder
         for (int i = 0; i < b; i++) tokens[i] = new long[t];
         using var noGrad = Tape.NoGrad();
         using var outer = TensorScope.Open();
-        var cond = model.ClassEmbeddings.Forward(Tensor.FromArray(ConditionIds(config, labels), [2 * b], device)); // (2B, d)
-        var mods = model.LayerModulations(cond);                                           // per layer, (2B, d) each
-        var states = model.NewStates(2 * b, device);
-        try
+        using var session = new DecodeSession(model, Tensor.FromArray(ConditionIds(config, labels), [2 * b], device));
+        long[] previous = [];
+        for (int step = 0; step < t; step++)
         {
-            long[] previous = [];
-            for (int step = 0; step < t; step++)
+            using var scope = TensorScope.Open();
+            Tensor input;
+            if (step == 0) input = session.Cond;
+            else
             {
-                using var scope = TensorScope.Open();
-                Tensor input;
-                if (step == 0) input = cond;
-                else
-                {
-                    var ids = new long[2 * b];
-                    for (int i = 0; i < b; i++) ids[i] = ids[b + i] = previous[i];
-                    input = model.TokenInput(Tensor.FromArray(ids, [2 * b], device), step - positionShift);
-                }
-                var (logits, final) = model.Step(input, cond, mods, states);               // (2B, V), (2B, d)
-                var condRows = Ops.Narrow(logits, 0, 0, b);
-                var uncondRows = Ops.Narrow(logits, 0, b, b);
-                var guided = Ops.Add(uncondRows, Ops.Scale(Ops.Sub(condRows, uncondRows), cfgScale)); // (B, V)
-                var host = guided.ToArray<float>();
-                previous = handler(step, host, final);
-                if (previous.Length != b) throw new InvalidOperationException($"decode: handler returned {previous.Length} tokens for {b} rows");
-                for (int i = 0; i < b; i++)
-                {
-                    if (previous[i] < 0 || previous[i] >= v) throw new InvalidOperationException($"decode: token {previous[i]} outside the vocabulary of {v}");
-                    tokens[i][step] = previous[i];
-                }
+                var ids = new long[2 * b];
+                for (int i = 0; i < b; i++) ids[i] = ids[b + i] = previous[i];
+                input = model.TokenInput(Tensor.FromArray(ids, [2 * b], device), step - positionShift);
             }
-        }
-        finally
-        {
-            foreach (var s in states) s.Dispose();
+            var (logits, final) = session.Step(input);                                 // (2B, V), (2B, d)
+            var condRows = Ops.Narrow(logits, 0, 0, b);
+            var uncondRows = Ops.Narrow(logits, 0, b, b);
+            var guided = Ops.Add(uncondRows, Ops.Scale(Ops.Sub(condRows, uncondRows), cfgScale)); // (B, V)
+            var host = guided.ToArray<float>();
+            previous = handler(step, host, final);
+            if (previous.Length != b) throw new InvalidOperationException($"decode: handler returned {previous.Length} tokens for {b} rows");
+            for (int i = 0; i < b; i++)
+            {
+                if (previous[i] < 0 || previous[i] >= v) throw new InvalidOperationException($"decode: token {previous[i]} outside the vocabulary of {v}");
+                tokens[i][step] = previous[i];
+            }
         }
         return tokens;
     }
@@ -90,9 +81,7 @@ public static class AimDecoder
         CheckLabels(config, labels);
         using var noGrad = Tape.NoGrad();
         using var outer = TensorScope.Open();
-        var cond = model.ClassEmbeddings.Forward(Tensor.FromArray(ConditionIds(config, labels), [2 * b], device)); // (2B, d)
-        var mods = model.LayerModulations(cond);
-        var states = model.NewStates(2 * b, device);
+        using var session = new DecodeSession(model, Tensor.FromArray(ConditionIds(config, labels), [2 * b], device));
         var steps = Tensor.Zeros([2 * b], DType.Int64, device);                    // (2B): index of the token sampled next
         var tokens = Tensor.Zeros([2 * b], DType.Int64, device);                   // (2B): the last sampled tokens, both halves
         var positions = Tensor.Zeros([2 * b], DType.Int64, device);                // (2B): position row the last tokens are fed at
@@ -100,41 +89,34 @@ public static class AimDecoder
         int shift = (options.Positions ?? config.DecodePositions) == DecodePositions.Training ? 1 : 0;
         var settings = new SampleSettings(options.CfgScale, options.TopK, options.TopP, options.Temperature, rng.Seed, rng.Position, shift);
         var backend = Backend.For(device);
-        try
+        void Sample(Tensor input)
         {
-            void Sample(Tensor input)
-            {
-                var (logits, _) = model.Step(input, cond, mods, states);                  // (2B, V)
-                Ops.SampleTokens(logits, steps, tokens, positions, history, settings);
-            }
-            void TokenStep() => Sample(Ops.Add(model.WordEmbeddings.Forward(tokens), model.PositionEmbeddings.Forward(positions)));
+            var (logits, _) = session.Step(input);                                    // (2B, V)
+            Ops.SampleTokens(logits, steps, tokens, positions, history, settings);
+        }
+        void TokenStep() => Sample(Ops.Add(model.WordEmbeddings.Forward(tokens), model.PositionEmbeddings.Forward(positions)));
 
-            using (TensorScope.Open()) Sample(cond);                                      // step 0 feeds the class embedding
-            Report(1);
-            if (t > 1)
-            {
-                using (TensorScope.Open()) TokenStep();                                   // eager once: compiles kernels, warms caches
-                Report(2);
-                using var recorded = recordSteps ? Backend.Record(device, TokenStep) : null;
-                for (int step = 2; step < t; step++)
-                {
-                    if (recorded is not null) recorded.Replay();
-                    else using (TensorScope.Open()) TokenStep();
-                    Report(step + 1);
-                }
-                backend.Synchronize();
-            }
-            progress?.Invoke(t);
-            var flat = history.ToArray<long>();
-            rng.Skip(((ulong)t * (ulong)b + 1) / 2);                                       // two 32-bit words per uniform, four per block
-            var result = new long[b][];
-            for (int i = 0; i < b; i++) result[i] = flat.AsSpan(i * t, t).ToArray();
-            return result;
-        }
-        finally
+        using (TensorScope.Open()) Sample(session.Cond);                                      // step 0 feeds the class embedding
+        Report(1);
+        if (t > 1)
         {
-            foreach (var s in states) s.Dispose();
+            using (TensorScope.Open()) TokenStep();                                   // eager once: compiles kernels, warms caches
+            Report(2);
+            using var recorded = recordSteps ? Backend.Record(device, TokenStep) : null;
+            for (int step = 2; step < t; step++)
+            {
+                if (recorded is not null) recorded.Replay();
+                else using (TensorScope.Open()) TokenStep();
+                Report(step + 1);
+            }
+            backend.Synchronize();
         }
+        progress?.Invoke(t);
+        var flat = history.ToArray<long>();
+        rng.Skip(((ulong)t * (ulong)b + 1) / 2);                                       // two 32-bit words per uniform, four per block
+        var result = new long[b][];
+        for (int i = 0; i < b; i++) result[i] = flat.AsSpan(i * t, t).ToArray();
+        return result;
 
         void Report(int done)
         {

@@ -13,7 +13,8 @@ namespace Aim.Models.Stage2;
 /// </summary>
 public sealed class AimModel : Module
 {
-    private const double NormEps = 1e-5;
+    /// <summary>Epsilon of every RMSNorm (the original hard-codes 1e-5).</summary>
+    public const double NormEps = 1e-5;
 
     /// <summary>The configuration.</summary>
     public AimConfig Config { get; }
@@ -88,22 +89,22 @@ public sealed class AimModel : Module
         return result;
     }
 
+    /// <summary>The final layer's adaLN rows for class embeddings cond (B, d): (shift, 1 + scale), each (B, d), contiguous.</summary>
+    public (Tensor Shift, Tensor ScalePlusOne) FinalModulationRows(Tensor cond)
+    {
+        var m = FinalModulation.Forward(Ops.Silu(cond));                  // (B, 2d): shift | scale
+        return (Ops.Contiguous(Ops.Narrow(m, 1, 0, Config.DModel)), Ops.AddScalar(Ops.Narrow(m, 1, Config.DModel, Config.DModel), 1.0));
+    }
+
     /// <summary>
     /// FinalLayer: RMSNorm(h)·(1 + scale_f) + shift_f with [shift_f | scale_f] = Linear(silu(cond)).
-    /// h: (B, L, d) or (B, d); cond: (B, d).
+    /// h: (B, L, d); cond: (B, d).
     /// </summary>
     private Tensor FinalLayer(Tensor h, Tensor cond)
     {
-        var m = FinalModulation.Forward(Ops.Silu(cond));                  // (B, 2d)
-        var shift = Ops.Narrow(m, 1, 0, Config.DModel);
-        var scale = Ops.Narrow(m, 1, Config.DModel, Config.DModel);
-        if (h.Rank == 3)
-        {
-            shift = Ops.Unsqueeze(shift, 1);
-            scale = Ops.Unsqueeze(scale, 1);
-        }
+        var (shift, scalePlusOne) = FinalModulationRows(cond);
         var n = NormFinal.Forward(h);
-        return Ops.Add(Ops.Mul(n, Ops.AddScalar(scale, 1.0)), shift);
+        return Ops.Add(Ops.Mul(n, Ops.Unsqueeze(scalePlusOne, 1)), Ops.Unsqueeze(shift, 1));
     }
 
     /// <summary>
@@ -135,22 +136,6 @@ public sealed class AimModel : Module
 
     /// <summary>Position rows [start, start + count) as (count, d).</summary>
     private Tensor PositionRows(int start, int count) => Ops.Narrow(PositionEmbeddings.Weight, 0, start, count);
-
-    /// <summary>
-    /// One decoding step for every row (spec §6.2). input: the class embedding (B, d) at step 0, else
-    /// word[token] + pos[step]; cond: (B, d); mods from <see cref="LayerModulations"/>. Returns (logits (B, V),
-    /// final hidden (B, d)).
-    /// </summary>
-    public (Tensor Logits, Tensor FinalHidden) Step(Tensor input, Tensor cond, IReadOnlyList<(Tensor Shift, Tensor ScalePlusOne, Tensor Gate)> mods, IReadOnlyList<MixerState> states)
-    {
-        Tensor hidden = input;
-        Tensor? residual = null;
-        for (int i = 0; i < Layers.Count; i++)
-            (hidden, residual) = Layers[i].Step(hidden, residual, mods[i], states[i]);
-        var (normed, _) = Ops.AddRmsNorm(hidden, residual, NormF.Weight, NormEps);
-        var final = FinalLayer(normed, cond);
-        return (Ops.MatMul(final, WordEmbeddings.Weight, transB: true), final);
-    }
 
     /// <summary>The step input for image token ids (B) at position <paramref name="position"/>: word[ids] + pos[position].</summary>
     public Tensor TokenInput(Tensor ids, int position)
