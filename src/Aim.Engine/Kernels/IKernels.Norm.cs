@@ -64,7 +64,9 @@ public partial interface IKernels
     /// Add(Mul(normed, scalePlusOne), shift): gate · hidden, the sum, the normalised value, the product and the
     /// final sum are each rounded to the dtype. residualOut may be the same memory as residual (in place: every
     /// implementation reads an element of the inputs before it writes that element of residualOut); no other
-    /// operands may overlap (<see cref="NormChecks.Modulated"/> checks it).
+    /// operands may overlap (<see cref="NormChecks.Modulated"/> checks it). Every operand is contiguous and of one
+    /// float dtype; the CUDA kernel is float32 only (NotSupportedException naming the op otherwise), the reference
+    /// also takes float64.
     /// </summary>
     /// <param name="hidden">(..., D), contiguous.</param>
     /// <param name="gate">(..., D) or null (no gate: hidden is added as is).</param>
