@@ -71,6 +71,8 @@ internal static class NormFamilyCheck
         var db = Tensor.Empty([d], DType.Float32, dev);
         CudaPerf.Report($"RmsNorm f32 {rows}x{d}", CudaPerf.Time(backend, () => k.RmsNorm(x, w, 1e-5, y)), 2 * rowBytes, 0);
         CudaPerf.Report($"AddRmsNorm f32 {rows}x{d}", CudaPerf.Time(backend, () => k.AddRmsNorm(x, z, w, 1e-5, y, y2)), 4 * rowBytes, 0);
+        ModulatedPerf(backend, rng, 32, 768);
+        ModulatedPerf(backend, rng, rows, d);
         CudaPerf.Report($"RmsNormBackward f32 {rows}x{d}", CudaPerf.Time(backend, () => k.RmsNormBackward(x, w, g, 1e-5, y, dw)), 3 * rowBytes, 0);
         CudaPerf.Report($"GatedRmsNorm f32 {rows}x{d} group={d}", CudaPerf.Time(backend, () => k.GatedRmsNorm(x, z, w, 1e-5, d, y)), 3 * rowBytes, 0);
         CudaPerf.Report($"GatedRmsNormBackward f32 {rows}x{d}", CudaPerf.Time(backend, () => k.GatedRmsNormBackward(x, z, w, g, 1e-5, d, y, y2, dw)), 5 * rowBytes, 0);
@@ -103,5 +105,32 @@ internal static class NormFamilyCheck
         double eBytes = 8192.0 * d * 4;
         CudaPerf.Report($"Embedding f32 8192 ids D={d} (incl. id check)", CudaPerf.Time(backend, () => k.Embedding(table, ids, emb)), 2 * eBytes, 0);
         CudaPerf.Report($"EmbeddingBackward f32 8192 ids D={d}", CudaPerf.Time(backend, () => k.EmbeddingBackward(ids, emb, dtable)), 3 * eBytes, 0);
+    }
+
+    // ModulatedAddRmsNorm in place (the decode's residual stream) next to the four kernels it replaces
+    // (Mul, AddRmsNorm, Mul, Add); 7 row tensors moved by the fused kernel.
+    private static void ModulatedPerf(CudaBackend backend, Rng rng, int rows, int d)
+    {
+        var dev = backend.Device;
+        var k = backend.Kernels;
+        var x = rng.Normal([rows, d]).To(dev);
+        var gate = rng.Normal([rows, d]).To(dev);
+        var res = rng.Normal([rows, d]).To(dev);
+        var w = rng.Uniform([d], 0.5, 1.5).To(dev);
+        var s = rng.Uniform([rows, d], 0.5, 1.5).To(dev);
+        var t = rng.Normal([rows, d]).To(dev);
+        var y = Tensor.Empty([rows, d], DType.Float32, dev);
+        var p = Tensor.Empty([rows, d], DType.Float32, dev);
+        var n = Tensor.Empty([rows, d], DType.Float32, dev);
+        var r2 = Tensor.Empty([rows, d], DType.Float32, dev);
+        double rowBytes = (double)rows * d * 4;
+        CudaPerf.Report($"ModulatedAddRmsNorm f32 {rows}x{d} in place", CudaPerf.Time(backend, () => k.ModulatedAddRmsNorm(x, gate, res, w, 1e-5, s, t, y, res)), 7 * rowBytes, 0);
+        CudaPerf.Report($"  as Mul+AddRmsNorm+Mul+Add {rows}x{d}", CudaPerf.Time(backend, () =>
+        {
+            k.Binary(Aim.Engine.Kernels.BinaryOp.Mul, gate, x, p);
+            k.AddRmsNorm(p, res, w, 1e-5, n, r2);
+            k.Binary(Aim.Engine.Kernels.BinaryOp.Mul, n, s, y);
+            k.Binary(Aim.Engine.Kernels.BinaryOp.Add, y, t, y);
+        }), 7 * rowBytes, 0);
     }
 }

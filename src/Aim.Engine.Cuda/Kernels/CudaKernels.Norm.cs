@@ -63,6 +63,32 @@ public sealed unsafe partial class CudaKernels
     }
 
     /// <inheritdoc />
+    /// <remarks>Float32 only (NotSupportedException otherwise): the decode keeps its residual stream in float32.</remarks>
+    public void ModulatedAddRmsNorm(Tensor hidden, Tensor? gate, Tensor? residual, Tensor weight, double eps, Tensor scalePlusOne, Tensor shift,
+        Tensor normed, Tensor residualOut)
+    {
+        const string op = nameof(ModulatedAddRmsNorm);
+        OnDeviceAll(op, hidden, gate, residual, weight, scalePlusOne, shift, normed, residualOut);
+        int d = NormChecks.Modulated(op, hidden, gate, residual, weight, scalePlusOne, shift, normed, residualOut);
+        if (hidden.DType != DType.Float32) throw KernelChecks.Unsupported(op, Name, hidden.DType);
+        if (d == 0 || hidden.Count == 0) return;
+        long rows = hidden.Count / d;
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
+        args.Add(Ptr(hidden));
+        args.Add(PtrOrNull(gate));
+        args.Add(PtrOrNull(residual));
+        args.Add(Ptr(weight));
+        args.Add((float)eps);
+        args.Add(Ptr(scalePlusOne));
+        args.Add(Ptr(shift));
+        args.Add(d);
+        args.Add(rows);
+        args.Add(Ptr(normed));
+        args.Add(Ptr(residualOut));
+        Launch(Function("norm.cu", "mod_add_rms_norm_f32"), RowGrid(rows), RowThreads(d), 0, args);
+    }
+
+    /// <inheritdoc />
     public void GatedRmsNorm(Tensor x, Tensor z, Tensor weight, double eps, int groupSize, Tensor output)
     {
         OnDeviceAll(nameof(GatedRmsNorm), x, z, weight, output);

@@ -1,8 +1,8 @@
 // Normalisation kernels: RMSNorm, fused residual add + RMSNorm and the Mamba-2 gated RMSNorm (one kernel
-// over "segments"), LayerNorm and GroupNorm, forward and backward. Formulas are the reference kernels'
-// (ReferenceKernels.Norm.cs, IKernels.Norm.cs): rstd = 1/sqrt(mean(g²) + eps); RMS backward
-// dg = rstd·(dy·w - ĝ·mean(dy·w·ĝ)); LayerNorm/GroupNorm use the biased variance (two passes: mean, then
-// Σ(x - mean)²) and dx = rstd·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)).
+// over "segments"), LayerNorm and GroupNorm, forward and backward; the decode step's modulated add + RMSNorm
+// (forward only). Formulas are the reference kernels' (ReferenceKernels.Norm.cs, IKernels.Norm.cs):
+// rstd = 1/sqrt(mean(g²) + eps); RMS backward dg = rstd·(dy·w - ĝ·mean(dy·w·ĝ)); LayerNorm/GroupNorm use the
+// biased variance (two passes: mean, then Σ(x - mean)²) and dx = rstd·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)).
 // One block per row (or per group segment); each thread strides over the row, fp32 accumulation, block
 // reductions in reduce.cuh. The weight/bias gradients are column sums over rows: the backward writes the
 // per-row statistics, param_grad_partial sums fixed chunks of rows per column and param_grad_finish adds
@@ -49,6 +49,38 @@ __device__ __forceinline__ void rms_norm(const T* x, const T* res, const T* z, c
         float rstd = 1.0f / sqrtf(block_sum(ss) / (float)seg + eps);
         for (int j = threadIdx.x; j < seg; j += blockDim.x)
             store_c(out, at + j, rms_input(x, res, z, at + j) * rstd * load_c(w, wOff + j));
+    }
+}
+
+// The decode step's gated residual add + RMSNorm + adaLN modulation (IKernels.ModulatedAddRmsNorm), one block
+// per row of d: resOut = (res +) (gate ·) x, out = resOut · rstd · w · scale1 + shift. Rounds as the composition
+// it replaces (mul, rms_norm with a residual, mul, add kernels) does: __fmul_rn / __fadd_rn keep the compiler from
+// contracting gate·x + res or n·scale1 + shift into an FMA that the separate kernels cannot form. The second
+// pass reads resOut back, not x and res: with resOut == res (in place) res already holds the sum; each thread
+// reads back only the elements it wrote itself. resOut is never null.
+template <typename T>
+__device__ __forceinline__ void mod_add_rms_norm(const T* x, const T* gate, const T* res, const T* w, float eps, const T* scale1,
+    const T* shift, int d, i64 rows, T* out, T* resOut)
+{
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x)
+    {
+        i64 at = r * d;
+        float ss = 0.0f;
+        for (int j = threadIdx.x; j < d; j += blockDim.x)
+        {
+            float v = load_c(x, at + j);
+            if (gate) v = round_to<T>(__fmul_rn(load_c(gate, at + j), v));
+            if (res) v = round_to<T>(__fadd_rn(v, load_c(res, at + j)));
+            store_c(resOut, at + j, v);
+            ss += v * v;
+        }
+        float rstd = 1.0f / sqrtf(block_sum(ss) / (float)d + eps);
+        for (int j = threadIdx.x; j < d; j += blockDim.x)
+        {
+            float n = round_to<T>(load_c(resOut, at + j) * rstd * load_c(w, j));
+            float m = round_to<T>(__fmul_rn(n, load_c(scale1, at + j)));
+            store_c(out, at + j, __fadd_rn(m, load_c(shift, at + j)));
+        }
     }
 }
 
@@ -311,3 +343,8 @@ __device__ __forceinline__ void group_norm_backward(const T* x, const T* w, cons
 
 AIM_NORM(f32, float)
 AIM_NORM(bf16, bf16)
+
+// Float32 only: the decode keeps its residual stream in float32 (other dtypes are refused on the host).
+extern "C" __global__ void mod_add_rms_norm_f32(const float* x, const float* gate, const float* res, const float* w, float eps,
+    const float* scale1, const float* shift, int d, i64 rows, float* out, float* resOut)
+{ mod_add_rms_norm<float>(x, gate, res, w, eps, scale1, shift, d, rows, out, resOut); }

@@ -2,8 +2,8 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Kernels;
 
-// provides: the normalisation kernels (RMSNorm, fused residual-add + RMSNorm, Mamba-2 gated RMSNorm,
-// LayerNorm, GroupNorm), forward and backward.
+// provides: the normalisation kernels (RMSNorm, fused residual-add + RMSNorm and its gated, modulated decode
+// form, Mamba-2 gated RMSNorm, LayerNorm, GroupNorm), forward and backward (the decode form has none).
 // Formulas: RMSNorm y = x / sqrt(mean(x^2) + eps) * w (Zhang & Sennrich 2019; mamba_ssm layer_norm_fn with
 // is_rms_norm, spec §4); gated RMSNorm with norm_before_gate=False: norm(x * silu(z)) * w per group of
 // channels (mamba_ssm layernorm_gated.RMSNorm, spec §4); LayerNorm and GroupNorm with biased variance (PyTorch).
@@ -55,6 +55,30 @@ public partial interface IKernels
     /// <param name="dSum">(..., D).</param>
     /// <param name="dWeight">(D).</param>
     void AddRmsNormBackward(Tensor residualOut, Tensor weight, Tensor dNormed, Tensor? dResidualOut, double eps, Tensor dSum, Tensor dWeight);
+
+    /// <summary>
+    /// The decode step's gated residual add + RMSNorm + adaLN modulation in one pass (no backward). Per row:
+    /// residualOut = (residual, or 0 when null) + (gate is null ? hidden : gate · hidden);
+    /// normed = residualOut / sqrt(mean(residualOut²) + eps) · weight · scalePlusOne + shift.
+    /// Rounds like the composition it replaces, AddRmsNorm(Mul(gate, hidden), residual) then
+    /// Add(Mul(normed, scalePlusOne), shift): gate · hidden, the sum, the normalised value, the product and the
+    /// final sum are each rounded to the dtype. residualOut may be the same memory as residual (in place: every
+    /// implementation reads an element of the inputs before it writes that element of residualOut); no other
+    /// operands may overlap (<see cref="NormChecks.Modulated"/> checks it). Every operand is contiguous and of one
+    /// float dtype; the CUDA kernel is float32 only (NotSupportedException naming the op otherwise), the reference
+    /// also takes float64.
+    /// </summary>
+    /// <param name="hidden">(..., D), contiguous.</param>
+    /// <param name="gate">(..., D) or null (no gate: hidden is added as is).</param>
+    /// <param name="residual">(..., D) or null (then residualOut = gate · hidden).</param>
+    /// <param name="weight">(D).</param>
+    /// <param name="eps">Added to the mean square.</param>
+    /// <param name="scalePlusOne">(..., D): 1 + the adaLN scale, per row.</param>
+    /// <param name="shift">(..., D): the adaLN shift, per row.</param>
+    /// <param name="normed">(..., D).</param>
+    /// <param name="residualOut">(..., D); may be residual itself.</param>
+    void ModulatedAddRmsNorm(Tensor hidden, Tensor? gate, Tensor? residual, Tensor weight, double eps, Tensor scalePlusOne, Tensor shift,
+        Tensor normed, Tensor residualOut);
 
     /// <summary>
     /// Mamba-2 gated RMSNorm (norm_before_gate = False): g = x · silu(z); each group of

@@ -37,6 +37,38 @@ public static unsafe class NormChecks
         return d;
     }
 
+    /// <summary>
+    /// Checks a <see cref="IKernels.ModulatedAddRmsNorm"/> call: the (..., D) operands have hidden's shape and
+    /// dtype and are contiguous, weight is (D), and neither output overlaps another operand, except that
+    /// residualOut may be exactly residual's memory (the in-place update). Returns D.
+    /// </summary>
+    public static int Modulated(string op, Tensor hidden, Tensor? gate, Tensor? residual, Tensor weight, Tensor scalePlusOne, Tensor shift,
+        Tensor normed, Tensor residualOut)
+    {
+        int d = Rows(op, hidden, [gate, residual, scalePlusOne, shift, normed, residualOut], [weight]);
+        (string Name, Tensor? T)[] inputs =
+            [("hidden", hidden), ("gate", gate), ("residual", residual), ("weight", weight), ("scalePlusOne", scalePlusOne), ("shift", shift)];
+        foreach (var (name, t) in inputs)
+        {
+            if (t is null) continue;
+            if (Overlaps(normed, t)) throw new ArgumentException($"{op}: normed overlaps {name}");
+            bool inPlace = name == "residual" && residualOut.DataPointer == t.DataPointer;
+            if (!inPlace && Overlaps(residualOut, t))
+                throw new ArgumentException($"{op}: residualOut overlaps {name}; only residual may share its memory (exactly, in place)");
+        }
+        if (Overlaps(normed, residualOut)) throw new ArgumentException($"{op}: normed overlaps residualOut");
+        return d;
+    }
+
+    // Whether two contiguous tensors share any byte (empty tensors share none).
+    private static bool Overlaps(Tensor a, Tensor b)
+    {
+        if (a.Count == 0 || b.Count == 0) return false;
+        long a0 = a.DataPointer, b0 = b.DataPointer;
+        long a1 = a0 + a.Count * a.DType.SizeOf(), b1 = b0 + b.Count * b.DType.SizeOf();
+        return a0 < b1 && b0 < a1;
+    }
+
     /// <summary>Checks a group size for the gated RMSNorm: positive and dividing D.</summary>
     public static void GroupSize(string op, int d, int groupSize)
     {

@@ -4,7 +4,8 @@ using Aim.Engine.Tensors;
 namespace Aim.Engine.Operations;
 
 // provides: RmsNorm, AddRmsNorm (fused residual add + RMSNorm, two outputs), GatedRmsNorm (Mamba-2
-// RMSNormGated, norm_before_gate = False), LayerNorm and GroupNorm, each with its backward kernel on the tape.
+// RMSNormGated, norm_before_gate = False), LayerNorm and GroupNorm, each with its backward kernel on the tape;
+// ModulatedAddRmsNorm (AddRmsNorm's gated, adaLN-modulated decode form, no gradient).
 // Semantics: spec/aim-architecture.md §4 (mamba_ssm layer_norm_fn and layernorm_gated.RMSNorm) and PyTorch
 // nn.LayerNorm / nn.GroupNorm (biased variance). Backward kernels recompute the statistics from the inputs.
 public static partial class Ops
@@ -87,6 +88,59 @@ public static partial class Ops
                 if (dHidden is null && dResidual is null) dSum.Dispose();
                 return [dHidden, dResidual, dw];
             });
+        }
+        return (normed, sum);
+    }
+
+    /// <summary>
+    /// The decode step's gated residual add + RMSNorm + adaLN modulation in one kernel (no gradient: never
+    /// recorded on the tape, like <see cref="SsmStep"/>): r = (residual or 0) + (gate is null ? hidden : gate · hidden),
+    /// normed = RmsNorm(r) · weight · scalePlusOne + shift. Equal to AddRmsNorm(Mul(gate, hidden), residual, weight,
+    /// eps) followed by Add(Mul(normed, scalePlusOne), shift), rounded the same way.
+    /// </summary>
+    /// <param name="hidden">(..., D).</param>
+    /// <param name="gate">(..., D) or null (hidden is added ungated).</param>
+    /// <param name="residual">(..., D) or null (first block).</param>
+    /// <param name="weight">(D).</param>
+    /// <param name="eps">Added to the mean square (AiM: 1e-5).</param>
+    /// <param name="scalePlusOne">(..., D): 1 + the adaLN scale.</param>
+    /// <param name="shift">(..., D): the adaLN shift.</param>
+    /// <param name="residualOut">
+    /// (..., D), contiguous, written with r; may be <paramref name="residual"/> itself (the residual stream updated
+    /// in place), must not overlap any other operand. Null: a new tensor is allocated.
+    /// </param>
+    /// <returns>
+    /// Normed, a new (..., D) tensor, and Residual: <paramref name="residualOut"/> itself when given (do not dispose
+    /// it twice), else the new tensor holding r.
+    /// </returns>
+    public static (Tensor Normed, Tensor Residual) ModulatedAddRmsNorm(Tensor hidden, Tensor? gate, Tensor? residual, Tensor weight, double eps,
+        Tensor scalePlusOne, Tensor shift, Tensor? residualOut = null)
+    {
+        const string op = nameof(ModulatedAddRmsNorm);
+        CheckPerChannel(op, hidden, weight, "weight");
+        if (gate is not null) CheckSameShape(op, hidden, gate, "gate");
+        if (residual is not null) CheckSameShape(op, hidden, residual, "residual");
+        CheckSameShape(op, hidden, scalePlusOne, "scalePlusOne");
+        CheckSameShape(op, hidden, shift, "shift");
+        if (residualOut is not null) CheckSameShape(op, hidden, residualOut, "residualOut");
+        using var noGrad = Tape.NoGrad();
+        using var hc = ContiguousNoGrad(hidden);
+        using var gc = gate is null ? null : ContiguousNoGrad(gate);
+        using var rc = residual is null ? null : ContiguousNoGrad(residual);
+        using var wc = ContiguousNoGrad(weight);
+        using var sc = ContiguousNoGrad(scalePlusOne);
+        using var tc = ContiguousNoGrad(shift);
+        var normed = Tensor.Empty(hidden.Shape, hidden.DType, hidden.Device);
+        var sum = residualOut ?? Tensor.Empty(hidden.Shape, hidden.DType, hidden.Device);
+        try
+        {
+            K(hidden).ModulatedAddRmsNorm(hc, gc, rc, wc, eps, sc, tc, normed, sum);
+        }
+        catch
+        {
+            normed.Dispose();
+            if (residualOut is null) sum.Dispose();
+            throw;
         }
         return (normed, sum);
     }

@@ -6,7 +6,8 @@ using Aim.Engine.Tensors;
 namespace Aim.Engine.Backends.Cpu;
 
 // provides: Float32 SIMD + threaded RmsNorm, AddRmsNorm, GatedRmsNorm, LayerNorm, GroupNorm and their
-// backwards; other dtypes go to the reference. Same formulas as ReferenceKernels.Norm.cs. Rows are split
+// backwards, and the no-grad ModulatedAddRmsNorm (rounded step by step like the CPU composition it replaces:
+// RmsRows, then the Mul and Add kernels); other dtypes go to the reference. Same formulas as ReferenceKernels.Norm.cs. Rows are split
 // across threads; weight/bias gradients are column sums in row order (NormSimd.ColumnSums) or per-channel
 // sums over samples in sample order, so results do not depend on the thread count.
 public unsafe partial class CpuKernels
@@ -47,6 +48,33 @@ public unsafe partial class CpuKernels
                 }
                 float rstd = (float)(1.0 / Math.Sqrt(NormSimd.SumSquares(src, d, 0) / d + eps));
                 NormSimd.ScaleMul(src, (float*)pw, rstd, (float*)po + r * d, d);
+            }
+        });
+    }
+
+    /// <inheritdoc />
+    public override void ModulatedAddRmsNorm(Tensor hidden, Tensor? gate, Tensor? residual, Tensor weight, double eps, Tensor scalePlusOne, Tensor shift,
+        Tensor normed, Tensor residualOut)
+    {
+        if (hidden.DType != DType.Float32)
+        {
+            base.ModulatedAddRmsNorm(hidden, gate, residual, weight, eps, scalePlusOne, shift, normed, residualOut);
+            return;
+        }
+        int d = NormChecks.Modulated(nameof(ModulatedAddRmsNorm), hidden, gate, residual, weight, scalePlusOne, shift, normed, residualOut);
+        if (d == 0) return;
+        nint px = hidden.DataPointer, pg = gate?.DataPointer ?? 0, pres = residual?.DataPointer ?? 0, pw = weight.DataPointer;
+        nint ps = scalePlusOne.DataPointer, pt = shift.DataPointer, po = normed.DataPointer, pro = residualOut.DataPointer;
+        CpuParallel.For(hidden.Count / d, NormSimd.RowGrain(d), (r0, r1) =>
+        {
+            for (long r = r0; r < r1; r++)
+            {
+                long at = r * d;
+                float* sum = (float*)pro + at;
+                // r = residual + gate·hidden, as RmsRows stores it (in place: each element read before it is written).
+                NormSimd.GateAdd((float*)px + at, pg == 0 ? null : (float*)pg + at, pres == 0 ? null : (float*)pres + at, sum, d);
+                float rstd = (float)(1.0 / Math.Sqrt(NormSimd.SumSquares(sum, d, 0) / d + eps));
+                NormSimd.ScaleMulModulate(sum, (float*)pw, rstd, (float*)ps + at, (float*)pt + at, (float*)po + at, d);
             }
         });
     }

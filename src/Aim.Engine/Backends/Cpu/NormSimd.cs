@@ -186,6 +186,46 @@ internal static unsafe class NormSimd
     }
 
     /// <summary>
+    /// y[i] = (r == null ? 0 : r[i]) + (g == null ? x[i] : g[i]·x[i]), the product rounded before the add (no FMA,
+    /// as separate Mul and Add kernels round). Every element is loaded before it is stored, so y may be r itself.
+    /// </summary>
+    public static void GateAdd(float* x, float* g, float* r, float* y, long n)
+    {
+        long i = 0;
+        if (g == null && r == null)
+        {
+            new ReadOnlySpan<float>(x, checked((int)n)).CopyTo(new Span<float>(y, checked((int)n)));
+            return;
+        }
+        if (g == null)
+        {
+            Add(x, r, y, n);
+            return;
+        }
+        if (r == null)
+        {
+            for (; i + 8 <= n; i += 8) (Vector256.Load(g + i) * Vector256.Load(x + i)).Store(y + i);
+            for (; i < n; i++) y[i] = g[i] * x[i];
+            return;
+        }
+        for (; i + 8 <= n; i += 8) (Vector256.Load(g + i) * Vector256.Load(x + i) + Vector256.Load(r + i)).Store(y + i);
+        for (; i < n; i++) y[i] = g[i] * x[i] + r[i];
+    }
+
+    /// <summary>
+    /// y[i] = ((x[i]·a)·w[i])·s[i] + t[i], every product and the sum rounded on its own (the composition ScaleMul,
+    /// then Mul and Add kernels).
+    /// </summary>
+    public static void ScaleMulModulate(float* x, float* w, float a, float* s, float* t, float* y, long n)
+    {
+        long i = 0;
+        var va = Vector256.Create(a);
+        for (; i + 8 <= n; i += 8)
+            (Vector256.Load(x + i) * va * Vector256.Load(w + i) * Vector256.Load(s + i) + Vector256.Load(t + i)).Store(y + i);
+        for (; i < n; i++) y[i] = x[i] * a * w[i] * s[i] + t[i];
+    }
+
+    /// <summary>
     /// Column sums over rows in double: result[j] = Σ_r a[r,j]·(b[r,j] - t[r])·s[r], or Σ_r a[r,j] when b is
     /// null (s, t may be null: 1 and 0). Threads split the columns, each column is summed in row order, so the
     /// result does not depend on the thread count.

@@ -3,8 +3,10 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Kernels.Reference;
 
-// provides: RmsNorm, AddRmsNorm, GatedRmsNorm, LayerNorm, GroupNorm and their backwards (reference versions).
-// Every row is loaded into double, normalised in double and rounded once to the tensor's dtype; weight
+// provides: RmsNorm, AddRmsNorm, GatedRmsNorm, LayerNorm, GroupNorm and their backwards, and the no-grad
+// ModulatedAddRmsNorm (reference versions).
+// Every row is loaded into double, normalised in double and rounded once to the tensor's dtype (the modulated
+// form then rounds ·scalePlusOne and +shift in the dtype, as the elementwise ops it replaces do); weight
 // gradients are summed in double in row order. Formulas (derived from y = x̂·w with x̂ = x·rstd):
 //   RMSNorm:   rstd = 1/sqrt(mean(x²)+eps);  dx = rstd·(dx̂ - x̂·mean(dx̂·x̂)),  dx̂ = dy·w
 //   LayerNorm: x̂ = (x-mean)·rstd, rstd = 1/sqrt(var+eps); dx = rstd·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂))
@@ -50,6 +52,49 @@ public unsafe partial class ReferenceKernels
             double rstd = RmsRstd(r, 0, d, eps);
             for (int j = 0; j < d; j++)
                 po[at + j] = T.CreateTruncating(r[j] * rstd * double.CreateTruncating(pw[j]));
+        }
+    }
+
+    /// <inheritdoc />
+    public virtual void ModulatedAddRmsNorm(Tensor hidden, Tensor? gate, Tensor? residual, Tensor weight, double eps, Tensor scalePlusOne, Tensor shift,
+        Tensor normed, Tensor residualOut)
+    {
+        int d = NormChecks.Modulated(nameof(ModulatedAddRmsNorm), hidden, gate, residual, weight, scalePlusOne, shift, normed, residualOut);
+        if (IsDouble(nameof(ModulatedAddRmsNorm), hidden.DType))
+            ModulatedRmsNormT<double>(hidden, gate, residual, weight, eps, scalePlusOne, shift, d, normed, residualOut);
+        else ModulatedRmsNormT<float>(hidden, gate, residual, weight, eps, scalePlusOne, shift, d, normed, residualOut);
+    }
+
+    // The composition's reference kernels step by step: p = gate·h (Binary Mul, in T), r = p + residual (AddRmsNorm's
+    // add, in T) stored to residualOut; n = r·rstd·w in double rounded once to T (RmsNormT); then n·s and + shift in T
+    // (Binary Mul, Add). Each element of the inputs is read before residualOut's element is written (in place is safe).
+    private static void ModulatedRmsNormT<T>(Tensor x, Tensor? gate, Tensor? residual, Tensor weight, double eps, Tensor scalePlusOne, Tensor shift,
+        int d, Tensor output, Tensor residualOut)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (d == 0) return;
+        T* px = (T*)x.DataPointer, pw = (T*)weight.DataPointer, po = (T*)output.DataPointer, pro = (T*)residualOut.DataPointer;
+        T* pg = gate is null ? null : (T*)gate.DataPointer;
+        T* pres = residual is null ? null : (T*)residual.DataPointer;
+        T* ps = (T*)scalePlusOne.DataPointer, pb = (T*)shift.DataPointer;
+        long rows = x.Count / d;
+        var r = new double[d];
+        for (long row = 0; row < rows; row++)
+        {
+            long at = row * d;
+            for (int j = 0; j < d; j++)
+            {
+                T v = pg is null ? px[at + j] : pg[at + j] * px[at + j];
+                if (pres is not null) v += pres[at + j];
+                pro[at + j] = v;
+                r[j] = double.CreateTruncating(v);
+            }
+            double rstd = RmsRstd(r, 0, d, eps);
+            for (int j = 0; j < d; j++)
+            {
+                T n = T.CreateTruncating(r[j] * rstd * double.CreateTruncating(pw[j]));
+                po[at + j] = n * ps[at + j] + pb[at + j];
+            }
         }
     }
 
