@@ -66,13 +66,4 @@ public sealed class AimBlock : Module
         var y = Mixer.Forward(u);
         return (Ops.Mul(Ops.Unsqueeze(mod.Gate, 1), y), r);
     }
-
-    /// <summary>One decoding step: hidden, residual (B, d); same semantics as <see cref="Forward"/> with L = 1.</summary>
-    public (Tensor Hidden, Tensor Residual) Step(Tensor hidden, Tensor? residual, (Tensor Shift, Tensor ScalePlusOne, Tensor Gate) mod, MixerState state)
-    {
-        var (n, r) = Ops.AddRmsNorm(hidden, residual, Norm.Weight, NormEps);
-        var u = Ops.Add(Ops.Mul(n, mod.ScalePlusOne), mod.Shift);
-        var y = Mixer.Step(u, state);
-        return (Ops.Mul(mod.Gate, y), r);
-    }
 }

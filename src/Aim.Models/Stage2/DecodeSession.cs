@@ -57,12 +57,20 @@ public sealed class DecodeSession : IDisposable
     public (Tensor Logits, Tensor FinalHidden) Step(Tensor input)
     {
         var m = _model;
+        // Block i: r = residual + gate_{i-1}·y_{i-1}; u = RMSNorm(r)·(1 + scale_i) + shift_i; y_i = mixer_i(u). The
+        // previous block's gate multiply and this block's add, norm and modulation are one fused kernel.
         Tensor hidden = input;
-        Tensor? residual = null;
+        Tensor? gate = null, residual = null;
         for (int i = 0; i < m.Layers.Count; i++)
-            (hidden, residual) = m.Layers[i].Step(hidden, residual, Modulations[i], _states[i]);
-        var (normed, _) = Ops.AddRmsNorm(hidden, residual, m.NormF.Weight, AimModel.NormEps);
-        var final = Ops.Add(Ops.Mul(m.NormFinal.Forward(normed), FinalScalePlusOne), FinalShift);
+        {
+            var (shift, scalePlusOne, g) = Modulations[i];
+            var (u, r) = Ops.ModulatedAddRmsNorm(hidden, gate, residual, m.Layers[i].Norm.Weight, AimModel.NormEps, scalePlusOne, shift);
+            hidden = m.Layers[i].Mixer.Step(u, _states[i]);                            // (R, d)
+            gate = g;
+            residual = r;
+        }
+        var (normed, _) = Ops.AddRmsNorm(Ops.Mul(gate!, hidden), residual, m.NormF.Weight, AimModel.NormEps);
+        var (final, _) = Ops.ModulatedAddRmsNorm(normed, null, null, m.NormFinal.Weight, AimModel.NormEps, FinalScalePlusOne, FinalShift);
         return (Ops.MatMul(final, m.WordEmbeddings.Weight, transB: true), final);
     }
 
