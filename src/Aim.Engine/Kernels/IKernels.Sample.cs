@@ -26,8 +26,9 @@ public partial interface IKernels
     /// With step s drawing uniforms s·B … s·B + B − 1, a whole generation consumes one <c>new Rng(Seed, CounterBase)</c>
     /// stream in row order, as the host sampler does. Host-side argument errors throw <see cref="ArgumentException"/>
     /// naming the op. The host kernels throw <see cref="InvalidOperationException"/> before writing anything when a
-    /// step is outside [0, T) or a guided row is all -inf or holds a NaN; a device kernel cannot throw, and says what it
-    /// does instead.
+    /// step is outside [0, T) or a guided row is all -inf or holds a NaN. A device kernel cannot throw: on CUDA an
+    /// image whose step is outside [0, T) gets token 0 and position 0 with its step and history left as they are, and
+    /// a row with nothing to sample gets token 0 with the state advanced as usual.
     /// </summary>
     /// <param name="logits">(2B, V) float32, contiguous: rows [0, B) conditional, [B, 2B) unconditional.</param>
     /// <param name="steps">(2B) int64, read and advanced: the index of the token being sampled (rows b and B + b equal; row b is read).</param>
