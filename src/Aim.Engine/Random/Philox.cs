@@ -29,4 +29,23 @@ public static class Philox
         }
         return (c0, c1, c2, c3);
     }
+
+    /// <summary>
+    /// The value the (<paramref name="index"/>+1)-th <see cref="Rng.NextDouble"/> call of <c>new Rng(seed, counterBase)</c>
+    /// returns, computed directly: that call reads 32-bit words 2·(index mod 2) and 2·(index mod 2)+1 of block
+    /// counterBase + index/2 (high then low), so any draw of a stream can be made without the ones before it
+    /// (the device sampler, sample.cu, computes the same words).
+    /// </summary>
+    public static double UniformDouble(ulong seed, ulong counterBase, ulong index)
+    {
+        var (b0, b1, b2, b3) = Block(counterBase + index / 2, 0, seed);
+        ulong hi, lo;
+        if ((index & 1) == 0) (hi, lo) = (b0, b1);
+        else (hi, lo) = (b2, b3);
+        return ToDouble(hi, lo);
+    }
+
+    /// <summary>Uniform in [0, 1) with 53 bits from two 32-bit words: (hi·2^21 xor lo/2^11)·2^-53.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static double ToDouble(ulong hi, ulong lo) => ((hi << 21) ^ (lo >> 11)) * (1.0 / 9007199254740992.0);
 }

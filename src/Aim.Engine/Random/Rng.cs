@@ -55,7 +55,7 @@ public sealed class Rng
     public double NextDouble()
     {
         ulong hi = NextUInt32(), lo = NextUInt32();
-        return ((hi << 21) ^ (lo >> 11)) * (1.0 / 9007199254740992.0);
+        return Philox.ToDouble(hi, lo);
     }
 
     /// <summary>Standard normal (Box-Muller).</summary>

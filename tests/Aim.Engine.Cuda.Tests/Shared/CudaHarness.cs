@@ -80,6 +80,7 @@ public static class CudaHarness
                 yield return () => CastCheck(from, to);
         foreach (var dt in all) yield return () => FillCheck(dt);
         yield return AllocatorReuseCheck;
+        foreach (var check in CudaSampleChecks.All()) yield return check;
     }
 
     private static CudaCaseResult Guard(string name, Func<CudaCaseResult> body)
