@@ -2,7 +2,7 @@
 // kernel, runs every backend-ops harness case and the CUDA-only checks on cuda:0, optionally the golden fixture
 // parity of the AiM and VQ folders under a fixtures root (FixtureParity.cs; the value column is then the relative
 // max error), times a few kernels, and prints "case | status | nmse". Exit code 1 when any case fails.
-// Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--fixtures ROOT]
+// Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--decode-perf] [--fixtures ROOT]
 using System.Diagnostics;
 using System.Globalization;
 using Aim.BackendOps;
@@ -78,6 +78,7 @@ foreach (var r in rows)
 int pass = rows.Count(r => r.Status == "pass"), unsupported = rows.Count(r => r.Status == "unsupported"), failed = rows.Count(r => !r.Ok);
 failures += failed;
 Console.WriteLine($"harness + checks + fixtures: {pass} pass, {unsupported} unsupported, {failed} fail in {total.Elapsed.TotalSeconds:F1} s");
+if (args.Contains("--decode-perf")) DecodePerf.Run(backend);
 if (perf)
 {
     CudaPerf.Run(backend);

@@ -19,6 +19,7 @@ internal static unsafe partial class CudaDriver
     public const uint StreamNonBlocking = 1;
     public const uint EventDefault = 0;
     public const int StreamCaptureModeThreadLocal = 1;
+    public const int StreamCaptureModeRelaxed = 2;
 
     static CudaDriver() => CudaLibraries.Install();
 

@@ -25,7 +25,8 @@ internal sealed unsafe class CudaGraph : RecordedWork
     /// <summary>
     /// Captures what <paramref name="body"/> queues on the backend's stream. The body's temporaries are freed when
     /// it returns and their blocks stay in the graph's pool. Kernels skip host-side checks that would synchronise
-    /// (<see cref="CudaBackend.IsCapturing"/>), so run the body once eagerly first: that also compiles every kernel.
+    /// (<see cref="CudaBackend.IsCapturing"/>), so run the body once eagerly first: that also compiles every kernel
+    /// (module loading is not allowed while capturing).
     /// </summary>
     public static CudaGraph Capture(CudaBackend backend, Action body)
     {
@@ -34,7 +35,9 @@ internal sealed unsafe class CudaGraph : RecordedWork
         try
         {
             backend.Context.MakeCurrent();
-            Check(cuStreamBeginCapture(backend.Stream, StreamCaptureModeThreadLocal));
+            // Relaxed mode: a cache miss in the allocator may call cuMemAlloc while capturing (it queues nothing on the
+            // stream; the block then belongs to the graph's pool like any other).
+            Check(cuStreamBeginCapture(backend.Stream, StreamCaptureModeRelaxed));
             backend.IsCapturing = true;
             Exception? failure = null;
             try

@@ -1,0 +1,95 @@
+// Where a decode step's time goes on the GPU: every kernel of one AiM-B layer step (and the once-per-step head and
+// sampler) timed inside a CUDA graph of 20 back-to-back launches, as the recorded decode runs them, at the row
+// counts of batch 1 and batch 64 with CFG. Each figure sits next to its bandwidth floor (bytes / measured copy rate).
+using Aim.Engine.Autograd;
+using Aim.Engine.Backends;
+using Aim.Engine.Cuda.Runtime;
+using Aim.Engine.Kernels;
+using Aim.Engine.Operations;
+using Aim.Engine.Random;
+using Aim.Engine.Tensors;
+
+namespace Aim.Cuda.Check;
+
+/// <summary>Per-kernel decode-step timings at AiM-B shapes.</summary>
+internal static class DecodePerf
+{
+    private const int Launches = 20;
+
+    public static void Run(CudaBackend backend, double bandwidthGBs = 4000)
+    {
+        var dev = backend.Device;
+        const int d = 768, e = 1536, h = 24, p = 64, n = 128, k = 4, v = 16384;
+        const int c = e + 2 * n, inProj = 2 * e + 2 * n + h;
+        Console.WriteLine();
+        Console.WriteLine($"decode-step kernels, AiM-B shapes, {Launches} launches per graph (floor at {bandwidthGBs:F0} GB/s)");
+        Console.WriteLine($"{"kernel",-40} | {"rows",4} | {"us/call",8} | {"floor us",8} | {"calls/step",10}");
+        foreach (int rows in new[] { 2, 128 })
+        {
+            using var scope = TensorScope.Open();
+            using var noGrad = Tape.NoGrad();
+            var rng = new Rng(77);
+            Tensor F(params int[] shape) => rng.Normal(shape).To(dev);
+            var hidden = F(rows, d);
+            var gate = F(rows, d);
+            var residual = F(rows, d);
+            var normW = F(d);
+            var normE = F(e);
+            var inW = Ops.Cast(F(inProj, d), DType.BFloat16);
+            var outW = Ops.Cast(F(d, e), DType.BFloat16);
+            var head = Ops.Cast(F(v, d), DType.BFloat16);
+            var zxbcdt = F(rows, inProj);
+            var convState = F(rows, c, k);
+            var convW = F(c, k);
+            var convB = F(c);
+            var ssm = Ops.Scale(F(rows, h, p, n), 0.1);
+            var a = Ops.Neg(Ops.Exp(F(h)));
+            var dtBias = F(h);
+            var dSkip = F(h);
+            var y = F(rows, e);
+            var logits = F(rows, v);
+            var steps = Tensor.Zeros([rows], DType.Int64, dev);
+            var tokens = Tensor.Zeros([rows], DType.Int64, dev);
+            var positions = Tensor.Zeros([rows], DType.Int64, dev);
+            var history = Tensor.Zeros([rows / 2, 256], DType.Int64, dev);
+            var settings = new SampleSettings(5, 600, 0.98, 1, 1, 0, 0);
+            var conv = Ops.Narrow(zxbcdt, 1, e, c);
+            var x = Ops.Reshape(Ops.Narrow(zxbcdt, 1, e, e), rows, h, p);
+            var bm = Ops.Reshape(Ops.Narrow(zxbcdt, 1, 2 * e, n), rows, 1, n);
+            var cm = Ops.Reshape(Ops.Narrow(zxbcdt, 1, 2 * e + n, n), rows, 1, n);
+            var dt = Ops.Narrow(zxbcdt, 1, 2 * e + 2 * n, h);
+            double f32 = 4;
+            var cases = new (string Name, Action Work, double Bytes, int PerStep)[]
+            {
+                ("ModulatedAddRmsNorm", () => Ops.ModulatedAddRmsNorm(hidden, gate, residual, normW, 1e-5, gate, hidden), 6.0 * rows * d * f32, 24),
+                ("MatMul in_proj (bf16 W)", () => Ops.MatMul(hidden, inW, transB: true), (double)inProj * d * 2 + rows * (d + inProj) * f32, 24),
+                ("CausalConv1dStep", () => Ops.CausalConv1dStep(convState, conv, convW, convB, silu: true), 2.0 * rows * c * k * f32 + 2.0 * rows * c * f32, 24),
+                ("SsmStep (dt bias + softplus inside)", () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias), 2.0 * rows * h * p * n * f32, 24),
+                ("GatedRmsNorm", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, 24),
+                ("MatMul out_proj (bf16 W)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, 24),
+                ("MatMul head (bf16 tied table)", () => Ops.MatMul(hidden, head, transB: true), (double)v * d * 2 + rows * (d + v) * f32, 1),
+                ("SampleTokens (cfg, top-k 600, top-p 0.98)", () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings), rows * v * f32, 1),
+                ("Embedding word (bf16 table) + pos + add", () => Ops.Add(Ops.Embedding(head, tokens), Ops.Embedding(Ops.Narrow(head, 0, 0, 257), positions)), 3.0 * rows * d * f32, 1),
+            };
+            double total = 0, floorTotal = 0;
+            foreach (var (name, work, bytes, perStep) in cases)
+            {
+                try
+                {
+                    using (TensorScope.Open()) work();                            // compile and warm the caches
+                    using var graph = Backend.Record(dev, () => { for (int i = 0; i < Launches; i++) work(); });
+                    double us = CudaPerf.Time(backend, graph.Replay) * 1e3 / Launches;
+                    double floor = bytes / (bandwidthGBs * 1e9) * 1e6;
+                    total += us * perStep;
+                    floorTotal += floor * perStep;
+                    Console.WriteLine($"{name,-40} | {rows,4} | {us,8:F2} | {floor,8:F2} | {perStep,10}");
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or NotSupportedException or Aim.Engine.Cuda.Interop.CudaException)
+                {
+                    Console.WriteLine($"{name,-40} | {rows,4} | FAILED: {ex.Message}");
+                }
+            }
+            Console.WriteLine($"{"sum over one step",-40} | {rows,4} | {total,8:F1} | {floorTotal,8:F1} |");
+        }
+    }
+}
