@@ -11,7 +11,7 @@ public static partial class OpCases
     /// <summary>x (M, K) · W(N, K)ᵀ with W stored in bf16, at decode row counts and odd sizes; and a bf16 table gather.</summary>
     public static IEnumerable<OpCase> Bf16Weights()
     {
-        int[][] sizes = [[1, 31, 7], [2, 257, 33], [7, 768, 65], [16, 64, 257], [17, 33, 31], [2, 1, 1]];
+        int[][] sizes = [[1, 31, 7], [2, 257, 33], [7, 768, 65], [16, 64, 257], [17, 33, 31], [2, 1, 1], [3, 1536, 768], [2, 2048, 33]];
         foreach (var s in sizes)
         {
             int m = s[0], k = s[1], n = s[2];

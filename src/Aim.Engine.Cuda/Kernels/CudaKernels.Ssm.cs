@@ -295,7 +295,8 @@ public sealed unsafe partial class CudaKernels
         args.Add(PtrOrNull(d));
         args.Add(Ptr(y));
         AddDims(ref args, s.B, s.H, s.G, s.P, s.N);
-        Launch(Function("ssm.cu", "ssm_step_f32"), checked((uint)((long)s.B * s.H)), SsmStepThreads, 0, args);
+        long pBlocks = (s.P + SsmStepThreads / 32 - 1) / (SsmStepThreads / 32);
+        Launch(Function("ssm.cu", "ssm_step_f32"), checked((uint)((long)s.B * s.H * pBlocks)), SsmStepThreads, 0, args);
     }
 
     // ---- helpers

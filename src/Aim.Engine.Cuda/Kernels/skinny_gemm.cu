@@ -36,27 +36,33 @@ __device__ __forceinline__ void skinny_fma8(float (&acc)[SKINNY_MAX_M], int M, c
 }
 
 // vec: K % 8 == 0 and every row 16-byte aligned (checked by the caller); otherwise a scalar walk.
+// split: warps per output column (1, 2, 4 or 8), each taking every split-th 32-chunk stretch of K; their partial
+// sums meet in shared memory. Few columns over a long K (out_proj: 768 × 1536) need it to fill the GPU.
 extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_bf16(
-    const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta, int vec)
+    const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta, int vec, int split)
 {
+    __shared__ float partial[SKINNY_WARPS][SKINNY_MAX_M];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int n = blockIdx.x * SKINNY_WARPS + warp;
-    if (n >= N) return;
+    const int column = warp / split, part = warp % split;
+    const int n = blockIdx.x * (SKINNY_WARPS / split) + column;
     float acc[SKINNY_MAX_M];
 #pragma unroll
     for (int m = 0; m < SKINNY_MAX_M; m++) acc[m] = 0.0f;
-    const bf16* row = wt + (i64)n * swn;
-    if (vec)
+    if (n < N)
     {
-        const uint4* chunks = (const uint4*)row;
-        for (int c = lane; c < K / 8; c += 32) skinny_fma8(acc, M, x, sxm, c * 8, chunks[c]);
-    }
-    else
-    {
-        for (int k = lane; k < K; k += 32)
+        const bf16* row = wt + (i64)n * swn;
+        if (vec)
         {
-            float w = bf16_to_f32(row[k]);
-            for (int m = 0; m < M; m++) acc[m] = fmaf(x[(i64)m * sxm + k], w, acc[m]);
+            const uint4* chunks = (const uint4*)row;
+            for (int c = part * 32 + lane; c < K / 8; c += 32 * split) skinny_fma8(acc, M, x, sxm, c * 8, chunks[c]);
+        }
+        else
+        {
+            for (int k = part * 32 + lane; k < K; k += 32 * split)
+            {
+                float w = bf16_to_f32(row[k]);
+                for (int m = 0; m < M; m++) acc[m] = fmaf(x[(i64)m * sxm + k], w, acc[m]);
+            }
         }
     }
 #pragma unroll
@@ -65,10 +71,15 @@ extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_bf16
         if (m >= M) break;
         float v = acc[m];
         for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (lane == 0)
-        {
-            float* out = y + (i64)m * sym + n;
-            *out = beta == 0.0f ? alpha * v : fmaf(beta, *out, alpha * v);
-        }
+        if (lane == 0) partial[warp][m] = v;
+    }
+    __syncthreads();
+    // The first warp of each column adds the parts in a fixed order (deterministic) and writes M outputs.
+    if (part == 0 && n < N && lane < M)
+    {
+        float v = 0.0f;
+        for (int q = 0; q < split; q++) v += partial[warp + q][lane];
+        float* out = y + (i64)lane * sym + n;
+        *out = beta == 0.0f ? alpha * v : fmaf(beta, *out, alpha * v);
     }
 }

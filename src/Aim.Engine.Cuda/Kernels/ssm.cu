@@ -456,8 +456,11 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     const float* bm, i64 sbb, i64 sbg, const float* cm, i64 scb, i64 scg, const float* d, float* y,
     int B, int H, int G, int P, int N)
 {
-    const int bh = blockIdx.x, h = bh % H, b = bh / H, g = h / (H / G);
+    // One block per (batch, head, 8 rows of P): a decode step at batch 1 still fills the GPU (2·H·P/8 blocks).
+    const int pBlocks = (P + STEP_WARPS - 1) / STEP_WARPS;
+    const int bh = blockIdx.x / pBlocks, h = bh % H, b = bh / H, g = h / (H / G);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int pFirst = (blockIdx.x % pBlocks) * STEP_WARPS;
     float dtv = dt[(i64)b * sdtb + h];
     if (dt_bias)
     {
@@ -469,7 +472,8 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     const float* xr = x + (i64)b * sxb + (i64)h * sxh;
     const float* br = bm + (i64)b * sbb + (i64)g * sbg;
     const float* cr = cm + (i64)b * scb + (i64)g * scg;
-    for (int p = warp; p < P; p += STEP_WARPS)
+    const int p = pFirst + warp;
+    if (p < P)
     {
         float xp = xr[p], acc = 0.0f;
         float* row = state + ((i64)bh * P + p) * N;
