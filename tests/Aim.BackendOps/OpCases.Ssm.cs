@@ -119,7 +119,7 @@ public static partial class OpCases
     /// <summary>SsmStep: one token from a random state, target vs reference (the state is cloned, then updated).</summary>
     public static IEnumerable<OpCase> SsmStep()
     {
-        int[][] sizes = [[1, 1, 1, 1, 1], [2, 4, 2, 7, 16], [1, 2, 1, 16, 7], [2, 24, 1, 64, 128]];
+        int[][] sizes = [[1, 1, 1, 1, 1], [2, 4, 2, 7, 16], [1, 2, 1, 16, 7], [2, 24, 1, 64, 128], [12, 24, 1, 64, 16], [11, 25, 1, 13, 7]];
         foreach (var z in sizes)
         {
             int bsz = z[0], h = z[1], g = z[2], p = z[3], n = z[4];

@@ -295,7 +295,12 @@ public sealed unsafe partial class CudaKernels
         args.Add(PtrOrNull(d));
         args.Add(Ptr(y));
         AddDims(ref args, s.B, s.H, s.G, s.P, s.N);
-        long pBlocks = (s.P + SsmStepThreads / 32 - 1) / (SsmStepThreads / 32);
+        // Rows of P per warp: 1 while (batch, head) pairs are few (batch-1 decode: 2·24 pairs), else all of a warp's share.
+        int warps = SsmStepThreads / 32;
+        int pPerWarp = (long)s.B * s.H >= 2L * _backend.Context.MultiprocessorCount ? (s.P + warps - 1) / warps : 1;
+        args.Add(pPerWarp);
+        long rowsPerBlock = (long)warps * pPerWarp;
+        long pBlocks = (s.P + rowsPerBlock - 1) / rowsPerBlock;
         Launch(Function("ssm.cu", "ssm_step_f32"), checked((uint)((long)s.B * s.H * pBlocks)), SsmStepThreads, 0, args);
     }
 

@@ -85,8 +85,9 @@ public sealed unsafe partial class CudaKernels
     /// </summary>
     private bool TrySkinny(Tensor a, Tensor b, Tensor c, int m, int n, int k, double alpha, double beta)
     {
-        if (a.Strides[^1] != 1 || b.Strides[^1] != 1 || !c.IsContiguous || a.Rank != 2 || b.Rank != 2) return false;
-        long sxm = a.Strides[0], swn = b.Strides[0];
+        // Ops.MatMul passes (1, M, K) and (1, N, K) views: rows are the last two dimensions.
+        if (a.Strides[^1] != 1 || b.Strides[^1] != 1 || !c.IsContiguous) return false;
+        long sxm = a.Strides[^2], swn = b.Strides[^2];
         bool vec = k % 8 == 0 && sxm % 4 == 0 && swn % 8 == 0 && Ptr(a) % 16 == 0 && Ptr(b) % 16 == 0;
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
         args.Add(Ptr(a));

@@ -454,13 +454,15 @@ extern "C" __global__ void ssd_bwd_head_sum_f32(const double* part_da, const dou
 extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     float* state, const float* x, i64 sxb, i64 sxh, const float* dt, i64 sdtb, const float* dt_bias, const float* a,
     const float* bm, i64 sbb, i64 sbg, const float* cm, i64 scb, i64 scg, const float* d, float* y,
-    int B, int H, int G, int P, int N)
+    int B, int H, int G, int P, int N, int pPerWarp)
 {
-    // One block per (batch, head, 8 rows of P): a decode step at batch 1 still fills the GPU (2·H·P/8 blocks).
-    const int pBlocks = (P + STEP_WARPS - 1) / STEP_WARPS;
+    // One block per (batch, head, slice of P): a slice of STEP_WARPS·pPerWarp rows, one warp per pPerWarp rows. The
+    // host picks pPerWarp 1 for few (batch, head) pairs (a decode step at batch 1 still fills the GPU) and up to
+    // P/STEP_WARPS for many (fewer, longer blocks stream the state faster).
+    const int rowsPerBlock = STEP_WARPS * pPerWarp, pBlocks = (P + rowsPerBlock - 1) / rowsPerBlock;
     const int bh = blockIdx.x / pBlocks, h = bh % H, b = bh / H, g = h / (H / G);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int pFirst = (blockIdx.x % pBlocks) * STEP_WARPS;
+    const int pFirst = (blockIdx.x % pBlocks) * rowsPerBlock;
     float dtv = dt[(i64)b * sdtb + h];
     if (dt_bias)
     {
@@ -472,8 +474,7 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     const float* xr = x + (i64)b * sxb + (i64)h * sxh;
     const float* br = bm + (i64)b * sbb + (i64)g * sbg;
     const float* cr = cm + (i64)b * scb + (i64)g * scg;
-    const int p = pFirst + warp;
-    if (p < P)
+    for (int p = pFirst + warp; p < P && p < pFirst + rowsPerBlock; p += STEP_WARPS)
     {
         float xp = xr[p], acc = 0.0f;
         float* row = state + ((i64)bh * P + p) * N;
