@@ -94,6 +94,24 @@ public class AimInvariantTests
     }
 
     [Fact]
+    public void GenerationReportsProgressAndAdvancesTheGenerator()
+    {
+        using var model = RandomModel(false, 15);
+        var options = new SamplingOptions { TopK = 10, TopP = 0.9, CfgScale = 2 };
+        var seen = new List<int>();
+        var rng = new Rng(21);
+        var first = AimDecoder.Generate(model, [1, 2, 4], options, rng, Device.Cpu, seen.Add);
+        // 12 steps: progress every ProgressInterval steps and at the end.
+        Assert.Equal(Enumerable.Range(1, 12).Where(s => s % AimDecoder.ProgressInterval == 0 || s == 12), seen);
+        // 12 steps × 3 images = 36 uniforms = 18 blocks used; the next call starts after them.
+        Assert.Equal(18UL, rng.Position);
+        var eager = AimDecoder.Generate(model, [1, 2, 4], options, new Rng(21), Device.Cpu, recordSteps: false);
+        Assert.Equal(first.SelectMany(r => r), eager.SelectMany(r => r));
+        var second = AimDecoder.Generate(model, [1, 2, 4], options, rng, Device.Cpu);
+        Assert.NotEqual(first.SelectMany(r => r), second.SelectMany(r => r));
+    }
+
+    [Fact]
     public void DecodingMemoryDoesNotGrowWithSteps()
     {
         using var model = RandomModel(false, 12);
