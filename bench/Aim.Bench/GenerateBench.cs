@@ -3,7 +3,8 @@
 // bytes of weights one decode step must read (every layer's in_proj, conv, out_proj and norms, the final layer
 // and the tied head; the adaLN rows are computed once per image, not per step) over the measured read bandwidth,
 // or the step's FLOPs over the measured peak when that is larger. Times are whole calls (256 steps, recording of
-// the step graph included) divided by the step count, after an untimed first call; peak device memory is what the
+// the step graph included) divided by the step count, after an untimed first call; the replay time per step (the
+// steady state a cached graph would give) is reported beside it; peak device memory is what the
 // allocator held from the driver during the timed call (model weights included).
 using System.Diagnostics;
 using Aim.Engine.Cuda.Runtime;
@@ -16,7 +17,8 @@ namespace Aim.Bench;
 
 /// <summary>One measured configuration.</summary>
 public sealed record GenerateResult(string Model, string Device, int Batch, int Rows, int Threads, double MsPerStep, double SecondsPerImageBatch,
-    double ImagesPerSecond, double FloorMsPerStep, double WeightMegabytesPerStep, double FirstCallMs, double PeakDeviceMegabytes);
+    double ImagesPerSecond, double FloorMsPerStep, double WeightMegabytesPerStep, double FirstCallMs, double PeakDeviceMegabytes,
+    double ReplayMsPerStep, double RecordMs);
 
 /// <summary>Times the recurrent decode loop.</summary>
 public static class GenerateBench
@@ -78,9 +80,10 @@ public static class GenerateBench
             double firstCallMs = warm.Elapsed.TotalMilliseconds;
             allocator?.ResetPeak();
             IReadOnlyDictionary<string, (double Ms, long Calls)>? totals = null;
+            var timings = new AimDecoder.DecodeTimings();
             var sw = Stopwatch.StartNew();
             using (profile ? KernelProfiler.Attach(out totals) : null)
-                AimDecoder.Generate(model, labels, options, new Rng(1), device, recordSteps: !profile);
+                AimDecoder.Generate(model, labels, options, new Rng(1), device, recordSteps: !profile, timings: timings);
             double total = sw.Elapsed.TotalSeconds;
             int stepCount = config.NumTokens;
             if (totals is not null && log is not null)
@@ -94,7 +97,7 @@ public static class GenerateBench
             double floor = roofline.FloorMs(StepFlops(model, 2 * batch), StepBytes(model, 2 * batch));
             double peakMb = allocator is null ? 0 : allocator.PeakDriverBytes / 1e6;
             yield return new GenerateResult(modelName + (bf16Weights ? " (bf16 w)" : ""), device.ToString(), batch, 2 * batch, roofline.Threads, perStep, total, batch / total,
-                floor, bytes / 1e6, firstCallMs, peakMb);
+                floor, bytes / 1e6, firstCallMs, peakMb, timings.ReplayMs / Math.Max(1, timings.Replays), timings.RecordMs);
         }
     }
 }

@@ -69,12 +69,15 @@ public static class AimDecoder
     /// <paramref name="rng"/> and writes the next tokens back, so steps 2..T are recorded once
     /// (<see cref="Backend.Record"/>: a CUDA graph on GPUs) and replayed without a host round trip. The host
     /// waits only every <see cref="ProgressInterval"/> steps when progress is reported, and once at the end.
-    /// <paramref name="recordSteps"/> false runs every step eagerly (for kernel profiling). Tokens equal the
+    /// <paramref name="recordSteps"/> false runs every step eagerly (for kernel profiling); <paramref name="timings"/>,
+    /// when given, receives where the time went (benchmarks). Tokens equal the
     /// host sampler's for the same logits: uniform i of the run is <paramref name="rng"/>'s i-th NextDouble
     /// (from its current block), and <paramref name="rng"/> is advanced past the draws used.
     /// </summary>
-    public static long[][] Generate(AimModel model, long[] labels, SamplingOptions options, Rng rng, Device device, Action<int>? progress = null, bool recordSteps = true)
+    public static long[][] Generate(AimModel model, long[] labels, SamplingOptions options, Rng rng, Device device, Action<int>? progress = null,
+        bool recordSteps = true, DecodeTimings? timings = null)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         options.Validate();
         var config = model.Config;
         int b = labels.Length, t = config.NumTokens;
@@ -102,7 +105,9 @@ public static class AimDecoder
         {
             using (TensorScope.Open()) TokenStep();                                   // eager once: compiles kernels, warms caches
             Report(2);
+            if (timings is not null) timings.SetupMs = Lap();
             using var recorded = recordSteps ? Backend.Record(device, TokenStep) : null;
+            if (timings is not null) timings.RecordMs = Lap();
             for (int step = 2; step < t; step++)
             {
                 if (recorded is not null) recorded.Replay();
@@ -110,6 +115,11 @@ public static class AimDecoder
                 Report(step + 1);
             }
             backend.Synchronize();
+            if (timings is not null)
+            {
+                timings.ReplayMs = Lap();
+                timings.Replays = t - 2;
+            }
         }
         progress?.Invoke(t);
         var flat = history.ToArray<long>();
@@ -118,12 +128,34 @@ public static class AimDecoder
         for (int i = 0; i < b; i++) result[i] = flat.AsSpan(i * t, t).ToArray();
         return result;
 
+        // Milliseconds since the previous lap, after the device has finished what was queued.
+        double Lap()
+        {
+            backend.Synchronize();
+            double ms = clock.Elapsed.TotalMilliseconds;
+            clock.Restart();
+            return ms;
+        }
+
         void Report(int done)
         {
             if (progress is null || done == t || done % ProgressInterval != 0) return;
             backend.Synchronize();
             progress(done);
         }
+    }
+
+    /// <summary>Where a <see cref="Generate"/> call's time went; the device is synchronised at each boundary.</summary>
+    public sealed class DecodeTimings
+    {
+        /// <summary>Session constants, states, steps 0 and 1 (eager).</summary>
+        public double SetupMs { get; set; }
+        /// <summary>Recording the step (a CUDA graph capture and instantiation on GPUs).</summary>
+        public double RecordMs { get; set; }
+        /// <summary>The remaining steps, replayed.</summary>
+        public double ReplayMs { get; set; }
+        /// <summary>Number of replayed steps.</summary>
+        public int Replays { get; set; }
     }
 
     /// <summary>Steps between progress reports (each waits for the device).</summary>
