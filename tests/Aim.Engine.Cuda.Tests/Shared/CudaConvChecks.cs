@@ -24,19 +24,7 @@ public static class CudaConvChecks
         yield return NearestCodeTies;
     }
 
-    private static CudaCaseResult Run(string name, Func<CudaCaseResult> body)
-    {
-        try
-        {
-            using var scope = TensorScope.Open();
-            using var noGrad = Tape.NoGrad();
-            return body();
-        }
-        catch (Exception e) when (e is NotSupportedException or ArgumentException or Interop.CudaException or InvalidOperationException)
-        {
-            return new(name, "FAIL", double.NaN, e.GetType().Name + ": " + e.Message);
-        }
-    }
+    private static CudaCaseResult Run(string name, Func<CudaCaseResult> body) => CudaHarness.Guard(name, body);
 
     private static double[] Host(Tensor t)
     {

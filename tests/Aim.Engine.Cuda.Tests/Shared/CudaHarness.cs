@@ -83,7 +83,8 @@ public static class CudaHarness
         foreach (var check in CudaSampleChecks.All()) yield return check;
     }
 
-    private static CudaCaseResult Guard(string name, Func<CudaCaseResult> body)
+    /// <summary>Runs one check in its own tensor scope without gradients; an expected failure becomes a FAIL row.</summary>
+    public static CudaCaseResult Guard(string name, Func<CudaCaseResult> body)
     {
         try
         {

@@ -23,19 +23,7 @@ public static class CudaSampleChecks
         yield return () => Repeatable("SampleTokens.repeatable(V=16384,B=8,top-p0.98,k=0)", new SampleSettings(5, 0, 0.98, 1, 3, 0, 1));
     }
 
-    private static CudaCaseResult Run(string name, Func<CudaCaseResult> body)
-    {
-        try
-        {
-            using var scope = TensorScope.Open();
-            using var noGrad = Tape.NoGrad();
-            return body();
-        }
-        catch (Exception e) when (e is NotSupportedException or ArgumentException or Interop.CudaException or InvalidOperationException)
-        {
-            return new(name, "FAIL", double.NaN, e.GetType().Name + ": " + e.Message);
-        }
-    }
+    private static CudaCaseResult Run(string name, Func<CudaCaseResult> body) => CudaHarness.Guard(name, body);
 
     private static CudaCaseResult StepOutOfRangeAndEmptyRow() => Run("SampleTokens.device-fallbacks(step out of range, -inf row)", () =>
     {
