@@ -92,7 +92,7 @@ internal static class BenchCommand
     {
         var model = new Option<string>("--model") { Description = "Official shape to build with random weights: aim-b, aim-l or aim-xl.", DefaultValueFactory = _ => "aim-b" };
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
-        var batches = new Option<string>("--batch") { Description = "Comma-separated image batch sizes (CFG doubles the rows).", DefaultValueFactory = _ => "1,8" };
+        var batches = new Option<string?>("--batch") { Description = "Comma-separated image batch sizes (CFG doubles the rows). Default: 1,8 on the CPU, 1,16,64,256 on a GPU." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per line instead of a table." };
         var profile = new Option<bool>("--profile") { Description = "Also print time per kernel (CPU)." };
         var weights = new Option<string>("--weights") { Description = "Weight storage for the per-step matrices: f32 or bf16 (math stays f32).", DefaultValueFactory = _ => "f32" };
@@ -108,7 +108,7 @@ internal static class BenchCommand
             string name = parse.GetValue(model)!;
             var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench generate: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
             var dev = DeviceOption.Resolve(parse.GetValue(device)!);
-            var sizes = ParseBatches(parse.GetValue(batches)!);
+            var sizes = ParseBatches(parse.GetValue(batches) ?? (dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? "1,8" : "1,16,64,256"));
             bool bf16 = ParseWeights(parse.GetValue(weights)!);
             var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu
                 ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads)
