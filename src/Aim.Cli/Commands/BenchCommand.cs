@@ -177,17 +177,19 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch") { Description = "Images per step (256 tokens each).", DefaultValueFactory = _ => 32 };
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up step.", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
+        var tf32 = DeviceOption.Tf32Option();
         var command = new Command("train", "Stage-2 training tokens/s at official shapes (random weights and codes): forward, cross-entropy, backward, AdamW.");
         command.Options.Add(model);
         command.Options.Add(device);
         command.Options.Add(batch);
         command.Options.Add(steps);
         command.Options.Add(json);
+        command.Options.Add(tf32);
         command.SetAction(parse =>
         {
             string name = parse.GetValue(model)!;
             var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench train: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
-            var dev = DeviceOption.Resolve(parse.GetValue(device)!);
+            var dev = DeviceOption.Resolve(parse.GetValue(device)!, parse.GetValue(tf32));
             int b = parse.GetValue(batch), n = parse.GetValue(steps);
             if (b < 1 || n < 1) throw new ArgumentException("bench train: --batch and --steps must be at least 1");
             var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads) : DeviceRoofline.Measure(dev);

@@ -40,11 +40,12 @@ internal static class TrainCommand
         public Option<bool> Resume { get; } = new("--resume") { Description = "Continue from RUN_DIR/checkpoint.safetensors." };
         public Option<ulong> Seed { get; } = new("--seed") { Description = "Seed of initial weights, data order and label dropout.", DefaultValueFactory = _ => 0 };
         public Option<string> Device { get; } = new("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
+        public Option<bool> Tf32 { get; } = DeviceOption.Tf32Option();
         public Option<int> LogEvery { get; } = new("--log-every") { Description = "Print a progress line every N updates.", DefaultValueFactory = _ => 10 };
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Data, Out, Steps, Batch, Lr, Warmup, Schedule, MinLr, Clip, Wd, Accum, Ema, SaveEvery, Resume, Seed, Device, LogEvery })
+            foreach (Option o in new Option[] { Data, Out, Steps, Batch, Lr, Warmup, Schedule, MinLr, Clip, Wd, Accum, Ema, SaveEvery, Resume, Seed, Device, Tf32, LogEvery })
                 c.Options.Add(o);
         }
 
@@ -69,7 +70,7 @@ internal static class TrainCommand
         command.SetAction(p =>
         {
             var options = common.Read(p);
-            var device = DeviceOption.Resolve(p.GetValue(common.Device)!);
+            var device = DeviceOption.Resolve(p.GetValue(common.Device)!, p.GetValue(common.Tf32));
             var data = TokenShardReader.Open(p.GetValue(common.Data)!);
             var cfg = TrainPresets.Stage2(p.GetValue(config)!, data);
             using var model = new AimModel(cfg);
@@ -97,7 +98,7 @@ internal static class TrainCommand
         command.SetAction(p =>
         {
             var options = common.Read(p);
-            var device = DeviceOption.Resolve(p.GetValue(common.Device)!);
+            var device = DeviceOption.Resolve(p.GetValue(common.Device)!, p.GetValue(common.Tf32));
             var data = OpenDataset(p.GetValue(common.Data)!);
             var cfg = TrainPresets.Vq(p.GetValue(config)!, data.ImageSize);
             using var model = new VqModel(cfg);
