@@ -229,12 +229,27 @@ public class ConvTests
         b.ZeroGrad();
     }
 
-    [Fact]
-    public void QuantizerReproducesTheFixtureCodes()
+    /// <summary>VQ fixture folders (config.json with codebook_size, safetensors weights and expectations), found by content.</summary>
+    public static TheoryData<string> VqFixtureFolders()
     {
-        // fixtures/aim-tiny/vq (made by the original VQModel, fp32): codes = argmin over the l2-normalised latent rows
-        // (B, 4, 8, 8) -> (B·64, 4) vs the l2-normalised codebook (32, 4); quant = the chosen normalised rows, back in NCHW.
-        string dir = FindFixture("aim-tiny/vq");
+        var data = new TheoryData<string>();
+        foreach (string rel in Aim.BackendOps.Fixtures.ConfigFolders())
+        {
+            string dir = Aim.BackendOps.Fixtures.Resolve(rel);
+            if (File.ReadAllText(Path.Combine(dir, "config.json")).Contains("\"codebook_size\"", StringComparison.Ordinal)
+                && File.Exists(Path.Combine(dir, "model.safetensors")) && File.Exists(Path.Combine(dir, "expected.safetensors")))
+                data.Add(rel);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(VqFixtureFolders))]
+    public void QuantizerReproducesTheFixtureCodes(string folder)
+    {
+        // A VQ fixture made by the original VQModel (fp32): codes = argmin over the l2-normalised latent rows
+        // (B, D, H, W) -> (B·H·W, D) vs the l2-normalised codebook; quant = the chosen normalised rows, back in NCHW.
+        string dir = Aim.BackendOps.Fixtures.Resolve(folder);
         using var scope = TensorScope.Open();
         var expected = ReadSafetensors(Path.Combine(dir, "expected.safetensors"));
         var model = ReadSafetensors(Path.Combine(dir, "model.safetensors"));
@@ -247,7 +262,7 @@ public class ConvTests
             using var use = Use(kernels);
             var codes = Ops.NearestCode(Ops.L2Normalize(rows, 1e-12), bookNorm);
             Assert.Equal(expected["codes"].ToArray<long>(), codes.ToArray<long>());
-            // quant[b, c, y, x] = normalised codebook row codes[b, y·8 + x], component c (up to the ulp of z + (e − z)).
+            // quant[b, c, y, x] = normalised codebook row codes[b, y·W + x], component c (up to the ulp of z + (e − z)).
             var quant = expected["quant"].ToArray<float>();
             var e = bookNorm.ToArray<float>();
             var c = codes.ToArray<long>();
@@ -258,17 +273,6 @@ public class ConvTests
                 Assert.Equal(quant[i], e[c[b * hw + pix] * d + ch], 1e-6f);
             }
         }
-    }
-
-    /// <summary>The folder shared/fixtures/<paramref name="name"/> in this directory or an ancestor (the repo sits next to shared/).</summary>
-    private static string FindFixture(string name)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "shared", "fixtures", name);
-            if (Directory.Exists(candidate)) return candidate;
-        }
-        throw new DirectoryNotFoundException($"shared/fixtures/{name} not found above {AppContext.BaseDirectory}");
     }
 
     /// <summary>Minimal safetensors reader for F32 and I64 tensors (8-byte header length, JSON header, little-endian data).</summary>
