@@ -1,6 +1,7 @@
-// Holds: checks on the shared aim-tiny fixtures: pytorch_model.bin equals model.safetensors bit for bit
-// (plus the tied lm_head.weight sharing the embedding's storage), vq_ckpt.pt["model"] equals
-// vq/model.safetensors, and the model-folder helper.
+// Holds: checks on the golden fixtures (found by content under AIM_FIXTURES or ../shared/fixtures, never by name):
+// pytorch_model.bin equals model.safetensors bit for bit (plus the tied lm_head.weight sharing the embedding's
+// storage), a VQ folder's .pt ["model"] equals its model.safetensors, and the model-folder helper.
+using Aim.BackendOps;
 using Aim.Engine.IO;
 
 namespace Aim.Engine.Tests.IO;
@@ -10,20 +11,45 @@ public sealed class FixtureCheckpointTests
     private const string TiedKey = "lm_head.weight";
     private const string EmbeddingKey = "backbone.embeddings.word_embeddings.weight";
 
-    public static TheoryData<string> AimFolders() => ["a_adaln_single", "b_adaln_group2", "e_pair"];
+    /// <summary>AiM folders (config.json with d_model) holding both weight formats.</summary>
+    public static TheoryData<string> AimFolders() => [.. AimFolderList()];
+
+    private static List<string> AimFolderList() => Folders("\"d_model\"", "model.safetensors", "pytorch_model.bin");
+
+    /// <summary>VQ folders (config.json with codebook_size) holding a .pt next to model.safetensors.</summary>
+    public static TheoryData<string> VqFolders()
+    {
+        var data = new TheoryData<string>();
+        foreach (string rel in Folders("\"codebook_size\"", "model.safetensors"))
+            if (Directory.EnumerateFiles(Fixtures.Resolve(rel), "*.pt").Any()) data.Add(rel);
+        return data;
+    }
+
+    private static List<string> Folders(string configKey, params string[] files)
+    {
+        var data = new List<string>();
+        foreach (string rel in Fixtures.ConfigFolders())
+        {
+            string dir = Fixtures.Resolve(rel);
+            if (File.ReadAllText(Path.Combine(dir, "config.json")).Contains(configKey, StringComparison.Ordinal)
+                && files.All(f => File.Exists(Path.Combine(dir, f))))
+                data.Add(rel);
+        }
+        return data;
+    }
 
     [Fact]
-    public void FixtureRootExists()
+    public void FixtureRootHoldsModelFolders()
     {
-        Assert.True(Directory.Exists(TestFixtures.Root), TestFixtures.Root);
-        Assert.True(Directory.Exists(TestFixtures.AimTiny));
+        Assert.True(Directory.Exists(Fixtures.Root), Fixtures.Root);
+        Assert.NotEmpty(Fixtures.ConfigFolders());
     }
 
     [Theory]
     [MemberData(nameof(AimFolders))]
     public void PytorchBinMatchesSafetensorsBitForBit(string folder)
     {
-        string dir = TestFixtures.PathOf("aim-tiny", folder);
+        string dir = Fixtures.Resolve(folder);
         using var st = CheckpointReader.Load(Path.Combine(dir, "model.safetensors"));
         using var pt = CheckpointReader.Load(Path.Combine(dir, "pytorch_model.bin"));
 
@@ -44,12 +70,13 @@ public sealed class FixtureCheckpointTests
         Assert.Equal(IOTestUtil.RawBytes(st[EmbeddingKey]), IOTestUtil.RawBytes(pt[TiedKey]));
     }
 
-    [Fact]
-    public void VqCheckpointModelKeyMatchesSafetensors()
+    [Theory]
+    [MemberData(nameof(VqFolders))]
+    public void VqCheckpointModelKeyMatchesSafetensors(string folder)
     {
-        string dir = TestFixtures.PathOf("aim-tiny", "vq");
+        string dir = Fixtures.Resolve(folder);
         using var st = CheckpointReader.Load(Path.Combine(dir, "model.safetensors"));
-        using var pt = CheckpointReader.Load(Path.Combine(dir, "vq_ckpt.pt"), "model");
+        using var pt = CheckpointReader.Load(Directory.EnumerateFiles(dir, "*.pt").Order(StringComparer.Ordinal).First(), "model");
 
         Assert.Equal(st.Keys.Order(StringComparer.Ordinal), pt.Keys.Order(StringComparer.Ordinal));
         Assert.Contains("quantize.codebook_used", pt.Keys);
@@ -61,29 +88,35 @@ public sealed class FixtureCheckpointTests
         }
     }
 
-    [Fact]
-    public void InputsHoldIntegerAndScalarTensors()
+    [Theory]
+    [MemberData(nameof(AimFolders))]
+    public void InputsHoldIntegerAndScalarTensors(string folder)
     {
-        using var inputs = SafetensorsFile.Load(TestFixtures.PathOf("aim-tiny", "a_adaln_single", "inputs.safetensors"));
-        Assert.Equal(Aim.Engine.Tensors.DType.Int64, inputs["train_labels"].DType);
-        Assert.Equal([3], inputs["train_labels"].Shape.ToArray());
-        Assert.Equal(10, inputs["train_labels"].ToArray<long>()[1]); // row 1 is the null class (num_classes = 10)
-        Assert.Equal(new[] { 5f }, inputs["cfg_scale"].ToArray<float>());
+        string dir = Fixtures.Resolve(folder);
+        using var inputs = SafetensorsFile.Load(Path.Combine(dir, "inputs.safetensors"));
+        int classes = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))!["num_classes"]!.GetValue<int>();
+        var labels = inputs["train_labels"];
+        Assert.Equal(Aim.Engine.Tensors.DType.Int64, labels.DType);
+        Assert.Equal(1, labels.Rank);
+        Assert.All(labels.ToArray<long>(), l => Assert.InRange(l, 0, classes));   // num_classes itself is the null class
+        Assert.Single(inputs["cfg_scale"].ToArray<float>());
     }
 
-    [Fact]
-    public void TorchRootKeepsStateDictMetadata()
+    [Theory]
+    [MemberData(nameof(AimFolders))]
+    public void TorchRootKeepsStateDictMetadata(string folder)
     {
-        using var ckpt = TorchCheckpoint.Open(TestFixtures.PathOf("aim-tiny", "a_adaln_single", "pytorch_model.bin"));
+        using var ckpt = TorchCheckpoint.Open(Path.Combine(Fixtures.Resolve(folder), "pytorch_model.bin"));
         var root = ckpt.Root.AsDict("root");
         Assert.True(root.Attributes.ContainsKey("_metadata"));
         Assert.IsType<PickleTensor>(root[EmbeddingKey]);
     }
 
-    [Fact]
-    public void ModelFolderFindsConfigAndPrefersSafetensors()
+    [Theory]
+    [MemberData(nameof(AimFolders))]
+    public void ModelFolderFindsConfigAndPrefersSafetensors(string fixture)
     {
-        var folder = ModelFolder.Open(TestFixtures.PathOf("aim-tiny", "e_pair"));
+        var folder = ModelFolder.Open(Fixtures.Resolve(fixture));
         Assert.EndsWith("model.safetensors", folder.WeightsPath, StringComparison.Ordinal);
         Assert.Equal(CheckpointFormat.Safetensors, folder.Format);
         Assert.Contains("d_model", folder.ReadConfigText(), StringComparison.Ordinal);
@@ -103,7 +136,8 @@ public sealed class FixtureCheckpointTests
         Assert.Contains(dir.File("model.safetensors"), ex.Message, StringComparison.Ordinal);
         Assert.Contains(dir.File("pytorch_model.bin"), ex.Message, StringComparison.Ordinal);
 
-        File.Copy(TestFixtures.PathOf("aim-tiny", "a_adaln_single", "pytorch_model.bin"), dir.File("pytorch_model.bin"));
+        string anyAim = Fixtures.Resolve(AimFolderList()[0]);
+        File.Copy(Path.Combine(anyAim, "pytorch_model.bin"), dir.File("pytorch_model.bin"));
         var folder = ModelFolder.Open(dir.FolderPath);
         Assert.Equal(CheckpointFormat.TorchZip, folder.Format);
 
