@@ -21,6 +21,36 @@ public class GemmKernelTests
             Assert.True(Math.Abs(expected[i] - actual[i]) <= tol * (1 + Math.Abs(expected[i])), $"element {i}: {actual[i]} vs {expected[i]}");
     }
 
+    /// <summary>
+    /// bf16-stored weights on the CPU's skinny path (row pairs × four weight rows, leftovers one row at a time) against
+    /// the reference on the same widened weights: f32 accumulation orders differ, so 1e-5 relative.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(2, 7, 31)]
+    [InlineData(3, 257, 33)]
+    [InlineData(5, 6, 768)]
+    [InlineData(16, 65, 100)]
+    public void Bf16WeightsSkinnyMatchesWidenedReference(int m, int n, int k)
+    {
+        var rng = new Rng(7);
+        using var x = rng.Normal([1, m, k]);
+        using var wide = rng.Normal([1, n, k]);
+        using var w = Tensor.Empty([1, n, k], DType.BFloat16);
+        s_cpu.Copy(wide, w);
+        using var widened = Tensor.Empty([1, n, k], DType.Float32);
+        s_cpu.Copy(w, widened);
+        foreach (var (alpha, beta) in new[] { (1.0, 0.0), (0.5, -1.5) })
+        {
+            using var expected = rng.Normal([1, m, n]);
+            using var actual = Tensor.Empty([1, m, n], DType.Float32);
+            s_cpu.Copy(expected, actual);
+            s_reference.Gemm(x, widened, expected, false, true, alpha, beta);
+            s_cpu.Gemm(x, w, actual, false, true, alpha, beta);
+            AssertClose(expected.ToArray<float>(), actual.ToArray<float>(), 1e-5);
+        }
+    }
+
     [Theory]
     [InlineData(1, 7, 31, 257, false, false)]
     [InlineData(1, 31, 257, 7, true, false)]
