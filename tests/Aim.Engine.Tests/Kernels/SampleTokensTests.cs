@@ -152,3 +152,30 @@ public class SampleTokensTests
         Assert.Equal(expected, s.History.ToArray<long>());
     }
 }
+
+/// <summary>The radix selection of the k-th largest logit against sorting, on rows with ties, signed zeros and infinities.</summary>
+public class KthLargestTests
+{
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 3)]
+    [InlineData(257, 1)]
+    [InlineData(257, 256)]
+    [InlineData(16384, 600)]
+    public void EqualsTheSortedValue(int length, int k)
+    {
+        var rng = new Aim.Engine.Random.Rng((ulong)(length * 31 + k));
+        var row = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            double u = rng.NextDouble();
+            row[i] = u < 0.05 ? 0f : u < 0.1 ? -0f : u < 0.12 ? float.NegativeInfinity : u < 0.13 ? float.PositiveInfinity
+                : (float)Math.Round(rng.NextNormal() * 3, 1);    // rounded: many exact ties
+        }
+        var sorted = (float[])row.Clone();
+        Array.Sort(sorted);
+        float expected = sorted[length - k];
+        float actual = Aim.Engine.Kernels.Reference.TokenSampler.KthLargest(row, k, new float[length]);
+        Assert.True(expected == actual || (float.IsNaN(expected) && float.IsNaN(actual)), $"k={k}: {actual} vs {expected}");
+    }
+}

@@ -57,12 +57,41 @@ public static class TokenSampler
     public static void TopK(Span<float> row, int k, Span<float> scratch)
     {
         if (k >= row.Length) return;
-        var s = scratch[..row.Length];
-        row.CopyTo(s);
-        s.Sort();                                   // ascending; the k-th largest sits at Length − k
-        float kth = s[row.Length - k];
+        float kth = KthLargest(row, k, scratch);
         for (int i = 0; i < row.Length; i++)
             if (row[i] < kth) row[i] = float.NegativeInfinity;
+    }
+
+    /// <summary>
+    /// The k-th largest value (1 ≤ k ≤ Length) by radix selection over <see cref="OrderedKey"/>: four passes of 8-bit
+    /// digits from the top, each keeping only the entries whose higher digits match, as sample.cu selects on the GPU.
+    /// Linear in the row length, where a sort was V·log V (the decode step's top-k runs on a 16384-entry row).
+    /// </summary>
+    public static float KthLargest(ReadOnlySpan<float> row, int k, Span<float> scratch)
+    {
+        var keys = System.Runtime.InteropServices.MemoryMarshal.Cast<float, uint>(scratch[..row.Length]);
+        for (int i = 0; i < row.Length; i++) keys[i] = OrderedKey(row[i]);
+        Span<int> counts = stackalloc int[256];
+        uint prefix = 0, mask = 0;
+        int remaining = k, live = row.Length;
+        for (int shift = 24; shift >= 0; shift -= 8)
+        {
+            counts.Clear();
+            int kept = 0;
+            for (int i = 0; i < live; i++)
+            {
+                uint key = keys[i];
+                if ((key & mask) != prefix) continue;
+                keys[kept++] = key;                    // compact the candidates for the next pass
+                counts[(int)(key >> shift) & 0xff]++;
+            }
+            live = kept;
+            int digit = 255;
+            for (; digit > 0 && counts[digit] < remaining; digit--) remaining -= counts[digit];
+            prefix |= (uint)digit << shift;
+            mask |= 0xffu << shift;
+        }
+        return KeyFloat(prefix);
     }
 
     /// <summary>
