@@ -72,16 +72,27 @@ public sealed partial class CudaKernels
         args.Add(g.PadLeft);
     }
 
+    /// <summary>
+    /// The checks every conv kernel makes: the geometry from the input's and the weight's shapes, the output (or
+    /// output gradient) shape, one f32 dtype, contiguous operands on this device. Returns the geometry.
+    /// </summary>
+    private Conv2dGeometry CheckConv(string op, (Tensor T, string Name) input, (Tensor T, string Name) weightLike, (Tensor T, string Name) outputLike,
+        int stride, int padTop, int padBottom, int padLeft, int padRight)
+    {
+        var g = Conv2dGeometry.Create(op, input.T.Shape, weightLike.T.Shape, stride, padTop, padBottom, padLeft, padRight);
+        KernelChecks.Shape(op, outputLike.Name, outputLike.T, g.N, g.Cout, g.Ho, g.Wo);
+        KernelChecks.SameDType(op, input.T, weightLike.T, outputLike.T);
+        foreach (var (t, name) in new[] { input, weightLike, outputLike }) KernelChecks.Contiguous(op, name, t);
+        OnDevice(op, input.T, weightLike.T, outputLike.T);
+        Float32Only(op, input.T.DType);
+        return g;
+    }
+
     /// <inheritdoc />
     public void Conv2d(Tensor x, Tensor weight, Tensor? bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor output)
     {
         const string op = nameof(Conv2d);
-        var g = Conv2dGeometry.Create(op, x.Shape, weight.Shape, stride, padTop, padBottom, padLeft, padRight);
-        KernelChecks.Shape(op, "output", output, g.N, g.Cout, g.Ho, g.Wo);
-        KernelChecks.SameDType(op, x, weight, output);
-        KernelChecks.Contiguous(op, "x", x);
-        KernelChecks.Contiguous(op, "weight", weight);
-        KernelChecks.Contiguous(op, "output", output);
+        var g = CheckConv(op, (x, "x"), (weight, "weight"), (output, "output"), stride, padTop, padBottom, padLeft, padRight);
         if (bias is not null)
         {
             OnDevice(op, bias);
@@ -89,8 +100,6 @@ public sealed partial class CudaKernels
             KernelChecks.SameDType(op, x, bias);
             KernelChecks.Contiguous(op, "bias", bias);
         }
-        OnDevice(op, x, weight, output);
-        Float32Only(op, x.DType);
         if (output.Count == 0) return;
         int k = g.PatchSize, p = g.OutputPixels;
         double beta = 0;
@@ -132,14 +141,7 @@ public sealed partial class CudaKernels
     public void Conv2dBackwardInput(Tensor dOutput, Tensor weight, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor dInput)
     {
         const string op = nameof(Conv2dBackwardInput);
-        var g = Conv2dGeometry.Create(op, dInput.Shape, weight.Shape, stride, padTop, padBottom, padLeft, padRight);
-        KernelChecks.Shape(op, "dOutput", dOutput, g.N, g.Cout, g.Ho, g.Wo);
-        KernelChecks.SameDType(op, dOutput, weight, dInput);
-        KernelChecks.Contiguous(op, "dOutput", dOutput);
-        KernelChecks.Contiguous(op, "weight", weight);
-        KernelChecks.Contiguous(op, "dInput", dInput);
-        OnDevice(op, dOutput, weight, dInput);
-        Float32Only(op, dInput.DType);
+        var g = CheckConv(op, (dInput, "dInput"), (weight, "weight"), (dOutput, "dOutput"), stride, padTop, padBottom, padLeft, padRight);
         if (dInput.Count == 0) return;
         int k = g.PatchSize, p = g.OutputPixels;
         using var w3 = View3(weight, 1, g.Cout, k, 0);
@@ -169,14 +171,7 @@ public sealed partial class CudaKernels
     public void Conv2dBackwardWeight(Tensor x, Tensor dOutput, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor dWeight)
     {
         const string op = nameof(Conv2dBackwardWeight);
-        var g = Conv2dGeometry.Create(op, x.Shape, dWeight.Shape, stride, padTop, padBottom, padLeft, padRight);
-        KernelChecks.Shape(op, "dOutput", dOutput, g.N, g.Cout, g.Ho, g.Wo);
-        KernelChecks.SameDType(op, x, dOutput, dWeight);
-        KernelChecks.Contiguous(op, "x", x);
-        KernelChecks.Contiguous(op, "dOutput", dOutput);
-        KernelChecks.Contiguous(op, "dWeight", dWeight);
-        OnDevice(op, x, dOutput, dWeight);
-        Float32Only(op, x.DType);
+        var g = CheckConv(op, (x, "x"), (dWeight, "dWeight"), (dOutput, "dOutput"), stride, padTop, padBottom, padLeft, padRight);
         if (dWeight.Count == 0) return;
         if (g.N == 0)
         {

@@ -26,7 +26,7 @@ public static class AimDecoder
     public static long[][] Run(AimModel model, long[] labels, double cfgScale, Device device, StepHandler handler, DecodePositions? positions = null)
     {
         var config = model.Config;
-        int positionShift = (positions ?? config.DecodePositions) == DecodePositions.Training ? 1 : 0;
+        int positionShift = PositionShift(config, positions);
         int b = labels.Length, v = config.VocabSize, t = config.NumTokens;
         CheckLabels(config, labels);
         var tokens = new long[b][];
@@ -89,7 +89,7 @@ public static class AimDecoder
         var tokens = Tensor.Zeros([2 * b], DType.Int64, device);                   // (2B): the last sampled tokens, both halves
         var positions = Tensor.Zeros([2 * b], DType.Int64, device);                // (2B): position row the last tokens are fed at
         var history = Tensor.Zeros([b, t], DType.Int64, device);                   // (B, T): every sampled token
-        int shift = (options.Positions ?? config.DecodePositions) == DecodePositions.Training ? 1 : 0;
+        int shift = PositionShift(config, options.Positions);
         var settings = new SampleSettings(options.CfgScale, options.TopK, options.TopP, options.Temperature, rng.Seed, rng.Position, shift);
         var backend = Backend.For(device);
         void Sample(Tensor input)
@@ -100,11 +100,9 @@ public static class AimDecoder
         void TokenStep() => Sample(Ops.Add(model.WordEmbeddings.Forward(tokens), model.PositionEmbeddings.Forward(positions)));
 
         using (TensorScope.Open()) Sample(session.Cond);                                      // step 0 feeds the class embedding
-        Report(1);
         if (t > 1)
         {
             using (TensorScope.Open()) TokenStep();                                   // eager once: compiles kernels, warms caches
-            Report(2);
             if (timings is not null) timings.SetupMs = Lap();
             using var recorded = recordSteps ? Backend.Record(device, TokenStep) : null;
             if (timings is not null) timings.RecordMs = Lap();
@@ -160,6 +158,10 @@ public static class AimDecoder
 
     /// <summary>Steps between progress reports (each waits for the device).</summary>
     public const int ProgressInterval = 16;
+
+    /// <summary>How many rows below the step offset a decoded token's position row is: 1 with the training convention, else 0.</summary>
+    private static int PositionShift(AimConfig config, DecodePositions? overridden)
+        => (overridden ?? config.DecodePositions) == DecodePositions.Training ? 1 : 0;
 
     private static void CheckLabels(AimConfig config, long[] labels)
     {

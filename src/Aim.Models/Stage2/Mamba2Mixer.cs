@@ -120,7 +120,7 @@ public sealed class Mamba2Mixer : Module
         return new(
             Tensor.Zeros([batch, _config.ConvDim, _config.Ssm.DConv], DType.Float32, device),
             Tensor.Zeros([batch, _config.NHeads, _config.Ssm.HeadDim, _config.Ssm.DState], DType.Float32, device),
-            Ops.Neg(Ops.Exp(ALog.Device == device ? ALog : ALog.To(device))));
+            Ops.Neg(Ops.Exp(ALog)));                                              // on the model's device, like the states
     }
 }
 

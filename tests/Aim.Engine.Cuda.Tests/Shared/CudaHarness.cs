@@ -41,7 +41,7 @@ public static class CudaHarness
         var device = Device;
         try
         {
-            var r = Harness.Compare(c, "cuda", (oc, inputs) =>
+            var r = Harness.Compare(c with { MaxNmse = c.CudaMaxNmse ?? c.MaxNmse }, "cuda", (oc, inputs) =>
             {
                 var onDevice = inputs.Select(t => t.To(device)).ToArray();
                 var outputs = oc.Forward(onDevice);

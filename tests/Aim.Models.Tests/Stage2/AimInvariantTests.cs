@@ -12,11 +12,11 @@ namespace Aim.Models.Tests.Stage2;
 [Collection(SerialCollection.Name)]
 public class AimInvariantTests
 {
-    private static AimModel RandomModel(bool group, ulong seed, DecodePositions positions = DecodePositions.StepOffset)
+    private static AimModel RandomModel(bool group, ulong seed, DecodePositions positions = DecodePositions.StepOffset, int tokens = 12)
     {
         var config = new AimConfig
         {
-            DModel = 32, NLayer = 3, VocabSize = 40, NumClasses = 5, NumTokens = 12,
+            DModel = 32, NLayer = 3, VocabSize = 40, NumClasses = 5, NumTokens = tokens,
             AdalnGroup = group, NumGroups = group ? 2 : 1,
             Ssm = new SsmConfig { DState = 8, HeadDim = 8, ChunkSize = 5 },
             DecodePositions = positions,
@@ -96,15 +96,15 @@ public class AimInvariantTests
     [Fact]
     public void GenerationReportsProgressAndAdvancesTheGenerator()
     {
-        using var model = RandomModel(false, 15);
+        using var model = RandomModel(false, 15, tokens: 37);
         var options = new SamplingOptions { TopK = 10, TopP = 0.9, CfgScale = 2 };
         var seen = new List<int>();
         var rng = new Rng(21);
         var first = AimDecoder.Generate(model, [1, 2, 4], options, rng, Device.Cpu, seen.Add);
-        // 12 steps: progress every ProgressInterval steps and at the end.
-        Assert.Equal(Enumerable.Range(1, 12).Where(s => s % AimDecoder.ProgressInterval == 0 || s == 12), seen);
-        // 12 steps × 3 images = 36 uniforms = 18 blocks used; the next call starts after them.
-        Assert.Equal(18UL, rng.Position);
+        // 37 steps: progress every ProgressInterval (16) steps and at the end.
+        Assert.Equal([16, 32, 37], seen);
+        // 37 steps × 3 images = 111 uniforms, two 32-bit words each: 56 blocks used; the next call starts after them.
+        Assert.Equal(56UL, rng.Position);
         var eager = AimDecoder.Generate(model, [1, 2, 4], options, new Rng(21), Device.Cpu, recordSteps: false);
         Assert.Equal(first.SelectMany(r => r), eager.SelectMany(r => r));
         var second = AimDecoder.Generate(model, [1, 2, 4], options, rng, Device.Cpu);
