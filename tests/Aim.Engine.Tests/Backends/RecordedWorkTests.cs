@@ -6,6 +6,7 @@ using Aim.Engine.Tensors;
 namespace Aim.Engine.Tests.Backends;
 
 /// <summary>The CPU side of <see cref="Backend.Record"/>: recording runs nothing, each replay runs the body once and frees its temporaries.</summary>
+[Collection(SerialCollection.Name)]    // reads the process-wide CpuStorage.LiveBytes
 public class RecordedWorkTests
 {
     [Fact]
