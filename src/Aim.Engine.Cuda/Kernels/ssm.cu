@@ -1,7 +1,7 @@
-// The Mamba-2 SSD scan on CUDA, float32 throughout: the chunked forward (aim-architecture.md §3.5), the
-// backward (the reverse-time recurrence of ReferenceKernels.Ssm.cs / CpuKernels.Ssm.cs) and the single
-// inference step (§3.6). Layouts: x (B, L, H, P) and b, c (B, L, G, N) strided with unit last stride,
-// dt (B, L, H), y (B, L, H, P), states (B, H, P, N), group g = h / (H/G).
+// The Mamba-2 SSD scan on CUDA, float32 storage: the chunked forward (aim-architecture.md §3.5), the chunked
+// backward (derived below), the older serial backward (the reverse-time recurrence of ReferenceKernels.Ssm.cs /
+// CpuKernels.Ssm.cs) and the single inference step (§3.6). Layouts: x (B, L, H, P) and b, c (B, L, G, N)
+// strided with unit last stride, dt (B, L, H), y (B, L, H, P), states (B, H, P, N), group g = h / (H/G).
 //
 // Forward, per (batch, head, chunk of Q steps), with cs[l] = Σ_{j≤l in chunk} dt[j]·a[h]:
 //   1. ssd_cumsum:      cs, and w[s] = exp(cs[Q-1] - cs[s])·dt[s] (the weight of step s in the chunk state)
@@ -9,29 +9,44 @@
 //   3. ssd_chunk_state: st[p,n] = Σ_s w[s]·x[s,p]·B[s,n]
 //   4. ssd_state_pass:  S_in[0] = initial state, S_in[c+1] = exp(cs_c[Q-1])·S_in[c] + st_c; final = S_in[nc]
 //   5. ssd_chunk_scan:  y[l,p] = exp(cs[l])·Σ_n C[l,n]·S_in[p,n] + Σ_{s≤l} CB[l,s]·exp(cs[l]-cs[s])·dt[s]·x[s,p] + D·x[l,p]
-// Steps 2, 3 and 5 are block GEMM tiles (64×64 outputs per 256-thread block, 4×4 per thread, K-slices of 16
-// staged in shared memory) with plain fp32 FMAs: no tensor cores, so the float32 result stays float32-exact
-// up to summation order.
+// The matrix products are block tiles of 64×64 outputs per 256-thread block, K-slices of 16 staged in shared
+// memory by per-element loader functions (which apply the decays), computed by one of three engines chosen by
+// the kernels' `mm` argument: SSD_MM_FMA (fp32 FMAs, 4×4 outputs per thread), SSD_MM_TF32 (one TF32 tensor-core
+// product: 10-bit mantissa inputs, fp32 accumulation) or SSD_MM_3XTF32 (each operand split into TF32 hi + lo and
+// hi·hi + hi·lo + lo·hi accumulated: about float32 accuracy at three tensor-core products).
 #include "common.cuh"
+#include "mma.cuh"
 
 #define SSD_TM 64
 #define SSD_TN 64
 #define SSD_TK 16
 #define SSD_THREADS 256
+#define SSD_LDS (SSD_TM + 8)    // staged row pitch: fragment loads (row 4·t + g apart) hit 32 distinct banks
+#define SSD_LDO (SSD_TN + 4)    // pitch of the tensor-core result handed back to the 4×4-per-thread layout
 
-struct GemmSmem
+#define SSD_MM_FMA 0
+#define SSD_MM_TF32 1
+#define SSD_MM_3XTF32 3
+
+// Staged K-slices, or (after the last slice) the tensor-core result.
+union __align__(16) GemmSmem
 {
-    float a[SSD_TK][SSD_TM + 4];
-    float b[SSD_TK][SSD_TN + 4];
+    struct { float a[SSD_TK][SSD_LDS]; float b[SSD_TK][SSD_LDS]; } in;
+    float out[SSD_TM][SSD_LDO];
 };
 
 // acc[i][j] += Σ_k A(4·ty+i, k)·B(k, 4·tx+j) over k < kcount, where ty = tid/16, tx = tid%16. fa(i, k) and fb(k, j)
 // return the operand (0 outside the problem). AK / BK: the loaders walk k fastest (true) or i / j fastest (false),
-// chosen so that consecutive threads read consecutive addresses.
+// chosen so that consecutive threads read consecutive addresses. mm: the engine (SSD_MM_*), uniform per launch.
+// With tensor cores, warp w computes rows 16·(w/2) .. +16 and columns 32·(w%2) .. +32 of the 64×64 tile as four
+// m16n8 accumulators; the sum is handed to acc through shared memory at the end.
 template <bool AK, bool BK, typename FA, typename FB>
-__device__ __forceinline__ void block_gemm(float (&acc)[4][4], int kcount, GemmSmem& sm, FA fa, FB fb)
+__device__ __forceinline__ void block_gemm(float (&acc)[4][4], int kcount, GemmSmem& sm, int mm, FA fa, FB fb)
 {
     const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+    const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+    const int wm = (warp / 2) * 16, wn = (warp % 2) * 32;
+    float d[4][4] = {};
     for (int k0 = 0; k0 < kcount; k0 += SSD_TK)
     {
 #pragma unroll
@@ -40,26 +55,92 @@ __device__ __forceinline__ void block_gemm(float (&acc)[4][4], int kcount, GemmS
             int e = tid + r * SSD_THREADS;
             int i = AK ? e / SSD_TK : e % SSD_TM;
             int ka = AK ? e % SSD_TK : e / SSD_TM;
-            sm.a[ka][i] = (k0 + ka < kcount) ? fa(i, k0 + ka) : 0.0f;
+            sm.in.a[ka][i] = (k0 + ka < kcount) ? fa(i, k0 + ka) : 0.0f;
             int j = BK ? e / SSD_TK : e % SSD_TN;
             int kb = BK ? e % SSD_TK : e / SSD_TN;
-            sm.b[kb][j] = (k0 + kb < kcount) ? fb(k0 + kb, j) : 0.0f;
+            sm.in.b[kb][j] = (k0 + kb < kcount) ? fb(k0 + kb, j) : 0.0f;
         }
         __syncthreads();
-#pragma unroll
-        for (int k = 0; k < SSD_TK; k++)
+        if (mm == SSD_MM_FMA)
         {
-            float4 av = *reinterpret_cast<const float4*>(&sm.a[k][ty * 4]);
-            float4 bv = *reinterpret_cast<const float4*>(&sm.b[k][tx * 4]);
-            float ar[4] = {av.x, av.y, av.z, av.w};
-            float br[4] = {bv.x, bv.y, bv.z, bv.w};
 #pragma unroll
-            for (int i = 0; i < 4; i++)
+            for (int k = 0; k < SSD_TK; k++)
+            {
+                float4 av = *reinterpret_cast<const float4*>(&sm.in.a[k][ty * 4]);
+                float4 bv = *reinterpret_cast<const float4*>(&sm.in.b[k][tx * 4]);
+                float ar[4] = {av.x, av.y, av.z, av.w};
+                float br[4] = {bv.x, bv.y, bv.z, bv.w};
 #pragma unroll
-                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(ar[i], br[j], acc[i][j]);
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) acc[i][j] = fmaf(ar[i], br[j], acc[i][j]);
+            }
+        }
+        else
+        {
+#pragma unroll
+            for (int kk = 0; kk < SSD_TK; kk += 8)
+            {
+                unsigned ahi[4], alo[4];
+                split_tf32(sm.in.a[kk + t][wm + g], ahi[0], alo[0]);
+                split_tf32(sm.in.a[kk + t][wm + g + 8], ahi[1], alo[1]);
+                split_tf32(sm.in.a[kk + t + 4][wm + g], ahi[2], alo[2]);
+                split_tf32(sm.in.a[kk + t + 4][wm + g + 8], ahi[3], alo[3]);
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                {
+                    unsigned bhi[2], blo[2];
+                    split_tf32(sm.in.b[kk + t][wn + 8 * j + g], bhi[0], blo[0]);
+                    split_tf32(sm.in.b[kk + t + 4][wn + 8 * j + g], bhi[1], blo[1]);
+                    if (mm == SSD_MM_3XTF32)
+                    {
+                        mma_tf32_16x8x8(d[j], alo, bhi);
+                        mma_tf32_16x8x8(d[j], ahi, blo);
+                    }
+                    mma_tf32_16x8x8(d[j], ahi, bhi);
+                }
+            }
         }
         __syncthreads();
     }
+    if (mm != SSD_MM_FMA)
+    {
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            int col = wn + 8 * j + 2 * t;
+            sm.out[wm + g][col] = d[j][0];
+            sm.out[wm + g][col + 1] = d[j][1];
+            sm.out[wm + g + 8][col] = d[j][2];
+            sm.out[wm + g + 8][col + 1] = d[j][3];
+        }
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+        {
+            float4 v = *reinterpret_cast<const float4*>(&sm.out[ty * 4 + i][tx * 4]);
+            acc[i][0] += v.x;
+            acc[i][1] += v.y;
+            acc[i][2] += v.z;
+            acc[i][3] += v.w;
+        }
+        __syncthreads();
+    }
+}
+
+// Writes the block's 64×64 tile: out(r, c) = acc for rows r0 + 4·ty + i < rows and columns c0 + 4·tx + j < cols.
+template <typename FO>
+__device__ __forceinline__ void block_store(const float (&acc)[4][4], int r0, int rows, int c0, int cols, FO out)
+{
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            int r = r0 + ty * 4 + i, c = c0 + tx * 4 + j;
+            if (r < rows && c < cols) out(r, c, acc[i][j]);
+        }
 }
 
 // ---------------------------------------------------------------------------------------------- forward
@@ -86,7 +167,7 @@ extern "C" __global__ void ssd_cumsum_f32(const float* dt, const float* a, float
 // CB (B, G, nc, Q, Q): block per (b, g, chunk, l-tile, s-tile), upper tiles skipped.
 extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_cb_f32(
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg, float* cb,
-    int B, int L, int G, int N, int Q, int nc)
+    int B, int L, int G, int N, int Q, int nc, int mm)
 {
     int tiles = (Q + SSD_TM - 1) / SSD_TM;
     i64 id = blockIdx.x;
@@ -101,7 +182,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_cb_f32(
     float acc[4][4] = {};
     const float* cb0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
     const float* bb0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    block_gemm<true, true>(acc, N, sm,
+    block_gemm<true, true>(acc, N, sm, mm,
         [&](int i, int k) { int l = l0 + i; return l < qlen ? cb0[(i64)l * scl + k] : 0.0f; },
         [&](int k, int j) { int s = s0 + j; return s < qlen ? bb0[(i64)s * sbl + k] : 0.0f; });
     float* out = cb + (((i64)b * G + g) * nc + c) * Q * Q;
@@ -117,7 +198,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_cb_f32(
 // st (B, H, nc, P, N): block per (b, h, chunk, p-tile, n-tile).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_state_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, float* st,
-    int B, int L, int H, int G, int P, int N, int Q, int nc)
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
     int tp = (P + SSD_TM - 1) / SSD_TM, tn = (N + SSD_TN - 1) / SSD_TN;
     i64 id = blockIdx.x;
@@ -133,7 +214,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_state_f32(
     const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
     const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
     const float* w0 = w + ((i64)b * H + h) * L + t0;
-    block_gemm<false, false>(acc, qlen, sm,
+    block_gemm<false, false>(acc, qlen, sm, mm,
         [&](int i, int s) { int p = p0 + i; return p < P ? x0[(i64)s * sxl + p] * w0[s] : 0.0f; },
         [&](int s, int j) { int n = n0 + j; return n < N ? b0[(i64)s * sbl + n] : 0.0f; });
     float* out = st + (((i64)b * H + h) * nc + c) * P * N;
@@ -173,7 +254,7 @@ extern "C" __global__ void ssd_state_pass_f32(float* st, const float* cs, const 
 extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_scan_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* d, const float* cb, const float* cs, const float* st, int has_state, float* y,
-    int B, int L, int H, int G, int P, int N, int Q, int nc)
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
     int tl = (Q + SSD_TM - 1) / SSD_TM, tp = (P + SSD_TN - 1) / SSD_TN;
     i64 id = blockIdx.x;
@@ -194,7 +275,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_scan_f32(
     if (c > 0 || has_state)
     {
         const float* s0 = st + (bh * nc + c) * P * N;
-        block_gemm<true, true>(acc, N, sm,
+        block_gemm<true, true>(acc, N, sm, mm,
             [&](int i, int n) { int l = l0 + i; return l < qlen ? c0[(i64)l * scl + n] : 0.0f; },
             [&](int n, int j) { int p = p0 + j; return p < P ? s0[(i64)p * N + n] : 0.0f; });
         for (int i = 0; i < 4; i++)
@@ -208,7 +289,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_scan_f32(
     const float* dt0 = dt + ((i64)b * L + t0) * H + h;
     const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
     int kmax = min(qlen, l0 + SSD_TM);
-    block_gemm<true, false>(acc, kmax, sm,
+    block_gemm<true, false>(acc, kmax, sm, mm,
         [&](int i, int s) {
             int l = l0 + i;
             if (l >= qlen || s > l) return 0.0f;
@@ -229,7 +310,371 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_scan_f32(
     }
 }
 
-// ---------------------------------------------------------------------------------------------- backward
+// ------------------------------------------------------------------------------------ backward (chunked)
+//
+// Per (batch, head, chunk), with the forward quantities cs, w, CB and S_in recomputed by the forward kernels,
+// G = dL/dS_out of the chunk (dFinal for the last chunk) and dMd[l,s] = exp(cs[l]-cs[s])·Σ_p dY[l,p]·x[s,p]
+// (s ≤ l), the gradients are
+//   dS_in        = exp(cs[Q-1])·G + Σ_l exp(cs[l])·dY[l] ⊗ C[l]                  (= G of the previous chunk)
+//   dx[s,p]      = Σ_{l≥s} CB[l,s]·exp(cs[l]-cs[s])·dt[s]·dY[l,p] + w[s]·Σ_n B[s,n]·G[p,n] + D·dY[s,p]
+//   dC[l,n]      = exp(cs[l])·Σ_p dY[l,p]·S_in[p,n] + Σ_{s≤l} dMd[l,s]·dt[s]·B[s,n]
+//   dB[s,n]      = Σ_{l≥s} dMd[l,s]·dt[s]·C[l,n] + dt[s]·exp(cs[Q-1]-cs[s])·Σ_p x[s,p]·G[p,n]
+//   dD           = Σ_l dMd[l,l]
+// and, through the decays, with colT[s] = Σ_{l≥s} dMd[l,s]·CB[l,s], rowT[l] = Σ_{s≤l} dMd[l,s]·CB[l,s]·dt[s],
+// i[l] = Σ_n C[l,n]·exp(cs[l])·Σ_p dY[l,p]·S_in[p,n], v[s] = exp(cs[Q-1]-cs[s])·Σ_n B[s,n]·Σ_p x[s,p]·G[p,n] and
+// r = exp(cs[Q-1])·⟨G, S_in⟩:
+//   dcs[l]       = rowT[l] - colT[l]·dt[l] + i[l] - v[l]·dt[l] + [l = Q-1]·(Σ_s v[s]·dt[s] + r)
+//   ddt[j]       = colT[j] + v[j] + a·Σ_{l≥j} dcs[l],     da = Σ_j dt[j]·Σ_{l≥j} dcs[l]
+// Kernels: ssd_bwd_dstate (Σ_l exp(cs)·dY ⊗ C per chunk), ssd_bwd_state_pass (G per chunk, dInitialState),
+// ssd_bwd_chunk_dot (r), ssd_bwd_dm (dMd), ssd_bwd_dx, ssd_bwd_dc (+ partial i), ssd_bwd_db (+ partial v),
+// ssd_bwd_scalars (dDt, partial dA and dD per chunk); then ssd_bwd_group_sum and ssd_bwd_head_sum below.
+// Partial sums over the 64-wide n-tiles go to (B, H, L, tn) buffers and are added in a fixed order.
+
+// Adds v over the 16 threads of this thread's row group (tid / 16): a half warp.
+__device__ __forceinline__ float half_warp_sum(float v)
+{
+    for (int o = 8; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// gst (B, H, nc, P, N) = Σ_l exp(cs[l])·dY[l,p]·C[l,n] per chunk: block per (b, h, chunk, p-tile, n-tile).
+extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dstate_f32(
+    const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, float* gst,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    int tp = (P + SSD_TM - 1) / SSD_TM, tn = (N + SSD_TN - 1) / SSD_TN;
+    i64 id = blockIdx.x;
+    int nj = (int)(id % tn); id /= tn;
+    int pi = (int)(id % tp); id /= tp;
+    int c = (int)(id % nc); id /= nc;
+    int h = (int)(id % H), b = (int)(id / H);
+    int g = h / (H / G);
+    int t0 = c * Q, qlen = min(Q, L - t0);
+    int p0 = pi * SSD_TM, n0 = nj * SSD_TN;
+    i64 bh = (i64)b * H + h;
+    __shared__ GemmSmem sm;
+    float acc[4][4] = {};
+    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
+    const float* cs0 = cs + bh * L + t0;
+    block_gemm<false, false>(acc, qlen, sm, mm,
+        [&](int i, int l) { int p = p0 + i; return p < P ? gy0[(i64)l * H * P + p] * expf(cs0[l]) : 0.0f; },
+        [&](int l, int j) { int n = n0 + j; return n < N ? c0[(i64)l * scl + n] : 0.0f; });
+    float* out = gst + (bh * nc + c) * P * N;
+    block_store(acc, p0, P, n0, N, [&](int p, int n, float v) { out[(i64)p * N + n] = v; });
+}
+
+// In place: gst[c] (Σ_l exp(cs)·dY ⊗ C of chunk c) becomes G_c = dL/dS_out of chunk c; G_{nc-1} = dFinal (or 0),
+// G_{c-1} = exp(cs_c[Q-1])·G_c + gst[c]; dinit gets the gradient of the state entering chunk 0.
+// One thread per (b, h, p·N + n).
+extern "C" __global__ void ssd_bwd_state_pass_f32(float* gst, const float* cs, const float* gfinal, float* dinit,
+                                                  int B, int L, int H, int PN, int Q, int nc)
+{
+    AIM_GRID_STRIDE(i, (i64)B * H * PN)
+    {
+        i64 bh = i / PN;
+        int e = (int)(i % PN);
+        float run = gfinal ? gfinal[i] : 0.0f;
+        for (int c = nc - 1; c >= 0; c--)
+        {
+            i64 at = (bh * nc + c) * PN + e;
+            float chunk = gst[at];
+            gst[at] = run;
+            int last = min(L, (c + 1) * Q) - 1;
+            run = fmaf(expf(cs[bh * L + last]), run, chunk);
+        }
+        if (dinit) dinit[i] = run;
+    }
+}
+
+// r (B, H, nc) = exp(cs[Q-1])·⟨G_c, S_in_c⟩: block per (b, h, chunk), summed in double in a fixed order.
+extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_chunk_dot_f32(
+    const float* gst, const float* st, const float* cs, float* r, int L, int H, int PN, int Q, int nc)
+{
+    __shared__ double red[SSD_THREADS / 32];
+    i64 bhc = blockIdx.x;
+    int c = (int)(bhc % nc);
+    i64 bh = bhc / nc;
+    const float* gc = gst + bhc * PN;
+    const float* sc = st + bhc * PN;
+    double v = 0;
+    for (int e = threadIdx.x; e < PN; e += SSD_THREADS) v += (double)gc[e] * sc[e];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        double sum = 0;
+        for (int w = 0; w < SSD_THREADS / 32; w++) sum += red[w];
+        int last = min(L, (c + 1) * Q) - 1;
+        r[bhc] = (float)(sum * exp((double)cs[bh * L + last]));
+    }
+}
+
+// dmd (B, H, nc, Q, Q): dMd[l,s] = exp(cs[l]-cs[s])·Σ_p dY[l,p]·x[s,p] for s ≤ l, 0 above the diagonal.
+// Block per (b, h, chunk, l-tile, s-tile); tiles wholly above the diagonal are skipped (never read).
+extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dm_f32(
+    const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* cs, float* dmd,
+    int B, int L, int H, int P, int Q, int nc, int mm)
+{
+    int tiles = (Q + SSD_TM - 1) / SSD_TM;
+    i64 id = blockIdx.x;
+    int sj = (int)(id % tiles); id /= tiles;
+    int li = (int)(id % tiles); id /= tiles;
+    int c = (int)(id % nc); id /= nc;
+    int h = (int)(id % H), b = (int)(id / H);
+    int t0 = c * Q, qlen = min(Q, L - t0);
+    int l0 = li * SSD_TM, s0 = sj * SSD_TN;
+    if (sj > li || l0 >= qlen) return;
+    i64 bh = (i64)b * H + h;
+    __shared__ GemmSmem sm;
+    float acc[4][4] = {};
+    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+    const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
+    const float* cs0 = cs + bh * L + t0;
+    block_gemm<true, true>(acc, P, sm, mm,
+        [&](int i, int p) { int l = l0 + i; return l < qlen ? gy0[(i64)l * H * P + p] : 0.0f; },
+        [&](int p, int j) { int s = s0 + j; return s < qlen ? x0[(i64)s * sxl + p] : 0.0f; });
+    float* out = dmd + (bh * nc + c) * Q * Q;
+    block_store(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = s <= l ? v * expf(cs0[l] - cs0[s]) : 0.0f; });
+}
+
+// dX (B, L, H, P): block per (b, h, chunk, s-tile, p-tile). has_g: whether G of this chunk can be non-zero.
+extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dx_f32(
+    const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg,
+    const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    int tl = (Q + SSD_TM - 1) / SSD_TM, tp = (P + SSD_TN - 1) / SSD_TN;
+    i64 id = blockIdx.x;
+    int pj = (int)(id % tp); id /= tp;
+    int si = (int)(id % tl); id /= tl;
+    int c = (int)(id % nc); id /= nc;
+    int h = (int)(id % H), b = (int)(id / H);
+    int g = h / (H / G);
+    int t0 = c * Q, qlen = min(Q, L - t0);
+    int s0 = si * SSD_TM, p0 = pj * SSD_TN;
+    if (s0 >= qlen) return;
+    i64 bh = (i64)b * H + h;
+    __shared__ GemmSmem sm;
+    float acc[4][4] = {};
+    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+    const float* cs0 = cs + bh * L + t0;
+    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
+    block_gemm<false, false>(acc, qlen - s0, sm, mm,
+        [&](int i, int k) {
+            int s = s0 + i, l = s0 + k;
+            if (s >= qlen || l < s) return 0.0f;
+            return cb0[(i64)l * Q + s] * expf(cs0[l] - cs0[s]) * dt0[(i64)s * H];
+        },
+        [&](int k, int j) { int p = p0 + j; return p < P ? gy0[(i64)(s0 + k) * H * P + p] : 0.0f; });
+    if (c < nc - 1 || has_final)
+    {
+        const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
+        const float* w0 = w + bh * L + t0;
+        const float* g0 = gst + (bh * nc + c) * P * N;
+        block_gemm<true, true>(acc, N, sm, mm,
+            [&](int i, int n) { int s = s0 + i; return s < qlen ? b0[(i64)s * sbl + n] * w0[s] : 0.0f; },
+            [&](int n, int j) { int p = p0 + j; return p < P ? g0[(i64)p * N + n] : 0.0f; });
+    }
+    float dh = d ? d[h] : 0.0f;
+    block_store(acc, s0, qlen, p0, P, [&](int s, int p, float v) {
+        i64 at = (((i64)b * L + t0 + s) * H + h) * P + p;
+        dx[at] = fmaf(dh, gy[at], v);
+    });
+}
+
+// dch (B, L, H, N) per head and part_i (B, H, L, tn): block per (b, h, chunk, l-tile, n-tile).
+// has_state: whether S_in can be non-zero (an initial state was given); chunk 0 without one skips that term.
+extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dc_f32(
+    const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
+    const float* cs, const float* st, int has_state, const float* dmd, float* dch, float* part_i,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    int tl = (Q + SSD_TM - 1) / SSD_TM, tn = (N + SSD_TN - 1) / SSD_TN;
+    i64 id = blockIdx.x;
+    int nj = (int)(id % tn); id /= tn;
+    int li = (int)(id % tl); id /= tl;
+    int c = (int)(id % nc); id /= nc;
+    int h = (int)(id % H), b = (int)(id / H);
+    int g = h / (H / G);
+    int t0 = c * Q, qlen = min(Q, L - t0);
+    int l0 = li * SSD_TM, n0 = nj * SSD_TN;
+    if (l0 >= qlen) return;
+    i64 bh = (i64)b * H + h;
+    __shared__ GemmSmem sm;
+    float acc[4][4] = {};
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+    const float* cs0 = cs + bh * L + t0;
+    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
+    if (c > 0 || has_state)
+    {
+        const float* s0 = st + (bh * nc + c) * P * N;
+        block_gemm<true, false>(acc, P, sm, mm,
+            [&](int i, int p) { int l = l0 + i; return l < qlen ? gy0[(i64)l * H * P + p] * expf(cs0[l]) : 0.0f; },
+            [&](int p, int j) { int n = n0 + j; return n < N ? s0[(i64)p * N + n] : 0.0f; });
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        int l = l0 + ty * 4 + i;
+        float v = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            int n = n0 + tx * 4 + j;
+            if (l < qlen && n < N) v = fmaf(c0[(i64)l * scl + n], acc[i][j], v);
+        }
+        v = half_warp_sum(v);
+        if (tx == 0 && l < qlen) part_i[(bh * L + t0 + l) * tn + nj] = v;
+    }
+    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
+    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const float* dm0 = dmd + (bh * nc + c) * Q * Q;
+    block_gemm<true, false>(acc, min(qlen, l0 + SSD_TM), sm, mm,
+        [&](int i, int s) { int l = l0 + i; return (l < qlen && s <= l) ? dm0[(i64)l * Q + s] * dt0[(i64)s * H] : 0.0f; },
+        [&](int s, int j) { int n = n0 + j; return n < N ? b0[(i64)s * sbl + n] : 0.0f; });
+    block_store(acc, l0, qlen, n0, N, [&](int l, int n, float v) { dch[(((i64)b * L + t0 + l) * H + h) * N + n] = v; });
+}
+
+// dbh (B, L, H, N) per head and part_v (B, H, L, tn): block per (b, h, chunk, s-tile, n-tile).
+extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_db_f32(
+    const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
+    const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
+    float* dbh, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    int tl = (Q + SSD_TM - 1) / SSD_TM, tn = (N + SSD_TN - 1) / SSD_TN;
+    i64 id = blockIdx.x;
+    int nj = (int)(id % tn); id /= tn;
+    int si = (int)(id % tl); id /= tl;
+    int c = (int)(id % nc); id /= nc;
+    int h = (int)(id % H), b = (int)(id / H);
+    int g = h / (H / G);
+    int t0 = c * Q, qlen = min(Q, L - t0);
+    int s0 = si * SSD_TM, n0 = nj * SSD_TN;
+    if (s0 >= qlen) return;
+    i64 bh = (i64)b * H + h;
+    __shared__ GemmSmem sm;
+    float acc[4][4] = {};
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    const float* cs0 = cs + bh * L + t0;
+    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
+    if (c < nc - 1 || has_final)
+    {
+        const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
+        const float* g0 = gst + (bh * nc + c) * P * N;
+        float cslast = cs0[qlen - 1];
+        block_gemm<true, false>(acc, P, sm, mm,
+            [&](int i, int p) { int s = s0 + i; return s < qlen ? x0[(i64)s * sxl + p] * expf(cslast - cs0[s]) : 0.0f; },
+            [&](int p, int j) { int n = n0 + j; return n < N ? g0[(i64)p * N + n] : 0.0f; });
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        int s = s0 + ty * 4 + i;
+        float v = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            int n = n0 + tx * 4 + j;
+            if (s < qlen && n < N) v = fmaf(b0[(i64)s * sbl + n], acc[i][j], v);
+        }
+        v = half_warp_sum(v);
+        if (tx == 0 && s < qlen) part_v[(bh * L + t0 + s) * tn + nj] = v;
+        float dts = s < qlen ? dt0[(i64)s * H] : 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] *= dts;
+    }
+    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
+    const float* dm0 = dmd + (bh * nc + c) * Q * Q;
+    block_gemm<false, false>(acc, qlen - s0, sm, mm,
+        [&](int i, int k) {
+            int s = s0 + i, l = s0 + k;
+            return (s < qlen && l >= s) ? dm0[(i64)l * Q + s] * dt0[(i64)s * H] : 0.0f;
+        },
+        [&](int k, int j) { int n = n0 + j; return n < N ? c0[(i64)(s0 + k) * scl + n] : 0.0f; });
+    block_store(acc, s0, qlen, n0, N, [&](int s, int n, float v) { dbh[(((i64)b * L + t0 + s) * H + h) * N + n] = v; });
+}
+
+// dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above.
+#define SSD_SCALAR_THREADS 128
+extern "C" __global__ void __launch_bounds__(SSD_SCALAR_THREADS) ssd_bwd_scalars_f32(
+    const float* dt, const float* a, const float* cb, const float* cs, const float* dmd, const float* part_i,
+    const float* part_v, const float* r, float* ddt, double* part_da, double* part_dd,
+    int B, int L, int H, int G, int N, int Q, int nc)
+{
+    extern __shared__ double sh[];                 // dcs[Q], then SSD_SCALAR_THREADS / 32 reduction slots
+    double* dcs = sh;
+    double* red = sh + Q;
+    i64 id = blockIdx.x;
+    int c = (int)(id % nc); id /= nc;
+    int h = (int)(id % H), b = (int)(id / H);
+    int g = h / (H / G);
+    int t0 = c * Q, qlen = min(Q, L - t0);
+    int tn = (N + SSD_TN - 1) / SSD_TN;
+    i64 bh = (i64)b * H + h;
+    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
+    const float* dm0 = dmd + (bh * nc + c) * Q * Q;
+    double vdt = 0, diag = 0;
+    for (int l = threadIdx.x; l < qlen; l += SSD_SCALAR_THREADS)
+    {
+        double col = 0, row = 0;
+        for (int k = l; k < qlen; k++) col += (double)dm0[(i64)k * Q + l] * cb0[(i64)k * Q + l];
+        for (int s = 0; s <= l; s++) row += (double)dm0[(i64)l * Q + s] * cb0[(i64)l * Q + s] * dt0[(i64)s * H];
+        double iv = 0, vv = 0;
+        for (int j = 0; j < tn; j++)
+        {
+            iv += part_i[(bh * L + t0 + l) * tn + j];
+            vv += part_v[(bh * L + t0 + l) * tn + j];
+        }
+        double dtl = dt0[(i64)l * H];
+        dcs[l] = row - col * dtl + iv - vv * dtl;
+        vdt += vv * dtl;
+        diag += dm0[(i64)l * Q + l];
+        ddt[((i64)b * L + t0 + l) * H + h] = (float)(col + vv);  // the decay chain is added below
+    }
+    for (int o = 16; o > 0; o >>= 1)
+    {
+        vdt += __shfl_xor_sync(0xffffffffu, vdt, o);
+        diag += __shfl_xor_sync(0xffffffffu, diag, o);
+    }
+    const int nw = SSD_SCALAR_THREADS / 32;
+    if (threadIdx.x % 32 == 0) { red[threadIdx.x / 32] = vdt; red[nw + threadIdx.x / 32] = diag; }
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        double sv = 0, sd = 0;
+        for (int w = 0; w < nw; w++) { sv += red[w]; sd += red[nw + w]; }
+        dcs[qlen - 1] += sv + r[bh * nc + c];
+        part_dd[((i64)b * nc + c) * H + h] = sd;
+    }
+    __syncthreads();
+    double ah = a[h], da = 0;
+    for (int j = threadIdx.x; j < qlen; j += SSD_SCALAR_THREADS)
+    {
+        double rc = 0;
+        for (int l = qlen - 1; l >= j; l--) rc += dcs[l];
+        i64 at = ((i64)b * L + t0 + j) * H + h;
+        ddt[at] = (float)((double)ddt[at] + ah * rc);
+        da += (double)dt0[(i64)j * H] * rc;
+    }
+    for (int o = 16; o > 0; o >>= 1) da += __shfl_xor_sync(0xffffffffu, da, o);
+    __syncthreads();
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = da;
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        double s = 0;
+        for (int w = 0; w < nw; w++) s += red[w];
+        part_da[((i64)b * nc + c) * H + h] = s;
+    }
+}
+
+// ------------------------------------------------------------------------------------- backward (serial)
 
 // One 256-thread block per (b, h). Warp w owns rows p = w + 8i (i < 8), lane owns columns n = lane + 32j
 // (j < 4), so P ≤ 64 and N ≤ 128; S and G = dL/dS live in registers. A forward pass rebuilds S_t and writes

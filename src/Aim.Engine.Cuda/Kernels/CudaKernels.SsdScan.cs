@@ -1,0 +1,361 @@
+// The SSD selective scan over whole sequences on CUDA (IKernels.SsdScan / SsdScanBackward), float32 storage: the
+// chunked forward and the chunked backward of ssm.cu, their matrix products on the tensor cores (3xTF32 by
+// default, plain TF32 under AllowTf32, fp32 FMAs on request or before sm_80), and the older serial backward kept
+// selectable for comparison. Formulas: aim-architecture.md §3.5 and the derivation at the top of ssm.cu's
+// chunked backward.
+using Aim.Engine.Cuda.Runtime;
+using Aim.Engine.Kernels;
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Cuda.Kernels;
+
+/// <summary>How the SSD scan kernels compute their in-chunk matrix products (the `mm` argument of ssm.cu).</summary>
+public enum SsdMatrixMath
+{
+    /// <summary>Float32 FMAs on the CUDA cores.</summary>
+    Float32Fma = 0,
+
+    /// <summary>One TF32 tensor-core product per tile (10-bit mantissa inputs, float32 accumulation).</summary>
+    Tf32 = 1,
+
+    /// <summary>Operands split into TF32 hi + lo, three tensor-core products (hi·hi + hi·lo + lo·hi): about float32 accuracy.</summary>
+    SplitTf32 = 3,
+}
+
+public sealed unsafe partial class CudaKernels
+{
+    private const int SsdTile = 64;           // SSD_TM / SSD_TN in ssm.cu
+    private const int SsdThreads = 256;       // SSD_THREADS
+    private const int SsdScalarThreads = 128; // SSD_SCALAR_THREADS
+    private const int SsdBwdChunk = 64;       // chunk of the chunked backward (any chunk gives the same gradients)
+    private const int SsdBwdThreads = 256;    // BWD_THREADS (serial backward)
+    private const int SsdBwdMaxP = 64;        // BWD_WARPS · BWD_RP (serial backward)
+    private const int SsdBwdMaxN = 128;       // 32 · BWD_RN (serial backward)
+    private const int ArgCount = 32;          // kernel arguments at most (8 bytes each once aligned)
+    private const int ArgBytes = ArgCount * 8;
+
+    /// <summary>
+    /// The SSD scan's matrix-product engine. Default <see cref="SsdMatrixMath.SplitTf32"/>; <see cref="AllowTf32"/>
+    /// switches to <see cref="SsdMatrixMath.Tf32"/>; devices before sm_80 (no TF32 tensor cores) use FMAs.
+    /// </summary>
+    public SsdMatrixMath SsdMath { get; set; } = SsdMatrixMath.SplitTf32;
+
+    /// <summary>Runs the serial (per batch and head, reverse-time) backward instead of the chunked one. Default false.</summary>
+    public bool SsdSerialBackward { get; set; }
+
+    /// <summary>The engine the SSD kernels get: see <see cref="SsdMath"/>.</summary>
+    private int SsdMatrixMode
+        => _backend.Context.Major < 8 ? (int)SsdMatrixMath.Float32Fma
+         : AllowTf32 && SsdMath != SsdMatrixMath.Float32Fma ? (int)SsdMatrixMath.Tf32
+         : (int)SsdMath;
+
+    /// <inheritdoc />
+    public void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState)
+    {
+        const string op = nameof(SsdScan);
+        OnDeviceAll(op, x, dt, a, b, c, d, initialState, y, finalState);
+        var s = SsmChecks.Scan(op, x, dt, a, b, c, d, initialState);
+        if (chunkSize < 1) throw new ArgumentException($"{op}: chunkSize must be positive, got {chunkSize}");
+        F32(op, x);
+        Out(op, "y", y, s.B, s.L, s.H, s.P);
+        Out(op, "finalState", finalState, s.B, s.H, s.P, s.N);
+        if (s.B == 0 || s.H == 0 || s.P == 0 || s.N == 0) return;
+        using var w = new ChunkWork(s, chunkSize, x.Device);
+        ChunkStates(x, dt, a, b, c, initialState, s, w, finalState);
+        if (w.Chunks == 0) return;
+        int tq = Tiles(w.Q), tp = Tiles(s.P);
+        var k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        AddStrided(ref k, x, 3);
+        k.Add(Ptr(dt));
+        AddStrided(ref k, c, 3);
+        k.Add(PtrOrNull(d));
+        k.Add(Ptr(w.Cb));
+        k.Add(Ptr(w.Cs));
+        k.Add(Ptr(w.States));
+        k.Add(initialState is null ? 0 : 1);
+        k.Add(Ptr(y));
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks, SsdMatrixMode);
+        Launch(Function("ssm.cu", "ssd_chunk_scan_f32"), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
+    }
+
+    /// <inheritdoc />
+    public void SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
+        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState)
+    {
+        const string op = nameof(SsdScanBackward);
+        OnDeviceAll(op, x, dt, a, b, c, d, initialState, dY, dFinalState, dX, dDt, dA, dB, dC, dD, dInitialState);
+        var s = SsmChecks.Scan(op, x, dt, a, b, c, d, initialState);
+        F32(op, x);
+        Out(op, "dY", dY, s.B, s.L, s.H, s.P);
+        if (dFinalState is not null) Out(op, "dFinalState", dFinalState, s.B, s.H, s.P, s.N);
+        Out(op, "dX", dX, s.B, s.L, s.H, s.P);
+        Out(op, "dDt", dDt, s.B, s.L, s.H);
+        Out(op, "dA", dA, s.H);
+        Out(op, "dB", dB, s.B, s.L, s.G, s.N);
+        Out(op, "dC", dC, s.B, s.L, s.G, s.N);
+        if (dD is not null) Out(op, "dD", dD, s.H);
+        if (dInitialState is not null) Out(op, "dInitialState", dInitialState, s.B, s.H, s.P, s.N);
+        if (s.H == 0) return;
+        // Empty sequences, states or batches take the serial kernel, which handles every degenerate size.
+        if (SsdSerialBackward || s.B == 0 || s.L == 0 || s.P == 0 || s.N == 0)
+            SerialBackward(op, x, dt, a, b, c, d, initialState, dY, dFinalState, dX, dDt, dA, dB, dC, dD, dInitialState, s);
+        else
+            ChunkedBackward(x, dt, a, b, c, d, initialState, dY, dFinalState, dX, dDt, dA, dB, dC, dD, dInitialState, s);
+    }
+
+    /// <summary>The forward's chunk workspace: cs and w (B, H, L), CB (B, G, nc, Q, Q), states (B, H, nc, P, N).</summary>
+    private sealed class ChunkWork : IDisposable
+    {
+        public ChunkWork(SsmChecks.ScanDims s, int chunkSize, Device device)
+        {
+            Q = Math.Max(1, Math.Min(chunkSize, s.L));
+            Chunks = (s.L + Q - 1) / Q;
+            Bhc = (long)s.B * s.H * Chunks;
+            int l = Math.Max(s.L, 1), nc = Math.Max(Chunks, 1);
+            Cs = Tensor.Empty([s.B, s.H, l], DType.Float32, device);
+            W = Tensor.Empty([s.B, s.H, l], DType.Float32, device);
+            Cb = Tensor.Empty([s.B, s.G, nc, Q, Q], DType.Float32, device);
+            States = Tensor.Empty([s.B, s.H, nc, s.P, s.N], DType.Float32, device);
+        }
+
+        public int Q { get; }
+        public int Chunks { get; }
+        public long Bhc { get; }
+        public Tensor Cs { get; }
+        public Tensor W { get; }
+        public Tensor Cb { get; }
+        public Tensor States { get; }
+
+        public void Dispose()
+        {
+            Cs.Dispose();
+            W.Dispose();
+            Cb.Dispose();
+            States.Dispose();
+        }
+    }
+
+    /// <summary>Forward steps 1-4 of ssm.cu: cs, w, CB, the chunk states, then the state entering each chunk and the final state.</summary>
+    private void ChunkStates(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? initialState, SsmChecks.ScanDims s, ChunkWork w, Tensor finalState)
+    {
+        int mm = SsdMatrixMode;
+        if (w.Chunks > 0)
+        {
+            var k1 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+            k1.Add(Ptr(dt));
+            k1.Add(Ptr(a));
+            k1.Add(Ptr(w.Cs));
+            k1.Add(Ptr(w.W));
+            AddDims(ref k1, s.B, s.L, s.H, w.Q, w.Chunks);
+            Launch(Function("ssm.cu", "ssd_cumsum_f32"), Grid((w.Bhc + 127) / 128), 128, 0, k1);
+            int tq = Tiles(w.Q);
+            var k2 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+            AddStrided(ref k2, b, 3);
+            AddStrided(ref k2, c, 3);
+            k2.Add(Ptr(w.Cb));
+            AddDims(ref k2, s.B, s.L, s.G, s.N, w.Q, w.Chunks, mm);
+            Launch(Function("ssm.cu", "ssd_cb_f32"), Grid((long)s.B * s.G * w.Chunks * tq * tq), SsdThreads, 0, k2);
+            var k3 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+            AddStrided(ref k3, x, 3);
+            AddStrided(ref k3, b, 3);
+            k3.Add(Ptr(w.W));
+            k3.Add(Ptr(w.States));
+            AddDims(ref k3, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks, mm);
+            Launch(Function("ssm.cu", "ssd_chunk_state_f32"), Grid(w.Bhc * Tiles(s.P) * Tiles(s.N)), SsdThreads, 0, k3);
+        }
+        var k4 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        k4.Add(Ptr(w.States));
+        k4.Add(Ptr(w.Cs));
+        k4.Add(PtrOrNull(initialState));
+        k4.Add(Ptr(finalState));
+        AddDims(ref k4, s.B, s.L, s.H, s.P * s.N, w.Q, w.Chunks);
+        LaunchElementwise(Function("ssm.cu", "ssd_state_pass_f32"), (long)s.B * s.H * s.P * s.N, k4);
+    }
+
+    /// <summary>The chunked backward of ssm.cu (B, L, P, N ≥ 1).</summary>
+    private void ChunkedBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
+        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState,
+        SsmChecks.ScanDims s)
+    {
+        var dev = x.Device;
+        int mm = SsdMatrixMode;
+        using var w = new ChunkWork(s, SsdBwdChunk, dev);
+        int q = w.Q, nc = w.Chunks, pn = s.P * s.N, tq = Tiles(q), tp = Tiles(s.P), tn = Tiles(s.N);
+        using (var final = Tensor.Empty([s.B, s.H, s.P, s.N], DType.Float32, dev))
+            ChunkStates(x, dt, a, b, c, initialState, s, w, final);
+        using var gst = Tensor.Empty([s.B, s.H, nc, s.P, s.N], DType.Float32, dev);
+        using var r = Tensor.Empty([s.B, s.H, nc], DType.Float32, dev);
+        using var dmd = Tensor.Empty([s.B, s.H, nc, q, q], DType.Float32, dev);
+        using var partI = Tensor.Empty([s.B, s.H, s.L, tn], DType.Float32, dev);
+        using var partV = Tensor.Empty([s.B, s.H, s.L, tn], DType.Float32, dev);
+        using var partDa = Tensor.Empty([s.B * nc, s.H], DType.Float64, dev);
+        using var partDd = Tensor.Empty([s.B * nc, s.H], DType.Float64, dev);
+        bool direct = s.H == s.G;
+        using var dbh = direct ? null : Tensor.Empty([s.B, s.L, s.H, s.N], DType.Float32, dev);
+        using var dch = direct ? null : Tensor.Empty([s.B, s.L, s.H, s.N], DType.Float32, dev);
+        int hasState = initialState is null ? 0 : 1, hasFinal = dFinalState is null ? 0 : 1;
+
+        var k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        k.Add(Ptr(dY));
+        AddStrided(ref k, c, 3);
+        k.Add(Ptr(w.Cs));
+        k.Add(Ptr(gst));
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
+        Launch(Function("ssm.cu", "ssd_bwd_dstate_f32"), Grid(w.Bhc * tp * tn), SsdThreads, 0, k);
+
+        k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        k.Add(Ptr(gst));
+        k.Add(Ptr(w.Cs));
+        k.Add(PtrOrNull(dFinalState));
+        k.Add(PtrOrNull(dInitialState));
+        AddDims(ref k, s.B, s.L, s.H, pn, q, nc);
+        LaunchElementwise(Function("ssm.cu", "ssd_bwd_state_pass_f32"), (long)s.B * s.H * pn, k);
+
+        k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        k.Add(Ptr(gst));
+        k.Add(Ptr(w.States));
+        k.Add(Ptr(w.Cs));
+        k.Add(Ptr(r));
+        AddDims(ref k, s.L, s.H, pn, q, nc);
+        Launch(Function("ssm.cu", "ssd_bwd_chunk_dot_f32"), Grid(w.Bhc), SsdThreads, 0, k);
+
+        k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        k.Add(Ptr(dY));
+        AddStrided(ref k, x, 3);
+        k.Add(Ptr(w.Cs));
+        k.Add(Ptr(dmd));
+        AddDims(ref k, s.B, s.L, s.H, s.P, q, nc, mm);
+        Launch(Function("ssm.cu", "ssd_bwd_dm_f32"), Grid(w.Bhc * tq * tq), SsdThreads, 0, k);
+
+        k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        k.Add(Ptr(dY));
+        AddStrided(ref k, x, 3);
+        k.Add(Ptr(dt));
+        AddStrided(ref k, b, 3);
+        k.Add(PtrOrNull(d));
+        k.Add(Ptr(w.Cb));
+        k.Add(Ptr(w.Cs));
+        k.Add(Ptr(w.W));
+        k.Add(Ptr(gst));
+        k.Add(hasFinal);
+        k.Add(Ptr(dX));
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
+        Launch(Function("ssm.cu", "ssd_bwd_dx_f32"), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
+
+        k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        k.Add(Ptr(dY));
+        k.Add(Ptr(dt));
+        AddStrided(ref k, b, 3);
+        AddStrided(ref k, c, 3);
+        k.Add(Ptr(w.Cs));
+        k.Add(Ptr(w.States));
+        k.Add(hasState);
+        k.Add(Ptr(dmd));
+        k.Add(Ptr(dch ?? dC));
+        k.Add(Ptr(partI));
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
+        Launch(Function("ssm.cu", "ssd_bwd_dc_f32"), Grid(w.Bhc * tq * tn), SsdThreads, 0, k);
+
+        k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        AddStrided(ref k, x, 3);
+        k.Add(Ptr(dt));
+        AddStrided(ref k, c, 3);
+        AddStrided(ref k, b, 3);
+        k.Add(Ptr(w.Cs));
+        k.Add(Ptr(gst));
+        k.Add(hasFinal);
+        k.Add(Ptr(dmd));
+        k.Add(Ptr(dbh ?? dB));
+        k.Add(Ptr(partV));
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
+        Launch(Function("ssm.cu", "ssd_bwd_db_f32"), Grid(w.Bhc * tq * tn), SsdThreads, 0, k);
+
+        k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        k.Add(Ptr(dt));
+        k.Add(Ptr(a));
+        k.Add(Ptr(w.Cb));
+        k.Add(Ptr(w.Cs));
+        k.Add(Ptr(dmd));
+        k.Add(Ptr(partI));
+        k.Add(Ptr(partV));
+        k.Add(Ptr(r));
+        k.Add(Ptr(dDt));
+        k.Add(Ptr(partDa));
+        k.Add(Ptr(partDd));
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.N, q, nc);
+        Launch(Function("ssm.cu", "ssd_bwd_scalars_f32"), Grid(w.Bhc), SsdScalarThreads, (uint)((q + 2 * SsdScalarThreads / 32) * sizeof(double)), k);
+
+        GroupAndHeadSums(dbh, dch, dB, dC, partDa, partDd, dA, dD, s, s.B * nc);
+    }
+
+    /// <summary>The serial backward: one block per (batch, head) walking the sequence (P ≤ 64, N ≤ 128).</summary>
+    private void SerialBackward(string op, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
+        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState,
+        SsmChecks.ScanDims s)
+    {
+        if (s.P > SsdBwdMaxP || s.N > SsdBwdMaxN)
+            throw new NotSupportedException($"{op}: the serial CUDA backward keeps a head's state in registers and supports P ≤ {SsdBwdMaxP}, N ≤ {SsdBwdMaxN}; got P={s.P}, N={s.N}");
+        var dev = x.Device;
+        bool direct = s.H == s.G;
+        using var dbh = direct ? null : Tensor.Empty([s.B, Math.Max(s.L, 1), s.H, s.N], DType.Float32, dev);
+        using var dch = direct ? null : Tensor.Empty([s.B, Math.Max(s.L, 1), s.H, s.N], DType.Float32, dev);
+        using var partDa = Tensor.Empty([Math.Max(s.B, 1), s.H], DType.Float64, dev);
+        using var partDd = Tensor.Empty([Math.Max(s.B, 1), s.H], DType.Float64, dev);
+        if (s.B > 0)
+        {
+            var k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+            AddStrided(ref k, x, 3);
+            k.Add(Ptr(dt));
+            k.Add(Ptr(a));
+            AddStrided(ref k, b, 3);
+            AddStrided(ref k, c, 3);
+            k.Add(PtrOrNull(d));
+            k.Add(PtrOrNull(initialState));
+            k.Add(Ptr(dY));
+            k.Add(PtrOrNull(dFinalState));
+            k.Add(Ptr(dX));
+            k.Add(Ptr(dDt));
+            k.Add(Ptr(dbh ?? dB));
+            k.Add(Ptr(dch ?? dC));
+            k.Add(Ptr(partDa));
+            k.Add(Ptr(partDd));
+            k.Add(PtrOrNull(dInitialState));
+            AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N);
+            Launch(Function("ssm.cu", "ssd_bwd_f32"), Grid((long)s.B * s.H), SsdBwdThreads, 0, k);
+        }
+        else
+        {
+            Fill(0, partDa);
+            Fill(0, partDd);
+        }
+        GroupAndHeadSums(dbh, dch, dB, dC, partDa, partDd, dA, dD, s, s.B);
+    }
+
+    /// <summary>dB, dC = per-head parts summed over each group's heads (unless written directly); dA, dD = the partial rows summed.</summary>
+    private void GroupAndHeadSums(Tensor? dbh, Tensor? dch, Tensor dB, Tensor dC, Tensor partDa, Tensor partDd, Tensor dA, Tensor? dD,
+        SsmChecks.ScanDims s, int partRows)
+    {
+        if (dbh is not null && dch is not null)
+        {
+            var g = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+            g.Add(Ptr(dbh));
+            g.Add(Ptr(dch));
+            g.Add(Ptr(dB));
+            g.Add(Ptr(dC));
+            AddDims(ref g, s.B, s.L, s.H, s.G, s.N);
+            LaunchElementwise(Function("ssm.cu", "ssd_bwd_group_sum_f32"), (long)s.B * s.L * s.G * s.N, g);
+        }
+        var r = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        r.Add(Ptr(partDa));
+        r.Add(Ptr(partDd));
+        r.Add(Ptr(dA));
+        r.Add(PtrOrNull(dD));
+        r.Add(partRows);
+        r.Add(s.H);
+        LaunchElementwise(Function("ssm.cu", "ssd_bwd_head_sum_f32"), s.H, r);
+    }
+
+    private static int Tiles(int n) => (n + SsdTile - 1) / SsdTile;
+
+    private static uint Grid(long blocks) => checked((uint)blocks);
+}
