@@ -44,18 +44,18 @@ public sealed record OpCase(string Op, string Params, Func<Rng, Tensor[]> MakeIn
     /// <summary>The display name, used as the xUnit case name and the --filter key.</summary>
     public override string ToString() => $"{Op}({Params})";
 
-    /// <summary>A stable 64-bit seed from the case name (FNV-1a), so a failure replays.</summary>
-    public ulong Seed
+    /// <summary>A stable 64-bit seed from the case name, so a failure replays.</summary>
+    public ulong Seed => SeedOf(ToString());
+
+    /// <summary>A stable 64-bit seed from <paramref name="text"/> (FNV-1a; string.GetHashCode changes per process).</summary>
+    public static ulong SeedOf(string text)
     {
-        get
+        ulong h = 14695981039346656037UL;
+        foreach (char ch in text)
         {
-            ulong h = 14695981039346656037UL;
-            foreach (char ch in ToString())
-            {
-                h ^= ch;
-                h *= 1099511628211UL;
-            }
-            return h;
+            h ^= ch;
+            h *= 1099511628211UL;
         }
+        return h;
     }
 }

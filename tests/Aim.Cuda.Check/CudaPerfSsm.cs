@@ -1,6 +1,7 @@
 // Device-event timings of the Ssm kernels on cuda:0 at AiM's training and sampling shapes (H=24 heads of P=64,
-// N=128 state, one group): the chunked SsdScan forward and its backward at B=32, L=256, and SsmStep /
-// CausalConv1dStep for B = 2..128 rows. FLOP counts are those of the chunked algorithm as implemented.
+// N=128 state, one group): the chunked SsdScan forward and backward at B=32, L=256 with each matrix engine (and the
+// serial backward), and SsmStep / CausalConv1dStep for B = 2..128 rows. FLOP counts are those of the chunked algorithm as implemented.
+using Aim.Engine.Cuda.Kernels;
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Operations;
 using Aim.Engine.Random;
@@ -30,15 +31,6 @@ internal static class CudaPerfSsm
             var d = rng.Normal([h]).To(dev);
             var y = Tensor.Empty([b, l, h, p], DType.Float32, dev);
             var fs = Tensor.Empty([b, h, p, n], DType.Float32, dev);
-            foreach (int q in new[] { 256, 128, 64 })
-            {
-                float ms = CudaPerf.Time(backend, () => k.SsdScan(x, dt, a, bm, cm, d, null, q, y, fs));
-                // CB (lower triangle), chunk states, state-to-output (chunks after the first), diagonal block product.
-                int nc = l / q;
-                double flops = 2.0 * b * g * nc * q * (q + 1) / 2 * n + 2.0 * b * h * l * p * n
-                    + 2.0 * b * h * (nc - 1) * q * p * n + 2.0 * b * h * nc * q * (q + 1) / 2 * p;
-                CudaPerf.Report($"SsdScan f32 B={b},L={l},H={h},P={p},N={n},chunk={q}", ms, 0, flops);
-            }
             var gy = rng.Normal([b, l, h, p]).To(dev);
             var dx = Tensor.Empty([b, l, h, p], DType.Float32, dev);
             var ddt = Tensor.Empty([b, l, h], DType.Float32, dev);
@@ -46,8 +38,31 @@ internal static class CudaPerfSsm
             var db = Tensor.Empty([b, l, g, n], DType.Float32, dev);
             var dc = Tensor.Empty([b, l, g, n], DType.Float32, dev);
             var dd = Tensor.Empty([h], DType.Float32, dev);
-            float bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
-            CudaPerf.Report($"SsdScanBackward f32 B={b},L={l},H={h},P={p},N={n}", bms, 0, 2.0 * b * h * l * p * n * 7);
+            var ck = backend.CudaKernels;
+            var (oldMath, oldSerial) = (ck.SsdMath, ck.SsdSerialBackward);
+            foreach (var math in new[] { SsdMatrixMath.Float32Fma, SsdMatrixMath.SplitTf32, SsdMatrixMath.Tf32 })
+            {
+                ck.SsdMath = math;
+                foreach (int q in new[] { 256, 128, 64 })
+                {
+                    float ms = CudaPerf.Time(backend, () => k.SsdScan(x, dt, a, bm, cm, d, null, q, y, fs));
+                    // CB (lower triangle), chunk states, state-to-output (chunks after the first), diagonal block product.
+                    int nc = l / q;
+                    double flops = 2.0 * b * g * nc * q * (q + 1) / 2 * n + 2.0 * b * h * l * p * n
+                        + 2.0 * b * h * (nc - 1) * q * p * n + 2.0 * b * h * nc * q * (q + 1) / 2 * p;
+                    CudaPerf.Report($"SsdScan {math} B={b},L={l},H={h},P={p},N={n},chunk={q}", ms, 0, flops);
+                }
+                // Chunk 64: the forward recompute (as above) plus dstate, dMd, dx (two products), dC (two), dB (two).
+                const int bq = 64;
+                double bflops = 2.0 * b * g * (l / bq) * bq * (bq + 1) / 2 * n + 2.0 * b * h * l * p * n * 6
+                    + 2.0 * b * h * l * (bq + 1) / 2 * (2 * p + 2 * n);
+                float bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
+                CudaPerf.Report($"SsdScanBackward chunked {math} B={b},L={l},H={h},P={p},N={n}", bms, 0, bflops);
+            }
+            ck.SsdSerialBackward = true;
+            float sms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
+            CudaPerf.Report($"SsdScanBackward serial B={b},L={l},H={h},P={p},N={n}", sms, 0, 0);
+            (ck.SsdMath, ck.SsdSerialBackward) = (oldMath, oldSerial);
         }
         foreach (int b in new[] { 2, 8, 32, 128 })
         {

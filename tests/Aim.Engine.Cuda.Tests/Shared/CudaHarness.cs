@@ -81,6 +81,7 @@ public static class CudaHarness
         foreach (var dt in all) yield return () => FillCheck(dt);
         yield return AllocatorReuseCheck;
         foreach (var check in CudaSampleChecks.All()) yield return check;
+        foreach (var check in CudaSsdChecks.All()) yield return check;
     }
 
     /// <summary>Runs one check in its own tensor scope without gradients; an expected failure becomes a FAIL row.</summary>
