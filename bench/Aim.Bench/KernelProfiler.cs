@@ -6,7 +6,8 @@
 // the call returns, so each kernel's time is its own execution plus its launch and any host-side work inside it.
 // That serialises the whole step (no overlap of launches with execution) and makes it slower than an unprofiled
 // one: the profile is for attribution, not for the step time. Work recorded for replay (RecordedWork, CUDA graphs)
-// must not run under the profiler, since synchronising inside a recording is not allowed.
+// must not run under the profiler, since synchronising inside a recording is not allowed: the proxy refuses kernel
+// calls while a CUDA graph is being captured.
 //
 // Bytes: every Tensor argument (inputs and outputs; nulls skipped) counts its element size times the number of
 // distinct elements it spans (dimensions with stride 0, i.e. broadcast views, count once). A tensor read and
@@ -16,6 +17,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.ExceptionServices;
 using Aim.Engine.Backends;
+using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
 using Aim.Engine.Tensors;
 
@@ -189,6 +191,8 @@ public class KernelProfiler : DispatchProxy
         ArgumentNullException.ThrowIfNull(targetMethod);
         // Property getters (Name) and calls nested inside a timed kernel pass straight through.
         if (targetMethod.IsSpecialName || _depth > 0) return Call(targetMethod, args);
+        if (_backend is CudaBackend { IsCapturing: true })
+            throw new InvalidOperationException($"KernelProfiler: {targetMethod.Name} was called while a CUDA graph is being recorded; kernels cannot be synchronised one by one inside a recording (run the work eagerly to profile it)");
         string name = CallName(targetMethod.Name, args);
         long bytes = CallBytes(args);
         double flops = CallFlops(targetMethod.Name, args);
