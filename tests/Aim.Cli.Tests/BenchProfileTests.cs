@@ -102,6 +102,27 @@ public sealed class BenchProfileTests
     }
 
     [Fact]
+    public void Profile_rows_keep_the_longest_kernels_then_sum_the_rest_and_the_total()
+    {
+        var profile = new KernelProfile(Device.Cpu);
+        profile.Add("A", 1.0, 100, 0);
+        profile.Add("B", 5.0, 200, 0);
+        profile.Add("C", 2.0, 300, 0);
+        profile.Add("A", 3.0, 100, 10);
+        var rows = profile.Rows(2);
+        Assert.Equal(["B", "A", "rest", "total"], rows.Select(r => r.Name));
+        Assert.Equal(new KernelStat("A", 2, 4.0, 200, 10), rows[1]);
+        Assert.Equal(new KernelStat("rest", 1, 2.0, 300, 0), rows[2]);
+        Assert.Equal(new KernelStat("total", 4, 11.0, 700, 10), rows[3]);
+        Assert.Equal(["B", "A", "C", "total"], profile.Rows(3).Select(r => r.Name));   // nothing left over: no rest row
+        var second = new KernelStat("x", 1, 500.0, 1e9, 2e9);                        // 1 GB and 2 GFLOP in 0.5 s
+        Assert.Equal(1000, second.BandwidthFloorMs(new Roofline(1, 1, 1)), 9);      // at 1 GB/s
+        Assert.Equal(2000, second.FlopFloorMs(new Roofline(1, 1, 1)), 9);            // at 1 GFLOP/s
+        Assert.Equal(2, second.GBs, 9);
+        Assert.Equal(4, second.Gflops, 9);
+    }
+
+    [Fact]
     public void Bench_train_profile_prints_the_kernel_table_with_the_scan_its_backward_the_gemms_and_a_total()
     {
         var (path, _) = CliHarness.AimFolders()[0];
