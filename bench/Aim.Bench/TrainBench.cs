@@ -1,7 +1,9 @@
 // `aim bench train`: stage-2 training throughput at the official shapes with random weights and random codes:
 // forward, cross-entropy over all tokens, backward, AdamW with clipping at 1.0 — the step `aim train` runs, without
 // data loading or checkpoints. Reports tokens/s (median step after warm-up) and the FLOP floor (6 · parameters per
-// token for forward + backward, over the measured f32 matrix rate).
+// token for forward + backward, over the measured f32 matrix rate). With a profile, one more step runs after the
+// timed ones under KernelProfiler (every kernel synchronised, so that step is slower than the timed ones; its
+// per-kernel times are for attribution).
 using System.Diagnostics;
 using Aim.Engine.Autograd;
 using Aim.Engine.Operations;
@@ -12,14 +14,18 @@ using Aim.Models.Stage2;
 
 namespace Aim.Bench;
 
-/// <summary>One measured configuration.</summary>
-public sealed record TrainResult(string Model, string Device, int Batch, int Tokens, double MsPerStep, double TokensPerSecond, double FloorMsPerStep, double Loss);
+/// <summary>One measured configuration; <paramref name="Profile"/> and <paramref name="ProfiledStepMs"/> come from the extra profiled step, when asked for.</summary>
+public sealed record TrainResult(string Model, string Device, int Batch, int Tokens, double MsPerStep, double TokensPerSecond, double FloorMsPerStep, double Loss,
+    KernelProfile? Profile = null, double ProfiledStepMs = 0);
 
 /// <summary>Times training steps.</summary>
 public static class TrainBench
 {
-    /// <summary>Runs <paramref name="steps"/> timed steps (after one warm-up) at batch <paramref name="batch"/>.</summary>
-    public static TrainResult Run(string modelName, AimConfig config, int batch, int steps, Device device, Roofline roofline, Action<string>? log = null)
+    /// <summary>
+    /// Runs <paramref name="steps"/> timed steps (after one warm-up) at batch <paramref name="batch"/>, then, with
+    /// <paramref name="profile"/>, one more step under <see cref="KernelProfiler"/>.
+    /// </summary>
+    public static TrainResult Run(string modelName, AimConfig config, int batch, int steps, Device device, Roofline roofline, Action<string>? log = null, bool profile = false)
     {
         log?.Invoke($"building {modelName} with random weights for training (batch {batch}, {config.NumTokens} tokens)...");
         using var model = new AimModel(config);
@@ -30,7 +36,9 @@ public static class TrainBench
         var rng = new Rng(1);
         var times = new List<double>();
         double loss = double.NaN;
-        for (int s = 0; s <= steps; s++)
+
+        // One training step on fresh random codes and labels: its wall time in milliseconds.
+        double Step()
         {
             using var scope = TensorScope.Open();
             var codes = new long[batch * config.NumTokens];
@@ -45,13 +53,26 @@ public static class TrainBench
             Tape.Backward(ce);
             using (Tape.NoGrad()) optimizer.Step(1e-4, 1.0, 1.0);
             model.ZeroGrad();
-            if (s > 0) times.Add(sw.Elapsed.TotalMilliseconds);
-            log?.Invoke($"step {s}: {sw.Elapsed.TotalMilliseconds:F1} ms, loss {loss:F3}{(s == 0 ? " (warm-up)" : "")}");
+            return sw.Elapsed.TotalMilliseconds;
+        }
+
+        for (int s = 0; s <= steps; s++)
+        {
+            double stepMs = Step();
+            if (s > 0) times.Add(stepMs);
+            log?.Invoke($"step {s}: {stepMs:F1} ms, loss {loss:F3}{(s == 0 ? " (warm-up)" : "")}");
+        }
+        KernelProfile? kernels = null;
+        double profiledMs = 0;
+        if (profile)
+        {
+            using (KernelProfiler.Attach(device, out kernels)) profiledMs = Step();
+            log?.Invoke($"profiled step: {profiledMs:F1} ms with every kernel synchronised, kernels {kernels.Total.Ms:F1} ms, loss {loss:F3}");
         }
         times.Sort();
         double ms = times[times.Count / 2];
         long tokens = (long)batch * config.NumTokens;
         double flops = 6.0 * model.ParameterCount() * tokens;
-        return new TrainResult(modelName, device.ToString(), batch, config.NumTokens, ms, tokens / (ms / 1e3), roofline.FloorMs(flops, 0), loss);
+        return new TrainResult(modelName, device.ToString(), batch, config.NumTokens, ms, tokens / (ms / 1e3), roofline.FloorMs(flops, 0), loss, kernels, profiledMs);
     }
 }

@@ -94,7 +94,7 @@ internal static class BenchCommand
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         var batches = new Option<string?>("--batch") { Description = "Comma-separated image batch sizes (CFG doubles the rows). Default: 1,8 on the CPU, 1,16,64,256 on a GPU." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per line instead of a table." };
-        var profile = new Option<bool>("--profile") { Description = "Also print time per kernel (CPU)." };
+        var profile = new Option<bool>("--profile") { Description = "Also print time per kernel. The profiled batches decode eagerly (no recorded step graph) with every kernel synchronised on a GPU, so their step times are not the decode speed." };
         var weights = new Option<string>("--weights") { Description = "Weight storage for the per-step matrices: f32 or bf16 (math stays f32).", DefaultValueFactory = _ => "f32" };
         var command = new Command("generate", "Decode-step time and seconds per image for AiM at official shapes (random weights), next to the weight-bandwidth floor.");
         command.Options.Add(model);
@@ -172,29 +172,35 @@ internal static class BenchCommand
 
     private static Command CreateTrain(CliIo io)
     {
-        var model = new Option<string>("--model") { Description = "Official shape with random weights: aim-b, aim-l or aim-xl.", DefaultValueFactory = _ => "aim-b" };
+        var model = new Option<string>("--model") { Description = "aim-b, aim-l or aim-xl (official shapes), or a config.json / a folder holding one; random weights either way.", DefaultValueFactory = _ => "aim-b" };
         var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
-        var batch = new Option<int>("--batch") { Description = "Images per step (256 tokens each).", DefaultValueFactory = _ => 32 };
+        var batch = new Option<int>("--batch") { Description = "Images per step (num_tokens tokens each; 256 at the official shapes).", DefaultValueFactory = _ => 32 };
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up step.", DefaultValueFactory = _ => 5 };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
+        var json = new Option<bool>("--json") { Description = "Print JSON (one object per line) instead of tables." };
+        var profile = new Option<bool>("--profile")
+        {
+            Description = $"After the timed steps, run one more step with every kernel timed and print the {ProfileTop} longest kernels (calls, ms, bytes, GB/s, "
+                + "bandwidth and FLOP floors). On a GPU each kernel is synchronised before and after, so that step is slower than the timed ones; its split is for attribution.",
+        };
         var tf32 = DeviceOption.Tf32Option();
-        var command = new Command("train", "Stage-2 training tokens/s at official shapes (random weights and codes): forward, cross-entropy, backward, AdamW.");
+        var command = new Command("train", "Stage-2 training tokens/s (random weights and codes): forward, cross-entropy, backward, AdamW.");
         command.Options.Add(model);
         command.Options.Add(device);
         command.Options.Add(batch);
         command.Options.Add(steps);
         command.Options.Add(json);
+        command.Options.Add(profile);
         command.Options.Add(tf32);
         command.SetAction(parse =>
         {
             string name = parse.GetValue(model)!;
-            var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench train: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
+            var config = TrainConfig(name);
             var dev = DeviceOption.Resolve(parse.GetValue(device)!, parse.GetValue(tf32));
             int b = parse.GetValue(batch), n = parse.GetValue(steps);
             if (b < 1 || n < 1) throw new ArgumentException("bench train: --batch and --steps must be at least 1");
             var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads) : DeviceRoofline.Measure(dev);
             bool asJson = parse.GetValue(json);
-            var r = TrainBench.Run(name, config, b, n, dev, roofline, asJson ? null : (Action<string>)(m => io.Console.MarkupLine(Markup.Escape(m))));
+            var r = TrainBench.Run(name, config, b, n, dev, roofline, asJson ? null : (Action<string>)(m => io.Console.MarkupLine(Markup.Escape(m))), parse.GetValue(profile));
             var ci = CultureInfo.InvariantCulture;
             if (asJson)
             {
@@ -210,14 +216,71 @@ internal static class BenchCommand
                     floor_ms_per_step = Math.Round(r.FloorMsPerStep, 2),
                     loss = Math.Round(r.Loss, 4),
                 }, s_json));
+                if (r.Profile is not null) PrintProfileJson(io, r.Profile, roofline, r.ProfiledStepMs);
                 return 0;
             }
             var table = new Table().AddColumns("model", "device", "batch", "ms/step", "tokens/s", "floor ms/step (6·params·tokens / peak)", "floor/ms");
             table.AddRow(r.Model, r.Device, r.Batch.ToString(ci), r.MsPerStep.ToString("F1", ci), r.TokensPerSecond.ToString("F0", ci),
                 r.FloorMsPerStep.ToString("F1", ci), (100 * r.FloorMsPerStep / r.MsPerStep).ToString("F0", ci) + "%");
             io.Console.Write(table);
+            if (r.Profile is not null) PrintProfileTable(io, r.Profile, roofline, r.ProfiledStepMs);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Rows of the kernel profile tables (the rest and the total follow).</summary>
+    private const int ProfileTop = 40;
+
+    /// <summary>A built-in name, a config.json, or a folder holding one.</summary>
+    private static Aim.Models.Stage2.AimConfig TrainConfig(string name)
+    {
+        var builtIn = Aim.Models.Stage2.AimConfig.BuiltIn(name);
+        if (builtIn is not null) return builtIn;
+        string path = Directory.Exists(name) ? Path.Combine(name, "config.json") : name;
+        if (!File.Exists(path))
+            throw new ArgumentException($"bench train: unknown model '{name}' (expected aim-b, aim-l, aim-xl, a config.json or a folder holding one)");
+        return Aim.Models.Stage2.AimConfig.FromJson(File.ReadAllText(path), path).Validate();
+    }
+
+    private static void PrintProfileTable(CliIo io, KernelProfile profile, Roofline roofline, double stepMs)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        io.Console.MarkupLine(Markup.Escape(string.Create(ci,
+            $"Kernel profile of one step on {profile.Device}: step {stepMs:F1} ms wall with every kernel synchronised (kernels {profile.Total.Ms:F1} ms; the rest is host work between kernels). "
+            + $"Bytes = tensors each call spans (inputs + outputs); bw floor = bytes / {roofline.BandwidthGBs:F1} GB/s measured; FLOP floor = Gemm FLOPs / {roofline.PeakGflops:F0} GFLOP/s measured.")));
+        var table = new Table().AddColumns("kernel", "calls", "ms", "%", "ms/call", "MB/call", "GB/s", "bw floor ms", "GFLOP/s", "FLOP floor ms");
+        for (int i = 1; i < table.Columns.Count; i++) table.Columns[i].RightAligned();
+        double total = profile.Total.Ms;
+        foreach (var s in profile.Rows(ProfileTop))
+        {
+            bool gemm = s.Flops > 0;
+            table.AddRow(s.Name, s.Calls.ToString(ci), s.Ms.ToString("F3", ci), (total > 0 ? 100 * s.Ms / total : 0).ToString("F1", ci), s.MsPerCall.ToString("F4", ci),
+                (s.BytesPerCall / 1e6).ToString("F3", ci), s.GBs.ToString("F1", ci), s.BandwidthFloorMs(roofline).ToString("F3", ci),
+                gemm ? s.Gflops.ToString("F0", ci) : "", gemm ? s.FlopFloorMs(roofline).ToString("F3", ci) : "");
+        }
+        io.Console.Write(table);
+    }
+
+    private static void PrintProfileJson(CliIo io, KernelProfile profile, Roofline roofline, double stepMs)
+    {
+        double total = profile.Total.Ms;
+        foreach (var s in profile.Rows(ProfileTop))
+            io.Out.WriteLine(JsonSerializer.Serialize(new
+            {
+                bench = "train_profile",
+                device = profile.Device.ToString(),
+                kernel = s.Name,
+                calls = s.Calls,
+                ms = Math.Round(s.Ms, 4),
+                percent = Math.Round(total > 0 ? 100 * s.Ms / total : 0, 2),
+                ms_per_call = Math.Round(s.MsPerCall, 5),
+                bytes_per_call = Math.Round(s.BytesPerCall),
+                gb_per_s = Math.Round(s.GBs, 2),
+                bandwidth_floor_ms = Math.Round(s.BandwidthFloorMs(roofline), 4),
+                flops = s.Flops,
+                flop_floor_ms = Math.Round(s.FlopFloorMs(roofline), 4),
+                profiled_step_ms = Math.Round(stepMs, 2),
+            }, s_json));
     }
 }

@@ -34,7 +34,7 @@ public static class Backend
     private static readonly Dictionary<DeviceKind, Func<int, IBackend>> s_factories = new();
     private static readonly Dictionary<Device, IBackend> s_backends = new();
     private static readonly object s_lock = new();
-    [ThreadStatic] private static IKernels? t_cpuOverride;
+    [ThreadStatic] private static Dictionary<Device, IKernels>? t_overrides;
 
     /// <summary>The CPU backend (SIMD, multi-threaded kernels).</summary>
     public static CpuBackend Cpu { get; } = new();
@@ -63,17 +63,34 @@ public static class Backend
     /// <summary>Records the work <paramref name="body"/> queues on <paramref name="device"/> for replay (see <see cref="RecordedWork"/>).</summary>
     public static RecordedWork Record(Device device, Action body) => For(device).Record(body);
 
-    /// <summary>The kernels ops use for tensors on <paramref name="device"/>.</summary>
+    /// <summary>The kernels ops use for tensors on <paramref name="device"/> (this thread's override, if any).</summary>
     public static IKernels Kernels(Device device)
-        => device.Kind == DeviceKind.Cpu ? t_cpuOverride ?? Cpu.Kernels : For(device).Kernels;
-
-    /// <summary>Routes CPU ops on this thread through <paramref name="kernels"/> (e.g. the reference) until disposed.</summary>
-    public static IDisposable UseCpuKernels(IKernels kernels)
     {
-        var previous = t_cpuOverride;
-        t_cpuOverride = kernels;
-        return new Restore(() => t_cpuOverride = previous);
+        var overrides = t_overrides;
+        if (overrides is { Count: > 0 } && overrides.TryGetValue(device, out var kernels)) return kernels;
+        return device.Kind == DeviceKind.Cpu ? Cpu.Kernels : For(device).Kernels;
     }
+
+    /// <summary>
+    /// Routes ops on <paramref name="device"/> made by this thread through <paramref name="kernels"/> (e.g. the
+    /// reference, or a profiling proxy) until disposed; disposing restores what this thread used before. Dispose on
+    /// the thread that opened it, innermost first.
+    /// </summary>
+    public static IDisposable UseKernels(Device device, IKernels kernels)
+    {
+        ArgumentNullException.ThrowIfNull(kernels);
+        var overrides = t_overrides ??= new Dictionary<Device, IKernels>();
+        bool had = overrides.TryGetValue(device, out var previous);
+        overrides[device] = kernels;
+        return new Restore(() =>
+        {
+            if (had) overrides[device] = previous!;
+            else overrides.Remove(device);
+        });
+    }
+
+    /// <summary>Routes CPU ops on this thread through <paramref name="kernels"/> until disposed (<see cref="UseKernels"/> for the CPU).</summary>
+    public static IDisposable UseCpuKernels(IKernels kernels) => UseKernels(Device.Cpu, kernels);
 
     private sealed class Restore(Action action) : IDisposable
     {
