@@ -26,6 +26,8 @@
 //     functions; expf/logf/tanhf... come from glibc (within an ulp or two of CUDA's).
 //   * __float2bfloat16 rounds to nearest even (NaN stays NaN); wmma::__float_to_tf32 rounds to 10 mantissa bits,
 //     to nearest with ties away from zero (cvt.rna.tf32.f32), keeping the float32 exponent.
+//   * __nv_bfloat16 converts implicitly to and from float; arithmetic on it therefore happens in float and is NOT
+//     rounded back to bf16 until stored (CUDA's bf16 operators return bf16): write explicit conversions. No __half.
 //
 // nvcuda::wmma (include <mma.h>, which tests/cuda-emulation/include maps to this header)
 //   * fragment<matrix_a|matrix_b|accumulator, M, N, K, T, layout>: T = wmma::precision::tf32 (16,16,8; storage
@@ -39,8 +41,9 @@
 //     and abort otherwise, as the CUDA programming guide requires.
 //   * mma_sync: d = a·b + c, accumulated in float32 with one fmaf per k in increasing k (the tensor core's order
 //     and internal rounding differ: expect differences at the fp32 rounding level). tf32 operands are truncated
-//     to tf32 (low 13 bits dropped) inside mma_sync; emu::stats().tf32_unrounded counts operands that were not
-//     already tf32 (forgot __float_to_tf32). bf16 products are exact in float.
+//     to tf32 (low 13 bits dropped) inside mma_sync, on the assumption that the tensor core reads only the upper
+//     19 bits; emu::stats().tf32_unrounded counts operands that were not already tf32 (forgot __float_to_tf32).
+//     bf16 products are exact in float.
 //   * Warp participation in wmma calls is not checked (every lane computes independently).
 //
 // Not emulated: lane layouts of fragments, the memory model (caches, visibility order, races beyond barrier

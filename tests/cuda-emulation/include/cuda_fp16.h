@@ -1,3 +1,0 @@
-// Maps the CUDA header cuda_fp16.h to the CPU emulation (tests/cuda-emulation/cuda_emu.hpp).
-#pragma once
-#include "../cuda_emu.hpp"
