@@ -11,7 +11,7 @@
 //     threads). Threads still waiting at a warp-collective whose lanes sit at __syncthreads = deadlock: reported.
 //   * Warp collectives (__syncwarp, __shfl*_sync, __ballot_sync, __any/__all_sync) wait until every lane of the
 //     mask (restricted to lanes that exist in the block) has arrived with the same mask; a mask naming a lane that
-//     has returned is reported as an error. Shuffles follow the CUDA width/segment rules; reading a lane outside
+//     has returned, or lanes in different collectives, are reported as errors. Shuffles follow the CUDA width/segment rules; reading a lane outside
 //     the mask is reported as an error (undefined on hardware).
 //   * extern __shared__ (dynamic shared memory): g++ cannot compile `extern static`, so emu_prep.sh rewrites
 //     `extern __shared__ [__align__(n)] T name[];` (one line) into a pointer to emu::dynamic_shared(), a 128-byte
@@ -164,6 +164,7 @@ struct Fiber
     unsigned linear = 0;
     St state = St::Done;
     unsigned wait_mask = 0;
+    int wait_kind = 0; // which warp collective: 1 __syncwarp, 2/3 the two phases of an exchange (shuffle, ballot)
 };
 
 struct Block
@@ -233,11 +234,12 @@ inline unsigned warp_existing(unsigned warp)
     return n == 32 ? 0xffffffffu : ((1u << n) - 1u);
 }
 
-inline void warp_wait(unsigned mask)
+inline void warp_wait(unsigned mask, int kind)
 {
     unsigned me = 1u << lane_id();
     if (!(mask & me)) fail("warp collective called by a lane that is not in its mask");
     g_cur->wait_mask = mask & warp_existing(warp_id());
+    g_cur->wait_kind = kind;
     g_cur->state = St::WarpWait;
     yield_to_scheduler();
 }
@@ -338,6 +340,11 @@ inline void run_block(unsigned count)
                         g_cur = &f;
                         fail("lanes of one warp wait in warp collectives with different masks");
                     }
+                    if (o.wait_kind != f.wait_kind)
+                    {
+                        g_cur = &f;
+                        fail("lanes of one warp wait in different warp collectives (e.g. __syncwarp against a shuffle)");
+                    }
                 }
                 if (!complete) continue;
                 for (unsigned k = 0; k < 32; k++)
@@ -383,14 +390,14 @@ template <typename T> inline T exchange(unsigned mask, T v, int src)
     Block& b = block();
     unsigned w = warp_id();
     b.slots[w * 32 + lane_id()] = to_bits(v);
-    warp_wait(mask);
+    warp_wait(mask, 2);
     T r = v;
     if (src >= 0)
     {
         if (!(g_cur->wait_mask & (1u << src))) fail("shuffle reads a lane outside its mask (undefined on hardware)");
         r = from_bits<T>(b.slots[w * 32 + src]);
     }
-    warp_wait(mask);
+    warp_wait(mask, 3);
     return r;
 }
 
@@ -452,7 +459,7 @@ void launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, void (*kernel)(Par
 inline constexpr int warpSize = 32;
 
 inline void __syncthreads() { ::emu::detail::block_wait(); }
-inline void __syncwarp(unsigned mask = 0xffffffffu) { ::emu::detail::warp_wait(mask); }
+inline void __syncwarp(unsigned mask = 0xffffffffu) { ::emu::detail::warp_wait(mask, 1); }
 inline void __threadfence() {}
 inline void __threadfence_block() {}
 inline unsigned __activemask()
@@ -497,11 +504,11 @@ inline unsigned __ballot_sync(unsigned mask, int pred)
     Block& b = block();
     unsigned w = warp_id();
     b.slots[w * 32 + lane_id()] = pred ? 1 : 0;
-    warp_wait(mask);
+    warp_wait(mask, 2);
     unsigned r = 0, m = g_cur->wait_mask;
     for (unsigned k = 0; k < 32; k++)
         if ((m & (1u << k)) && b.slots[w * 32 + k]) r |= 1u << k;
-    warp_wait(mask);
+    warp_wait(mask, 3);
     return r;
 }
 inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }

@@ -208,20 +208,65 @@ __global__ void shuffle_with_returned_lane(float* out)
     out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
 }
 
-static void test_error_reported()
+// Lanes 0..15 shuffle while lanes 16..31 wait at __syncthreads: a deadlock on hardware.
+__global__ void divergent_barrier(float* out)
+{
+    if (threadIdx.x < 16) out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
+    else __syncthreads();
+}
+
+// Half the warp in __syncwarp, half in a shuffle: undefined on hardware.
+__global__ void mixed_collectives(float* out)
+{
+    if (threadIdx.x < 16) __syncwarp();
+    else out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
+}
+
+// The child must abort (emulation error), not exit normally.
+static bool aborts(void (*kernel)(float*))
 {
     std::fflush(stdout);
     pid_t pid = fork();
     if (pid == 0)
     {
-        std::freopen("/dev/null", "w", stderr);
+        if (!std::freopen("/dev/null", "w", stderr)) _exit(3);
         float out[32];
-        emu::launch(dim3(1), dim3(32), 0, shuffle_with_returned_lane, out);
+        emu::launch(dim3(1), dim3(32), 0, kernel, out);
         _exit(0);
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "a shuffle whose mask names a returned lane was not reported");
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void test_error_reported()
+{
+    CHECK(aborts(shuffle_with_returned_lane), "a shuffle whose mask names a returned lane was not reported");
+    CHECK(aborts(divergent_barrier), "a shuffle against __syncthreads (deadlock) was not reported");
+    CHECK(aborts(mixed_collectives), "__syncwarp against a shuffle was not reported");
+}
+
+// Forgetting __float_to_tf32 is counted.
+__global__ void unconverted_tf32(const float* a, const float* b, float* d)
+{
+    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> fc;
+    wmma::fill_fragment(fc, 0.0f);
+    wmma::load_matrix_sync(fa, a, 8);
+    wmma::load_matrix_sync(fb, b, 16);
+    wmma::mma_sync(fc, fa, fb, fc);
+    wmma::store_matrix_sync(d, fc, 16, wmma::mem_row_major);
+}
+
+static void test_unconverted_counted()
+{
+    alignas(32) static float a[128], b[128], d[256];
+    for (int i = 0; i < 128; i++) a[i] = b[i] = 1.0f + 0x1.0p-20f * (float)(i + 1); // low mantissa bits set
+    unsigned long long before = emu::stats().tf32_unrounded;
+    emu::launch(dim3(1), dim3(32), 0, unconverted_tf32, (const float*)a, (const float*)b, d);
+    CHECK(emu::stats().tf32_unrounded > before, "unconverted tf32 operands were not counted");
+    CHECK(d[0] == 8.0f, "unconverted tf32 operands are not truncated: d[0] = %.9g", d[0]);
 }
 
 int main()
@@ -242,6 +287,7 @@ int main()
     test_bf16<wmma::col_major, wmma::col_major>(rng);
     test_shuffles();
     test_error_reported();
+    test_unconverted_counted();
     std::printf("emu_selftest: %s (%d failures)\n", failures == 0 ? "pass" : "FAIL", failures);
     return failures == 0 ? 0 : 1;
 }
