@@ -2,7 +2,14 @@
 // kernel .cu file (src/Aim.Engine.Cuda/Kernels) as ordinary C++ and run its launches with emu::launch. A developer
 // tool (tests/cuda-emulation/README.md), not part of the engine or of CI.
 //
+// API
+//   emu::launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, kernel, args...)   runs a launch to completion
+//   emu::dynamic_shared()   the running block's dynamic shared memory;   emu::stats()   counters (blocks, barriers,
+//   tf32_unrounded);   EMU_STACK_KB (environment)   stack per thread.   Errors print the block and thread, then abort.
+//
 // Execution model
+//   * Fibers rather than one std::thread per CUDA thread: the SSD backward alone crosses ~7 million warp barriers,
+//     which OS threads on a 2-core machine would make minutes of context switches; fibers also make runs repeatable.
 //   * Blocks run one after another (x fastest, then y, z). Every thread of a block is a cooperative fiber with its
 //     own stack (EMU_STACK_KB, default 256 KiB, guard page below) on the one OS thread; a fiber runs until it
 //     reaches a barrier (__syncthreads, a warp-collective call) or returns. Scheduling is deterministic: threads
@@ -11,8 +18,8 @@
 //     threads). Threads still waiting at a warp-collective whose lanes sit at __syncthreads = deadlock: reported.
 //   * Warp collectives (__syncwarp, __shfl*_sync, __ballot_sync, __any/__all_sync) wait until every lane of the
 //     mask (restricted to lanes that exist in the block) has arrived with the same mask; a mask naming a lane that
-//     has returned, or lanes in different collectives, are reported as errors. Shuffles follow the CUDA width/segment rules; reading a lane outside
-//     the mask is reported as an error (undefined on hardware).
+//     has returned, or lanes of one warp in different collectives, are reported as errors. Shuffles follow the
+//     CUDA width/segment rules; reading a lane outside the mask is reported as an error (undefined on hardware).
 //   * extern __shared__ (dynamic shared memory): g++ cannot compile `extern static`, so emu_prep.sh rewrites
 //     `extern __shared__ [__align__(n)] T name[];` (one line) into a pointer to emu::dynamic_shared(), a 128-byte
 //     aligned buffer of EMU_MAX_DYNAMIC_SHARED bytes that the launcher fills with 0xFF bytes (float NaN) before
@@ -460,6 +467,7 @@ inline constexpr int warpSize = 32;
 
 inline void __syncthreads() { ::emu::detail::block_wait(); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) { ::emu::detail::warp_wait(mask, 1); }
+template <typename T> inline T __ldg(const T* p) { return *p; }
 inline void __threadfence() {}
 inline void __threadfence_block() {}
 inline unsigned __activemask()
