@@ -1,0 +1,88 @@
+// `--emit-sample DIR`: writes SampleTokens cases for the CUDA-on-CPU emulation runner (tests/cuda-emulation/
+// sample_check.cpp). Inputs are drawn as in tests/Aim.BackendOps/OpCases.Sample.cs (OpCases.GuidancePair logits,
+// random history); the expected outputs come from ReferenceKernels.SampleTokens and are compared exactly. No GPU.
+//
+// Layout of DIR: manifest.txt, one line per case (after a '#' header line):
+//   name B V T cfg topK topP temperature seed counterBase positionShift
+// (doubles written with "R", round-trip) and a folder DIR/name with raw little-endian files:
+//   inputs:  logits.f32 (2B, V), steps.i64 (2B), history.i64 (B, T)
+//   outputs: tokens.i64 (2B), steps_out.i64 (2B), positions.i64 (2B), history_out.i64 (B, T)
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Aim.BackendOps;
+using Aim.Engine.Kernels;
+using Aim.Engine.Kernels.Reference;
+using Aim.Engine.Random;
+using Aim.Engine.Tensors;
+
+namespace Aim.Cuda.Check;
+
+/// <summary>Writes SampleTokens cases with reference outputs for the CUDA emulation runner.</summary>
+internal static class SampleEmit
+{
+    private const int Length = 5;
+
+    /// <summary>Writes every case under <paramref name="dir"/>; returns the process exit code.</summary>
+    public static int Run(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var defaults = new SampleSettings(5, 600, 0.98, 1, 0x5A3D1EUL, 11, 1);
+        (string Name, int B, int V, SampleSettings S, long Step)[] cases =
+        [
+            ("v7_b3_defaults", 3, 7, defaults, 0),
+            ("v257_b3_topk20", 3, 257, defaults with { TopK = 20, TopP = 1 }, Length - 1),
+            ("v257_b1_topp0.9", 1, 257, defaults with { TopK = 0, TopP = 0.9, PositionShift = 0 }, 2),
+            ("v257_b3_neither", 3, 257, defaults with { TopK = 0, TopP = 1, CfgScale = 1.5 }, 1),
+            ("v16384_b1_defaults", 1, 16384, defaults, 0),
+            ("v16384_b2_temperature0.7", 2, 16384, defaults with { Temperature = 0.7, CfgScale = 2.5, PositionShift = 0 }, 3),
+            // top-p over more than the 4096-key shared tile: the global scratch sort path.
+            ("v16384_b2_topp0.5_k0", 2, 16384, defaults with { TopK = 0, TopP = 0.5 }, 1),
+            ("v257_b2_step_out_of_range", 2, 257, defaults, Length),
+        ];
+        var reference = new ReferenceKernels();
+        using var manifest = new StreamWriter(Path.Combine(dir, "manifest.txt"));
+        manifest.WriteLine("# name B V T cfg topK topP temperature seed counterBase positionShift");
+        int index = 0;
+        foreach (var (name, b, v, s, step) in cases)
+        {
+            using var scope = TensorScope.Open();
+            var rng = new Rng(0x5A4DUL + (ulong)index++);
+            string at = Path.Combine(dir, name);
+            Directory.CreateDirectory(at);
+            var logits = OpCases.GuidancePair(rng, b, v);
+            var stepsIn = Enumerable.Repeat(step, 2 * b).ToArray();
+            var historyIn = new long[b * Length];
+            for (int i = 0; i < historyIn.Length; i++) historyIn[i] = rng.NextInt(v);
+            Write(at, "logits.f32", logits.ToArray<float>());
+            Write(at, "steps.i64", stepsIn);
+            Write(at, "history.i64", historyIn);
+
+            var steps = Tensor.FromArray((long[])stepsIn.Clone(), [2 * b]);
+            var history = Tensor.FromArray((long[])historyIn.Clone(), [b, Length]);
+            var tokens = Tensor.Zeros([2 * b], DType.Int64);
+            var positions = Tensor.Zeros([2 * b], DType.Int64);
+            if (step < Length)
+            {
+                reference.SampleTokens(logits, steps, tokens, positions, history, s);
+            }
+            // Out of range (the host kernels throw): the CUDA kernel writes token 0 and position 0 and leaves the step
+            // and the history unchanged (sample.cu), which the zero-filled tokens/positions and the copies express.
+            Write(at, "tokens.i64", tokens.ToArray<long>());
+            Write(at, "steps_out.i64", steps.ToArray<long>());
+            Write(at, "positions.i64", positions.ToArray<long>());
+            Write(at, "history_out.i64", history.ToArray<long>());
+            manifest.WriteLine(string.Join(' ', name, I(b), I(v), I(Length), D(s.CfgScale), I(s.TopK), D(s.TopP), D(s.Temperature),
+                s.Seed.ToString(CultureInfo.InvariantCulture), s.CounterBase.ToString(CultureInfo.InvariantCulture), I(s.PositionShift)));
+            Console.WriteLine($"emit {name}");
+        }
+        Console.WriteLine($"wrote {cases.Length} SampleTokens cases to {Path.GetFullPath(dir)}");
+        return 0;
+    }
+
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string D(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    private static void Write<T>(string dir, string name, T[] data) where T : unmanaged
+        => File.WriteAllBytes(Path.Combine(dir, name), MemoryMarshal.AsBytes(data.AsSpan()).ToArray());
+}

@@ -1,0 +1,3 @@
+// Maps the CUDA header mma.h to the CPU emulation (tests/cuda-emulation/cuda_emu.hpp).
+#pragma once
+#include "../cuda_emu.hpp"

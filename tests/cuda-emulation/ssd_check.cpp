@@ -1,0 +1,225 @@
+// Runs ssm.cu's SsdScan forward and SsdScanBackward kernels under the CPU emulation (cuda_emu.hpp) with exactly
+// the launches of src/Aim.Engine.Cuda/Kernels/CudaKernels.Ssm.cs (same kernels, grids, block sizes, workspace
+// shapes; grid-stride launches use the H200's 132 SMs × 32 blocks cap of CudaKernels.LaunchElementwise) on the
+// cases written by `Aim.Cuda.Check --emit-ssd DIR`, and compares every output with the float64 reference.
+// Each case runs twice: contiguous operands, and x, b, c as strided views (x inside (B,L,H,P+3) at column 1,
+// b and c inside (B,L,G,2N) at columns 0 and N), as OpCases.Ssm.cs's view cases do.
+// Workspaces and outputs start as NaN so a value that a kernel forgets to write shows up.
+// Usage: ssd_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
+#include "cuda_emu.hpp"
+#include "ssm.cu"
+
+#include <chrono>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace
+{
+constexpr int ElementwiseThreads = 256, ElementwiseBlockCap = 132 * 32; // CudaKernels.cs, H200
+constexpr int SsdTile = 64, SsdThreads = 256, SsdBwdThreads = 256, SsdBwdMaxP = 64, SsdBwdMaxN = 128;
+constexpr double FwdTol = 1e-10, BwdTol = 1e-9; // NMSE vs the float64 reference (BwdTol: OpCases SsdScanBackward)
+
+struct Case
+{
+    std::string name;
+    int B, L, H, G, P, N, chunk;
+    bool hasD, hasInit, hasDFinal, hasBackward;
+};
+
+template <typename T> std::vector<T> read_file(const std::string& path, size_t count)
+{
+    std::ifstream f(path, std::ios::binary);
+    if (!f) { std::fprintf(stderr, "missing %s\n", path.c_str()); std::exit(2); }
+    std::vector<T> v(count);
+    f.read(reinterpret_cast<char*>(v.data()), (std::streamsize)(count * sizeof(T)));
+    if ((size_t)f.gcount() != count * sizeof(T) || f.peek() != EOF)
+    {
+        std::fprintf(stderr, "%s: expected %zu values of %zu bytes\n", path.c_str(), count, sizeof(T));
+        std::exit(2);
+    }
+    return v;
+}
+
+std::vector<float> nan_buffer(size_t n) { return std::vector<float>(std::max<size_t>(n, 1), std::numeric_limits<float>::quiet_NaN()); }
+
+void launch_elementwise(long long n, auto kernel, auto... args)
+{
+    if (n == 0) return;
+    long long blocks = std::min<long long>((n + ElementwiseThreads - 1) / ElementwiseThreads, ElementwiseBlockCap);
+    emu::launch(dim3((unsigned)std::max(blocks, 1LL)), dim3(ElementwiseThreads), 0, kernel, args...);
+}
+
+// An operand (rows, cols) stored inside rows of `width` values starting at column `at` (a strided view).
+struct Operand
+{
+    std::vector<float> data;
+    const float* ptr;
+    long long s0, s1, s2; // strides of dims 0..2 of a 4-D (d0, d1, d2, cols) tensor
+};
+Operand embed(const std::vector<float>& src, int d0, int d1, int d2, int cols, int width, int at)
+{
+    Operand o;
+    o.data.assign((size_t)d0 * d1 * d2 * width + 1, std::numeric_limits<float>::quiet_NaN());
+    size_t rows = (size_t)d0 * d1 * d2;
+    for (size_t r = 0; r < rows; r++)
+        for (int k = 0; k < cols; k++) o.data[r * width + at + k] = src[r * cols + k];
+    o.ptr = o.data.data() + at;
+    o.s2 = width;
+    o.s1 = (long long)d2 * width;
+    o.s0 = (long long)d1 * d2 * width;
+    return o;
+}
+
+struct Result
+{
+    std::string output;
+    double nmse, maxAbs, tol;
+    bool ok;
+};
+
+Result compare(const std::string& name, const float* got, const std::vector<double>& want, double tol)
+{
+    double num = 0, den = 0, maxAbs = 0;
+    bool finite = true;
+    for (size_t i = 0; i < want.size(); i++)
+    {
+        double g = got[i], e = g - want[i];
+        if (!std::isfinite(g)) finite = false;
+        num += e * e;
+        den += want[i] * want[i];
+        maxAbs = std::max(maxAbs, std::fabs(e));
+    }
+    double nmse = den > 0 ? num / den : num;
+    if (!finite) nmse = std::numeric_limits<double>::infinity();
+    return {name, nmse, finite ? maxAbs : std::numeric_limits<double>::infinity(), tol, finite && nmse <= tol};
+}
+
+bool run_case(const std::string& dir, const Case& s, bool view)
+{
+    const std::string at = dir + "/" + s.name + "/";
+    const int B = s.B, L = s.L, H = s.H, G = s.G, P = s.P, N = s.N;
+    const size_t nx = (size_t)B * L * H * P, nbc = (size_t)B * L * G * N, ns = (size_t)B * H * P * N;
+    auto x = read_file<float>(at + "x.f32", nx);
+    auto dt = read_file<float>(at + "dt.f32", (size_t)B * L * H);
+    auto a = read_file<float>(at + "a.f32", H);
+    auto b = read_file<float>(at + "b.f32", nbc);
+    auto c = read_file<float>(at + "c.f32", nbc);
+    std::vector<float> d = s.hasD ? read_file<float>(at + "d.f32", H) : std::vector<float>();
+    std::vector<float> init = s.hasInit ? read_file<float>(at + "init.f32", ns) : std::vector<float>();
+    auto dy = read_file<float>(at + "dy.f32", nx);
+    std::vector<float> dfinal = s.hasDFinal ? read_file<float>(at + "dfinal.f32", ns) : std::vector<float>();
+    const float* dp = s.hasD ? d.data() : nullptr;
+    const float* ip = s.hasInit ? init.data() : nullptr;
+
+    Operand X = view ? embed(x, B, L, H, P, P + 3, 1) : embed(x, B, L, H, P, P, 0);
+    Operand Bm = view ? embed(b, B, L, G, N, 2 * N, 0) : embed(b, B, L, G, N, N, 0);
+    Operand Cm = view ? embed(c, B, L, G, N, 2 * N, N) : embed(c, B, L, G, N, N, 0);
+
+    std::vector<Result> results;
+    auto t0 = std::chrono::steady_clock::now();
+
+    // ---- SsdScan (CudaKernels.Ssm.cs)
+    auto y = nan_buffer(nx), finalState = nan_buffer(ns);
+    {
+        int q = std::max(1, std::min(s.chunk, L));
+        int nc = (L + q - 1) / q;
+        int pn = P * N;
+        auto cs = nan_buffer((size_t)B * H * std::max(L, 1));
+        auto w = nan_buffer((size_t)B * H * std::max(L, 1));
+        auto cb = nan_buffer((size_t)B * G * std::max(nc, 1) * q * q);
+        auto st = nan_buffer((size_t)B * H * std::max(nc, 1) * P * N);
+        long long bhc = (long long)B * H * nc;
+        if (nc > 0)
+        {
+            emu::launch(dim3((unsigned)((bhc + 127) / 128)), dim3(128), 0, ssd_cumsum_f32, dt.data(), a.data(), cs.data(), w.data(), B, L, H, q, nc);
+            int tq = (q + SsdTile - 1) / SsdTile;
+            emu::launch(dim3((unsigned)((long long)B * G * nc * tq * tq)), dim3(SsdThreads), 0, ssd_cb_f32,
+                        Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, cb.data(), B, L, G, N, q, nc);
+            int tp = (P + SsdTile - 1) / SsdTile, tn = (N + SsdTile - 1) / SsdTile;
+            emu::launch(dim3((unsigned)(bhc * tp * tn)), dim3(SsdThreads), 0, ssd_chunk_state_f32,
+                        X.ptr, X.s0, X.s1, X.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, w.data(), st.data(), B, L, H, G, P, N, q, nc);
+        }
+        launch_elementwise((long long)B * H * pn, ssd_state_pass_f32, st.data(), cs.data(), ip, finalState.data(), B, L, H, pn, q, nc);
+        if (nc > 0)
+        {
+            int tq = (q + SsdTile - 1) / SsdTile, tp = (P + SsdTile - 1) / SsdTile;
+            emu::launch(dim3((unsigned)(bhc * tq * tp)), dim3(SsdThreads), 0, ssd_chunk_scan_f32,
+                        X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, dp, cb.data(), cs.data(), st.data(),
+                        s.hasInit ? 1 : 0, y.data(), B, L, H, G, P, N, q, nc);
+        }
+    }
+    results.push_back(compare("y", y.data(), read_file<double>(at + "y.f64", nx), FwdTol));
+    results.push_back(compare("final", finalState.data(), read_file<double>(at + "final.f64", ns), FwdTol));
+
+    // ---- SsdScanBackward (CudaKernels.Ssm.cs); dD and dInitialState requested, as OpCases.Ssm.cs does
+    if (s.hasBackward)
+    {
+        if (P > SsdBwdMaxP || N > SsdBwdMaxN) { std::fprintf(stderr, "%s: backward needs P <= 64, N <= 128\n", s.name.c_str()); std::exit(2); }
+        auto dx = nan_buffer(nx), ddt = nan_buffer((size_t)B * L * H), da = nan_buffer(H), db = nan_buffer(nbc), dc = nan_buffer(nbc);
+        auto dd = nan_buffer(H), dinit = nan_buffer(ns);
+        bool direct = H == G;
+        auto dbh = nan_buffer(direct ? 0 : (size_t)B * std::max(L, 1) * H * N), dch = nan_buffer(direct ? 0 : (size_t)B * std::max(L, 1) * H * N);
+        std::vector<double> partDa((size_t)std::max(B, 1) * H, std::numeric_limits<double>::quiet_NaN()), partDd(partDa);
+        if (B > 0)
+            emu::launch(dim3((unsigned)((long long)B * H)), dim3(SsdBwdThreads), 0, ssd_bwd_f32,
+                        X.ptr, X.s0, X.s1, X.s2, dt.data(), a.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2,
+                        dp, ip, dy.data(), s.hasDFinal ? dfinal.data() : nullptr, dx.data(), ddt.data(),
+                        direct ? db.data() : dbh.data(), direct ? dc.data() : dch.data(), partDa.data(), partDd.data(), dinit.data(),
+                        B, L, H, G, P, N);
+        if (!direct)
+            launch_elementwise((long long)B * L * G * N, ssd_bwd_group_sum_f32, dbh.data(), dch.data(), db.data(), dc.data(), B, L, H, G, N);
+        launch_elementwise(H, ssd_bwd_head_sum_f32, partDa.data(), partDd.data(), da.data(), dd.data(), B, H);
+        results.push_back(compare("dx", dx.data(), read_file<double>(at + "dx.f64", nx), BwdTol));
+        results.push_back(compare("ddt", ddt.data(), read_file<double>(at + "ddt.f64", (size_t)B * L * H), BwdTol));
+        results.push_back(compare("da", da.data(), read_file<double>(at + "da.f64", H), BwdTol));
+        results.push_back(compare("db", db.data(), read_file<double>(at + "db.f64", nbc), BwdTol));
+        results.push_back(compare("dc", dc.data(), read_file<double>(at + "dc.f64", nbc), BwdTol));
+        results.push_back(compare("dd", dd.data(), read_file<double>(at + "dd.f64", H), BwdTol));
+        results.push_back(compare("dinit", dinit.data(), read_file<double>(at + "dinit.f64", ns), BwdTol));
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    bool ok = true;
+    double worst = 0;
+    std::ostringstream detail;
+    for (const auto& r : results)
+    {
+        ok &= r.ok;
+        worst = std::max(worst, r.nmse);
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "    %-6s nmse %.2e  max|err| %.2e  (tol %.0e)%s\n", r.output.c_str(), r.nmse, r.maxAbs, r.tol, r.ok ? "" : "  FAIL");
+        detail << buf;
+    }
+    std::printf("%-28s %-6s | %s | worst nmse %.2e | %.1f s\n", s.name.c_str(), view ? "view" : "contig", ok ? "pass" : "FAIL", worst, secs);
+    std::fputs(detail.str().c_str(), stdout);
+    std::fflush(stdout);
+    return ok;
+}
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2) { std::fprintf(stderr, "usage: ssd_check DIR [case-name-substring]\n"); return 2; }
+    std::string dir = argv[1], filter = argc > 2 ? argv[2] : "";
+    std::ifstream m(dir + "/manifest.txt");
+    if (!m) { std::fprintf(stderr, "no %s/manifest.txt (run Aim.Cuda.Check --emit-ssd %s)\n", dir.c_str(), dir.c_str()); return 2; }
+    std::string line;
+    int pass = 0, fail = 0;
+    while (std::getline(m, line))
+    {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream is(line);
+        Case s;
+        int d, i, f, bw;
+        is >> s.name >> s.B >> s.L >> s.H >> s.G >> s.P >> s.N >> s.chunk >> d >> i >> f >> bw;
+        if (!is) { std::fprintf(stderr, "bad manifest line: %s\n", line.c_str()); return 2; }
+        s.hasD = d, s.hasInit = i, s.hasDFinal = f, s.hasBackward = bw;
+        if (!filter.empty() && s.name.find(filter) == std::string::npos) continue;
+        for (bool view : {false, true}) (run_case(dir, s, view) ? pass : fail)++;
+    }
+    const auto& st = emu::stats();
+    std::printf("ssd_check: %d pass, %d fail (forward tol %.0e, backward tol %.0e NMSE vs float64); emulated %llu blocks, %llu threads, %llu block barriers, %llu warp barriers\n",
+                pass, fail, FwdTol, BwdTol, st.blocks, st.threads, st.block_barriers, st.warp_barriers);
+    return fail == 0 && pass > 0 ? 0 : 1;
+}
