@@ -27,7 +27,8 @@ internal static class SsdEmit
     private sealed record Case(string Name, int B, int L, int H, int G, int P, int N, int Chunk, bool D, bool Init, bool DFinal, bool Backward);
 
     // Odd sizes, several chunk remainders (L = 1, 7, 257 with chunk 64; chunk 4 over L = 7), G = 1 and 2 with H = 4,
-    // several 64-wide tiles (P = 70 forward only: the CUDA backward keeps P ≤ 64, N ≤ 128), and AiM's head shape.
+    // several 64-wide tiles in P, N and the chunk (the serial backward, P ≤ 64 and N ≤ 128, skips those), and AiM's
+    // head shape.
     private static Case[] Cases =>
     [
         new("l1_p3_n5_g2", 1, 1, 4, 2, 3, 5, 64, true, true, true, true),
@@ -36,7 +37,8 @@ internal static class SsdEmit
         new("l257_p3_n5_g1", 1, 257, 4, 1, 3, 5, 64, true, true, true, true),
         new("l257_p5_n3_g2", 2, 257, 4, 2, 5, 3, 64, true, false, false, true),
         new("l200_p40_n100_g1_chunk128", 1, 200, 2, 1, 40, 100, 128, true, true, true, true),
-        new("l100_p70_n20_g2_fwd", 1, 100, 4, 2, 70, 20, 64, true, true, false, false),
+        new("l100_p70_n20_g2", 1, 100, 4, 2, 70, 20, 64, true, true, false, true),
+        new("l130_p65_n130_g1", 1, 130, 2, 1, 65, 130, 64, true, true, true, true),
         new("aim_l256_h4_p64_n128", 1, 256, 4, 1, 64, 128, 64, true, false, false, true),
     ];
 

@@ -797,3 +797,46 @@ inline void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<ma
     for (int i = 0; i < M * N; i++) d.x[i] = out[i];
 }
 } // namespace nvcuda::wmma
+
+// ------------------------------------------------------------------------------------- PTX-level mma (mma.cuh)
+//
+// src/Aim.Engine.Cuda/Kernels/mma.cuh wraps two PTX instructions in device functions; with AIM_CUDA_EMULATION
+// defined it leaves them to this header. Unlike the wmma fragments above, these ARE emulated lane by lane with the
+// fragment layout of the PTX ISA for mma.m16n8k8 .tf32 (lane = 4·g + t):
+//   A (16×8, row): a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4], a3 = A[g+8][t+4]
+//   B (8×8, col):  b0 = B[t][g], b1 = B[t+4][g]
+//   C, D (16×8):   d0 = D[g][2t], d1 = D[g][2t+1], d2 = D[g+8][2t], d3 = D[g+8][2t+1]
+// so a kernel that puts an operand in the wrong register gets a wrong product here too. The warp's registers meet
+// in a per-warp staging area between two warp barriers; each lane then forms its four outputs (fmaf over k in
+// order; tf32 operands are used as given, and ones with low mantissa bits set are counted as unrounded).
+#define AIM_CUDA_EMULATION 1
+
+inline unsigned f32_to_tf32(float f) { return __float_as_uint(nvcuda::wmma::__float_to_tf32(f)); }
+
+inline void mma_tf32_16x8x8(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2])
+{
+    using namespace emu::detail;
+    struct Regs { unsigned a[4], b[2]; };
+    static Regs staged[32][32]; // [warp][lane]: blocks run one at a time
+    unsigned w = warp_id(), lane = lane_id();
+    if (w >= 32) fail("mma emulation: more than 32 warps");
+    for (int r = 0; r < 4; r++) staged[w][lane].a[r] = a[r];
+    for (int r = 0; r < 2; r++) staged[w][lane].b[r] = b[r];
+    warp_wait(0xffffffffu, 4);
+    if (g_cur->wait_mask != 0xffffffffu) fail("mma.sync needs all 32 lanes of the warp");
+    auto A = [&](int row, int k) {                 // lane holding A[row][k]: g = row % 8, t = k % 4
+        unsigned v = staged[w][(row % 8) * 4 + k % 4].a[(row >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)];
+        if (v & 0x1fffu) emu::stats().tf32_unrounded++;
+        return __uint_as_float(v);
+    };
+    auto B = [&](int k, int col) {                 // lane holding B[k][col]: g = col, t = k % 4
+        unsigned v = staged[w][col * 4 + k % 4].b[k >= 4 ? 1 : 0];
+        if (v & 0x1fffu) emu::stats().tf32_unrounded++;
+        return __uint_as_float(v);
+    };
+    int g = (int)lane / 4, t = (int)lane % 4;
+    int rows[4] = {g, g, g + 8, g + 8}, cols[4] = {2 * t, 2 * t + 1, 2 * t, 2 * t + 1};
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < 8; k++) d[r] = fmaf(A(rows[r], k), B(k, cols[r]), d[r]);
+    warp_wait(0xffffffffu, 5);                     // nobody restages before every lane has read
+}

@@ -1,9 +1,10 @@
 // Runs ssm.cu's SsdScan forward and SsdScanBackward kernels under the CPU emulation (cuda_emu.hpp) with exactly
-// the launches of src/Aim.Engine.Cuda/Kernels/CudaKernels.Ssm.cs (same kernels, grids, block sizes, workspace
-// shapes; grid-stride launches use the H200's 132 SMs × 32 blocks cap of CudaKernels.LaunchElementwise) on the
-// cases written by `Aim.Cuda.Check --emit-ssd DIR`, and compares every output with the float64 reference.
-// Each case runs twice: contiguous operands, and x, b, c as strided views (x inside (B,L,H,P+3) at column 1,
-// b and c inside (B,L,G,2N) at columns 0 and N), as OpCases.Ssm.cs's view cases do.
+// the launches of src/Aim.Engine.Cuda/Kernels/CudaKernels.SsdScan.cs, for each matrix engine (FMA, 3xTF32, TF32)
+// and for the chunked and the serial backward (same kernels, grids, block sizes, workspace shapes; grid-stride
+// launches use the H200's 132 SMs × 32 blocks cap of CudaKernels.LaunchElementwise) on the cases written by
+// `Aim.Cuda.Check --emit-ssd DIR`, and compares every output with the float64 reference. Each case runs with every
+// engine on contiguous operands, with 3xTF32 (the default) on strided views (x inside (B,L,H,P+3) at column 1, b and
+// c inside (B,L,G,2N) at columns 0 and N, as OpCases.Ssm.cs's view cases do), and once with the serial backward.
 // Workspaces and outputs start as NaN so a value that a kernel forgets to write shows up.
 // Usage: ssd_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
 #include "cuda_emu.hpp"
@@ -17,8 +18,11 @@
 namespace
 {
 constexpr int ElementwiseThreads = 256, ElementwiseBlockCap = 132 * 32; // CudaKernels.cs, H200
-constexpr int SsdTile = 64, SsdThreads = 256, SsdBwdThreads = 256, SsdBwdMaxP = 64, SsdBwdMaxN = 128;
-constexpr double FwdTol = 1e-10, BwdTol = 1e-9; // NMSE vs the float64 reference (BwdTol: OpCases SsdScanBackward)
+constexpr int SsdTile = 64, SsdThreads = 256, SsdScalarThreads = 128, SsdBwdChunk = 64; // CudaKernels.SsdScan.cs
+constexpr int SsdBwdThreads = 256, SsdBwdMaxP = 64, SsdBwdMaxN = 128;                      // the serial backward
+// NMSE vs the float64 reference: FMA and 3xTF32 are float32-grade (BwdTol: OpCases SsdScanBackward); one TF32
+// product rounds each operand to 11 significant bits (CudaSsdChecks.cs uses the same 1e-5).
+constexpr double FwdTol = 1e-10, BwdTol = 1e-9, Tf32Tol = 1e-5;
 
 struct Case
 {
@@ -95,11 +99,49 @@ Result compare(const std::string& name, const float* got, const std::vector<doub
     return {name, nmse, finite ? maxAbs : std::numeric_limits<double>::infinity(), tol, finite && nmse <= tol};
 }
 
-bool run_case(const std::string& dir, const Case& s, bool view)
+// The forward's chunk workspace (CudaKernels.SsdScan.cs ChunkWork) and steps 1-4 (ChunkStates).
+struct ChunkWork
+{
+    int q, nc;
+    long long bhc;
+    std::vector<float> cs, w, cb, st;
+    ChunkWork(const Case& s, int chunk)
+    {
+        q = std::max(1, std::min(chunk, s.L));
+        nc = (s.L + q - 1) / q;
+        bhc = (long long)s.B * s.H * nc;
+        cs = nan_buffer((size_t)s.B * s.H * std::max(s.L, 1));
+        w = nan_buffer((size_t)s.B * s.H * std::max(s.L, 1));
+        cb = nan_buffer((size_t)s.B * s.G * std::max(nc, 1) * q * q);
+        st = nan_buffer((size_t)s.B * s.H * std::max(nc, 1) * s.P * s.N);
+    }
+};
+
+int tiles(int n) { return (n + SsdTile - 1) / SsdTile; }
+
+void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vector<float>& dt, const std::vector<float>& a,
+                  const Operand& Bm, const Operand& Cm, const float* init, float* finalState, int mm)
+{
+    const int B = s.B, L = s.L, H = s.H, G = s.G, P = s.P, N = s.N;
+    if (k.nc > 0)
+    {
+        emu::launch(dim3((unsigned)((k.bhc + 127) / 128)), dim3(128), 0, ssd_cumsum_f32, dt.data(), a.data(), k.cs.data(), k.w.data(), B, L, H, k.q, k.nc);
+        int tq = tiles(k.q);
+        emu::launch(dim3((unsigned)((long long)B * G * k.nc * tq * tq)), dim3(SsdThreads), 0, ssd_cb_f32,
+                    Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cb.data(), B, L, G, N, k.q, k.nc, mm);
+        emu::launch(dim3((unsigned)(k.bhc * tiles(P) * tiles(N))), dim3(SsdThreads), 0, ssd_chunk_state_f32,
+                    X.ptr, X.s0, X.s1, X.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.w.data(), k.st.data(), B, L, H, G, P, N, k.q, k.nc, mm);
+    }
+    launch_elementwise((long long)B * H * P * N, ssd_state_pass_f32, k.st.data(), k.cs.data(), init, finalState, B, L, H, P * N, k.q, k.nc);
+}
+
+// mm: the matrix engine (SSD_MM_*); serial: the serial backward instead of the chunked one.
+bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool serial)
 {
     const std::string at = dir + "/" + s.name + "/";
     const int B = s.B, L = s.L, H = s.H, G = s.G, P = s.P, N = s.N;
     const size_t nx = (size_t)B * L * H * P, nbc = (size_t)B * L * G * N, ns = (size_t)B * H * P * N;
+    const double fwdTol = mm == SSD_MM_TF32 ? Tf32Tol : FwdTol, bwdTol = mm == SSD_MM_TF32 ? Tf32Tol : BwdTol;
     auto x = read_file<float>(at + "x.f32", nx);
     auto dt = read_file<float>(at + "dt.f32", (size_t)B * L * H);
     auto a = read_file<float>(at + "a.f32", H);
@@ -111,6 +153,7 @@ bool run_case(const std::string& dir, const Case& s, bool view)
     std::vector<float> dfinal = s.hasDFinal ? read_file<float>(at + "dfinal.f32", ns) : std::vector<float>();
     const float* dp = s.hasD ? d.data() : nullptr;
     const float* ip = s.hasInit ? init.data() : nullptr;
+    const float* fp = s.hasDFinal ? dfinal.data() : nullptr;
 
     Operand X = view ? embed(x, B, L, H, P, P + 3, 1) : embed(x, B, L, H, P, P, 0);
     Operand Bm = view ? embed(b, B, L, G, N, 2 * N, 0) : embed(b, B, L, G, N, N, 0);
@@ -119,64 +162,82 @@ bool run_case(const std::string& dir, const Case& s, bool view)
     std::vector<Result> results;
     auto t0 = std::chrono::steady_clock::now();
 
-    // ---- SsdScan (CudaKernels.Ssm.cs)
+    // ---- SsdScan (CudaKernels.SsdScan.cs)
     auto y = nan_buffer(nx), finalState = nan_buffer(ns);
     {
-        int q = std::max(1, std::min(s.chunk, L));
-        int nc = (L + q - 1) / q;
-        int pn = P * N;
-        auto cs = nan_buffer((size_t)B * H * std::max(L, 1));
-        auto w = nan_buffer((size_t)B * H * std::max(L, 1));
-        auto cb = nan_buffer((size_t)B * G * std::max(nc, 1) * q * q);
-        auto st = nan_buffer((size_t)B * H * std::max(nc, 1) * P * N);
-        long long bhc = (long long)B * H * nc;
-        if (nc > 0)
-        {
-            emu::launch(dim3((unsigned)((bhc + 127) / 128)), dim3(128), 0, ssd_cumsum_f32, dt.data(), a.data(), cs.data(), w.data(), B, L, H, q, nc);
-            int tq = (q + SsdTile - 1) / SsdTile;
-            emu::launch(dim3((unsigned)((long long)B * G * nc * tq * tq)), dim3(SsdThreads), 0, ssd_cb_f32,
-                        Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, cb.data(), B, L, G, N, q, nc);
-            int tp = (P + SsdTile - 1) / SsdTile, tn = (N + SsdTile - 1) / SsdTile;
-            emu::launch(dim3((unsigned)(bhc * tp * tn)), dim3(SsdThreads), 0, ssd_chunk_state_f32,
-                        X.ptr, X.s0, X.s1, X.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, w.data(), st.data(), B, L, H, G, P, N, q, nc);
-        }
-        launch_elementwise((long long)B * H * pn, ssd_state_pass_f32, st.data(), cs.data(), ip, finalState.data(), B, L, H, pn, q, nc);
-        if (nc > 0)
-        {
-            int tq = (q + SsdTile - 1) / SsdTile, tp = (P + SsdTile - 1) / SsdTile;
-            emu::launch(dim3((unsigned)(bhc * tq * tp)), dim3(SsdThreads), 0, ssd_chunk_scan_f32,
-                        X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, dp, cb.data(), cs.data(), st.data(),
-                        s.hasInit ? 1 : 0, y.data(), B, L, H, G, P, N, q, nc);
-        }
+        ChunkWork k(s, s.chunk);
+        chunk_states(s, k, X, dt, a, Bm, Cm, ip, finalState.data(), mm);
+        if (k.nc > 0)
+            emu::launch(dim3((unsigned)(k.bhc * tiles(k.q) * tiles(P))), dim3(SsdThreads), 0, ssd_chunk_scan_f32,
+                        X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, dp, k.cb.data(), k.cs.data(), k.st.data(),
+                        s.hasInit ? 1 : 0, y.data(), B, L, H, G, P, N, k.q, k.nc, mm);
     }
-    results.push_back(compare("y", y.data(), read_file<double>(at + "y.f64", nx), FwdTol));
-    results.push_back(compare("final", finalState.data(), read_file<double>(at + "final.f64", ns), FwdTol));
+    results.push_back(compare("y", y.data(), read_file<double>(at + "y.f64", nx), fwdTol));
+    results.push_back(compare("final", finalState.data(), read_file<double>(at + "final.f64", ns), fwdTol));
 
-    // ---- SsdScanBackward (CudaKernels.Ssm.cs); dD and dInitialState requested, as OpCases.Ssm.cs does
+    // ---- SsdScanBackward (CudaKernels.SsdScan.cs); dD and dInitialState requested, as OpCases.Ssm.cs does
     if (s.hasBackward)
     {
-        if (P > SsdBwdMaxP || N > SsdBwdMaxN) { std::fprintf(stderr, "%s: backward needs P <= 64, N <= 128\n", s.name.c_str()); std::exit(2); }
         auto dx = nan_buffer(nx), ddt = nan_buffer((size_t)B * L * H), da = nan_buffer(H), db = nan_buffer(nbc), dc = nan_buffer(nbc);
         auto dd = nan_buffer(H), dinit = nan_buffer(ns);
         bool direct = H == G;
         auto dbh = nan_buffer(direct ? 0 : (size_t)B * std::max(L, 1) * H * N), dch = nan_buffer(direct ? 0 : (size_t)B * std::max(L, 1) * H * N);
-        std::vector<double> partDa((size_t)std::max(B, 1) * H, std::numeric_limits<double>::quiet_NaN()), partDd(partDa);
-        if (B > 0)
-            emu::launch(dim3((unsigned)((long long)B * H)), dim3(SsdBwdThreads), 0, ssd_bwd_f32,
-                        X.ptr, X.s0, X.s1, X.s2, dt.data(), a.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2,
-                        dp, ip, dy.data(), s.hasDFinal ? dfinal.data() : nullptr, dx.data(), ddt.data(),
-                        direct ? db.data() : dbh.data(), direct ? dc.data() : dch.data(), partDa.data(), partDd.data(), dinit.data(),
-                        B, L, H, G, P, N);
+        float* dbOut = direct ? db.data() : dbh.data();
+        float* dcOut = direct ? dc.data() : dch.data();
+        std::vector<double> partDa, partDd;
+        int partRows;
+        if (serial || B == 0 || L == 0 || P == 0 || N == 0)
+        {
+            if (P > SsdBwdMaxP || N > SsdBwdMaxN) { std::fprintf(stderr, "%s: serial backward needs P <= 64, N <= 128\n", s.name.c_str()); std::exit(2); }
+            partRows = B;
+            partDa.assign((size_t)std::max(B, 1) * H, std::numeric_limits<double>::quiet_NaN());
+            partDd = partDa;
+            if (B > 0)
+                emu::launch(dim3((unsigned)((long long)B * H)), dim3(SsdBwdThreads), 0, ssd_bwd_f32,
+                            X.ptr, X.s0, X.s1, X.s2, dt.data(), a.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2,
+                            dp, ip, dy.data(), fp, dx.data(), ddt.data(), dbOut, dcOut, partDa.data(), partDd.data(), dinit.data(),
+                            B, L, H, G, P, N);
+        }
+        else
+        {
+            ChunkWork k(s, SsdBwdChunk);
+            int q = k.q, nc = k.nc, pn = P * N, tq = tiles(q), tp = tiles(P), tn = tiles(N);
+            auto fin = nan_buffer(ns);
+            chunk_states(s, k, X, dt, a, Bm, Cm, ip, fin.data(), mm);
+            auto gst = nan_buffer((size_t)B * H * nc * P * N), r = nan_buffer((size_t)B * H * nc), dmd = nan_buffer((size_t)B * H * nc * q * q);
+            auto partI = nan_buffer((size_t)B * H * L * tn), partV = nan_buffer((size_t)B * H * L * tn);
+            partRows = B * nc;
+            partDa.assign((size_t)partRows * H, std::numeric_limits<double>::quiet_NaN());
+            partDd = partDa;
+            emu::launch(dim3((unsigned)(k.bhc * tp * tn)), dim3(SsdThreads), 0, ssd_bwd_dstate_f32,
+                        dy.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), gst.data(), B, L, H, G, P, N, q, nc, mm);
+            launch_elementwise((long long)B * H * pn, ssd_bwd_state_pass_f32, gst.data(), k.cs.data(), fp, dinit.data(), B, L, H, pn, q, nc);
+            emu::launch(dim3((unsigned)k.bhc), dim3(SsdThreads), 0, ssd_bwd_chunk_dot_f32, gst.data(), k.st.data(), k.cs.data(), r.data(), L, H, pn, q, nc);
+            emu::launch(dim3((unsigned)(k.bhc * tq * tq)), dim3(SsdThreads), 0, ssd_bwd_dm_f32,
+                        dy.data(), X.ptr, X.s0, X.s1, X.s2, k.cs.data(), dmd.data(), B, L, H, P, q, nc, mm);
+            emu::launch(dim3((unsigned)(k.bhc * tq * tp)), dim3(SsdThreads), 0, ssd_bwd_dx_f32,
+                        dy.data(), X.ptr, X.s0, X.s1, X.s2, dt.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, dp, k.cb.data(), k.cs.data(), k.w.data(),
+                        gst.data(), s.hasDFinal ? 1 : 0, dx.data(), B, L, H, G, P, N, q, nc, mm);
+            emu::launch(dim3((unsigned)(k.bhc * tq * tn)), dim3(SsdThreads), 0, ssd_bwd_dc_f32,
+                        dy.data(), dt.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), k.st.data(),
+                        s.hasInit ? 1 : 0, dmd.data(), dcOut, partI.data(), B, L, H, G, P, N, q, nc, mm);
+            emu::launch(dim3((unsigned)(k.bhc * tq * tn)), dim3(SsdThreads), 0, ssd_bwd_db_f32,
+                        X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.cs.data(), gst.data(),
+                        s.hasDFinal ? 1 : 0, dmd.data(), dbOut, partV.data(), B, L, H, G, P, N, q, nc, mm);
+            emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads / 32) * sizeof(double), ssd_bwd_scalars_f32,
+                        dt.data(), a.data(), k.cb.data(), k.cs.data(), dmd.data(), partI.data(), partV.data(), r.data(), ddt.data(),
+                        partDa.data(), partDd.data(), B, L, H, G, N, q, nc);
+        }
         if (!direct)
             launch_elementwise((long long)B * L * G * N, ssd_bwd_group_sum_f32, dbh.data(), dch.data(), db.data(), dc.data(), B, L, H, G, N);
-        launch_elementwise(H, ssd_bwd_head_sum_f32, partDa.data(), partDd.data(), da.data(), dd.data(), B, H);
-        results.push_back(compare("dx", dx.data(), read_file<double>(at + "dx.f64", nx), BwdTol));
-        results.push_back(compare("ddt", ddt.data(), read_file<double>(at + "ddt.f64", (size_t)B * L * H), BwdTol));
-        results.push_back(compare("da", da.data(), read_file<double>(at + "da.f64", H), BwdTol));
-        results.push_back(compare("db", db.data(), read_file<double>(at + "db.f64", nbc), BwdTol));
-        results.push_back(compare("dc", dc.data(), read_file<double>(at + "dc.f64", nbc), BwdTol));
-        results.push_back(compare("dd", dd.data(), read_file<double>(at + "dd.f64", H), BwdTol));
-        results.push_back(compare("dinit", dinit.data(), read_file<double>(at + "dinit.f64", ns), BwdTol));
+        launch_elementwise(H, ssd_bwd_head_sum_f32, partDa.data(), partDd.data(), da.data(), dd.data(), partRows, H);
+        results.push_back(compare("dx", dx.data(), read_file<double>(at + "dx.f64", nx), bwdTol));
+        results.push_back(compare("ddt", ddt.data(), read_file<double>(at + "ddt.f64", (size_t)B * L * H), bwdTol));
+        results.push_back(compare("da", da.data(), read_file<double>(at + "da.f64", H), bwdTol));
+        results.push_back(compare("db", db.data(), read_file<double>(at + "db.f64", nbc), bwdTol));
+        results.push_back(compare("dc", dc.data(), read_file<double>(at + "dc.f64", nbc), bwdTol));
+        results.push_back(compare("dd", dd.data(), read_file<double>(at + "dd.f64", H), bwdTol));
+        results.push_back(compare("dinit", dinit.data(), read_file<double>(at + "dinit.f64", ns), bwdTol));
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -191,7 +252,8 @@ bool run_case(const std::string& dir, const Case& s, bool view)
         std::snprintf(buf, sizeof buf, "    %-6s nmse %.2e  max|err| %.2e  (tol %.0e)%s\n", r.output.c_str(), r.nmse, r.maxAbs, r.tol, r.ok ? "" : "  FAIL");
         detail << buf;
     }
-    std::printf("%-28s %-6s | %s | worst nmse %.2e | %.1f s\n", s.name.c_str(), view ? "view" : "contig", ok ? "pass" : "FAIL", worst, secs);
+    const char* engine = serial ? "serial" : mm == SSD_MM_FMA ? "fma" : mm == SSD_MM_TF32 ? "tf32" : "3xtf32";
+    std::printf("%-28s %-6s %-6s | %s | worst nmse %.2e | %.1f s\n", s.name.c_str(), view ? "view" : "contig", engine, ok ? "pass" : "FAIL", worst, secs);
     std::fputs(detail.str().c_str(), stdout);
     std::fflush(stdout);
     return ok;
@@ -216,7 +278,10 @@ int main(int argc, char** argv)
         if (!is) { std::fprintf(stderr, "bad manifest line: %s\n", line.c_str()); return 2; }
         s.hasD = d, s.hasInit = i, s.hasDFinal = f, s.hasBackward = bw;
         if (!filter.empty() && s.name.find(filter) == std::string::npos) continue;
-        for (bool view : {false, true}) (run_case(dir, s, view) ? pass : fail)++;
+        // Every engine on contiguous operands, the default engine on strided views, the serial backward once.
+        for (int mm : {SSD_MM_FMA, SSD_MM_3XTF32, SSD_MM_TF32}) (run_case(dir, s, false, mm, false) ? pass : fail)++;
+        (run_case(dir, s, true, SSD_MM_3XTF32, false) ? pass : fail)++;
+        if (s.P <= SsdBwdMaxP && s.N <= SsdBwdMaxN) (run_case(dir, s, false, SSD_MM_FMA, true) ? pass : fail)++;
     }
     const auto& st = emu::stats();
     std::printf("ssd_check: %d pass, %d fail (forward tol %.0e, backward tol %.0e NMSE vs float64); emulated %llu blocks, %llu threads, %llu block barriers, %llu warp barriers\n",
