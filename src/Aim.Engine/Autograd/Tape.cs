@@ -15,7 +15,9 @@ public static class Tape
     /// </summary>
     public delegate Tensor?[] BackwardFunction(Tensor?[] dOutputs);
 
-    private sealed record Entry(Tensor[] Outputs, Tensor[] Inputs, BackwardFunction Backward, string Op);
+    // Slice: for a Narrow entry, the (dimension, start) of the output inside the input; its gradient is added into
+    // that slice of the input's gradient instead of being returned by Backward.
+    private sealed record Entry(Tensor[] Outputs, Tensor[] Inputs, BackwardFunction? Backward, string Op, (int Dim, int Start)? Slice = null);
 
     [ThreadStatic] private static List<Entry>? t_entries;
     [ThreadStatic] private static int t_noGradDepth;
@@ -67,6 +69,21 @@ public static class Tape
         (t_entries ??= []).Add(new Entry(outputs, inputs, backward, op));
     }
 
+    /// <summary>
+    /// Records <paramref name="output"/> = narrow(<paramref name="input"/>, <paramref name="dim"/>, start, length) (a
+    /// view). In <see cref="Backward"/> its gradient is added into that slice of the input's gradient: the slices of
+    /// one tensor (Mamba's z | xBC | dt split, the conv output's x | B | C split) meet in one buffer instead of a
+    /// zero-padded full-size tensor per slice summed by full-size adds.
+    /// </summary>
+    public static void RecordNarrow(Tensor output, Tensor input, int dim, int start)
+    {
+        output.RequiresGrad = true;
+        output.MarkNonLeaf();
+        output.HoldForTape();
+        input.HoldForTape();
+        (t_entries ??= []).Add(new Entry([output], [input], null, "Narrow", (dim, start)));
+    }
+
     /// <summary>Forgets everything recorded on this thread (e.g. after an aborted step).</summary>
     public static void Clear()
     {
@@ -95,6 +112,9 @@ public static class Tape
         if (!root.RequiresGrad || entries is null)
             throw new InvalidOperationException("Backward: the tensor does not depend on anything that requires a gradient");
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+        // Gradient buffers this method allocated itself (sums, slice accumulators): nothing else aliases them, so
+        // slices may be added into them in place.
+        var owned = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         grads[root] = seed ?? Tensor.Full(root.Shape, 1.0, root.DType, root.Device);
         try
         {
@@ -114,7 +134,12 @@ public static class Tape
                         }
                     }
                     if (!any) continue;
-                    var dIn = entry.Backward(dOut);
+                    if (entry.Slice is { } slice)
+                    {
+                        AccumulateSlice(grads, owned, entry.Inputs[0], dOut[0]!, slice.Dim, slice.Start);
+                        continue;
+                    }
+                    var dIn = entry.Backward!(dOut);
                     if (dIn.Length != entry.Inputs.Length)
                         throw new InvalidOperationException($"{entry.Op} backward returned {dIn.Length} gradients for {entry.Inputs.Length} inputs");
                     for (int i = 0; i < dIn.Length; i++)
@@ -125,7 +150,7 @@ public static class Tape
                         if (!g.Shape.SequenceEqual(x.Shape))
                             throw new InvalidOperationException($"{entry.Op} backward: gradient {Tensor.ShapeString(g.Shape)} for input {Tensor.ShapeString(x.Shape)}");
                         if (x.IsLeaf) x.AccumulateGrad(g);
-                        else if (grads.TryGetValue(x, out var prev)) grads[x] = Operations.Ops.Add(prev, g);
+                        else if (grads.TryGetValue(x, out var prev)) owned.Add(grads[x] = Operations.Ops.Add(prev, g));
                         else grads[x] = g;
                     }
                 }
@@ -137,5 +162,39 @@ public static class Tape
             // Saved tensors are released even when a backward throws, so a failed step leaks nothing.
             ReleaseAll(entries);
         }
+    }
+
+    /// <summary>Adds <paramref name="g"/> into the slice at (<paramref name="dim"/>, <paramref name="start"/>) of <paramref name="x"/>'s gradient.</summary>
+    private static void AccumulateSlice(Dictionary<Tensor, Tensor> grads, HashSet<Tensor> owned, Tensor x, Tensor g, int dim, int start)
+    {
+        if (!x.RequiresGrad) return;
+        int length = g.Shape[dim];
+        if (!x.IsLeaf && grads.TryGetValue(x, out var buffer) && owned.Contains(buffer))
+        {
+            using var slot = Operations.Ops.Narrow(buffer, dim, start, length);
+            using var sum = Operations.Ops.Add(slot, g);
+            Operations.Ops.CopyInto(sum, slot);
+            return;
+        }
+        // First slice (or a full gradient that may alias another tensor): a zeroed buffer of x's shape, ours to add into.
+        Tensor? earlier = null;
+        if (!x.IsLeaf) grads.TryGetValue(x, out earlier);
+        var fresh = earlier is null ? Tensor.Zeros(x.Shape, g.DType, g.Device) : Operations.Ops.Clone(earlier);
+        using (var first = Operations.Ops.Narrow(fresh, dim, start, length))
+        {
+            if (earlier is null) Operations.Ops.CopyInto(g, first);
+            else
+            {
+                using var sum = Operations.Ops.Add(first, g);
+                Operations.Ops.CopyInto(sum, first);
+            }
+        }
+        if (x.IsLeaf)
+        {
+            x.AccumulateGrad(fresh);
+            return;
+        }
+        grads[x] = fresh;
+        owned.Add(fresh);
     }
 }

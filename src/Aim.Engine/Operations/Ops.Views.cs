@@ -86,16 +86,7 @@ public static partial class Ops
         int[] shape = x.Shape.ToArray();
         shape[d] = length;
         var y = x.CreateView(shape, x.Strides.ToArray(), x.Offset + start * x.Strides[d]);
-        if (Tape.ShouldRecord(x))
-        {
-            Tape.Record(nameof(Narrow), y, [x], g =>
-            {
-                var dx = Tensor.Zeros(x.Shape, g.DType, g.Device);
-                using var slot = Narrow(dx, d, start, length);
-                CopyInto(g, slot);
-                return [dx];
-            });
-        }
+        if (Tape.ShouldRecord(x)) Tape.RecordNarrow(y, x, d, start);
         return y;
     }
 

@@ -1,5 +1,6 @@
 using Aim.Engine.Autograd;
 using Aim.Engine.Operations;
+using Aim.Engine.Random;
 using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Tests.Autograd;
@@ -19,5 +20,52 @@ public class TapeTests
         y.Dispose();
         Assert.True(y.IsDisposed);      // no tape hold is left that would defer the dispose
         x.Dispose();
+    }
+
+    // Narrow gradients are added into one buffer per sliced tensor (Tape.RecordNarrow). The same function written
+    // without Narrow (masks over the whole tensor) gives the reference gradient: slices that split the last
+    // dimension (Mamba's z | xBC | dt), overlapping slices, a full-tensor use next to the slices (before and after
+    // them on the tape), a slice of a slice, and a sliced leaf.
+    [Fact]
+    public void NarrowGradientsAccumulateLikeMasks()
+    {
+        using var scope = TensorScope.Open();
+        var rng = new Rng(17);
+        var xv = rng.Normal([3, 10]).ToArray<float>();
+        var wv = rng.Normal([3, 10]).ToArray<float>();
+
+        (float[] X, float[] W) Grads(bool useNarrow)
+        {
+            var x = Tensor.FromArray(xv, [3, 10]);
+            var w = Tensor.FromArray(wv, [3, 10]);
+            x.RequiresGrad = true;
+            w.RequiresGrad = true;
+            var h = Ops.Mul(x, w);                                        // non-leaf, sliced below
+            Tensor Slice(Tensor t, int start, int length)
+            {
+                if (useNarrow) return Ops.Narrow(t, 1, start, length);
+                var mask = new float[t.Shape[0] * t.Shape[1]];
+                for (int r = 0; r < t.Shape[0]; r++)
+                    for (int c = start; c < start + length; c++) mask[r * t.Shape[1] + c] = 1;
+                return Ops.Mul(t, Tensor.FromArray(mask, t.Shape));     // same values in place, zeros elsewhere
+            }
+            var early = Ops.Sum(Ops.Square(h));                           // full use recorded before the slices
+            var z = Ops.Sum(Ops.Exp(Slice(h, 0, 4)));
+            var inner = Ops.Sum(Ops.Tanh(useNarrow ? Ops.Narrow(Ops.Narrow(h, 1, 4, 5), 1, 1, 3) : Slice(h, 5, 3))); // a slice of a slice
+            var dt = Ops.Sum(Ops.Mul(Slice(h, 9, 1), Slice(h, 9, 1)));
+            var overlap = Ops.Sum(Ops.Sigmoid(Slice(h, 2, 6)));
+            var leaf = Ops.Sum(Ops.Square(Slice(w, 3, 4)));               // a sliced leaf
+            var loss = Ops.Add(Ops.Add(Ops.Add(early, z), Ops.Add(inner, dt)), Ops.Add(overlap, leaf));
+            Tape.Backward(loss);
+            return (x.Grad!.ToArray<float>(), w.Grad!.ToArray<float>());
+        }
+
+        var (xn, wn) = Grads(useNarrow: true);
+        var (xm, wm) = Grads(useNarrow: false);
+        for (int i = 0; i < xn.Length; i++)
+        {
+            Assert.Equal(xm[i], xn[i], 5e-6f * Math.Max(1, Math.Abs(xm[i])));   // float32 sums in another order
+            Assert.Equal(wm[i], wn[i], 5e-6f * Math.Max(1, Math.Abs(wm[i])));
+        }
     }
 }
