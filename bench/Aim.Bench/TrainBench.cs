@@ -1,7 +1,8 @@
 // `aim bench train`: stage-2 training throughput at the official shapes with random weights and random codes:
 // forward, cross-entropy over all tokens, backward, AdamW with clipping at 1.0 — the step `aim train` runs, without
 // data loading or checkpoints. Reports tokens/s (median step after warm-up) and the FLOP floor (6 · parameters per
-// token for forward + backward, over the measured f32 matrix rate).
+// token for forward + backward, over the measured f32 matrix rate). products = BFloat16 runs forward, loss and backward
+// under Autocast (bf16 matrix products, float32 weights and everything else), as `aim train --precision bf16` does.
 using System.Diagnostics;
 using Aim.Engine.Autograd;
 using Aim.Engine.Operations;
@@ -18,8 +19,12 @@ public sealed record TrainResult(string Model, string Device, int Batch, int Tok
 /// <summary>Times training steps.</summary>
 public static class TrainBench
 {
-    /// <summary>Runs <paramref name="steps"/> timed steps (after one warm-up) at batch <paramref name="batch"/>.</summary>
-    public static TrainResult Run(string modelName, AimConfig config, int batch, int steps, Device device, Roofline roofline, Action<string>? log = null)
+    /// <summary>
+    /// Runs <paramref name="steps"/> timed steps (after one warm-up) at batch <paramref name="batch"/>, with the matrix
+    /// products in <paramref name="products"/> (Float32, or BFloat16 for mixed precision).
+    /// </summary>
+    public static TrainResult Run(string modelName, AimConfig config, int batch, int steps, Device device, Roofline roofline, Action<string>? log = null,
+        DType products = DType.Float32)
     {
         log?.Invoke($"building {modelName} with random weights for training (batch {batch}, {config.NumTokens} tokens)...");
         using var model = new AimModel(config);
@@ -38,11 +43,14 @@ public static class TrainBench
             var labels = new long[batch];
             for (int i = 0; i < batch; i++) labels[i] = rng.NextInt(config.NumClasses + 1);
             var sw = Stopwatch.StartNew();
-            var codesT = Tensor.FromArray(codes, [batch, config.NumTokens], device);
-            var (logits, _) = model.Forward(codesT, Tensor.FromArray(labels, [batch], device));
-            var ce = Ops.CrossEntropy(Ops.Reshape(logits, -1, config.VocabSize), Ops.Reshape(codesT, -1));
-            loss = ce.Item();
-            Tape.Backward(ce);
+            using (Autocast.Enable(products))
+            {
+                var codesT = Tensor.FromArray(codes, [batch, config.NumTokens], device);
+                var (logits, _) = model.Forward(codesT, Tensor.FromArray(labels, [batch], device));
+                var ce = Ops.CrossEntropy(Ops.Reshape(logits, -1, config.VocabSize), Ops.Reshape(codesT, -1));
+                loss = ce.Item();
+                Tape.Backward(ce);
+            }
             using (Tape.NoGrad()) optimizer.Step(1e-4, 1.0, 1.0);
             model.ZeroGrad();
             if (s > 0) times.Add(sw.Elapsed.TotalMilliseconds);

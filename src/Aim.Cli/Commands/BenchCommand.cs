@@ -178,6 +178,7 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up step.", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
         var tf32 = DeviceOption.Tf32Option();
+        var precision = new Option<string>("--precision") { Description = "fp32, or bf16 (matrix products in bf16 with float32 accumulation, as `aim train --precision bf16`).", DefaultValueFactory = _ => "fp32" };
         var command = new Command("train", "Stage-2 training tokens/s at official shapes (random weights and codes): forward, cross-entropy, backward, AdamW.");
         command.Options.Add(model);
         command.Options.Add(device);
@@ -185,16 +186,24 @@ internal static class BenchCommand
         command.Options.Add(steps);
         command.Options.Add(json);
         command.Options.Add(tf32);
+        command.Options.Add(precision);
         command.SetAction(parse =>
         {
             string name = parse.GetValue(model)!;
+            string prec = parse.GetValue(precision)!;
+            var products = prec switch
+            {
+                "fp32" => Aim.Engine.Tensors.DType.Float32,
+                "bf16" => Aim.Engine.Tensors.DType.BFloat16,
+                _ => throw new ArgumentException($"bench train: --precision must be fp32 or bf16, got '{prec}'"),
+            };
             var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench train: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
             var dev = DeviceOption.Resolve(parse.GetValue(device)!, parse.GetValue(tf32));
             int b = parse.GetValue(batch), n = parse.GetValue(steps);
             if (b < 1 || n < 1) throw new ArgumentException("bench train: --batch and --steps must be at least 1");
             var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads) : DeviceRoofline.Measure(dev);
             bool asJson = parse.GetValue(json);
-            var r = TrainBench.Run(name, config, b, n, dev, roofline, asJson ? null : (Action<string>)(m => io.Console.MarkupLine(Markup.Escape(m))));
+            var r = TrainBench.Run(name, config, b, n, dev, roofline, asJson ? null : (Action<string>)(m => io.Console.MarkupLine(Markup.Escape(m))), products);
             var ci = CultureInfo.InvariantCulture;
             if (asJson)
             {
@@ -203,6 +212,7 @@ internal static class BenchCommand
                     bench = "train",
                     model = r.Model,
                     device = r.Device,
+                    precision = prec,
                     batch = r.Batch,
                     tokens = r.Tokens,
                     ms_per_step = Math.Round(r.MsPerStep, 2),
@@ -213,7 +223,7 @@ internal static class BenchCommand
                 return 0;
             }
             var table = new Table().AddColumns("model", "device", "batch", "ms/step", "tokens/s", "floor ms/step (6·params·tokens / peak)", "floor/ms");
-            table.AddRow(r.Model, r.Device, r.Batch.ToString(ci), r.MsPerStep.ToString("F1", ci), r.TokensPerSecond.ToString("F0", ci),
+            table.AddRow(r.Model, prec == "fp32" ? r.Device : r.Device + " " + prec, r.Batch.ToString(ci), r.MsPerStep.ToString("F1", ci), r.TokensPerSecond.ToString("F0", ci),
                 r.FloorMsPerStep.ToString("F1", ci), (100 * r.FloorMsPerStep / r.MsPerStep).ToString("F0", ci) + "%");
             io.Console.Write(table);
             return 0;
