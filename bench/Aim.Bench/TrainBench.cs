@@ -42,15 +42,13 @@ public static class TrainBench
             for (int i = 0; i < codes.Length; i++) codes[i] = rng.NextInt(config.VocabSize);
             var labels = new long[batch];
             for (int i = 0; i < batch; i++) labels[i] = rng.NextInt(config.NumClasses + 1);
+            using var autocast = Autocast.Enable(products);   // the step's matrix products (AdamW has none)
             var sw = Stopwatch.StartNew();
-            using (Autocast.Enable(products))
-            {
-                var codesT = Tensor.FromArray(codes, [batch, config.NumTokens], device);
-                var (logits, _) = model.Forward(codesT, Tensor.FromArray(labels, [batch], device));
-                var ce = Ops.CrossEntropy(Ops.Reshape(logits, -1, config.VocabSize), Ops.Reshape(codesT, -1));
-                loss = ce.Item();
-                Tape.Backward(ce);
-            }
+            var codesT = Tensor.FromArray(codes, [batch, config.NumTokens], device);
+            var (logits, _) = model.Forward(codesT, Tensor.FromArray(labels, [batch], device));
+            var ce = Ops.CrossEntropy(Ops.Reshape(logits, -1, config.VocabSize), Ops.Reshape(codesT, -1));
+            loss = ce.Item();
+            Tape.Backward(ce);
             using (Tape.NoGrad()) optimizer.Step(1e-4, 1.0, 1.0);
             model.ZeroGrad();
             if (s > 0) times.Add(sw.Elapsed.TotalMilliseconds);
