@@ -1,9 +1,10 @@
 // `aim bench train`: stage-2 training throughput at the official shapes with random weights and random codes:
 // forward, cross-entropy over all tokens, backward, AdamW with clipping at 1.0 — the step `aim train` runs, without
 // data loading or checkpoints. Reports tokens/s (median step after warm-up) and the FLOP floor (6 · parameters per
-// token for forward + backward, over the measured f32 matrix rate). With a profile, one more step runs after the
-// timed ones under KernelProfiler (every kernel synchronised, so that step is slower than the timed ones; its
-// per-kernel times are for attribution).
+// token for forward + backward, over the measured f32 matrix rate). products = BFloat16 runs forward, loss and backward
+// under Autocast (bf16 matrix products, float32 weights and everything else), as `aim train --precision bf16` does.
+// With a profile, one more step runs after the timed ones under KernelProfiler (every kernel synchronised, so that
+// step is slower than the timed ones; its per-kernel times are for attribution).
 using System.Diagnostics;
 using Aim.Engine.Autograd;
 using Aim.Engine.Operations;
@@ -22,10 +23,12 @@ public sealed record TrainResult(string Model, string Device, int Batch, int Tok
 public static class TrainBench
 {
     /// <summary>
-    /// Runs <paramref name="steps"/> timed steps (after one warm-up) at batch <paramref name="batch"/>, then, with
+    /// Runs <paramref name="steps"/> timed steps (after one warm-up) at batch <paramref name="batch"/>, with the matrix
+    /// products in <paramref name="products"/> (Float32, or BFloat16 for mixed precision), then, with
     /// <paramref name="profile"/>, one more step under <see cref="KernelProfiler"/>.
     /// </summary>
-    public static TrainResult Run(string modelName, AimConfig config, int batch, int steps, Device device, Roofline roofline, Action<string>? log = null, bool profile = false)
+    public static TrainResult Run(string modelName, AimConfig config, int batch, int steps, Device device, Roofline roofline, Action<string>? log = null,
+        DType products = DType.Float32, bool profile = false)
     {
         log?.Invoke($"building {modelName} with random weights for training (batch {batch}, {config.NumTokens} tokens)...");
         using var model = new AimModel(config);
@@ -45,6 +48,7 @@ public static class TrainBench
             for (int i = 0; i < codes.Length; i++) codes[i] = rng.NextInt(config.VocabSize);
             var labels = new long[batch];
             for (int i = 0; i < batch; i++) labels[i] = rng.NextInt(config.NumClasses + 1);
+            using var autocast = Autocast.Enable(products);   // the step's matrix products (AdamW has none)
             var sw = Stopwatch.StartNew();
             var codesT = Tensor.FromArray(codes, [batch, config.NumTokens], device);
             var (logits, _) = model.Forward(codesT, Tensor.FromArray(labels, [batch], device));

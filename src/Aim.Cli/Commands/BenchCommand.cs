@@ -183,6 +183,7 @@ internal static class BenchCommand
                 + "bandwidth and FLOP floors). On a GPU each kernel is synchronised before and after, so that step is slower than the timed ones; its split is for attribution.",
         };
         var tf32 = DeviceOption.Tf32Option();
+        var precision = new Option<string>("--precision") { Description = "fp32, or bf16 (matrix products in bf16 with float32 accumulation, as `aim train --precision bf16`).", DefaultValueFactory = _ => "fp32" };
         var command = new Command("train", "Stage-2 training tokens/s (random weights and codes): forward, cross-entropy, backward, AdamW.");
         command.Options.Add(model);
         command.Options.Add(device);
@@ -191,16 +192,24 @@ internal static class BenchCommand
         command.Options.Add(json);
         command.Options.Add(profile);
         command.Options.Add(tf32);
+        command.Options.Add(precision);
         command.SetAction(parse =>
         {
             string name = parse.GetValue(model)!;
+            string prec = parse.GetValue(precision)!;
+            var products = prec switch
+            {
+                "fp32" => Aim.Engine.Tensors.DType.Float32,
+                "bf16" => Aim.Engine.Tensors.DType.BFloat16,
+                _ => throw new ArgumentException($"bench train: --precision must be fp32 or bf16, got '{prec}'"),
+            };
             var config = TrainConfig(name);
             var dev = DeviceOption.Resolve(parse.GetValue(device)!, parse.GetValue(tf32));
             int b = parse.GetValue(batch), n = parse.GetValue(steps);
             if (b < 1 || n < 1) throw new ArgumentException("bench train: --batch and --steps must be at least 1");
             var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads) : DeviceRoofline.Measure(dev);
             bool asJson = parse.GetValue(json);
-            var r = TrainBench.Run(name, config, b, n, dev, roofline, asJson ? null : (Action<string>)(m => io.Console.MarkupLine(Markup.Escape(m))), parse.GetValue(profile));
+            var r = TrainBench.Run(name, config, b, n, dev, roofline, asJson ? null : (Action<string>)(m => io.Console.MarkupLine(Markup.Escape(m))), products, parse.GetValue(profile));
             var ci = CultureInfo.InvariantCulture;
             if (asJson)
             {
@@ -209,6 +218,7 @@ internal static class BenchCommand
                     bench = "train",
                     model = r.Model,
                     device = r.Device,
+                    precision = prec,
                     batch = r.Batch,
                     tokens = r.Tokens,
                     ms_per_step = Math.Round(r.MsPerStep, 2),
@@ -220,7 +230,7 @@ internal static class BenchCommand
                 return 0;
             }
             var table = new Table().AddColumns("model", "device", "batch", "ms/step", "tokens/s", "floor ms/step (6·params·tokens / peak)", "floor/ms");
-            table.AddRow(r.Model, r.Device, r.Batch.ToString(ci), r.MsPerStep.ToString("F1", ci), r.TokensPerSecond.ToString("F0", ci),
+            table.AddRow(r.Model, prec == "fp32" ? r.Device : r.Device + " " + prec, r.Batch.ToString(ci), r.MsPerStep.ToString("F1", ci), r.TokensPerSecond.ToString("F0", ci),
                 r.FloorMsPerStep.ToString("F1", ci), (100 * r.FloorMsPerStep / r.MsPerStep).ToString("F0", ci) + "%");
             io.Console.Write(table);
             if (r.Profile is not null) PrintProfileTable(io, r.Profile, roofline, r.ProfiledStepMs);

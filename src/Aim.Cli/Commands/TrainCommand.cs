@@ -42,10 +42,11 @@ internal static class TrainCommand
         public Option<string> Device { get; } = new("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
         public Option<bool> Tf32 { get; } = DeviceOption.Tf32Option();
         public Option<int> LogEvery { get; } = new("--log-every") { Description = "Print a progress line every N updates.", DefaultValueFactory = _ => 10 };
+        public Option<string> Precision { get; } = new("--precision") { Description = "fp32, or bf16: matrix products in bf16 with float32 accumulation; weights, optimizer, norms, SSM scan and loss stay float32.", DefaultValueFactory = _ => TrainOptions.Fp32 };
 
         public void AddTo(Command c)
         {
-            foreach (Option o in new Option[] { Data, Out, Steps, Batch, Lr, Warmup, Schedule, MinLr, Clip, Wd, Accum, Ema, SaveEvery, Resume, Seed, Device, Tf32, LogEvery })
+            foreach (Option o in new Option[] { Data, Out, Steps, Batch, Lr, Warmup, Schedule, MinLr, Clip, Wd, Accum, Ema, SaveEvery, Resume, Seed, Device, Tf32, LogEvery, Precision })
                 c.Options.Add(o);
         }
 
@@ -54,6 +55,7 @@ internal static class TrainCommand
             Steps = p.GetValue(Steps), Batch = p.GetValue(Batch), Lr = p.GetValue(Lr), Warmup = p.GetValue(Warmup),
             Schedule = LrSchedule.ParseKind(p.GetValue(Schedule)!), MinLr = p.GetValue(MinLr), Clip = p.GetValue(Clip),
             WeightDecay = p.GetValue(Wd), Accum = p.GetValue(Accum), Ema = p.GetValue(Ema), SaveEvery = p.GetValue(SaveEvery), Seed = p.GetValue(Seed),
+            Precision = p.GetValue(Precision)!,
         }.Validate();
     }
 
@@ -77,7 +79,7 @@ internal static class TrainCommand
             model.InitializeRandom(new Rng(options.Seed));
             model.To(device);
             using var trainer = new Stage2Trainer(model, data, options, p.GetValue(common.Out)!);
-            io.Out.WriteLine(string.Create(s_ci, $"train: {data.Count} images × {data.Tokens} tokens from {data.Folder}; model d={cfg.DModel} L={cfg.NLayer} ({model.ParameterCount():N0} parameters); batch {options.Batch}×{options.Accum}, {options.Steps} steps"));
+            io.Out.WriteLine(string.Create(s_ci, $"train: {data.Count} images × {data.Tokens} tokens from {data.Folder}; model d={cfg.DModel} L={cfg.NLayer} ({model.ParameterCount():N0} parameters); batch {options.Batch}×{options.Accum}, {options.Steps} steps, {options.Precision}"));
             return RunTrainer(io, trainer, p.GetValue(common.Resume), p.GetValue(common.LogEvery), "tok/s");
         });
         return command;

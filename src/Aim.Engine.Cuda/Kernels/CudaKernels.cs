@@ -62,7 +62,8 @@ internal unsafe struct StridedDesc
 /// <summary>The kernels of the contract on one CUDA device.</summary>
 /// <remarks>
 /// Dtypes: Fill and Copy take every dtype (f32, f64, bf16, i32, i64) and cast between any pair. Elementwise
-/// ops and SumTo take f32 and bf16 (bf16 computes in f32). Gemm takes f32, bf16 (f32 accumulation) and f64.
+/// ops and SumTo take f32 and bf16 (bf16 computes in f32). Gemm takes f32, bf16 (f32 accumulation; an f32 result
+/// for autocast) and f64.
 /// Anything else throws <see cref="NotSupportedException"/> naming the op.
 /// </remarks>
 public sealed unsafe partial class CudaKernels : IKernels, IDisposable

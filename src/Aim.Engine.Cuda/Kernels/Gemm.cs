@@ -4,7 +4,8 @@
 // CudaKernels.AllowTf32 is set, which switches to CUBLAS_COMPUTE_32F_FAST_TF32 (10-bit mantissa inputs,
 // float32 accumulation, NMSE near 1e-7 instead of 1e-14). Off by default so that the harness's float32
 // tolerances hold; llm.c enables it by default, tinygrad gates it behind ALLOW_TF32. bf16 inputs and outputs
-// always accumulate in float32 (CUBLAS_COMPUTE_32F) on the tensor cores; float64 uses CUBLAS_COMPUTE_64F.
+// always accumulate in float32 (CUBLAS_COMPUTE_32F) on the tensor cores, and bf16 a and b may write an f32 c
+// (autocast); float64 uses CUBLAS_COMPUTE_64F.
 using Aim.Engine.Cuda.Interop;
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
@@ -30,6 +31,12 @@ public sealed unsafe partial class CudaKernels
         var (batch, m, n, k, strideA, strideB) = ReferenceKernels.GemmShapes(a, b, c, transA, transB);
         if (batch == 0 || m == 0 || n == 0) return;
         int dataType, computeType, outType;
+        if (a.DType == DType.BFloat16 && b.DType == DType.BFloat16 && c.DType == DType.Float32)
+        {
+            // Autocast: bf16 operands on the tensor cores with f32 accumulation, written straight to an f32 result.
+            GemmBlas(a, b, c, transA, transB, alpha, beta, R16BF, R32F, Compute32F, batch, m, n, k, strideA, strideB);
+            return;
+        }
         if (a.DType == DType.Float32 && b.DType == DType.BFloat16 && c.DType == DType.Float32)
         {
             if (batch == 1 && m <= SkinnyMaxRows && !transA && transB && TrySkinny(a, b, c, m, n, k, alpha, beta)) return;

@@ -39,7 +39,8 @@ public partial interface IKernels
     /// Batched matrix product c = alpha * op(a) * op(b) + beta * c.
     /// a: (Ba, M, K), or (Ba, K, M) when transA; b: (Bb, K, N), or (Bb, N, K) when transB; c: (Bc, M, N).
     /// Ba and Bb are each 1 (shared by every batch) or Bc. All contiguous. a, b, c share one dtype, except that
-    /// b may be bf16 with f32 a and c (weights stored in bf16, math in f32).
+    /// b may be bf16 with f32 a and c (weights stored in bf16, math in f32), and a and b may both be bf16 with an
+    /// f32 c (autocast: bf16 products accumulated and written in f32).
     /// </summary>
     void Gemm(Tensor a, Tensor b, Tensor c, bool transA, bool transB, double alpha, double beta);
 }

@@ -1,6 +1,8 @@
 // Holds: AiM stage-2 training on pre-tokenized shards (spec §2.2 and §7): label dropout 0.1 (label → num_classes,
 // the null class, drawn per sample from the run's generator), AimModel.Forward with the class token first, and the
-// mean cross-entropy over all B·T positions against all T codes (logit t predicts code t).
+// mean cross-entropy over all B·T positions against all T codes (logit t predicts code t). With --precision bf16 the
+// forward, loss and backward run inside an Autocast scope: the linear layers and the tied head multiply in bf16 with
+// float32 accumulation and float32 results; everything else (and the weights and their gradients) stays float32.
 using Aim.Engine.Autograd;
 using Aim.Engine.IO;
 using Aim.Engine.Operations;
@@ -58,10 +60,14 @@ public sealed class Stage2Trainer : TrainerBase
         var device = _model.WordEmbeddings.Weight.Device;
         var codesT = Tensor.FromArray(codes, [b, t], device);                 // (B, T)
         var labelsT = Tensor.FromArray(labels, [b], device);                  // (B)
-        var (logits, _) = _model.Forward(codesT, labelsT);                    // (B, T, V)
-        var loss = Ops.CrossEntropy(Ops.Reshape(logits, b * t, v), Ops.Reshape(codesT, b * t));
-        double value = loss.Item();
-        Tape.Backward(loss);
+        double value;
+        using (Autocast.Enable(Options.ProductDType))
+        {
+            var (logits, _) = _model.Forward(codesT, labelsT);                // (B, T, V)
+            var loss = Ops.CrossEntropy(Ops.Reshape(logits, b * t, v), Ops.Reshape(codesT, b * t));
+            value = loss.Item();
+            Tape.Backward(loss);
+        }
         return (value, (long)b * t, new Dictionary<string, double> { ["dropped"] = dropped });
     }
 

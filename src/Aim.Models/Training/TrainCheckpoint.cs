@@ -65,7 +65,7 @@ public static class TrainCheckpoint
     }
 
     /// <summary>
-    /// Checks <paramref name="path"/> against this run (kind, model config, data, batch/accumulation/seed/EMA) and
+    /// Checks <paramref name="path"/> against this run (kind, model config, data, batch/accumulation/seed/EMA/precision) and
     /// its integrity (hash), then copies weights, moments and EMA into the live objects. Any problem throws
     /// <see cref="InvalidDataException"/> with one message naming the file and what is wrong; nothing is modified
     /// unless every check passed.

@@ -1,9 +1,11 @@
 // Holds: the settings of a training run shared by both stages (spec §7.1 for the defaults: AdamW β 0.9/0.95,
-// wd 0.05 on matrices, lr 1e-4, linear schedule, clip 1.0, no accumulation) and their JSON form kept in checkpoints.
+// wd 0.05 on matrices, lr 1e-4, linear schedule, clip 1.0, no accumulation), the precision of the matrix products
+// (fp32, or bf16 through Aim.Engine.Autograd.Autocast with float32 master weights) and their JSON form kept in checkpoints.
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Aim.Engine.Optim;
+using Aim.Engine.Tensors;
 
 namespace Aim.Models.Training;
 
@@ -34,6 +36,19 @@ public sealed record TrainOptions
     public long SaveEvery { get; init; } = 500;
     /// <summary>Seed of the data order, label dropout and initial weights.</summary>
     public ulong Seed { get; init; }
+    /// <summary>
+    /// Precision of the matrix products: "fp32" (default) or "bf16" (bf16 products with float32 accumulation under
+    /// an autocast scope; weights, optimizer state, residual stream, norms, SSM scan and loss stay float32).
+    /// </summary>
+    public string Precision { get; init; } = Fp32;
+
+    /// <summary>The default <see cref="Precision"/>: everything in float32.</summary>
+    public const string Fp32 = "fp32";
+    /// <summary>The mixed <see cref="Precision"/>: matrix products in bf16, float32 master weights.</summary>
+    public const string Bf16 = "bf16";
+
+    /// <summary>The dtype the float32 matrix products run in (the argument of <c>Autocast.Enable</c>).</summary>
+    public DType ProductDType => Precision == Bf16 ? DType.BFloat16 : DType.Float32;
 
     /// <summary>The learning-rate schedule of this run.</summary>
     public LrSchedule LrSchedule => new LrSchedule(Lr, Warmup, Steps, Schedule, MinLr).Validate();
@@ -48,6 +63,7 @@ public sealed record TrainOptions
         if (!(Ema >= 0 && Ema < 1)) throw new ArgumentException($"--ema must lie in [0, 1), got {Ema}");
         if (SaveEvery < 0) throw new ArgumentException($"--save-every must be non-negative, got {SaveEvery}");
         if (!(WeightDecay >= 0)) throw new ArgumentException($"--wd must be non-negative, got {WeightDecay}");
+        if (Precision is not (Fp32 or Bf16)) throw new ArgumentException($"--precision must be fp32 or bf16, got '{Precision}'");
         _ = LrSchedule;
         return this;
     }
@@ -67,10 +83,11 @@ public sealed record TrainOptions
         ["ema"] = Ema,
         ["save_every"] = SaveEvery,
         ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
+        ["precision"] = Precision,
     }.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
 
     /// <summary>
-    /// The settings an exact resume depends on that cannot change mid-run (batch, accumulation, seed, EMA on/off),
+    /// The settings an exact resume depends on that cannot change mid-run (batch, accumulation, seed, EMA on/off, precision),
     /// as (name, value) pairs; the schedule and step count may change on resume.
     /// </summary>
     internal IEnumerable<(string Name, string Value)> ResumeKey()
@@ -80,6 +97,7 @@ public sealed record TrainOptions
         yield return ("--accum", Accum.ToString(ci));
         yield return ("--seed", Seed.ToString(ci));
         yield return ("--ema", Ema > 0 ? "on" : "off");
+        yield return ("--precision", Precision);
     }
 
     /// <summary>Reads <see cref="ResumeKey"/> values back from a stored <see cref="ToJson"/> text.</summary>
@@ -93,6 +111,8 @@ public sealed record TrainOptions
             ["--accum"] = Get("accum"),
             ["--seed"] = Get("seed"),
             ["--ema"] = double.Parse(Get("ema"), CultureInfo.InvariantCulture) > 0 ? "on" : "off",
+            // Checkpoints written before the option existed trained in float32.
+            ["--precision"] = o["precision"]?.ToString() ?? Fp32,
         };
     }
 }

@@ -103,6 +103,12 @@ public sealed class VqTrainer : TrainerBase
     /// <inheritdoc />
     protected override (double Loss, long Items, IReadOnlyDictionary<string, double> Parts) MicroBatch(int[] indices, Rng rng)
     {
+        // --precision bf16: the attention products run in bf16 (Autocast); convolutions, norms and the codebook stay float32.
+        using (Autocast.Enable(Options.ProductDType)) return MicroBatchLoss(indices);
+    }
+
+    private (double Loss, long Items, IReadOnlyDictionary<string, double> Parts) MicroBatchLoss(int[] indices)
+    {
         var x = ReadImages(_data, indices, _model.Codebook.Device);                                                // (B, C, S, S)
         var (quant, z, rows, codes) = QuantizeStraightThrough(_model, _model.EncodeLatent(x));
         Tensor zStop, rowsStop;

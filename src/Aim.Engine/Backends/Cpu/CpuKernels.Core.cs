@@ -586,6 +586,16 @@ public unsafe partial class CpuKernels
             return;
         }
         var (batch, m, n, k, strideA, strideB) = GemmShapes(a, b, c, transA, transB);
+        if (a.DType == DType.BFloat16)
+        {
+            // bf16 a and b with f32 c (autocast): bf16 products are exact in f32, so widening a here (and b below)
+            // and running the f32 GEMM gives bf16 products with f32 accumulation.
+            using var wideA = Tensor.Empty(a.Shape, DType.Float32);
+            TensorScope.Detach(wideA);
+            FromBFloat16((ushort*)a.DataPointer, (float*)wideA.DataPointer, a.Count);
+            GemmBf16Weights(wideA, b, c, batch, m, n, k, strideA, strideB, transA, transB, (float)alpha, (float)beta);
+            return;
+        }
         if (b.DType == DType.BFloat16)
         {
             GemmBf16Weights(a, b, c, batch, m, n, k, strideA, strideB, transA, transB, (float)alpha, (float)beta);

@@ -194,6 +194,7 @@ public unsafe partial class ReferenceKernels
         IsDouble(nameof(Gemm), c.DType); // rejects non-float dtypes
         byte* pa = (byte*)a.DataPointer, pb = (byte*)b.DataPointer, pc = (byte*)c.DataPointer;
         var dt = c.DType;
+        var aType = a.DType;
         var bt = b.DType;
         for (int bi = 0; bi < batch; bi++)
         {
@@ -205,7 +206,7 @@ public unsafe partial class ReferenceKernels
                     double sum = 0;
                     for (int p = 0; p < k; p++)
                     {
-                        double av = Read(pa, dt, aBase + (transA ? (long)p * m + i : (long)i * k + p));
+                        double av = Read(pa, aType, aBase + (transA ? (long)p * m + i : (long)i * k + p));
                         double bv = Read(pb, bt, bBase + (transB ? (long)j * k + p : (long)p * n + j));
                         sum += av * bv;
                     }
@@ -223,7 +224,9 @@ public unsafe partial class ReferenceKernels
         KernelChecks.Rank(nameof(Gemm), "a", a, 3);
         KernelChecks.Rank(nameof(Gemm), "b", b, 3);
         KernelChecks.Rank(nameof(Gemm), "c", c, 3);
-        KernelChecks.SameDType(nameof(Gemm), a, c);
+        // Mixed precision (autocast): a and b both bf16 with an f32 c (bf16 products, f32 accumulation and result).
+        bool bf16Operands = a.DType == DType.BFloat16 && b.DType == DType.BFloat16 && c.DType == DType.Float32;
+        if (!bf16Operands) KernelChecks.SameDType(nameof(Gemm), a, c);
         // Weight-only bf16: b may be stored in bf16 when a and c are f32 (the product is computed in f32).
         if (b.DType != c.DType && !(b.DType == DType.BFloat16 && c.DType == DType.Float32))
             throw new ArgumentException($"Gemm: b is {b.DType.ShortName()}, expected {c.DType.ShortName()} (or bf16 weights with f32 a and c)");
