@@ -63,8 +63,11 @@ internal static class DecodePerf
             {
                 ("ModulatedAddRmsNorm", () => Ops.ModulatedAddRmsNorm(hidden, gate, residual, normW, 1e-5, gate, hidden), 6.0 * rows * d * f32, 24),
                 ("MatMul in_proj (bf16 W)", () => Ops.MatMul(hidden, inW, transB: true), (double)inProj * d * 2 + rows * (d + inProj) * f32, 24),
-                ("CausalConv1dStep", () => Ops.CausalConv1dStep(convState, conv, convW, convB, silu: true), 2.0 * rows * c * k * f32 + 2.0 * rows * c * f32, 24),
-                ("SsmStep (dt bias + softplus inside)", () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias), 2.0 * rows * h * p * n * f32, 24),
+                // The decoder runs ConvSsmStep; the two kernels it replaces are timed beside it (0 calls per step).
+                ("CausalConv1dStep (replaced)", () => Ops.CausalConv1dStep(convState, conv, convW, convB, silu: true), 2.0 * rows * c * k * f32 + 2.0 * rows * c * f32, 0),
+                ("SsmStep (replaced)", () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias), 2.0 * rows * h * p * n * f32, 0),
+                ("ConvSsmStep (conv + SSM step, one kernel)", () => Ops.ConvSsmStep(convState, conv, convW, convB, ssm, dt, dtBias, a, dSkip),
+                    2.0 * rows * c * k * f32 + rows * c * f32 + 2.0 * rows * h * p * n * f32, 24),
                 ("GatedRmsNorm", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, 24),
                 ("MatMul out_proj (bf16 W)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, 24),
                 ("MatMul head (bf16 tied table)", () => Ops.MatMul(hidden, head, transB: true), (double)v * d * 2 + rows * (d + v) * f32, 1),

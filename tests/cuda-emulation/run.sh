@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds and runs the CUDA-on-CPU emulation checks (README.md): the emulation self-test, ssm.cu's SsdScan
 # forward / backward kernels on cases written by `Aim.Cuda.Check --emit-ssd` against float64 references, and
-# sample.cu's sample_tokens on cases of `Aim.Cuda.Check --emit-sample` (exact comparison).
+# sample.cu's sample_tokens on cases of `Aim.Cuda.Check --emit-sample` (exact comparison), and decode_step.cu's
+# conv_ssm_step_f32 on cases of `Aim.Cuda.Check --emit-decode-step` against float64 references.
 # Usage: tests/cuda-emulation/run.sh [--no-emit] [case-name-substring]
 #   --no-emit   reuse build/cases and build/sample-cases from an earlier run instead of rebuilding
 #               Aim.Cuda.Check and re-emitting
-#   a case-name substring filters the SSD and sampling cases
+#   a case-name substring filters the SSD, sampling and decode-step cases
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -23,22 +24,27 @@ CXX=${CXX:-g++}
 CXXFLAGS=(-std=c++20 -O2 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unknown-pragmas)
 
 "$here/emu_prep.sh" "$root/src/Aim.Engine.Cuda/Kernels" "$build/kernels"
-echo "== building emu_selftest, ssd_check, sample_check ($CXX)"
+echo "== building emu_selftest, ssd_check, sample_check, decode_step_check ($CXX)"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" "$here/emu_selftest.cpp" -o "$build/emu_selftest" &
 p1=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check" &
 p2=$!
 wait $p1
 wait $p2
-"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/sample_check.cpp" -o "$build/sample_check"
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/sample_check.cpp" -o "$build/sample_check" &
+p3=$!
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/decode_step_check.cpp" -o "$build/decode_step_check"
+wait $p3
 
-if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ]; then
-    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample)"
+if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ] \
+    || [ ! -f "$build/decode-step-cases/manifest.txt" ]; then
+    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample, --emit-decode-step)"
     dotnet build "$root/tests/Aim.Cuda.Check" -v q -nologo > "$build/dotnet-build.log" 2>&1 || { cat "$build/dotnet-build.log"; exit 1; }
     dll=$(ls "$root"/tests/Aim.Cuda.Check/bin/Debug/net*/Aim.Cuda.Check.dll | head -n 1)
-    rm -rf "$build/cases" "$build/sample-cases"
+    rm -rf "$build/cases" "$build/sample-cases" "$build/decode-step-cases"
     dotnet "$dll" --emit-ssd "$build/cases"
     dotnet "$dll" --emit-sample "$build/sample-cases"
+    dotnet "$dll" --emit-decode-step "$build/decode-step-cases"
 fi
 
 status=0
@@ -48,5 +54,7 @@ echo "== ssd_check"
 "$build/ssd_check" "$build/cases" $filter || status=1
 echo "== sample_check"
 "$build/sample_check" "$build/sample-cases" $filter || status=1
+echo "== decode_step_check"
+"$build/decode_step_check" "$build/decode-step-cases" $filter || status=1
 if [ $status = 0 ]; then echo "cuda-emulation: all checks pass"; else echo "cuda-emulation: FAILURES"; fi
 exit $status

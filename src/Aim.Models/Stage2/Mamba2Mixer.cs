@@ -95,16 +95,14 @@ public sealed class Mamba2Mixer : Module
     public Tensor Step(Tensor u, MixerState state)
     {
         int b = u.Shape[0];
-        int e = _config.DInner, h = _config.NHeads, p = _config.Ssm.HeadDim, g = _config.Ssm.NGroups, n = _config.Ssm.DState;
+        int e = _config.DInner, h = _config.NHeads, g = _config.Ssm.NGroups;
         var zxbcdt = InProj.Forward(u);                                    // (B, 2E + 2GN + H)
         var z = Ops.Narrow(zxbcdt, -1, 0, e);
         var xbc = Ops.Narrow(zxbcdt, -1, e, _config.ConvDim);
         var dt = Ops.Narrow(zxbcdt, -1, e + _config.ConvDim, h);
-        var conv = Ops.CausalConv1dStep(state.Conv, xbc, ConvWeight2D(), ConvBias, silu: true); // (B, C)
-        var x = Ops.Reshape(Ops.Narrow(conv, -1, 0, e), b, h, p);
-        var bm = Ops.Reshape(Ops.Narrow(conv, -1, e, g * n), b, g, n);
-        var cm = Ops.Reshape(Ops.Narrow(conv, -1, e + g * n, g * n), b, g, n);
-        var y = Ops.SsmStep(state.Ssm, x, dt, state.A, bm, cm, D, dtBias: DtBias); // (B, H, P); softplus(dt + dt_bias) inside
+        // One kernel: the conv step (SiLU) split into x (B, H, P) | b (B, G, N) | c (B, G, N), then the SSM step
+        // with softplus(dt + dt_bias) inside; equal to CausalConv1dStep followed by SsmStep.
+        var y = Ops.ConvSsmStep(state.Conv, xbc, ConvWeight2D(), ConvBias, state.Ssm, dt, DtBias, state.A, D); // (B, H, P)
         var yn = Ops.GatedRmsNorm(Ops.Reshape(y, b, e), z, NormWeight, NormEps, e / g);
         return OutProj.Forward(yn);
     }
