@@ -17,7 +17,7 @@ prepare=../shared/tools/device/prepare.sh
 "$prepare" tests/Aim.Cuda.Check src/Aim.Cli
 cp scripts/device-run.sh .device/run.sh
 cp scripts/gpu-check.sh .device/gpu-check.sh
-rm -rf .device/Aim.Cli/runtimes .device/Aim.Cli/models .device/Aim.Cli/libSkiaSharp* .device/Aim.Cuda.Check/runtimes
+rm -rf .device/Aim.Cli/runtimes .device/Aim.Cli/models .device/Aim.Cli/libSkiaSharp* .device/Aim.Cuda.Check/runtimes .device/Aim.Cuda.Check/libSkiaSharp*
 rm -rf .device/fixtures
 mkdir -p .device/fixtures
 (cd "$fixtures" && find . -type f ! -name '*_f64*' ! -name 'intermediates*' -print0) | while IFS= read -r -d '' f; do
