@@ -2,6 +2,7 @@
 // kernel, runs every backend-ops harness case and the CUDA-only checks on cuda:0, optionally the golden fixture
 // parity of the AiM and VQ folders under a fixtures root (FixtureParity.cs; the value column is then the relative
 // max error), times a few kernels, and prints "case | status | nmse". Exit code 1 when any case fails.
+// --decode-perf adds the per-kernel decode-step table (DecodePerf.cs) and the grid-barrier latency (GridBarrierPerf.cs).
 // Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--decode-perf] [--fixtures ROOT]
 //        Aim.Cuda.Check --emit-ssd DIR | --emit-sample DIR | --emit-decode-step DIR   (no GPU: cases for
 //        tests/cuda-emulation, SsdEmit.cs, SampleEmit.cs, DecodeStepEmit.cs)
@@ -96,7 +97,11 @@ foreach (var r in rows)
 int pass = rows.Count(r => r.Status == "pass"), unsupported = rows.Count(r => r.Status == "unsupported"), failed = rows.Count(r => !r.Ok);
 failures += failed;
 Console.WriteLine($"harness + checks + fixtures: {pass} pass, {unsupported} unsupported, {failed} fail in {total.Elapsed.TotalSeconds:F1} s");
-if (args.Contains("--decode-perf")) DecodePerf.Run(backend);
+if (args.Contains("--decode-perf"))
+{
+    DecodePerf.Run(backend);
+    GridBarrierPerf.Run(backend);
+}
 if (perf)
 {
     CudaPerf.Run(backend);

@@ -77,6 +77,12 @@ internal static unsafe partial class CudaDriver
     public static partial int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemBytes, nint stream, void** kernelParams, void** extra);
 
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuLaunchCooperativeKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
+        uint sharedMemBytes, nint stream, void** kernelParams);
+    [LibraryImport(CudaLibraries.Driver)]
+    public static partial int cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, nint function, int blockSize, nuint dynamicSharedBytes);
+
     [LibraryImport(CudaLibraries.Driver)] public static partial int cuStreamCreate(nint* stream, uint flags);
     [LibraryImport(CudaLibraries.Driver)] public static partial int cuStreamSynchronize(nint stream);
     [LibraryImport(CudaLibraries.Driver, EntryPoint = "cuStreamDestroy_v2")] public static partial int cuStreamDestroy(nint stream);
