@@ -32,12 +32,4 @@ public static partial class Ops
         using var sc = ContiguousNoGrad(source);
         K(ema).EmaUpdate(sc, decay, ema);
     }
-
-    /// <summary>Σ x² over every element, as a host double (one device sync). Not recorded on the tape.</summary>
-    public static double SquaredNorm(Tensor x)
-    {
-        using var scope = TensorScope.Open();
-        using var noGrad = Tape.NoGrad();
-        return Sum(Square(x)).Item();
-    }
 }
