@@ -145,6 +145,33 @@ __device__ __forceinline__ void block_store(const float (&acc)[4][4], int r0, in
 
 // ---------------------------------------------------------------------------------------------- forward
 
+// The block's place in a grid of (batch, head, chunk, i-tile, j-tile) blocks, j fastest (ti, tj tiles per chunk),
+// with its group, its chunk's first step t0 and length qlen, and the tiles' first rows i0 and columns j0.
+struct ChunkTile
+{
+    int b, h, g, c, t0, qlen, it, jt, i0, j0;
+    i64 bh;
+};
+
+__device__ __forceinline__ ChunkTile chunk_tile(int ti, int tj, int H, int G, int L, int Q, int nc)
+{
+    ChunkTile r;
+    i64 id = blockIdx.x;
+    r.jt = (int)(id % tj); id /= tj;
+    r.it = (int)(id % ti); id /= ti;
+    r.c = (int)(id % nc); id /= nc;
+    r.h = (int)(id % H);
+    r.b = (int)(id / H);
+    r.g = r.h / (H / G);
+    r.t0 = r.c * Q;
+    r.qlen = min(Q, L - r.t0);
+    r.i0 = r.it * SSD_TM;
+    r.j0 = r.jt * SSD_TN;
+    r.bh = (i64)r.b * H + r.h;
+    return r;
+}
+
+
 // One thread per (b, h, chunk): cs (B, H, L) and w (B, H, L).
 extern "C" __global__ void ssd_cumsum_f32(const float* dt, const float* a, float* cs, float* w, int B, int L, int H, int Q, int nc)
 {
@@ -170,14 +197,9 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_cb_f32(
     int B, int L, int G, int N, int Q, int nc, int mm)
 {
     int tiles = (Q + SSD_TM - 1) / SSD_TM;
-    i64 id = blockIdx.x;
-    int sj = (int)(id % tiles); id /= tiles;
-    int li = (int)(id % tiles); id /= tiles;
-    int c = (int)(id % nc); id /= nc;
-    int g = (int)(id % G), b = (int)(id / G);
-    int t0 = c * Q, qlen = min(Q, L - t0);
-    int l0 = li * SSD_TM, s0 = sj * SSD_TN;
-    if (sj > li || l0 >= qlen) return;
+    const ChunkTile tile = chunk_tile(tiles, tiles, G, G, L, Q, nc);      // one "head" per group
+    const int b = tile.b, g = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
+    if (tile.jt > tile.it || l0 >= qlen) return;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
     const float* cb0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
@@ -200,24 +222,17 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_state_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, float* st,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
-    int tp = (P + SSD_TM - 1) / SSD_TM, tn = (N + SSD_TN - 1) / SSD_TN;
-    i64 id = blockIdx.x;
-    int nj = (int)(id % tn); id /= tn;
-    int pi = (int)(id % tp); id /= tp;
-    int c = (int)(id % nc); id /= nc;
-    int h = (int)(id % H), b = (int)(id / H);
-    int g = h / (H / G);
-    int t0 = c * Q, qlen = min(Q, L - t0);
-    int p0 = pi * SSD_TM, n0 = nj * SSD_TN;
+    const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
     const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
     const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    const float* w0 = w + ((i64)b * H + h) * L + t0;
+    const float* w0 = w + tile.bh * L + t0;
     block_gemm<false, false>(acc, qlen, sm, mm,
         [&](int i, int s) { int p = p0 + i; return p < P ? x0[(i64)s * sxl + p] * w0[s] : 0.0f; },
         [&](int s, int j) { int n = n0 + j; return n < N ? b0[(i64)s * sbl + n] : 0.0f; });
-    float* out = st + (((i64)b * H + h) * nc + c) * P * N;
+    float* out = st + (tile.bh * nc + c) * P * N;
     int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
@@ -256,20 +271,13 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_scan_f32(
     const float* d, const float* cb, const float* cs, const float* st, int has_state, float* y,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
-    int tl = (Q + SSD_TM - 1) / SSD_TM, tp = (P + SSD_TN - 1) / SSD_TN;
-    i64 id = blockIdx.x;
-    int pj = (int)(id % tp); id /= tp;
-    int li = (int)(id % tl); id /= tl;
-    int c = (int)(id % nc); id /= nc;
-    int h = (int)(id % H), b = (int)(id / H);
-    int g = h / (H / G);
-    int t0 = c * Q, qlen = min(Q, L - t0);
-    int l0 = li * SSD_TM, p0 = pj * SSD_TN;
+    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, p0 = tile.j0;
     if (l0 >= qlen) return;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
     int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    i64 bh = (i64)b * H + h;
+    const i64 bh = tile.bh;
     const float* cs0 = cs + bh * L + t0;
     const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
     if (c > 0 || has_state)
@@ -342,16 +350,9 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dstate_f32(
     const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, float* gst,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
-    int tp = (P + SSD_TM - 1) / SSD_TM, tn = (N + SSD_TN - 1) / SSD_TN;
-    i64 id = blockIdx.x;
-    int nj = (int)(id % tn); id /= tn;
-    int pi = (int)(id % tp); id /= tp;
-    int c = (int)(id % nc); id /= nc;
-    int h = (int)(id % H), b = (int)(id / H);
-    int g = h / (H / G);
-    int t0 = c * Q, qlen = min(Q, L - t0);
-    int p0 = pi * SSD_TM, n0 = nj * SSD_TN;
-    i64 bh = (i64)b * H + h;
+    const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
+    const i64 bh = tile.bh;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
@@ -418,15 +419,10 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dm_f32(
     int B, int L, int H, int P, int Q, int nc, int mm)
 {
     int tiles = (Q + SSD_TM - 1) / SSD_TM;
-    i64 id = blockIdx.x;
-    int sj = (int)(id % tiles); id /= tiles;
-    int li = (int)(id % tiles); id /= tiles;
-    int c = (int)(id % nc); id /= nc;
-    int h = (int)(id % H), b = (int)(id / H);
-    int t0 = c * Q, qlen = min(Q, L - t0);
-    int l0 = li * SSD_TM, s0 = sj * SSD_TN;
-    if (sj > li || l0 >= qlen) return;
-    i64 bh = (i64)b * H + h;
+    const ChunkTile tile = chunk_tile(tiles, tiles, H, H, L, Q, nc);
+    const int b = tile.b, h = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
+    if (tile.jt > tile.it || l0 >= qlen) return;
+    const i64 bh = tile.bh;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
@@ -445,17 +441,10 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dx_f32(
     const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
-    int tl = (Q + SSD_TM - 1) / SSD_TM, tp = (P + SSD_TN - 1) / SSD_TN;
-    i64 id = blockIdx.x;
-    int pj = (int)(id % tp); id /= tp;
-    int si = (int)(id % tl); id /= tl;
-    int c = (int)(id % nc); id /= nc;
-    int h = (int)(id % H), b = (int)(id / H);
-    int g = h / (H / G);
-    int t0 = c * Q, qlen = min(Q, L - t0);
-    int s0 = si * SSD_TM, p0 = pj * SSD_TN;
+    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, p0 = tile.j0;
     if (s0 >= qlen) return;
-    i64 bh = (i64)b * H + h;
+    const i64 bh = tile.bh;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
@@ -492,17 +481,11 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dc_f32(
     const float* cs, const float* st, int has_state, const float* dmd, float* dch, float* part_i,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
-    int tl = (Q + SSD_TM - 1) / SSD_TM, tn = (N + SSD_TN - 1) / SSD_TN;
-    i64 id = blockIdx.x;
-    int nj = (int)(id % tn); id /= tn;
-    int li = (int)(id % tl); id /= tl;
-    int c = (int)(id % nc); id /= nc;
-    int h = (int)(id % H), b = (int)(id / H);
-    int g = h / (H / G);
-    int t0 = c * Q, qlen = min(Q, L - t0);
-    int l0 = li * SSD_TM, n0 = nj * SSD_TN;
+    const int tn = (N + SSD_TN - 1) / SSD_TN;
+    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, n0 = tile.j0, nj = tile.jt;
     if (l0 >= qlen) return;
-    i64 bh = (i64)b * H + h;
+    const i64 bh = tile.bh;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -545,17 +528,11 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_db_f32(
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
     float* dbh, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
-    int tl = (Q + SSD_TM - 1) / SSD_TM, tn = (N + SSD_TN - 1) / SSD_TN;
-    i64 id = blockIdx.x;
-    int nj = (int)(id % tn); id /= tn;
-    int si = (int)(id % tl); id /= tl;
-    int c = (int)(id % nc); id /= nc;
-    int h = (int)(id % H), b = (int)(id / H);
-    int g = h / (H / G);
-    int t0 = c * Q, qlen = min(Q, L - t0);
-    int s0 = si * SSD_TM, n0 = nj * SSD_TN;
+    const int tn = (N + SSD_TN - 1) / SSD_TN;
+    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, n0 = tile.j0, nj = tile.jt;
     if (s0 >= qlen) return;
-    i64 bh = (i64)b * H + h;
+    const i64 bh = tile.bh;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -609,13 +586,10 @@ extern "C" __global__ void __launch_bounds__(SSD_SCALAR_THREADS) ssd_bwd_scalars
     extern __shared__ double sh[];                 // dcs[Q], then SSD_SCALAR_THREADS / 32 reduction slots
     double* dcs = sh;
     double* red = sh + Q;
-    i64 id = blockIdx.x;
-    int c = (int)(id % nc); id /= nc;
-    int h = (int)(id % H), b = (int)(id / H);
-    int g = h / (H / G);
-    int t0 = c * Q, qlen = min(Q, L - t0);
-    int tn = (N + SSD_TN - 1) / SSD_TN;
-    i64 bh = (i64)b * H + h;
+    const ChunkTile tile = chunk_tile(1, 1, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen;
+    const int tn = (N + SSD_TN - 1) / SSD_TN;
+    const i64 bh = tile.bh;
     const float* dt0 = dt + ((i64)b * L + t0) * H + h;
     const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
     const float* dm0 = dmd + (bh * nc + c) * Q * Q;
