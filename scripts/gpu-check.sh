@@ -17,6 +17,7 @@ bash run.sh dotnet Aim.Cuda.Check/Aim.Cuda.Check.dll --fixtures fixtures "${perf
 check_rc=$?
 if [ $quick = 0 ]; then
     bash run.sh dotnet Aim.Cli/aim.dll bench train --device cuda --model aim-b --batch 32 --steps 3 --tf32 --profile > "$out/train-profile.txt" 2>&1
+    bash run.sh dotnet Aim.Cli/aim.dll bench train --device cuda --model aim-b --batch 32 --steps 3 --precision bf16 > "$out/train-bf16.txt" 2>&1
     bash run.sh dotnet Aim.Cli/aim.dll bench generate --device cuda --model aim-b --weights bf16 > "$out/generate.txt" 2>&1
 fi
 echo "== $(cat "$out/gpu.txt")"
@@ -26,6 +27,7 @@ echo "Aim.Cuda.Check exit $check_rc"
 if [ $quick = 0 ]; then
     grep -E "SsdScan" "$out/cuda-check.txt" | grep -E "ms|median" | head -20
     grep -E "tokens/s|total|Ssd|Gemm" "$out/train-profile.txt" | head -24
+    tail -6 "$out/train-bf16.txt"
     tail -12 "$out/generate.txt"
 fi
 exit $check_rc
