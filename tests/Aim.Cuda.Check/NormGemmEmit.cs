@@ -65,7 +65,7 @@ internal static class NormGemmEmit
             Write(at, "x.f32", x.ToArray<float>());
             Write(at, "z.f32", z.ToArray<float>());
             Write(at, "nw.f32", nw.ToArray<float>());
-            Write(at, "w.bf16", w.ToArray<ushort>());
+            Write(at, "w.bf16", w.ToArray<BFloat16>());
 
             Tensor F64(Tensor t) => Ops.Cast(t, DType.Float64);
             var w64 = F64(w);
