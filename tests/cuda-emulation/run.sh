@@ -2,11 +2,12 @@
 # Builds and runs the CUDA-on-CPU emulation checks (README.md): the emulation self-test, ssm.cu's SsdScan
 # forward / backward kernels on cases written by `Aim.Cuda.Check --emit-ssd` against float64 references, and
 # sample.cu's sample_tokens on cases of `Aim.Cuda.Check --emit-sample` (exact comparison), and decode_step.cu's
-# conv_ssm_step_f32 on cases of `Aim.Cuda.Check --emit-decode-step` against float64 references.
+# conv_ssm_step_f32 on cases of `Aim.Cuda.Check --emit-decode-step` against float64 references, and skinny_gemm.cu's
+# gated_norm_skinny_gemm_bf16 / skinny_gemm_bf16 (+ norm.cu's rms_norm_f32) on cases of `--emit-norm-gemm`.
 # Usage: tests/cuda-emulation/run.sh [--no-emit] [case-name-substring]
 #   --no-emit   reuse build/cases and build/sample-cases from an earlier run instead of rebuilding
 #               Aim.Cuda.Check and re-emitting
-#   a case-name substring filters the SSD, sampling and decode-step cases
+#   a case-name substring filters the SSD, sampling, decode-step and norm-gemm cases
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -24,7 +25,7 @@ CXX=${CXX:-g++}
 CXXFLAGS=(-std=c++20 -O2 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unknown-pragmas)
 
 "$here/emu_prep.sh" "$root/src/Aim.Engine.Cuda/Kernels" "$build/kernels"
-echo "== building emu_selftest, ssd_check, sample_check, decode_step_check ($CXX)"
+echo "== building emu_selftest, ssd_check, sample_check, decode_step_check, normgemm_check ($CXX)"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" "$here/emu_selftest.cpp" -o "$build/emu_selftest" &
 p1=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check" &
@@ -35,16 +36,18 @@ wait $p2
 p3=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/decode_step_check.cpp" -o "$build/decode_step_check"
 wait $p3
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/normgemm_check.cpp" -o "$build/normgemm_check"
 
 if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ] \
-    || [ ! -f "$build/decode-step-cases/manifest.txt" ]; then
-    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample, --emit-decode-step)"
+    || [ ! -f "$build/decode-step-cases/manifest.txt" ] || [ ! -f "$build/norm-gemm-cases/manifest.txt" ]; then
+    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample, --emit-decode-step, --emit-norm-gemm)"
     dotnet build "$root/tests/Aim.Cuda.Check" -v q -nologo > "$build/dotnet-build.log" 2>&1 || { cat "$build/dotnet-build.log"; exit 1; }
     dll=$(ls "$root"/tests/Aim.Cuda.Check/bin/Debug/net*/Aim.Cuda.Check.dll | head -n 1)
-    rm -rf "$build/cases" "$build/sample-cases" "$build/decode-step-cases"
+    rm -rf "$build/cases" "$build/sample-cases" "$build/decode-step-cases" "$build/norm-gemm-cases"
     dotnet "$dll" --emit-ssd "$build/cases"
     dotnet "$dll" --emit-sample "$build/sample-cases"
     dotnet "$dll" --emit-decode-step "$build/decode-step-cases"
+    dotnet "$dll" --emit-norm-gemm "$build/norm-gemm-cases"
 fi
 
 status=0
@@ -56,5 +59,7 @@ echo "== sample_check"
 "$build/sample_check" "$build/sample-cases" $filter || status=1
 echo "== decode_step_check"
 "$build/decode_step_check" "$build/decode-step-cases" $filter || status=1
+echo "== normgemm_check"
+"$build/normgemm_check" "$build/norm-gemm-cases" $filter || status=1
 if [ $status = 0 ]; then echo "cuda-emulation: all checks pass"; else echo "cuda-emulation: FAILURES"; fi
 exit $status

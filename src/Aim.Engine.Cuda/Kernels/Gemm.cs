@@ -109,14 +109,22 @@ public sealed unsafe partial class CudaKernels
         args.Add((float)alpha);
         args.Add((float)beta);
         args.Add(vec ? 1 : 0);
-        // Warps per column: enough warps in flight to cover the GPU (about 32 per multiprocessor) while every warp
-        // keeps at least two 32-lane passes over its part of K.
-        int split = 1, target = 32 * _backend.Context.MultiprocessorCount;
-        while (split < SkinnyWarps && (long)n * split < target && k / (8 * 32 * split * 2) >= 1) split *= 2;
+        int split = SkinnySplit(n, k);
         args.Add(split);
         int columnsPerBlock = SkinnyWarps / split;
         Launch(Function("skinny_gemm.cu", "skinny_gemm_bf16"), (uint)((n + columnsPerBlock - 1) / columnsPerBlock), SkinnyWarps * 32, 0, args);
         return true;
+    }
+
+    /// <summary>
+    /// Warps per output column of skinny_gemv (skinny_gemm.cu): enough warps in flight to cover the GPU (about 32 per
+    /// multiprocessor) while every warp keeps at least two 32-lane passes over its part of K.
+    /// </summary>
+    private int SkinnySplit(int n, int k)
+    {
+        int split = 1, target = 32 * _backend.Context.MultiprocessorCount;
+        while (split < SkinnyWarps && (long)n * split < target && k / (8 * 32 * split * 2) >= 1) split *= 2;
+        return split;
     }
 
     private nint CuBlasFor()

@@ -103,8 +103,8 @@ public sealed class Mamba2Mixer : Module
         // One kernel: the conv step (SiLU) split into x (B, H, P) | b (B, G, N) | c (B, G, N), then the SSM step
         // with softplus(dt + dt_bias) inside; equal to CausalConv1dStep followed by SsmStep.
         var y = Ops.ConvSsmStep(state.Conv, xbc, ConvWeight2D(), ConvBias, state.Ssm, dt, DtBias, state.A, D); // (B, H, P)
-        var yn = Ops.GatedRmsNorm(Ops.Reshape(y, b, e), z, NormWeight, NormEps, e / g);
-        return OutProj.Forward(yn);
+        // One kernel on CUDA at decode sizes: the gated RMSNorm then out_proj (no bias), equal to GatedRmsNorm + Linear.
+        return Ops.GatedRmsNormMatMul(Ops.Reshape(y, b, e), z, NormWeight, NormEps, e / g, OutProj.Weight);
     }
 
     /// <summary>

@@ -1,0 +1,186 @@
+// Runs skinny_gemm.cu's gated_norm_skinny_gemm_bf16 (GatedRmsNormMatMul) under the CPU emulation (cuda_emu.hpp) with
+// exactly the launch of src/Aim.Engine.Cuda/Kernels/CudaKernels.NormLinear.cs (256 threads, ⌈N / (8 / split)⌉ blocks,
+// split from Gemm.cs's SkinnySplit on the H200's 132 SMs, M·K floats of dynamic shared memory, norm.cu's RowThreads
+// for the reduction order) on the cases written by `Aim.Cuda.Check --emit-norm-gemm DIR`. Each case runs with x and z
+// contiguous, as 16-byte aligned column blocks of wider rows (float4 reads) and as misaligned ones (scalar reads).
+// Per layout it checks
+//   fused:   the fused kernel vs the float64 reference (NMSE ≤ 1e-10, as OpCases.NormLinear.cs);
+//   unfused: the path it replaces, norm.cu's rms_norm_f32 (launch of CudaKernels.Norm.cs's LaunchRmsNorm on
+//            contiguous copies) then skinny_gemm_bf16 (launch of Gemm.cs's TrySkinny): must equal the fused output
+//            bit for bit (same reduction order, same split);
+//   gemm:    skinny_gemm_bf16 alone on x (strided as laid out) vs the float64 x · Wᵀ (its refactor into skinny_gemv).
+// Outputs start as NaN so a value a kernel forgets to write shows up.
+// Usage: normgemm_check DIR [case-name-substring]    exit 1 when any check fails.
+#include "cuda_emu.hpp"
+#include "norm.cu"
+#include "skinny_gemm.cu"
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace
+{
+constexpr int Threads = 256, Warps = 8, MultiprocessorCount = 132, RowBlocksPerMultiprocessor = 64; // the C# constants, H200
+constexpr double Tol = 1e-10, Eps = 1e-5; // OpCases.NormLinear.cs, NormGemmEmit.Eps
+
+template <typename T> std::vector<T> read_file(const std::string& path, size_t count)
+{
+    std::ifstream f(path, std::ios::binary);
+    if (!f) { std::fprintf(stderr, "missing %s\n", path.c_str()); std::exit(2); }
+    std::vector<T> v(count);
+    f.read(reinterpret_cast<char*>(v.data()), (std::streamsize)(count * sizeof(T)));
+    if ((size_t)f.gcount() != count * sizeof(T) || f.peek() != EOF)
+    {
+        std::fprintf(stderr, "%s: expected %zu values of %zu bytes\n", path.c_str(), count, sizeof(T));
+        std::exit(2);
+    }
+    return v;
+}
+
+// Rows of `cols` floats stored inside rows of `width` floats starting at column `at`, in a buffer whose first row
+// starts 16-byte aligned (so the column offset alone decides the alignment, as for a Narrow of an aligned tensor).
+struct Laid
+{
+    std::vector<float> buf;
+    float* base;   // the aligned start of row 0 (column 0)
+    float* at;     // element (0, 0) of the view
+    long long stride;
+};
+
+Laid lay_out(const std::vector<float>& src, int rows, int cols, int width, int at)
+{
+    Laid l;
+    l.buf.assign((size_t)rows * width + 8, std::numeric_limits<float>::quiet_NaN());
+    uintptr_t p = reinterpret_cast<uintptr_t>(l.buf.data());
+    l.base = l.buf.data() + ((16 - p % 16) % 16) / sizeof(float);
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < cols; k++) l.base[(size_t)r * width + at + k] = src[(size_t)r * cols + k];
+    l.at = l.base + at;
+    l.stride = width;
+    return l;
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+int row_threads(long long n) // CudaKernels.Norm.cs RowThreads
+{
+    long long t = 32;
+    while (t < 512 && t * 4 < n) t *= 2;
+    return (int)t;
+}
+
+int skinny_split(int n, int k) // Gemm.cs SkinnySplit
+{
+    int split = 1, target = 32 * MultiprocessorCount;
+    while (split < Warps && (long long)n * split < target && k / (8 * 32 * split * 2) >= 1) split *= 2;
+    return split;
+}
+
+double nmse(const std::vector<float>& got, const std::vector<double>& want, bool& finite)
+{
+    double num = 0, den = 0;
+    finite = true;
+    for (size_t i = 0; i < want.size(); i++)
+    {
+        if (!std::isfinite((double)got[i])) finite = false;
+        double e = (double)got[i] - want[i];
+        num += e * e;
+        den += want[i] * want[i];
+    }
+    return den > 0 ? num / den : num;
+}
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2) { std::fprintf(stderr, "usage: normgemm_check DIR [case-name-substring]\n"); return 2; }
+    std::string dir = argv[1], filter = argc > 2 ? argv[2] : "";
+    std::ifstream m(dir + "/manifest.txt");
+    if (!m) { std::fprintf(stderr, "no %s/manifest.txt (run Aim.Cuda.Check --emit-norm-gemm %s)\n", dir.c_str(), dir.c_str()); return 2; }
+    std::string line;
+    int pass = 0, fail = 0;
+    double worstFused = 0, worstGemm = 0;
+    while (std::getline(m, line))
+    {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream is(line);
+        std::string name;
+        int M, K, N, group;
+        is >> name >> M >> K >> N >> group;
+        if (!is) { std::fprintf(stderr, "bad manifest line: %s\n", line.c_str()); return 2; }
+        if (!filter.empty() && name.find(filter) == std::string::npos) continue;
+        const std::string at = dir + "/" + name + "/";
+        const size_t mk = (size_t)M * K, mn = (size_t)M * N;
+        auto x0 = read_file<float>(at + "x.f32", mk);
+        auto z0 = read_file<float>(at + "z.f32", mk);
+        auto nw = read_file<float>(at + "nw.f32", K);
+        auto wbits = read_file<uint16_t>(at + "w.bf16", (size_t)N * K);
+        auto outRef = read_file<double>(at + "out.f64", mn);
+        auto gemmRef = read_file<double>(at + "gemm.f64", mn);
+        // The weight in a 16-byte aligned buffer, as a device allocation is.
+        std::vector<uint16_t> wbuf((size_t)N * K + 8);
+        uint16_t* wp = wbuf.data() + ((16 - reinterpret_cast<uintptr_t>(wbuf.data()) % 16) % 16) / sizeof(uint16_t);
+        std::memcpy(wp, wbits.data(), wbits.size() * sizeof(uint16_t));
+        const bf16* w = reinterpret_cast<const bf16*>(wp);
+        const int split = skinny_split(N, K), columnsPerBlock = Warps / split;
+        const unsigned blocks = (unsigned)((N + columnsPerBlock - 1) / columnsPerBlock);
+
+        for (int layout = 0; layout < 3; layout++)
+        {
+            // 0: contiguous; 1: x inside rows of K+4 at column 4, z inside rows of K+8 at 0; 2: x at 1 of K+3, z at 1 of K+5.
+            int xw = layout == 1 ? K + 4 : layout == 2 ? K + 3 : K, xa = layout == 1 ? 4 : layout == 2 ? 1 : 0;
+            int zw = layout == 1 ? K + 8 : layout == 2 ? K + 5 : K, za = layout == 2 ? 1 : 0;
+            Laid x = lay_out(x0, M, K, xw, xa), z = lay_out(z0, M, K, zw, za);
+
+            // fused: CudaKernels.NormLinear.cs
+            bool nvec = K % 4 == 0 && x.stride % 4 == 0 && z.stride % 4 == 0 && aligned16(x.at) && aligned16(z.at);
+            const long long swn = K; // the weight's row stride
+            bool vec = K % 8 == 0 && swn % 8 == 0 && aligned16(w);
+            std::vector<float> fused(mn, std::numeric_limits<float>::quiet_NaN());
+            emu::launch(dim3(blocks), dim3(Threads), mk * sizeof(float), gated_norm_skinny_gemm_bf16,
+                        x.at, (i64)x.stride, z.at, (i64)z.stride, nw.data(), (float)Eps, group, row_threads(group),
+                        w, (i64)swn, fused.data(), M, N, K, nvec ? 1 : 0, vec ? 1 : 0, split);
+            bool finite;
+            double eFused = nmse(fused, outRef, finite);
+            bool okFused = finite && eFused <= Tol;
+
+            // unfused: NormLinearChecks.Compose: contiguous copies, rms_norm_f32 (LaunchRmsNorm), skinny_gemm_bf16 (TrySkinny)
+            Laid xc = lay_out(x0, M, K, K, 0), zc = lay_out(z0, M, K, K, 0);
+            Laid normed = lay_out(std::vector<float>(mk, std::numeric_limits<float>::quiet_NaN()), M, K, K, 0);
+            long long segments = (long long)M * (K / group);
+            unsigned rowGrid = (unsigned)std::max(1LL, std::min(segments, (long long)MultiprocessorCount * RowBlocksPerMultiprocessor));
+            emu::launch(dim3(rowGrid), dim3(row_threads(group)), 0, rms_norm_f32,
+                        xc.at, (const float*)nullptr, zc.at, nw.data(), (float)Eps, group, K / group, (i64)segments, normed.at, (float*)nullptr);
+            std::vector<float> unfused(mn, std::numeric_limits<float>::quiet_NaN());
+            bool vecU = K % 8 == 0 && K % 4 == 0 && swn % 8 == 0 && aligned16(normed.at) && aligned16(w); // sxm = K
+            emu::launch(dim3(blocks), dim3(Threads), 0, skinny_gemm_bf16, normed.at, (i64)K, w, (i64)K, unfused.data(), (i64)N,
+                        M, N, K, 1.0f, 0.0f, vecU ? 1 : 0, split);
+            size_t differ = 0;
+            for (size_t i = 0; i < mn; i++) differ += std::memcmp(&fused[i], &unfused[i], sizeof(float)) != 0;
+
+            // gemm: skinny_gemm_bf16 alone on x as laid out (TrySkinny's vec rule)
+            std::vector<float> gemm(mn, std::numeric_limits<float>::quiet_NaN());
+            bool vecG = K % 8 == 0 && x.stride % 4 == 0 && swn % 8 == 0 && aligned16(x.at) && aligned16(w);
+            emu::launch(dim3(blocks), dim3(Threads), 0, skinny_gemm_bf16, x.at, (i64)x.stride, w, (i64)K, gemm.data(), (i64)N,
+                        M, N, K, 1.0f, 0.0f, vecG ? 1 : 0, split);
+            bool finiteG;
+            double eGemm = nmse(gemm, gemmRef, finiteG);
+            bool okGemm = finiteG && eGemm <= Tol;
+
+            bool ok = okFused && differ == 0 && okGemm;
+            worstFused = std::max(worstFused, eFused);
+            worstGemm = std::max(worstGemm, eGemm);
+            static const char* names[] = { "contig", "aligned", "misalign" };
+            std::printf("%-22s %-8s split=%d nvec=%d vec=%d %s fused %.1e%s, unfused %s, gemm %.1e%s\n", name.c_str(), names[layout], split,
+                        nvec ? 1 : 0, vec ? 1 : 0, ok ? "pass" : "FAIL", eFused, okFused ? "" : "(FAIL)",
+                        differ == 0 ? "bit-equal" : (std::to_string(differ) + " values differ (FAIL)").c_str(), eGemm, okGemm ? "" : "(FAIL)");
+            (ok ? pass : fail)++;
+        }
+    }
+    std::printf("normgemm_check: %d pass, %d fail, worst NMSE fused %.1e, skinny_gemm_bf16 %.1e (tolerance %.0e)\n", pass, fail, worstFused,
+                worstGemm, Tol);
+    return fail == 0 && pass > 0 ? 0 : 1;
+}
