@@ -10,13 +10,13 @@
 // and a folder DIR/name with raw little-endian files, row-major, contiguous (C = H·P + 2·G·N):
 //   float32 inputs:   conv (B,C,K), xbc (B,C), w (C,K), [bias (C)], ssm (B,H,P,N), dt (B,H), dtbias (H), a (H), [d (H)]
 //   float64 outputs:  after step 1: y1 (B,H,P), conv1 (B,C,K), ssm1 (B,H,P,N); after step 2: y2, conv2, ssm2
-using System.Globalization;
-using System.Runtime.InteropServices;
 using Aim.BackendOps;
 using Aim.Engine.Kernels.Reference;
 using Aim.Engine.Operations;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
+
+using static Aim.Cuda.Check.EmitFiles;
 
 namespace Aim.Cuda.Check;
 
@@ -81,14 +81,4 @@ internal static class DecodeStepEmit
         Console.WriteLine($"wrote {Cases.Length} ConvSsmStep cases to {Path.GetFullPath(dir)}");
         return 0;
     }
-
-    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static string F(bool v) => v ? "1" : "0";
-
-    private static void WriteF32(string dir, string name, Tensor t)
-        => File.WriteAllBytes(Path.Combine(dir, name + ".f32"), MemoryMarshal.AsBytes(t.ToArray<float>().AsSpan()).ToArray());
-
-    private static void WriteF64(string dir, string name, Tensor t)
-        => File.WriteAllBytes(Path.Combine(dir, name + ".f64"), MemoryMarshal.AsBytes(t.ToArray<double>().AsSpan()).ToArray());
 }

@@ -9,13 +9,13 @@
 // and a folder DIR/name with raw little-endian files, row-major, contiguous:
 //   float32 inputs:  x (M,K), z (M,K), nw (K); bf16 (uint16 bits): w (N,K)
 //   float64 outputs: out (M,N) = GatedRmsNormMatMul(x, z, nw, 1e-5, groupSize, w); gemm (M,N) = x · Wᵀ
-using System.Globalization;
-using System.Runtime.InteropServices;
 using Aim.BackendOps;
 using Aim.Engine.Kernels.Reference;
 using Aim.Engine.Operations;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
+
+using static Aim.Cuda.Check.EmitFiles;
 
 namespace Aim.Cuda.Check;
 
@@ -82,9 +82,4 @@ internal static class NormGemmEmit
         Console.WriteLine($"wrote {Cases.Length} GatedRmsNormMatMul cases to {Path.GetFullPath(dir)}");
         return 0;
     }
-
-    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static void Write<T>(string dir, string name, T[] values) where T : unmanaged
-        => File.WriteAllBytes(Path.Combine(dir, name), MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
 }

@@ -8,12 +8,13 @@
 //   inputs:  logits.f32 (2B, V), steps.i64 (2B), history.i64 (B, T)
 //   outputs: tokens.i64 (2B), steps_out.i64 (2B), positions.i64 (2B), history_out.i64 (B, T)
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Aim.BackendOps;
 using Aim.Engine.Kernels;
 using Aim.Engine.Kernels.Reference;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
+
+using static Aim.Cuda.Check.EmitFiles;
 
 namespace Aim.Cuda.Check;
 
@@ -78,11 +79,4 @@ internal static class SampleEmit
         Console.WriteLine($"wrote {cases.Length} SampleTokens cases to {Path.GetFullPath(dir)}");
         return 0;
     }
-
-    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static string D(double v) => v.ToString("R", CultureInfo.InvariantCulture);
-
-    private static void Write<T>(string dir, string name, T[] data) where T : unmanaged
-        => File.WriteAllBytes(Path.Combine(dir, name), MemoryMarshal.AsBytes(data.AsSpan()).ToArray());
 }

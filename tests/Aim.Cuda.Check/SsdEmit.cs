@@ -11,13 +11,13 @@
 //                     dy (B,L,H,P), [dfinal (B,H,P,N)]                                       -> NAME.f32
 //   float64 outputs:  y (B,L,H,P), final (B,H,P,N); with hasBackward also dx, ddt, da, db, dc, dd (H, computed
 //                     whether or not d is given), dinit (B,H,P,N, computed whether or not init is given) -> NAME.f64
-using System.Globalization;
-using System.Runtime.InteropServices;
 using Aim.BackendOps;
 using Aim.Engine.Kernels.Reference;
 using Aim.Engine.Operations;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
+
+using static Aim.Cuda.Check.EmitFiles;
 
 namespace Aim.Cuda.Check;
 
@@ -96,14 +96,4 @@ internal static class SsdEmit
         Console.WriteLine($"wrote {Cases.Length} SSD cases to {Path.GetFullPath(dir)}");
         return 0;
     }
-
-    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static string F(bool v) => v ? "1" : "0";
-
-    private static void WriteF32(string dir, string name, Tensor t)
-        => File.WriteAllBytes(Path.Combine(dir, name + ".f32"), MemoryMarshal.AsBytes(t.ToArray<float>().AsSpan()).ToArray());
-
-    private static void WriteF64(string dir, string name, Tensor t)
-        => File.WriteAllBytes(Path.Combine(dir, name + ".f64"), MemoryMarshal.AsBytes(t.ToArray<double>().AsSpan()).ToArray());
 }
