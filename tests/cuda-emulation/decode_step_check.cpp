@@ -9,6 +9,7 @@
 // emulation cannot show cross-block races: decode_step.cu's header argues those away.
 // Usage: decode_step_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
 #include "cuda_emu.hpp"
+#include "emu_cases.hpp"
 #include "decode_step.cu"
 
 #include <chrono>
@@ -20,20 +21,6 @@ namespace
 {
 constexpr int Threads = 256, Warps = 8, MultiprocessorCount = 132, MinCounters = 4096; // CudaKernels.DecodeStep.cs, H200
 constexpr double Tol = 1e-10; // NMSE vs float64, as OpCases.DecodeStep.cs
-
-template <typename T> std::vector<T> read_file(const std::string& path, size_t count)
-{
-    std::ifstream f(path, std::ios::binary);
-    if (!f) { std::fprintf(stderr, "missing %s\n", path.c_str()); std::exit(2); }
-    std::vector<T> v(count);
-    f.read(reinterpret_cast<char*>(v.data()), (std::streamsize)(count * sizeof(T)));
-    if ((size_t)f.gcount() != count * sizeof(T) || f.peek() != EOF)
-    {
-        std::fprintf(stderr, "%s: expected %zu values of %zu bytes\n", path.c_str(), count, sizeof(T));
-        std::exit(2);
-    }
-    return v;
-}
 
 // Rows of `cols` values stored inside rows of `width` values starting at column `at`.
 std::vector<float> embed(const std::vector<float>& src, size_t rows, int cols, int width, int at)

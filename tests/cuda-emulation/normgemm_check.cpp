@@ -12,6 +12,7 @@
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: normgemm_check DIR [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"
+#include "emu_cases.hpp"
 #include "norm.cu"
 #include "skinny_gemm.cu"
 
@@ -25,20 +26,6 @@ namespace
 {
 constexpr int Threads = 256, Warps = 8, MultiprocessorCount = 132, RowBlocksPerMultiprocessor = 64; // the C# constants, H200
 constexpr double Tol = 1e-10, Eps = 1e-5; // OpCases.NormLinear.cs, NormGemmEmit.Eps
-
-template <typename T> std::vector<T> read_file(const std::string& path, size_t count)
-{
-    std::ifstream f(path, std::ios::binary);
-    if (!f) { std::fprintf(stderr, "missing %s\n", path.c_str()); std::exit(2); }
-    std::vector<T> v(count);
-    f.read(reinterpret_cast<char*>(v.data()), (std::streamsize)(count * sizeof(T)));
-    if ((size_t)f.gcount() != count * sizeof(T) || f.peek() != EOF)
-    {
-        std::fprintf(stderr, "%s: expected %zu values of %zu bytes\n", path.c_str(), count, sizeof(T));
-        std::exit(2);
-    }
-    return v;
-}
 
 // Rows of `cols` floats stored inside rows of `width` floats starting at column `at`, in a buffer whose first row
 // starts 16-byte aligned (so the column offset alone decides the alignment, as for a Narrow of an aligned tensor).

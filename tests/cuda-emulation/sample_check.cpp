@@ -5,6 +5,7 @@
 // history EXACTLY with ReferenceKernels.SampleTokens (as OpCases.Sample.cs does, MaxNmse 0).
 // Usage: sample_check DIR [case-name-substring]    exit 1 on any difference.
 #include "cuda_emu.hpp"
+#include "emu_cases.hpp"
 #include "sample.cu"
 
 #include <chrono>
@@ -14,20 +15,6 @@
 namespace
 {
 constexpr int SampleThreads = 1024, SampleTileCap = 4096;
-
-template <typename T> std::vector<T> read_file(const std::string& path, size_t count)
-{
-    std::ifstream f(path, std::ios::binary);
-    if (!f) { std::fprintf(stderr, "missing %s\n", path.c_str()); std::exit(2); }
-    std::vector<T> v(count);
-    f.read(reinterpret_cast<char*>(v.data()), (std::streamsize)(count * sizeof(T)));
-    if ((size_t)f.gcount() != count * sizeof(T) || f.peek() != EOF)
-    {
-        std::fprintf(stderr, "%s: expected %zu values of %zu bytes\n", path.c_str(), count, sizeof(T));
-        std::exit(2);
-    }
-    return v;
-}
 
 int differences(const char* what, const std::vector<i64>& got, const std::vector<i64>& want, std::string& detail)
 {

@@ -8,6 +8,7 @@
 // Workspaces and outputs start as NaN so a value that a kernel forgets to write shows up.
 // Usage: ssd_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
 #include "cuda_emu.hpp"
+#include "emu_cases.hpp"
 #include "ssm.cu"
 
 #include <chrono>
@@ -30,20 +31,6 @@ struct Case
     int B, L, H, G, P, N, chunk;
     bool hasD, hasInit, hasDFinal, hasBackward;
 };
-
-template <typename T> std::vector<T> read_file(const std::string& path, size_t count)
-{
-    std::ifstream f(path, std::ios::binary);
-    if (!f) { std::fprintf(stderr, "missing %s\n", path.c_str()); std::exit(2); }
-    std::vector<T> v(count);
-    f.read(reinterpret_cast<char*>(v.data()), (std::streamsize)(count * sizeof(T)));
-    if ((size_t)f.gcount() != count * sizeof(T) || f.peek() != EOF)
-    {
-        std::fprintf(stderr, "%s: expected %zu values of %zu bytes\n", path.c_str(), count, sizeof(T));
-        std::exit(2);
-    }
-    return v;
-}
 
 std::vector<float> nan_buffer(size_t n) { return std::vector<float>(std::max<size_t>(n, 1), std::numeric_limits<float>::quiet_NaN()); }
 
