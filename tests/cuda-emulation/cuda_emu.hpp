@@ -4,16 +4,21 @@
 //
 // API
 //   emu::launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, kernel, args...)   runs a launch to completion
+//   emu::launch_cooperative(same) -> bool   cuLaunchCooperativeKernel: all blocks at once (see below); false on a
+//       grid deadlock (emu::last_error() says which blocks are stuck);   emu::cooperative_schedule()   its schedule
 //   emu::dynamic_shared()   the running block's dynamic shared memory;   emu::stats()   counters (blocks, barriers,
-//   tf32_unrounded);   EMU_STACK_KB (environment)   stack per thread.   Errors print the block and thread, then abort.
+//   tf32_unrounded, spins);   EMU_STACK_KB (environment)   stack per thread;   EMU_SPIN_ROUNDS (environment)   rounds
+//   without progress before a spinning launch is called deadlocked (default 10000). Other errors print the block
+//   and thread, then abort.
 //
 // Execution model
 //   * Fibers rather than one std::thread per CUDA thread: the SSD backward alone crosses ~7 million warp barriers,
 //     which OS threads on a 2-core machine would make minutes of context switches; fibers also make runs repeatable.
-//   * Blocks run one after another (x fastest, then y, z). Every thread of a block is a cooperative fiber with its
-//     own stack (EMU_STACK_KB, default 256 KiB, guard page below) on the one OS thread; a fiber runs until it
-//     reaches a barrier (__syncthreads, a warp-collective call) or returns. Scheduling is deterministic: threads
-//     run in linear-id order between barriers. Because one block runs at a time, `__shared__` is `static`.
+//   * emu::launch: blocks run one after another (x fastest, then y, z). Every thread of a block is a cooperative fiber
+//     with its own stack (EMU_STACK_KB, default 256 KiB, guard page below) on the one OS thread; a fiber runs until
+//     it reaches a barrier (__syncthreads, a warp-collective call), spins (AIM_SPIN_HINT) or returns. Scheduling is
+//     deterministic: threads run in linear-id order between barriers. Because one block runs at a time,
+//     `__shared__` is `static` (see the cooperative launches below for the exception).
 //   * __syncthreads releases when every thread that has not returned waits at it (as hardware counts only live
 //     threads). Threads still waiting at a warp-collective whose lanes sit at __syncthreads = deadlock: reported.
 //   * Warp collectives (__syncwarp, __shfl*_sync, __ballot_sync, __any/__all_sync) wait until every lane of the
@@ -25,6 +30,28 @@
 //     aligned buffer of EMU_MAX_DYNAMIC_SHARED bytes that the launcher fills with 0xFF bytes (float NaN) before
 //     every block. Static __shared__ is NOT poisoned: it keeps the previous block's values.
 //   * Atomics are plain read-modify-writes (fibers never interleave inside one call), so they are exact.
+//
+// Cooperative launches (emu::launch_cooperative; for persistent kernels that meet at grid_barrier, grid_sync.cuh)
+//   * Every thread of every block is a fiber of one scheduler, all alive at once. Blocks take turns in order (x
+//     fastest): in its turn a block runs as above (barriers and warp collectives stay per block / per warp) until
+//     it has finished or its live threads spin or wait for a spinning thread; with emu::cooperative_schedule() =
+//     Schedule::PreemptAtAtomics a turn also ends right after any atomic. The two schedules expose different
+//     missing-barrier mistakes (grid_sync_check.cpp): check cooperative kernels under both.
+//   * Spinning: a loop that waits on memory must call AIM_SPIN_HINT() (grid_sync.cuh does; empty on the GPU), which
+//     yields the fiber. A round of turns in which no thread did anything but spin again counts as no progress;
+//     EMU_SPIN_ROUNDS such rounds in a row = grid deadlock: launch_cooperative prints the unfinished blocks (threads
+//     spinning / at __syncthreads / ...) and returns false (the stuck fibers are abandoned; later launches work).
+//     Under emu::launch the same condition aborts with a hint to use launch_cooperative.
+//   * Each block has its own dynamic shared memory (emu::dynamic_shared() is the running block's; the pointers
+//     emu_prep.sh writes read it when the declaration runs, i.e. per thread, so they resolve per block).
+//   * Static __shared__ cannot be per block (it is a function-local static): the __shared__ macro puts a marker
+//     declaration before each one, and a cooperative launch that reaches it aborts naming file:line. Rule:
+//     cooperative kernels use dynamic (extern __shared__) memory only. (Markers need block scope, which every
+//     __shared__ in our kernels has; a declaration jumped over by a switch/goto would not compile.)
+//   * volatile reads are real loads and every switch between fibers is an opaque call, so each fiber sees all
+//     earlier writes of the others: the memory is sequentially consistent and __threadfence() is a no-op. Missing
+//     fences (or volatile) are therefore NOT detected; ordering mistakes show only where a barrier is missing.
+//   * Co-residency limits are not checked (any grid up to 16384 threads in all runs); the GPU launch checks them.
 //
 // Numerics
 //   * Compile with -ffp-contract=off -fno-strict-aliasing: no FMA contraction on the CPU, where nvcc/NVRTC fuse
@@ -55,7 +82,7 @@
 //
 // Not emulated: lane layouts of fragments, the memory model (caches, visibility order, races beyond barrier
 // placement), timing, occupancy, register/shared-memory limits of the hardware (only the dynamic-shared-memory size
-// is checked), streams, cooperative groups, warp-synchronous code that omits __syncwarp (lanes do NOT run in lock
+// is checked), streams, cooperative groups (the cooperative_groups API; emu::launch_cooperative is the launch), warp-synchronous code that omits __syncwarp (lanes do NOT run in lock
 // step here: a fiber runs ahead until its next barrier).
 #pragma once
 
