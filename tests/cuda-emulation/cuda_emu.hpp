@@ -4,16 +4,21 @@
 //
 // API
 //   emu::launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, kernel, args...)   runs a launch to completion
+//   emu::launch_cooperative(same) -> bool   cuLaunchCooperativeKernel: all blocks at once (see below); false on a
+//       grid deadlock (emu::last_error() says which blocks are stuck);   emu::cooperative_schedule()   its schedule
 //   emu::dynamic_shared()   the running block's dynamic shared memory;   emu::stats()   counters (blocks, barriers,
-//   tf32_unrounded);   EMU_STACK_KB (environment)   stack per thread.   Errors print the block and thread, then abort.
+//   tf32_unrounded, spins);   EMU_STACK_KB (environment)   stack per thread;   EMU_SPIN_ROUNDS (environment)   rounds
+//   without progress before a spinning launch is called deadlocked (default 10000). Other errors print the block
+//   and thread, then abort.
 //
 // Execution model
 //   * Fibers rather than one std::thread per CUDA thread: the SSD backward alone crosses ~7 million warp barriers,
 //     which OS threads on a 2-core machine would make minutes of context switches; fibers also make runs repeatable.
-//   * Blocks run one after another (x fastest, then y, z). Every thread of a block is a cooperative fiber with its
-//     own stack (EMU_STACK_KB, default 256 KiB, guard page below) on the one OS thread; a fiber runs until it
-//     reaches a barrier (__syncthreads, a warp-collective call) or returns. Scheduling is deterministic: threads
-//     run in linear-id order between barriers. Because one block runs at a time, `__shared__` is `static`.
+//   * emu::launch: blocks run one after another (x fastest, then y, z). Every thread of a block is a cooperative fiber
+//     with its own stack (EMU_STACK_KB, default 256 KiB, guard page below) on the one OS thread; a fiber runs until
+//     it reaches a barrier (__syncthreads, a warp-collective call), spins (AIM_SPIN_HINT) or returns. Scheduling is
+//     deterministic: threads run in linear-id order between barriers. Because one block runs at a time,
+//     `__shared__` is `static` (see the cooperative launches below for the exception).
 //   * __syncthreads releases when every thread that has not returned waits at it (as hardware counts only live
 //     threads). Threads still waiting at a warp-collective whose lanes sit at __syncthreads = deadlock: reported.
 //   * Warp collectives (__syncwarp, __shfl*_sync, __ballot_sync, __any/__all_sync) wait until every lane of the
@@ -25,6 +30,28 @@
 //     aligned buffer of EMU_MAX_DYNAMIC_SHARED bytes that the launcher fills with 0xFF bytes (float NaN) before
 //     every block. Static __shared__ is NOT poisoned: it keeps the previous block's values.
 //   * Atomics are plain read-modify-writes (fibers never interleave inside one call), so they are exact.
+//
+// Cooperative launches (emu::launch_cooperative; for persistent kernels that meet at grid_barrier, grid_sync.cuh)
+//   * Every thread of every block is a fiber of one scheduler, all alive at once. Blocks take turns in order (x
+//     fastest): in its turn a block runs as above (barriers and warp collectives stay per block / per warp) until
+//     it has finished or its live threads spin or wait for a spinning thread; with emu::cooperative_schedule() =
+//     Schedule::PreemptAtAtomics a turn also ends right after any atomic. The two schedules expose different
+//     missing-barrier mistakes (grid_sync_check.cpp): check cooperative kernels under both.
+//   * Spinning: a loop that waits on memory must call AIM_SPIN_HINT() (grid_sync.cuh does; empty on the GPU), which
+//     yields the fiber. A round of turns in which no thread did anything but spin again counts as no progress;
+//     EMU_SPIN_ROUNDS such rounds in a row = grid deadlock: launch_cooperative prints the unfinished blocks (threads
+//     spinning / at __syncthreads / ...) and returns false (the stuck fibers are abandoned; later launches work).
+//     Under emu::launch the same condition aborts with a hint to use launch_cooperative.
+//   * Each block has its own dynamic shared memory (emu::dynamic_shared() is the running block's; the pointers
+//     emu_prep.sh writes read it when the declaration runs, i.e. per thread, so they resolve per block).
+//   * Static __shared__ cannot be per block (it is a function-local static): the __shared__ macro puts a marker
+//     declaration before each one, and a cooperative launch that reaches it aborts naming file:line. Rule:
+//     cooperative kernels use dynamic (extern __shared__) memory only. (Markers need block scope, which every
+//     __shared__ in our kernels has; a declaration jumped over by a switch/goto would not compile.)
+//   * volatile reads are real loads and every switch between fibers is an opaque call, so each fiber sees all
+//     earlier writes of the others: the memory is sequentially consistent and __threadfence() is a no-op. Missing
+//     fences (or volatile) are therefore NOT detected; ordering mistakes show only where a barrier is missing.
+//   * Co-residency limits are not checked (any grid up to 16384 threads in all runs); the GPU launch checks them.
 //
 // Numerics
 //   * Compile with -ffp-contract=off -fno-strict-aliasing: no FMA contraction on the CPU, where nvcc/NVRTC fuse
@@ -55,7 +82,7 @@
 //
 // Not emulated: lane layouts of fragments, the memory model (caches, visibility order, races beyond barrier
 // placement), timing, occupancy, register/shared-memory limits of the hardware (only the dynamic-shared-memory size
-// is checked), streams, cooperative groups, warp-synchronous code that omits __syncwarp (lanes do NOT run in lock
+// is checked), streams, cooperative groups (the cooperative_groups API; emu::launch_cooperative is the launch), warp-synchronous code that omits __syncwarp (lanes do NOT run in lock
 // step here: a fiber runs ahead until its next barrier).
 #pragma once
 
@@ -140,6 +167,7 @@ struct Stats
 {
     unsigned long long blocks = 0, threads = 0, block_barriers = 0, warp_barriers = 0;
     unsigned long long tf32_unrounded = 0; // mma_sync tf32 operands whose low 13 bits were not zero
+    unsigned long long spins = 0;          // AIM_SPIN_HINT() calls (a thread waiting on memory yielded)
 };
 inline Stats& stats()
 {
@@ -151,16 +179,22 @@ inline Stats& stats()
 #define EMU_MAX_DYNAMIC_SHARED (227 * 1024) // the H100/H200 opt-in maximum per block
 #endif
 
-/// The dynamic shared memory of the running block (see emu_prep.sh).
-inline unsigned char* dynamic_shared()
+/// Where emu::launch_cooperative ends a block's turn (both deterministic; check cooperative kernels under both).
+enum class Schedule
 {
-    alignas(128) static unsigned char buffer[EMU_MAX_DYNAMIC_SHARED];
-    return buffer;
+    RunAhead,         // a block runs until its live threads have finished, spin, or wait for a spinning thread
+    PreemptAtAtomics, // as RunAhead, and the turn also ends right after any thread's atomic operation
+};
+/// The schedule of the next emu::launch_cooperative calls (default RunAhead).
+inline Schedule& cooperative_schedule()
+{
+    static Schedule s = Schedule::RunAhead;
+    return s;
 }
 
 namespace detail
 {
-enum class St { Runnable, BlockWait, WarpWait, Done };
+enum class St { Runnable, BlockWait, WarpWait, Spin, Done };
 
 struct Fiber
 {
@@ -178,22 +212,48 @@ struct Block
 {
     std::vector<Fiber> fibers;
     unsigned count = 0;
+    uint3 idx{};
+    bool finished = false;
+    unsigned char* shared = nullptr;       // dynamic shared memory: EMU_MAX_DYNAMIC_SHARED bytes, 128-byte aligned
     void* sched_sp = nullptr;
     void (*body)(void*) = nullptr;
     void* ctx = nullptr;
     std::vector<unsigned long long> slots; // 32 per warp, shuffle exchange
+    std::vector<unsigned> mma_stage;       // 32 warps × 32 lanes × 6 registers (mma_tf32_16x8x8)
 };
 
-inline Block& block()
+inline unsigned char* alloc_shared()
 {
-    static Block b;
+    void* p = std::aligned_alloc(128, (EMU_MAX_DYNAMIC_SHARED + 127) / 128 * 128);
+    if (!p)
+    {
+        std::fprintf(stderr, "cuda_emu: out of memory for dynamic shared memory\n");
+        std::abort();
+    }
+    return static_cast<unsigned char*>(p);
+}
+
+// The one block of emu::launch (blocks run in it one after another) and the running block. emu::launch_cooperative
+// points g_block at each of its blocks in turn.
+inline Block& sequential_block()
+{
+    static Block b = [] { Block x; x.shared = alloc_shared(); return x; }();
     return b;
 }
+inline Block* g_block = &sequential_block();
+inline Block& block() { return *g_block; }
 inline Fiber* g_cur = nullptr;
 inline uint3 g_blockIdx{};
 inline dim3 g_blockDim{};
 inline dim3 g_gridDim{};
+inline bool g_cooperative = false; // inside emu::launch_cooperative
+} // namespace detail
 
+/// The dynamic shared memory of the running block (see emu_prep.sh); every block of a cooperative launch has its own.
+inline unsigned char* dynamic_shared() { return detail::block().shared; }
+
+namespace detail
+{
 [[noreturn]] inline void fail(const char* what)
 {
     if (g_cur)
@@ -257,6 +317,55 @@ inline void block_wait()
     yield_to_scheduler();
 }
 
+// AIM_SPIN_HINT(): the calling thread waits on memory another thread (usually of another block) will write. It yields
+// so that the others run; the schedulers count a round in which every live thread only spun as no progress.
+inline void spin_wait()
+{
+    if (!g_cur) fail("AIM_SPIN_HINT() outside a kernel");
+    stats().spins++;
+    g_cur->state = St::Spin;
+    yield_to_scheduler();
+}
+
+// Called after every atomic operation. In a cooperative launch under Schedule::PreemptAtAtomics it ends the block's
+// turn: the other blocks run before this thread's block continues, as they may on the GPU the moment a value is
+// published through an atomic (this is what lets a grid barrier whose thread 0 arrives before the rest of its block
+// has written show stale data). A no-op otherwise.
+inline void atomic_point()
+{
+    if (!g_cooperative || !g_cur || cooperative_schedule() != Schedule::PreemptAtAtomics) return;
+    yield_to_scheduler(); // state stays Runnable: turn() sees a preempted thread
+}
+
+// Called where a static __shared__ variable is declared (the __shared__ macro below), each time a thread passes the
+// declaration. A cooperative launch runs all blocks at once, so a function-local static would be ONE variable shared
+// by every block (on the GPU each block has its own): refused there.
+inline bool static_shared_declared(const char* file, int line)
+{
+    if (g_cooperative)
+    {
+        char msg[512];
+        std::snprintf(msg, sizeof msg,
+                      "static __shared__ variable declared at %s:%d used in emu::launch_cooperative: all blocks run at once "
+                      "there and would share one copy; cooperative kernels must use dynamic (extern __shared__) memory",
+                      file, line);
+        fail(msg);
+    }
+    return true;
+}
+
+// Rounds in which no thread of the launch makes progress (every live thread spins or waits) before the launch is
+// declared deadlocked. EMU_SPIN_ROUNDS (environment) changes it.
+inline unsigned long spin_round_limit()
+{
+    static unsigned long n = [] {
+        const char* e = std::getenv("EMU_SPIN_ROUNDS");
+        unsigned long v = e ? std::strtoul(e, nullptr, 10) : 10000;
+        return std::max<unsigned long>(v, 2);
+    }();
+    return n;
+}
+
 inline void init_fiber(Fiber& f)
 {
     size_t bytes = stack_bytes();
@@ -278,6 +387,12 @@ inline void init_fiber(Fiber& f)
     f.sp = p;
 }
 
+inline const char* state_name(St s)
+{
+    return s == St::Done ? "returned" : s == St::BlockWait ? "__syncthreads" : s == St::WarpWait ? "warp collective"
+         : s == St::Spin ? "spinning (AIM_SPIN_HINT)" : "runnable";
+}
+
 [[noreturn]] inline void deadlock(const char* why)
 {
     Block& b = block();
@@ -285,8 +400,7 @@ inline void init_fiber(Fiber& f)
     for (unsigned i = 0; i < b.count; i++)
     {
         const Fiber& f = b.fibers[i];
-        const char* s = f.state == St::Done ? "returned" : f.state == St::BlockWait ? "__syncthreads" : f.state == St::WarpWait ? "warp collective" : "runnable";
-        std::fprintf(stderr, "  thread %u: %s", i, s);
+        std::fprintf(stderr, "  thread %u: %s", i, state_name(f.state));
         if (f.state == St::WarpWait) std::fprintf(stderr, " mask %08x", f.wait_mask);
         std::fprintf(stderr, "\n");
     }
@@ -294,12 +408,32 @@ inline void init_fiber(Fiber& f)
     fail("block cannot make progress");
 }
 
-// Runs one block to completion.
-inline void run_block(unsigned count)
+// One line per block: how many of its threads are in each state, and the first spinning threads.
+inline std::string describe_block(const Block& b)
 {
-    Block& b = block();
+    unsigned n[5] = {0, 0, 0, 0, 0};
+    std::string spinners;
+    unsigned listed = 0;
+    for (unsigned i = 0; i < b.count; i++)
+    {
+        St s = b.fibers[i].state;
+        n[(int)s]++;
+        if (s == St::Spin && listed++ < 8) spinners += (spinners.empty() ? "" : ",") + std::to_string(i);
+    }
+    char line[320];
+    std::snprintf(line, sizeof line, "  block %u,%u,%u: %u spinning%s%s%s, %u at __syncthreads, %u in warp collectives, %u runnable, %u returned\n",
+                  b.idx.x, b.idx.y, b.idx.z, n[(int)St::Spin], spinners.empty() ? "" : " (threads ", spinners.c_str(),
+                  spinners.empty() ? "" : (n[(int)St::Spin] > 8 ? ",...)" : ")"), n[(int)St::BlockWait],
+                  n[(int)St::WarpWait], n[(int)St::Runnable], n[(int)St::Done]);
+    return line;
+}
+
+// Prepares the block's fibers for a run of count threads.
+inline void start_block(Block& b, unsigned count)
+{
     if (b.fibers.size() < count) b.fibers.resize(count);
     b.count = count;
+    b.finished = false;
     b.slots.assign(((count + 31) / 32) * 32, 0);
     for (unsigned i = 0; i < count; i++)
     {
@@ -312,17 +446,34 @@ inline void run_block(unsigned count)
     }
     stats().blocks++;
     stats().threads += count;
+}
+
+// Runs block b (g_block, g_blockIdx already point at it) as far as it goes: its runnable threads in linear-id order
+// until each reaches a barrier, spins or returns; then it releases complete warp groups, else the block barrier, and
+// goes on. Returns when the block has finished or when some of its threads spin (they wait on memory someone else
+// must write: the caller lets the other blocks run). The result says whether anything happened besides spinning
+// threads spinning again. Errors within the block (divergent warps, warp collectives against __syncthreads) abort.
+inline bool turn(Block& b)
+{
+    const unsigned count = b.count;
+    bool progress = false;
     for (;;)
     {
+        bool spinning = false;
         for (unsigned i = 0; i < count; i++)
         {
             Fiber& f = b.fibers[i];
-            if (f.state != St::Runnable) continue;
+            if (f.state != St::Runnable && f.state != St::Spin) continue;
+            bool wasSpin = f.state == St::Spin;
+            f.state = St::Runnable;
             g_cur = &f;
             emu_ctx_switch(&b.sched_sp, f.sp);
             g_cur = nullptr;
+            if (f.state == St::Spin) spinning = true;
+            if (!wasSpin || f.state != St::Spin) progress = true;
+            if (f.state == St::Runnable) return true; // preempted after an atomic (atomic_point): other blocks' turn
         }
-        // Everyone is done or waiting: release complete warp groups first, else the block barrier.
+        // Everyone is done, waiting or spinning: release complete warp groups first, else the block barrier.
         bool released = false, anyBlock = false, anyWarp = false;
         for (unsigned w = 0; w * 32 < count; w++)
         {
@@ -360,7 +511,13 @@ inline void run_block(unsigned count)
                 released = true;
             }
         }
-        if (released) continue;
+        if (released)
+        {
+            progress = true;
+            if (spinning) return progress;
+            continue;
+        }
+        if (spinning) return progress;
         unsigned done = 0;
         for (unsigned i = 0; i < count; i++)
         {
@@ -369,11 +526,36 @@ inline void run_block(unsigned count)
             anyBlock |= s == St::BlockWait;
             anyWarp |= s == St::WarpWait;
         }
-        if (done == count) break;
+        if (done == count)
+        {
+            b.finished = true;
+            return true;
+        }
         if (anyWarp) deadlock(anyBlock ? "threads wait at __syncthreads while lanes of their warps wait in a warp collective" : "warp collective never completes");
         for (unsigned i = 0; i < count; i++)
             if (b.fibers[i].state == St::BlockWait) b.fibers[i].state = St::Runnable;
         stats().block_barriers++;
+        progress = true;
+    }
+}
+
+// Runs one block (of emu::launch) to completion.
+inline void run_block(unsigned count)
+{
+    Block& b = block();
+    start_block(b, count);
+    unsigned long idle = 0;
+    while (!b.finished)
+    {
+        if (turn(b)) idle = 0;
+        else if (++idle >= spin_round_limit())
+        {
+            std::fprintf(stderr, "cuda_emu: no progress for %lu rounds: every live thread spins (AIM_SPIN_HINT) or waits:\n%s",
+                         idle, describe_block(b).c_str());
+            g_cur = nullptr;
+            fail("emu::launch runs blocks one after another, so a thread waiting for another block (a grid-wide "
+                 "barrier) waits forever: launch such kernels with emu::launch_cooperative");
+        }
     }
 }
 
@@ -414,6 +596,36 @@ inline void check_width(int width)
 }
 } // namespace detail
 
+namespace detail
+{
+inline void check_launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, const char* who)
+{
+    char msg[160];
+    unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
+    const char* bad = threads == 0 || threads > 1024 ? "block size must be 1..1024 threads"
+                    : grid.x == 0 || grid.y == 0 || grid.z == 0 ? "empty grid"
+                    : grid.y > 65535 || grid.z > 65535 ? "grid.y and grid.z are at most 65535"
+                    : dynamicSharedBytes > EMU_MAX_DYNAMIC_SHARED ? "dynamic shared memory above EMU_MAX_DYNAMIC_SHARED"
+                    : nullptr;
+    if (!bad) return;
+    std::snprintf(msg, sizeof msg, "%s: %s", who, bad);
+    fail(msg);
+}
+
+// The blocks of emu::launch_cooperative, kept between launches so that fiber stacks and shared buffers are reused.
+inline std::vector<Block*>& cooperative_pool()
+{
+    static std::vector<Block*> pool;
+    return pool;
+}
+
+inline std::string& last_error_text()
+{
+    static std::string s;
+    return s;
+}
+} // namespace detail
+
 /// Runs kernel over grid × block: blocks one after another, each thread a fiber. Arguments are converted to the
 /// kernel's parameter types once (as cuLaunchKernel copies the parameter buffer) and every thread gets copies.
 template <typename... Params, typename... Args>
@@ -421,14 +633,13 @@ void launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, void (*kernel)(Par
 {
     static_assert(sizeof...(Params) == sizeof...(Args), "emu::launch: argument count differs from the kernel's");
     using namespace detail;
+    if (g_cooperative || g_cur) fail("launch: called from inside a launch");
+    check_launch(grid, block, dynamicSharedBytes, "launch");
     unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
-    if (threads == 0 || threads > 1024) fail("launch: block size must be 1..1024 threads");
-    if (grid.x == 0 || grid.y == 0 || grid.z == 0) fail("launch: empty grid");
-    if (grid.y > 65535 || grid.z > 65535) fail("launch: grid.y and grid.z are at most 65535");
-    if (dynamicSharedBytes > EMU_MAX_DYNAMIC_SHARED) fail("launch: dynamic shared memory above EMU_MAX_DYNAMIC_SHARED");
     std::tuple<std::decay_t<Params>...> params(std::forward<Args>(args)...);
     struct Ctx { void (*k)(Params...); std::tuple<std::decay_t<Params>...>* p; } ctx{kernel, &params};
-    Block& b = detail::block();
+    Block& b = sequential_block();
+    g_block = &b;
     b.ctx = &ctx;
     b.body = [](void* c) {
         auto* x = static_cast<Ctx*>(c);
@@ -442,9 +653,94 @@ void launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, void (*kernel)(Par
             for (unsigned x = 0; x < grid.x; x++)
             {
                 g_blockIdx = {x, y, z};
-                std::memset(dynamic_shared(), 0xFF, EMU_MAX_DYNAMIC_SHARED);
+                b.idx = g_blockIdx;
+                std::memset(b.shared, 0xFF, EMU_MAX_DYNAMIC_SHARED);
                 run_block((unsigned)threads);
             }
+}
+
+/// Why the last emu::launch_cooperative returned false (empty after a launch that completed).
+inline const std::string& last_error() { return detail::last_error_text(); }
+
+/// Runs kernel as cuLaunchCooperativeKernel would: ALL blocks of the grid at once, every thread of every block a
+/// fiber of one scheduler, so blocks may wait for each other through global memory (grid_barrier in grid_sync.cuh).
+/// Each block has its own dynamic shared memory (0xFF-filled); static __shared__ variables are refused (they would
+/// be one copy for all blocks). Blocks take turns in order (x fastest, then y, z): in its turn a block runs until it
+/// has finished or its live threads spin (AIM_SPIN_HINT) or wait for a spinning thread, and under
+/// Schedule::PreemptAtAtomics (emu::cooperative_schedule()) also until one of its threads does an atomic operation.
+/// Returns true when every
+/// block has finished; false, with the stuck blocks printed to stderr and in emu::last_error(), when for
+/// EMU_SPIN_ROUNDS (default 10000) rounds every live thread only spun or waited (a grid deadlock: e.g. one block
+/// skipped a grid barrier). Errors inside a block (divergent barriers, bad shuffles) abort as in emu::launch.
+template <typename... Params, typename... Args>
+[[nodiscard]] bool launch_cooperative(dim3 grid, dim3 block, size_t dynamicSharedBytes, void (*kernel)(Params...), Args&&... args)
+{
+    static_assert(sizeof...(Params) == sizeof...(Args), "emu::launch_cooperative: argument count differs from the kernel's");
+    using namespace detail;
+    if (g_cooperative || g_cur) fail("launch_cooperative: called from inside a launch");
+    check_launch(grid, block, dynamicSharedBytes, "launch_cooperative");
+    unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
+    unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
+    // Every thread of the grid holds a stack (two memory mappings) at once; Linux allows ~65k mappings by default.
+    if (blocks * threads > 16384) fail("launch_cooperative: more than 16384 threads in the grid (each keeps a fiber stack)");
+    std::tuple<std::decay_t<Params>...> params(std::forward<Args>(args)...);
+    struct Ctx { void (*k)(Params...); std::tuple<std::decay_t<Params>...>* p; } ctx{kernel, &params};
+    auto& pool = cooperative_pool();
+    while (pool.size() < blocks)
+    {
+        pool.push_back(new Block());
+        pool.back()->shared = alloc_shared();
+    }
+    g_gridDim = grid;
+    g_blockDim = block;
+    for (unsigned long long i = 0; i < blocks; i++)
+    {
+        Block& b = *pool[i];
+        b.idx = {(unsigned)(i % grid.x), (unsigned)((i / grid.x) % grid.y), (unsigned)(i / ((unsigned long long)grid.x * grid.y))};
+        b.ctx = &ctx;
+        b.body = [](void* c) {
+            auto* x = static_cast<Ctx*>(c);
+            auto copy = *x->p;
+            std::apply(x->k, copy);
+        };
+        std::memset(b.shared, 0xFF, EMU_MAX_DYNAMIC_SHARED);
+        start_block(b, (unsigned)threads);
+    }
+    last_error_text().clear();
+    g_cooperative = true;
+    unsigned long long unfinished = blocks;
+    unsigned long idle = 0;
+    bool ok = true;
+    while (unfinished > 0)
+    {
+        bool progress = false;
+        for (unsigned long long i = 0; i < blocks; i++)
+        {
+            Block& b = *pool[i];
+            if (b.finished) continue;
+            g_block = &b;
+            g_blockIdx = b.idx;
+            progress |= turn(b);
+            if (b.finished) unfinished--;
+        }
+        if (progress) idle = 0;
+        else if (++idle >= spin_round_limit())
+        {
+            std::string& e = last_error_text();
+            e = "launch_cooperative: grid deadlock: no progress for " + std::to_string(idle) +
+                " rounds (every live thread spins in AIM_SPIN_HINT or waits for one); blocks not finished:\n";
+            for (unsigned long long i = 0; i < blocks; i++)
+                if (!pool[i]->finished) e += describe_block(*pool[i]);
+            std::fprintf(stderr, "cuda_emu: %s", e.c_str());
+            std::fflush(stderr);
+            ok = false;
+            break; // the unfinished fibers are abandoned; start_block re-initialises them at the next launch
+        }
+    }
+    g_cooperative = false;
+    g_cur = nullptr;
+    g_block = &sequential_block();
+    return ok;
 }
 } // namespace emu
 
@@ -458,7 +754,14 @@ void launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, void (*kernel)(Par
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
-#define __shared__ static
+// `static`, preceded by a marker declaration that reports the variable if a cooperative launch reaches it
+// (detail::static_shared_declared). Works at block scope (every __shared__ in our kernels); at namespace scope the
+// marker runs once at start-up and checks nothing.
+#define EMU_CAT2(a, b) a##b
+#define EMU_CAT(a, b) EMU_CAT2(a, b)
+#define __shared__ [[maybe_unused]] const bool EMU_CAT(emu_static_shared_, __COUNTER__) = ::emu::detail::static_shared_declared(__FILE__, __LINE__); static
+// grid_sync.cuh's spin loops call this: the waiting thread yields to the other fibers (on the GPU it is empty).
+#define AIM_SPIN_HINT() ::emu::detail::spin_wait()
 #define threadIdx (::emu::detail::g_cur->tidx)
 #define blockIdx (::emu::detail::g_blockIdx)
 #define blockDim (::emu::detail::g_blockDim)
@@ -532,6 +835,7 @@ template <typename T> inline T emu_atomic_rmw(T* p, T v, int op)
 {
     T old = *p;
     *p = op == 0 ? old + v : op == 1 ? (v > old ? v : old) : (v < old ? v : old);
+    ::emu::detail::atomic_point();
     return old;
 }
 inline int atomicAdd(int* p, int v) { return emu_atomic_rmw(p, v, 0); }
@@ -552,12 +856,14 @@ template <typename T> inline T atomicCAS(T* p, T compare, T v)
     static_assert(std::is_integral_v<T>, "atomicCAS: integer types only");
     T old = *p;
     if (old == compare) *p = v;
+    ::emu::detail::atomic_point();
     return old;
 }
 template <typename T> inline T atomicExch(T* p, T v)
 {
     T old = *p;
     *p = v;
+    ::emu::detail::atomic_point();
     return old;
 }
 
@@ -816,21 +1122,22 @@ inline unsigned f32_to_tf32(float f) { return __float_as_uint(nvcuda::wmma::__fl
 inline void mma_tf32_16x8x8(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2])
 {
     using namespace emu::detail;
-    struct Regs { unsigned a[4], b[2]; };
-    static Regs staged[32][32]; // [warp][lane]: blocks run one at a time
     unsigned w = warp_id(), lane = lane_id();
     if (w >= 32) fail("mma emulation: more than 32 warps");
-    for (int r = 0; r < 4; r++) staged[w][lane].a[r] = a[r];
-    for (int r = 0; r < 2; r++) staged[w][lane].b[r] = b[r];
+    std::vector<unsigned>& stage = block().mma_stage; // per block: blocks of a cooperative launch interleave
+    if (stage.empty()) stage.assign(32 * 32 * 6, 0);
+    unsigned* staged = &stage[w * 32 * 6];           // [lane][a0..a3, b0, b1]
+    for (int r = 0; r < 4; r++) staged[lane * 6 + r] = a[r];
+    for (int r = 0; r < 2; r++) staged[lane * 6 + 4 + r] = b[r];
     warp_wait(0xffffffffu, 4);
     if (g_cur->wait_mask != 0xffffffffu) fail("mma.sync needs all 32 lanes of the warp");
     auto A = [&](int row, int k) {                 // lane holding A[row][k]: g = row % 8, t = k % 4
-        unsigned v = staged[w][(row % 8) * 4 + k % 4].a[(row >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)];
+        unsigned v = staged[((row % 8) * 4 + k % 4) * 6 + (row >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)];
         if (v & 0x1fffu) emu::stats().tf32_unrounded++;
         return __uint_as_float(v);
     };
     auto B = [&](int k, int col) {                 // lane holding B[k][col]: g = col, t = k % 4
-        unsigned v = staged[w][col * 4 + k % 4].b[k >= 4 ? 1 : 0];
+        unsigned v = staged[(col * 4 + k % 4) * 6 + 4 + (k >= 4 ? 1 : 0)];
         if (v & 0x1fffu) emu::stats().tf32_unrounded++;
         return __uint_as_float(v);
     };

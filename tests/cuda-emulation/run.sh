@@ -2,8 +2,10 @@
 # Builds and runs the CUDA-on-CPU emulation checks (README.md): the emulation self-test, ssm.cu's SsdScan
 # forward / backward kernels on cases written by `Aim.Cuda.Check --emit-ssd` against float64 references, and
 # sample.cu's sample_tokens on cases of `Aim.Cuda.Check --emit-sample` (exact comparison), and decode_step.cu's
-# conv_ssm_step_f32 on cases of `Aim.Cuda.Check --emit-decode-step` against float64 references, and skinny_gemm.cu's
-# gated_norm_skinny_gemm_bf16 / skinny_gemm_bf16 (+ norm.cu's rms_norm_f32) on cases of `--emit-norm-gemm`.
+# conv_ssm_step_f32 on cases of `Aim.Cuda.Check --emit-decode-step` against float64 references, skinny_gemm.cu's
+# gated_norm_skinny_gemm_bf16 / skinny_gemm_bf16 (+ norm.cu's rms_norm_f32) on cases of `--emit-norm-gemm`, and
+# grid_sync.cuh's grid_barrier under emu::launch_cooperative (grid_sync_check.cpp, kernels/grid_sync_test.cu; needs
+# no emitted cases).
 # Usage: tests/cuda-emulation/run.sh [--no-emit] [case-name-substring]
 #   --no-emit   reuse build/cases and build/sample-cases from an earlier run instead of rebuilding
 #               Aim.Cuda.Check and re-emitting
@@ -25,7 +27,8 @@ CXX=${CXX:-g++}
 CXXFLAGS=(-std=c++20 -O2 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unknown-pragmas)
 
 "$here/emu_prep.sh" "$root/src/Aim.Engine.Cuda/Kernels" "$build/kernels"
-echo "== building emu_selftest, ssd_check, sample_check, decode_step_check, normgemm_check ($CXX)"
+"$here/emu_prep.sh" "$here/kernels" "$build/test-kernels"
+echo "== building emu_selftest, ssd_check, sample_check, decode_step_check, normgemm_check, grid_sync_check ($CXX)"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" "$here/emu_selftest.cpp" -o "$build/emu_selftest" &
 p1=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check" &
@@ -37,6 +40,7 @@ p3=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/decode_step_check.cpp" -o "$build/decode_step_check"
 wait $p3
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/normgemm_check.cpp" -o "$build/normgemm_check"
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" -I"$build/test-kernels" "$here/grid_sync_check.cpp" -o "$build/grid_sync_check"
 
 if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ] \
     || [ ! -f "$build/decode-step-cases/manifest.txt" ] || [ ! -f "$build/norm-gemm-cases/manifest.txt" ]; then
@@ -61,5 +65,7 @@ echo "== decode_step_check"
 "$build/decode_step_check" "$build/decode-step-cases" $filter || status=1
 echo "== normgemm_check"
 "$build/normgemm_check" "$build/norm-gemm-cases" $filter || status=1
+echo "== grid_sync_check"
+"$build/grid_sync_check" || status=1
 if [ $status = 0 ]; then echo "cuda-emulation: all checks pass"; else echo "cuda-emulation: FAILURES"; fi
 exit $status
