@@ -26,7 +26,7 @@ grep -E "pass, .* unsupported, .* fail" "$out/cuda-check.txt" | tail -1
 echo "Aim.Cuda.Check exit $check_rc"
 if [ $quick = 0 ]; then
     grep -E "SsdScan" "$out/cuda-check.txt" | grep -E "ms|median" | head -20
-    grep -E "tokens/s|total|Ssd|Gemm" "$out/train-profile.txt" | head -24
+    grep -E "^step [0-9]|tokens/s|total|Ssd|Gemm" "$out/train-profile.txt" | head -28
     tail -6 "$out/train-bf16.txt"
     tail -12 "$out/generate.txt"
 fi
