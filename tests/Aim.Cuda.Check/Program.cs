@@ -4,8 +4,9 @@
 // max error), times a few kernels, and prints "case | status | nmse". Exit code 1 when any case fails.
 // --decode-perf adds the per-kernel decode-step table (DecodePerf.cs) and the grid-barrier latency (GridBarrierPerf.cs).
 // Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--decode-perf] [--fixtures ROOT]
-//        Aim.Cuda.Check --emit-ssd DIR | --emit-sample DIR | --emit-decode-step DIR | --emit-norm-gemm DIR
-//        (no GPU: cases for tests/cuda-emulation, SsdEmit.cs, SampleEmit.cs, DecodeStepEmit.cs, NormGemmEmit.cs)
+//        Aim.Cuda.Check --emit-ssd DIR | --emit-sample DIR | --emit-decode-step DIR | --emit-norm-gemm DIR | --emit-conv DIR
+//        (no GPU: cases for tests/cuda-emulation, SsdEmit.cs, SampleEmit.cs, DecodeStepEmit.cs, NormGemmEmit.cs,
+//        ConvEmit.cs)
 using System.Diagnostics;
 using System.Globalization;
 using Aim.BackendOps;
@@ -14,7 +15,7 @@ using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Cuda.Tests;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-decode-step", "--emit-norm-gemm" })
+foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-decode-step", "--emit-norm-gemm", "--emit-conv" })
 {
     int emitAt = Array.IndexOf(args, emitOption);
     if (emitAt < 0) continue;
@@ -28,6 +29,7 @@ foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-dec
         "--emit-ssd" => SsdEmit.Run(args[emitAt + 1]),
         "--emit-sample" => SampleEmit.Run(args[emitAt + 1]),
         "--emit-norm-gemm" => NormGemmEmit.Run(args[emitAt + 1]),
+        "--emit-conv" => ConvEmit.Run(args[emitAt + 1]),
         _ => DecodeStepEmit.Run(args[emitAt + 1]),
     };
 }

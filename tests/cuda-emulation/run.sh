@@ -39,19 +39,24 @@ wait $p2
 p3=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/decode_step_check.cpp" -o "$build/decode_step_check"
 wait $p3
-"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/normgemm_check.cpp" -o "$build/normgemm_check"
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/normgemm_check.cpp" -o "$build/normgemm_check" &
+p4=$!
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/conv_check.cpp" -o "$build/conv_check"
+wait $p4
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" -I"$build/test-kernels" "$here/grid_sync_check.cpp" -o "$build/grid_sync_check"
 
 if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ] \
-    || [ ! -f "$build/decode-step-cases/manifest.txt" ] || [ ! -f "$build/norm-gemm-cases/manifest.txt" ]; then
-    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample, --emit-decode-step, --emit-norm-gemm)"
+    || [ ! -f "$build/decode-step-cases/manifest.txt" ] || [ ! -f "$build/norm-gemm-cases/manifest.txt" ] \
+    || [ ! -f "$build/conv-cases/manifest.txt" ]; then
+    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample, --emit-decode-step, --emit-norm-gemm, --emit-conv)"
     dotnet build "$root/tests/Aim.Cuda.Check" -v q -nologo > "$build/dotnet-build.log" 2>&1 || { cat "$build/dotnet-build.log"; exit 1; }
     dll=$(ls "$root"/tests/Aim.Cuda.Check/bin/Debug/net*/Aim.Cuda.Check.dll | head -n 1)
-    rm -rf "$build/cases" "$build/sample-cases" "$build/decode-step-cases" "$build/norm-gemm-cases"
+    rm -rf "$build/cases" "$build/sample-cases" "$build/decode-step-cases" "$build/norm-gemm-cases" "$build/conv-cases"
     dotnet "$dll" --emit-ssd "$build/cases"
     dotnet "$dll" --emit-sample "$build/sample-cases"
     dotnet "$dll" --emit-decode-step "$build/decode-step-cases"
     dotnet "$dll" --emit-norm-gemm "$build/norm-gemm-cases"
+    dotnet "$dll" --emit-conv "$build/conv-cases"
 fi
 
 status=0
@@ -65,6 +70,8 @@ echo "== decode_step_check"
 "$build/decode_step_check" "$build/decode-step-cases" $filter || status=1
 echo "== normgemm_check"
 "$build/normgemm_check" "$build/norm-gemm-cases" $filter || status=1
+echo "== conv_check"
+"$build/conv_check" "$build/conv-cases" $filter || status=1
 echo "== grid_sync_check"
 "$build/grid_sync_check" || status=1
 if [ $status = 0 ]; then echo "cuda-emulation: all checks pass"; else echo "cuda-emulation: FAILURES"; fi

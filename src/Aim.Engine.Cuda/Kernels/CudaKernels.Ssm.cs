@@ -72,16 +72,24 @@ public sealed unsafe partial class CudaKernels
             AddDims(ref a, s.B, s.L, s.C, s.K);
             LaunchElementwise(Function("conv1d.cu", "conv1d_bwd_dx_f32"), n, a);
         }
+        // Row chunks: about 8 blocks per multiprocessor over the (channel tile, k) pairs, at least 64 rows each.
+        long pairs = (long)((s.C + ConvDwChannels - 1) / ConvDwChannels) * (s.K + 1), rows = (long)s.B * s.L;
+        int chunks = (int)Math.Clamp((8L * _backend.Context.MultiprocessorCount + pairs - 1) / pairs, 1, Math.Max(1, rows / 64));
+        using var part = Tensor.Empty([chunks, s.K + 1, s.C], DType.Float32, x.Device);
         var w = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
         w.Add(Ptr(x));
         w.Add(x.Strides[0]);
         w.Add(x.Strides[1]);
         w.Add(Ptr(dz));
-        w.Add(Ptr(dWeight));
-        w.Add(PtrOrNull(dBias));
-        AddDims(ref w, s.B, s.L, s.C, s.K);
-        long blocks = (long)((s.C + ConvDwChannels - 1) / ConvDwChannels) * (s.K + 1);
-        Launch(Function("conv1d.cu", "conv1d_bwd_dw_f32"), checked((uint)blocks), 256, 0, w);
+        w.Add(Ptr(part));
+        AddDims(ref w, s.B, s.L, s.C, s.K, chunks);
+        Launch(Function("conv1d.cu", "conv1d_bwd_dw_f32"), checked((uint)(pairs * chunks)), 256, 0, w);
+        var sum = new KernelArgs(stackalloc byte[64], stackalloc nint[8]);
+        sum.Add(Ptr(part));
+        sum.Add(Ptr(dWeight));
+        sum.Add(PtrOrNull(dBias));
+        AddDims(ref sum, s.C, s.K, chunks);
+        LaunchElementwise(Function("conv1d.cu", "conv1d_bwd_dw_sum_f32"), (long)(s.K + 1) * s.C, sum);
     }
 
     /// <inheritdoc />

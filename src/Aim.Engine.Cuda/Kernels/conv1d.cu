@@ -68,24 +68,34 @@ extern "C" __global__ void conv1d_bwd_dx_f32(const float* dz, const float* w, fl
     }
 }
 
-// dw[c,k] (k < K) or dbias[c] (k == K): one block per (32-channel tile, k); 8 row groups of 32 channels
-// sum over the B·L rows, then a shared-memory reduction over the groups (a fixed order: deterministic).
+// dw[c,k] (k < K) and dbias[c] (k == K) are sums over all B·L rows: a few hundred (channel tile, k) pairs, too few
+// blocks to keep the GPU's loads in flight if each walks every row. So the rows are cut into `chunks`: a block per
+// (32-channel tile, k, chunk) sums its rows (8 row groups of 32 channels, rows walked with the time index carried
+// instead of divided) into part (chunks, K+1, C) through a shared-memory reduction over the groups; then
+// conv1d_bwd_dw_sum_f32 adds the chunks in order. Both orders are fixed: deterministic.
 #define CONV_DW_CH 32
 #define CONV_DW_ROWS 8
-extern "C" __global__ void conv1d_bwd_dw_f32(const float* x, i64 sxb, i64 sxl, const float* dz, float* dw, float* dbias,
-                                             int B, int L, int C, int K)
+extern "C" __global__ void conv1d_bwd_dw_f32(const float* x, i64 sxb, i64 sxl, const float* dz, float* part,
+                                             int B, int L, int C, int K, int chunks)
 {
-    __shared__ float part[CONV_DW_ROWS][CONV_DW_CH];
+    __shared__ float red[CONV_DW_ROWS][CONV_DW_CH];
     int tiles = (C + CONV_DW_CH - 1) / CONV_DW_CH;
-    int tile = blockIdx.x % tiles, k = blockIdx.x / tiles;
+    int id = blockIdx.x;
+    int tile = id % tiles;
+    id /= tiles;
+    int k = id % (K + 1), chunk = id / (K + 1);
     int lane = threadIdx.x % CONV_DW_CH, row = threadIdx.x / CONV_DW_CH;
     int c = tile * CONV_DW_CH + lane;
+    i64 rows = (i64)B * L, per = (rows + chunks - 1) / chunks;
+    i64 r0 = (i64)chunk * per, r1 = min(rows, r0 + per);
     float acc = 0.0f;
-    if (c < C)
+    if (c < C && r0 + row < r1)
     {
-        for (i64 r = row; r < (i64)B * L; r += CONV_DW_ROWS)
+        i64 r = r0 + row;
+        int t = (int)(r % L), b = (int)(r / L);
+#pragma unroll 4
+        for (; r < r1; r += CONV_DW_ROWS)
         {
-            int t = (int)(r % L), b = (int)(r / L);
             float g = dz[r * C + c];
             if (k == K) acc += g;
             else
@@ -93,14 +103,28 @@ extern "C" __global__ void conv1d_bwd_dw_f32(const float* x, i64 sxb, i64 sxl, c
                 int src = t - (K - 1) + k;
                 if (src >= 0) acc = fmaf(x[(i64)b * sxb + (i64)src * sxl + c], g, acc);
             }
+            t += CONV_DW_ROWS;
+            while (t >= L) { t -= L; b++; }
         }
     }
-    part[row][lane] = acc;
+    red[row][lane] = acc;
     __syncthreads();
     if (row == 0 && c < C)
     {
         float s = 0.0f;
-        for (int j = 0; j < CONV_DW_ROWS; j++) s += part[j][lane];
+        for (int j = 0; j < CONV_DW_ROWS; j++) s += red[j][lane];
+        part[((i64)chunk * (K + 1) + k) * C + c] = s;
+    }
+}
+
+// dw (C, K) and dbias (C, or null) = the chunk partials summed in chunk order. One thread per (k, c).
+extern "C" __global__ void conv1d_bwd_dw_sum_f32(const float* part, float* dw, float* dbias, int C, int K, int chunks)
+{
+    AIM_GRID_STRIDE(i, (i64)(K + 1) * C)
+    {
+        int c = (int)(i % C), k = (int)(i / C);
+        float s = 0.0f;
+        for (int j = 0; j < chunks; j++) s += part[((i64)j * (K + 1) + k) * C + c];
         if (k == K) { if (dbias) dbias[c] = s; }
         else dw[(i64)c * K + k] = s;
     }

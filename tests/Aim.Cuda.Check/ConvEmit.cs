@@ -1,0 +1,78 @@
+// `--emit-conv DIR`: writes CausalConv1d forward + backward cases for the CUDA-on-CPU emulation runner
+// (tests/cuda-emulation/conv_check.cpp). Inputs are float32 (x, dy ~ N(0, 1), weight and bias U(-0.5, 0.5)); the
+// reference outputs come from ReferenceKernels.CausalConv1d / CausalConv1dBackward on float64 copies.
+//
+// Layout of DIR: manifest.txt, one line per case (after a '#' header line):
+//   name B L C K hasBias silu
+// and a folder DIR/name with raw little-endian files, row-major, contiguous:
+//   float32 inputs:   x (B,L,C), w (C,K), [bias (C)], dy (B,L,C)
+//   float64 outputs:  y (B,L,C), dx (B,L,C), dw (C,K), [dbias (C)]
+using Aim.BackendOps;
+using Aim.Engine.Kernels.Reference;
+using Aim.Engine.Operations;
+using Aim.Engine.Random;
+using Aim.Engine.Tensors;
+
+using static Aim.Cuda.Check.EmitFiles;
+
+namespace Aim.Cuda.Check;
+
+/// <summary>Writes CausalConv1d cases with float64 reference outputs for the CUDA emulation runner.</summary>
+internal static class ConvEmit
+{
+    private sealed record Case(string Name, int B, int L, int C, int K, bool Bias, bool Silu);
+
+    // Odd sizes; L = 1 and a chunk remainder; C below, at and above the 32-channel tile; K 3 and 4; AiM-B's conv
+    // width (C = 1792) at a short sequence, enough rows that the dW reduction is cut into several chunks.
+    private static Case[] Cases =>
+    [
+        new("b1_l1_c1_k4", 1, 1, 1, 4, true, true),
+        new("b2_l7_c33_k3", 2, 7, 33, 3, false, true),
+        new("b3_l31_c32_k4_nosilu", 3, 31, 32, 4, true, false),
+        new("b2_l257_c65_k4", 2, 257, 65, 4, true, true),
+        new("aim_b2_l64_c1792_k4", 2, 64, 1792, 4, true, true),
+    ];
+
+    /// <summary>Writes every case under <paramref name="dir"/>; returns the process exit code.</summary>
+    public static int Run(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var reference = new ReferenceKernels();
+        using var manifest = new StreamWriter(Path.Combine(dir, "manifest.txt"));
+        manifest.WriteLine("# name B L C K hasBias silu (inputs .f32, float64 reference outputs .f64)");
+        int index = 0;
+        foreach (var s in Cases)
+        {
+            using var scope = TensorScope.Open();
+            var rng = new Rng(0xC0171UL + (ulong)index++);
+            string at = Path.Combine(dir, s.Name);
+            Directory.CreateDirectory(at);
+            var x = OpCases.Randn(rng, s.B, s.L, s.C);
+            var w = OpCases.Rand(rng, -0.5, 0.5, s.C, s.K);
+            var bias = s.Bias ? OpCases.Rand(rng, -0.5, 0.5, s.C) : null;
+            var dy = OpCases.Randn(rng, s.B, s.L, s.C);
+            WriteF32(at, "x", x);
+            WriteF32(at, "w", w);
+            if (bias is not null) WriteF32(at, "bias", bias);
+            WriteF32(at, "dy", dy);
+
+            Tensor F64(Tensor t) => Ops.Cast(t, DType.Float64);
+            var (x64, w64, dy64) = (F64(x), F64(w), F64(dy));
+            var b64 = bias is null ? null : F64(bias);
+            var y = Tensor.Empty([s.B, s.L, s.C], DType.Float64);
+            reference.CausalConv1d(x64, w64, b64, s.Silu, y);
+            var dx = Tensor.Empty([s.B, s.L, s.C], DType.Float64);
+            var dw = Tensor.Empty([s.C, s.K], DType.Float64);
+            var db = s.Bias ? Tensor.Empty([s.C], DType.Float64) : null;
+            reference.CausalConv1dBackward(x64, w64, b64, s.Silu, dy64, dx, dw, db);
+            WriteF64(at, "y", y);
+            WriteF64(at, "dx", dx);
+            WriteF64(at, "dw", dw);
+            if (db is not null) WriteF64(at, "dbias", db);
+            manifest.WriteLine(string.Join(' ', s.Name, I(s.B), I(s.L), I(s.C), I(s.K), F(s.Bias), F(s.Silu)));
+            Console.WriteLine($"emit {s.Name}: B={s.B} L={s.L} C={s.C} K={s.K}");
+        }
+        Console.WriteLine($"wrote {Cases.Length} CausalConv1d cases to {Path.GetFullPath(dir)}");
+        return 0;
+    }
+}

@@ -1,0 +1,134 @@
+// Runs conv1d.cu's CausalConv1d forward and backward kernels under the CPU emulation (cuda_emu.hpp) with exactly the
+// launches of src/Aim.Engine.Cuda/Kernels/CudaKernels.Ssm.cs (grid-stride kernels capped at the H200's 132 SMs × 32
+// blocks; the dW reduction cut into row chunks as the C# chooses them for 132 SMs, then summed in order) on the cases
+// written by `Aim.Cuda.Check --emit-conv DIR`. Each case runs with x contiguous and as a strided view (x inside rows
+// of C+3 at column 2, as the mixer's narrow of in_proj's output is). Outputs start as NaN so a value a kernel forgets
+// to write shows up; y, dx, dw and dbias are compared with the float64 reference.
+// Usage: conv_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
+#include "cuda_emu.hpp"
+#include "emu_cases.hpp"
+#include "conv1d.cu"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+namespace
+{
+constexpr int ElementwiseThreads = 256, MultiprocessorCount = 132, ElementwiseBlockCap = MultiprocessorCount * 32;
+constexpr int ConvDwChannels = 32;                                  // CONV_DW_CH
+constexpr double Tol = 1e-10;                                       // NMSE vs float64, as the harness's conv cases
+
+void launch_elementwise(long long n, auto kernel, auto... args)
+{
+    if (n == 0) return;
+    long long blocks = std::min<long long>((n + ElementwiseThreads - 1) / ElementwiseThreads, ElementwiseBlockCap);
+    emu::launch(dim3((unsigned)std::max(blocks, 1LL)), dim3(ElementwiseThreads), 0, kernel, args...);
+}
+
+std::vector<float> nan_buffer(size_t n) { return std::vector<float>(std::max<size_t>(n, 1), std::numeric_limits<float>::quiet_NaN()); }
+
+double nmse(const float* got, const std::vector<double>& want, double& maxAbs)
+{
+    double num = 0, den = 0;
+    maxAbs = 0;
+    for (size_t i = 0; i < want.size(); i++)
+    {
+        double e = (double)got[i] - want[i];
+        if (!std::isfinite((double)got[i])) return std::numeric_limits<double>::infinity();
+        num += e * e;
+        den += want[i] * want[i];
+        maxAbs = std::max(maxAbs, std::fabs(e));
+    }
+    return den > 0 ? num / den : num;
+}
+
+struct Case
+{
+    std::string name;
+    int B, L, C, K;
+    bool bias, silu;
+};
+
+bool run_case(const std::string& dir, const Case& s, bool view)
+{
+    const std::string at = dir + "/" + s.name + "/";
+    const int B = s.B, L = s.L, C = s.C, K = s.K;
+    const size_t n = (size_t)B * L * C;
+    auto x = read_file<float>(at + "x.f32", n);
+    auto w = read_file<float>(at + "w.f32", (size_t)C * K);
+    std::vector<float> bias = s.bias ? read_file<float>(at + "bias.f32", C) : std::vector<float>();
+    auto dy = read_file<float>(at + "dy.f32", n);
+    const float* bp = s.bias ? bias.data() : nullptr;
+    // x as (B, L, C) inside rows of `width` starting at column `col`.
+    const int width = view ? C + 3 : C, col = view ? 2 : 0;
+    std::vector<float> xs((size_t)B * L * width + 1, std::numeric_limits<float>::quiet_NaN());
+    for (size_t r = 0; r < (size_t)B * L; r++)
+        for (int c = 0; c < C; c++) xs[r * width + col + c] = x[r * C + c];
+    const float* xp = xs.data() + col;
+    const long long sxb = (long long)L * width, sxl = width;
+
+    // ---- CausalConv1d (CudaKernels.Ssm.cs)
+    auto y = nan_buffer(n);
+    launch_elementwise((long long)n, conv1d_fwd_f32, xp, sxb, sxl, w.data(), bp, s.silu ? 1 : 0, y.data(), B, L, C, K);
+
+    // ---- CausalConv1dBackward
+    auto dx = nan_buffer(n), dw = nan_buffer((size_t)C * K), db = nan_buffer(C);
+    std::vector<float> dzBuffer = s.silu ? nan_buffer(n) : std::vector<float>();
+    const float* dz = dy.data();
+    if (s.silu)
+    {
+        launch_elementwise((long long)n, conv1d_bwd_dz_f32, xp, sxb, sxl, w.data(), bp, dy.data(), dzBuffer.data(), B, L, C, K);
+        dz = dzBuffer.data();
+    }
+    launch_elementwise((long long)n, conv1d_bwd_dx_f32, dz, w.data(), dx.data(), B, L, C, K);
+    long long pairs = (long long)((C + ConvDwChannels - 1) / ConvDwChannels) * (K + 1), rows = (long long)B * L;
+    int chunks = (int)std::clamp((8LL * MultiprocessorCount + pairs - 1) / pairs, 1LL, std::max(1LL, rows / 64));
+    auto part = nan_buffer((size_t)chunks * (K + 1) * C);
+    emu::launch(dim3((unsigned)(pairs * chunks)), dim3(256), 0, conv1d_bwd_dw_f32, xp, sxb, sxl, dz, part.data(), B, L, C, K, chunks);
+    launch_elementwise((long long)(K + 1) * C, conv1d_bwd_dw_sum_f32, part.data(), dw.data(), s.bias ? db.data() : nullptr, C, K, chunks);
+
+    bool ok = true;
+    std::ostringstream detail;
+    auto check = [&](const char* what, const float* got, const std::vector<double>& want) {
+        double maxAbs, e = nmse(got, want, maxAbs);
+        bool pass = e <= Tol;
+        ok &= pass;
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "    %-6s nmse %.2e  max|err| %.2e%s\n", what, e, maxAbs, pass ? "" : "  FAIL");
+        detail << buf;
+    };
+    check("y", y.data(), read_file<double>(at + "y.f64", n));
+    check("dx", dx.data(), read_file<double>(at + "dx.f64", n));
+    check("dw", dw.data(), read_file<double>(at + "dw.f64", (size_t)C * K));
+    if (s.bias) check("dbias", db.data(), read_file<double>(at + "dbias.f64", C));
+    std::printf("%-24s %-6s | %s | dW in %d row chunk(s)\n", s.name.c_str(), view ? "view" : "contig", ok ? "pass" : "FAIL", chunks);
+    std::fputs(detail.str().c_str(), stdout);
+    return ok;
+}
+} // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2) { std::fprintf(stderr, "usage: conv_check DIR [case-name-substring]\n"); return 2; }
+    std::string dir = argv[1], filter = argc > 2 ? argv[2] : "";
+    std::ifstream m(dir + "/manifest.txt");
+    if (!m) { std::fprintf(stderr, "no %s/manifest.txt (run Aim.Cuda.Check --emit-conv %s)\n", dir.c_str(), dir.c_str()); return 2; }
+    std::string line;
+    int pass = 0, fail = 0;
+    while (std::getline(m, line))
+    {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream is(line);
+        Case s;
+        int b, silu;
+        is >> s.name >> s.B >> s.L >> s.C >> s.K >> b >> silu;
+        if (!is) { std::fprintf(stderr, "bad manifest line: %s\n", line.c_str()); return 2; }
+        s.bias = b, s.silu = silu;
+        if (!filter.empty() && s.name.find(filter) == std::string::npos) continue;
+        for (bool view : {false, true}) (run_case(dir, s, view) ? pass : fail)++;
+    }
+    std::printf("conv_check: %d pass, %d fail (tolerance %.0e NMSE vs float64)\n", pass, fail, Tol);
+    return fail == 0 && pass > 0 ? 0 : 1;
+}
