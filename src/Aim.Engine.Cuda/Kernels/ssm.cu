@@ -345,6 +345,29 @@ __device__ __forceinline__ float half_warp_sum(float v)
     return v;
 }
 
+// part[r·tn + nj] = Σ_c m[r, c]·acc(r, c) over this tile's columns c0 + 4·tx + j < cols, for the block's rows
+// r = r0 + 4·ty + i < rows: the per-row dot of the tile with an operand m (row stride ldm), reduced over the 16
+// threads of each row group; the caller adds the n-tiles (nj of tn) in order.
+__device__ __forceinline__ void tile_row_dots(const float (&acc)[4][4], const float* m, i64 ldm, int r0, int rows, int c0, int cols,
+                                              float* part, int tn, int nj)
+{
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        int r = r0 + ty * 4 + i;
+        float v = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            int c = c0 + tx * 4 + j;
+            if (r < rows && c < cols) v = fmaf(m[(i64)r * ldm + c], acc[i][j], v);
+        }
+        v = half_warp_sum(v);
+        if (tx == 0 && r < rows) part[(i64)r * tn + nj] = v;
+    }
+}
+
 // gst (B, H, nc, P, N) = Σ_l exp(cs[l])·dY[l,p]·C[l,n] per chunk: block per (b, h, chunk, p-tile, n-tile).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dstate_f32(
     const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, float* gst,
@@ -488,7 +511,6 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dc_f32(
     const i64 bh = tile.bh;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
-    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
     const float* cs0 = cs + bh * L + t0;
     const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
@@ -499,20 +521,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dc_f32(
             [&](int i, int p) { int l = l0 + i; return l < qlen ? gy0[(i64)l * H * P + p] * expf(cs0[l]) : 0.0f; },
             [&](int p, int j) { int n = n0 + j; return n < N ? s0[(i64)p * N + n] : 0.0f; });
     }
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-    {
-        int l = l0 + ty * 4 + i;
-        float v = 0.0f;
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-        {
-            int n = n0 + tx * 4 + j;
-            if (l < qlen && n < N) v = fmaf(c0[(i64)l * scl + n], acc[i][j], v);
-        }
-        v = half_warp_sum(v);
-        if (tx == 0 && l < qlen) part_i[(bh * L + t0 + l) * tn + nj] = v;
-    }
+    tile_row_dots(acc, c0, scl, l0, qlen, n0, N, part_i + (bh * L + t0) * tn, tn, nj);
     const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
     const float* dt0 = dt + ((i64)b * L + t0) * H + h;
     const float* dm0 = dmd + (bh * nc + c) * Q * Q;
@@ -535,7 +544,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_db_f32(
     const i64 bh = tile.bh;
     __shared__ GemmSmem sm;
     float acc[4][4] = {};
-    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    const int ty = threadIdx.x / 16;
     const float* cs0 = cs + bh * L + t0;
     const float* dt0 = dt + ((i64)b * L + t0) * H + h;
     const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
@@ -548,19 +557,11 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_db_f32(
             [&](int i, int p) { int s = s0 + i; return s < qlen ? x0[(i64)s * sxl + p] * expf(cslast - cs0[s]) : 0.0f; },
             [&](int p, int j) { int n = n0 + j; return n < N ? g0[(i64)p * N + n] : 0.0f; });
     }
+    tile_row_dots(acc, b0, sbl, s0, qlen, n0, N, part_v + (bh * L + t0) * tn, tn, nj);
 #pragma unroll
     for (int i = 0; i < 4; i++)
     {
         int s = s0 + ty * 4 + i;
-        float v = 0.0f;
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-        {
-            int n = n0 + tx * 4 + j;
-            if (s < qlen && n < N) v = fmaf(b0[(i64)s * sbl + n], acc[i][j], v);
-        }
-        v = half_warp_sum(v);
-        if (tx == 0 && s < qlen) part_v[(bh * L + t0 + s) * tn + nj] = v;
         float dts = s < qlen ? dt0[(i64)s * H] : 0.0f;
 #pragma unroll
         for (int j = 0; j < 4; j++) acc[i][j] *= dts;
