@@ -10,7 +10,6 @@
 using Aim.BackendOps;
 using Aim.Engine.Kernels.Reference;
 using Aim.Engine.Operations;
-using Aim.Engine.Random;
 using Aim.Engine.Tensors;
 
 using static Aim.Cuda.Check.EmitFiles;
@@ -36,17 +35,9 @@ internal static class ConvEmit
     /// <summary>Writes every case under <paramref name="dir"/>; returns the process exit code.</summary>
     public static int Run(string dir)
     {
-        Directory.CreateDirectory(dir);
         var reference = new ReferenceKernels();
-        using var manifest = new StreamWriter(Path.Combine(dir, "manifest.txt"));
-        manifest.WriteLine("# name B L C K hasBias silu (inputs .f32, float64 reference outputs .f64)");
-        int index = 0;
-        foreach (var s in Cases)
+        return WriteCases(dir, "CausalConv1d", "name B L C K hasBias silu (inputs .f32, float64 reference outputs .f64)", 0xC0171UL, Cases, s => s.Name, (s, at, rng) =>
         {
-            using var scope = TensorScope.Open();
-            var rng = new Rng(0xC0171UL + (ulong)index++);
-            string at = Path.Combine(dir, s.Name);
-            Directory.CreateDirectory(at);
             var x = OpCases.Randn(rng, s.B, s.L, s.C);
             var w = OpCases.Rand(rng, -0.5, 0.5, s.C, s.K);
             var bias = s.Bias ? OpCases.Rand(rng, -0.5, 0.5, s.C) : null;
@@ -69,10 +60,8 @@ internal static class ConvEmit
             WriteF64(at, "dx", dx);
             WriteF64(at, "dw", dw);
             if (db is not null) WriteF64(at, "dbias", db);
-            manifest.WriteLine(string.Join(' ', s.Name, I(s.B), I(s.L), I(s.C), I(s.K), F(s.Bias), F(s.Silu)));
             Console.WriteLine($"emit {s.Name}: B={s.B} L={s.L} C={s.C} K={s.K}");
-        }
-        Console.WriteLine($"wrote {Cases.Length} CausalConv1d cases to {Path.GetFullPath(dir)}");
-        return 0;
+            return string.Join(' ', s.Name, I(s.B), I(s.L), I(s.C), I(s.K), F(s.Bias), F(s.Silu));
+        });
     }
 }

@@ -40,17 +40,9 @@ internal static class DecodeStepEmit
     /// <summary>Writes every case under <paramref name="dir"/>; returns the process exit code.</summary>
     public static int Run(string dir)
     {
-        Directory.CreateDirectory(dir);
         var reference = new ReferenceKernels();
-        using var manifest = new StreamWriter(Path.Combine(dir, "manifest.txt"));
-        manifest.WriteLine("# name B H G P N K hasBias hasD (inputs .f32, float64 reference outputs .f64)");
-        int index = 0;
-        foreach (var s in Cases)
+        return WriteCases(dir, "ConvSsmStep", "name B H G P N K hasBias hasD (inputs .f32, float64 reference outputs .f64)", 0xDEC0UL, Cases, s => s.Name, (s, at, rng) =>
         {
-            using var scope = TensorScope.Open();
-            var rng = new Rng(0xDEC0UL + (ulong)index++);
-            string at = Path.Combine(dir, s.Name);
-            Directory.CreateDirectory(at);
             int c = s.H * s.P + 2 * s.G * s.N;
             var conv = OpCases.Randn(rng, s.B, c, s.K);
             var xbc = OpCases.Randn(rng, s.B, c);
@@ -75,10 +67,8 @@ internal static class DecodeStepEmit
                 WriteF64(at, "conv" + step, conv64);
                 WriteF64(at, "ssm" + step, ssm64);
             }
-            manifest.WriteLine(string.Join(' ', s.Name, I(s.B), I(s.H), I(s.G), I(s.P), I(s.N), I(s.K), F(s.Bias), F(s.D)));
             Console.WriteLine($"emit {s.Name}: B={s.B} H={s.H} G={s.G} P={s.P} N={s.N} K={s.K}");
-        }
-        Console.WriteLine($"wrote {Cases.Length} ConvSsmStep cases to {Path.GetFullPath(dir)}");
-        return 0;
+            return string.Join(' ', s.Name, I(s.B), I(s.H), I(s.G), I(s.P), I(s.N), I(s.K), F(s.Bias), F(s.D));
+        });
     }
 }

@@ -12,7 +12,6 @@
 using Aim.BackendOps;
 using Aim.Engine.Kernels.Reference;
 using Aim.Engine.Operations;
-using Aim.Engine.Random;
 using Aim.Engine.Tensors;
 
 using static Aim.Cuda.Check.EmitFiles;
@@ -47,17 +46,9 @@ internal static class NormGemmEmit
     /// <summary>Writes every case under <paramref name="dir"/>; returns the process exit code.</summary>
     public static int Run(string dir)
     {
-        Directory.CreateDirectory(dir);
         var reference = new ReferenceKernels();
-        using var manifest = new StreamWriter(Path.Combine(dir, "manifest.txt"));
-        manifest.WriteLine("# name M K N groupSize (inputs .f32 / .bf16, float64 reference outputs .f64)");
-        int index = 0;
-        foreach (var s in Cases)
+        return WriteCases(dir, "GatedRmsNormMatMul", "name M K N groupSize (inputs .f32 / .bf16, float64 reference outputs .f64)", 0x4E6DUL, Cases, s => s.Name, (s, at, rng) =>
         {
-            using var scope = TensorScope.Open();
-            var rng = new Rng(0x4E6DUL + (ulong)index++);
-            string at = Path.Combine(dir, s.Name);
-            Directory.CreateDirectory(at);
             var x = OpCases.Randn(rng, s.M, s.K);
             var z = OpCases.Randn(rng, s.M, s.K);
             var nw = OpCases.Rand(rng, 0.5, 1.5, s.K);
@@ -76,10 +67,8 @@ internal static class NormGemmEmit
             var gemmRef = Tensor.Empty([1, s.M, s.N], DType.Float64);
             reference.Gemm(Ops.Reshape(x64, 1, s.M, s.K), Ops.Reshape(w64, 1, s.N, s.K), gemmRef, false, true, 1.0, 0.0);
             Write(at, "gemm.f64", gemmRef.ToArray<double>());
-            manifest.WriteLine(string.Join(' ', s.Name, I(s.M), I(s.K), I(s.N), I(s.GroupSize)));
             Console.WriteLine($"emit {s.Name}: M={s.M} K={s.K} N={s.N} groupSize={s.GroupSize}");
-        }
-        Console.WriteLine($"wrote {Cases.Length} GatedRmsNormMatMul cases to {Path.GetFullPath(dir)}");
-        return 0;
+            return string.Join(' ', s.Name, I(s.M), I(s.K), I(s.N), I(s.GroupSize));
+        });
     }
 }

@@ -45,17 +45,9 @@ internal static class SsdEmit
     /// <summary>Writes every case under <paramref name="dir"/>; returns the process exit code.</summary>
     public static int Run(string dir)
     {
-        Directory.CreateDirectory(dir);
         var reference = new ReferenceKernels();
-        using var manifest = new StreamWriter(Path.Combine(dir, "manifest.txt"));
-        manifest.WriteLine("# name B L H G P N chunk hasD hasInit hasDFinal hasBackward (inputs .f32, float64 reference outputs .f64)");
-        int index = 0;
-        foreach (var s in Cases)
+        return WriteCases(dir, "SSD", "name B L H G P N chunk hasD hasInit hasDFinal hasBackward (inputs .f32, float64 reference outputs .f64)", 0x55D0UL, Cases, s => s.Name, (s, at, rng) =>
         {
-            using var scope = TensorScope.Open();
-            var rng = new Rng(0x55D0UL + (ulong)index++);
-            string at = Path.Combine(dir, s.Name);
-            Directory.CreateDirectory(at);
             var x = OpCases.Randn(rng, s.B, s.L, s.H, s.P);
             var dt = OpCases.RandDt(rng, s.B, s.L, s.H);
             var a = OpCases.RandA(rng, s.H);
@@ -90,10 +82,8 @@ internal static class SsdEmit
                 foreach (var (name, t) in new[] { ("dx", dx), ("ddt", ddt), ("da", da), ("db", db), ("dc", dc), ("dd", dd), ("dinit", dinit) })
                     WriteF64(at, name, t);
             }
-            manifest.WriteLine(string.Join(' ', s.Name, I(s.B), I(s.L), I(s.H), I(s.G), I(s.P), I(s.N), I(s.Chunk), F(s.D), F(s.Init), F(s.DFinal), F(s.Backward)));
             Console.WriteLine($"emit {s.Name}: B={s.B} L={s.L} H={s.H} G={s.G} P={s.P} N={s.N} chunk={s.Chunk}");
-        }
-        Console.WriteLine($"wrote {Cases.Length} SSD cases to {Path.GetFullPath(dir)}");
-        return 0;
+            return string.Join(' ', s.Name, I(s.B), I(s.L), I(s.H), I(s.G), I(s.P), I(s.N), I(s.Chunk), F(s.D), F(s.Init), F(s.DFinal), F(s.Backward));
+        });
     }
 }
