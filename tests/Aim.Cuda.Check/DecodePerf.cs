@@ -60,6 +60,25 @@ internal static class DecodePerf
             var cm = Ops.Reshape(Ops.Narrow(zxbcdt, 1, 2 * e + n, n), rows, 1, n);
             var dt = Ops.Narrow(zxbcdt, 1, 2 * e + 2 * n, h);
             double f32 = 4;
+            // A whole layer through Ops.MambaDecodeLayer, as DecodeSession.Step calls it, with CudaKernels.PersistentDecodeLayer
+            // off (the four kernels above: ModulatedAddRmsNorm, MatMul in_proj, ConvSsmStep, GatedRmsNormMatMul) and on (one
+            // cooperative launch, decode_layer.cu). The switch is set for the warm-up call and the recording alike.
+            var kernels = backend.CudaKernels;
+            Action Layer(bool persistent) => () =>
+            {
+                bool before = kernels.PersistentDecodeLayer;
+                kernels.PersistentDecodeLayer = persistent;
+                try
+                {
+                    Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inW, convState, convW, convB, ssm, dtBias, a, dSkip,
+                        normE, 1e-5, e, outW);
+                }
+                finally
+                {
+                    kernels.PersistentDecodeLayer = before;
+                }
+            };
+            double layerBytes = ((double)inProj * d + (double)d * e) * 2 + 2.0 * rows * c * k * f32 + 2.0 * rows * h * p * n * f32 + 8.0 * rows * d * f32;
             var cases = new (string Name, Action Work, double Bytes, int PerStep)[]
             {
                 ("ModulatedAddRmsNorm", () => Ops.ModulatedAddRmsNorm(hidden, gate, residual, normW, 1e-5, gate, hidden), 6.0 * rows * d * f32, 24),
@@ -75,6 +94,10 @@ internal static class DecodePerf
                 ("MatMul out_proj (bf16 W) (replaced)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, 0),
                 ("GatedRmsNormMatMul (norm + out_proj)", () => Ops.GatedRmsNormMatMul(y, z, normE, 1e-5, e, outW),
                     (double)d * e * 2 + rows * (2.0 * e + d) * f32, 24),
+                // The whole layer as one op: the four kernels above (their sum), then the persistent kernel that would replace them
+                // (0 calls per step: the rows above already count the layer; flip the default when the second row wins).
+                ("MambaDecodeLayer (4 kernels, default)", Layer(false), layerBytes, 0),
+                ("MambaDecodeLayer (persistent, opt-in)", Layer(true), layerBytes, 0),
                 ("MatMul head (bf16 tied table)", () => Ops.MatMul(hidden, head, transB: true), (double)v * d * 2 + rows * (d + v) * f32, 1),
                 ("SampleTokens (cfg, top-k 600, top-p 0.98)", () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings), rows * v * f32, 1),
                 ("Embedding word (bf16 table) + pos + add", () => Ops.Add(Ops.Embedding(head, tokens), Ops.Embedding(Ops.Narrow(head, 0, 0, 257), positions)), 3.0 * rows * d * f32, 1),

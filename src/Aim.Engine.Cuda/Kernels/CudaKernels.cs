@@ -179,6 +179,7 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
             if (_cublasWorkspace != 0) _backend.Allocator.Free(_cublasWorkspace, CuBlasWorkspaceBytes);
             _cublasWorkspace = 0;
             FreeConvSsmCounters();
+            FreeDecodeLayerBarrier();
         }
     }
 }

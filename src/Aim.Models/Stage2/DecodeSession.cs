@@ -64,8 +64,10 @@ public sealed class DecodeSession : IDisposable
         for (int i = 0; i < m.Layers.Count; i++)
         {
             var (shift, scalePlusOne, g) = Modulations[i];
-            var (u, r) = Ops.ModulatedAddRmsNorm(hidden, gate, residual, m.Layers[i].Norm.Weight, AimModel.NormEps, scalePlusOne, shift);
-            hidden = m.Layers[i].Mixer.Step(u, _states[i]);                            // (R, d)
+            // One op per block: the norm above, in_proj, the conv + SSM step and the gated norm + out_proj.
+            var (y, r) = m.Layers[i].Mixer.DecodeLayer(hidden, gate, residual, m.Layers[i].Norm.Weight, AimModel.NormEps, scalePlusOne, shift,
+                _states[i]);
+            hidden = y;                                                                  // (R, d)
             gate = g;
             residual = r;
         }

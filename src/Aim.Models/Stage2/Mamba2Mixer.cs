@@ -108,6 +108,29 @@ public sealed class Mamba2Mixer : Module
     }
 
     /// <summary>
+    /// One decode step of the whole block around this mixer (inference; spec §3.6, §6.2): the previous block's gated
+    /// residual add, this block's RMSNorm (<paramref name="normWeight"/>) with adaLN modulation, then <see cref="Step"/>,
+    /// in one Ops.MambaDecodeLayer call (one persistent kernel on CUDA when that backend enables it). Equal to
+    /// <c>(u, r) = Ops.ModulatedAddRmsNorm(hidden, gate, residual, normWeight, normEps, scalePlusOne, shift); y = Step(u, state)</c>.
+    /// </summary>
+    /// <param name="hidden">(B, d) the previous block's mixer output (the block input for the first block).</param>
+    /// <param name="gate">(B, d) the previous block's adaLN gate, or null for the first block.</param>
+    /// <param name="residual">(B, d) the residual stream, or null for the first block.</param>
+    /// <param name="normWeight">(d) this block's norm weight.</param>
+    /// <param name="normEps">The norm's epsilon.</param>
+    /// <param name="scalePlusOne">(B, d) 1 + this block's adaLN scale.</param>
+    /// <param name="shift">(B, d) this block's adaLN shift.</param>
+    /// <param name="state">This layer's decoding cache, updated in place.</param>
+    /// <returns>The mixer output (B, d) and the new residual stream (B, d).</returns>
+    public (Tensor Y, Tensor Residual) DecodeLayer(Tensor hidden, Tensor? gate, Tensor? residual, Tensor normWeight, double normEps,
+        Tensor scalePlusOne, Tensor shift, MixerState state)
+    {
+        int e = _config.DInner, g = _config.Ssm.NGroups;
+        return Ops.MambaDecodeLayer(hidden, gate, residual, normWeight, normEps, scalePlusOne, shift, InProj.Weight, state.Conv, ConvWeight2D(),
+            ConvBias, state.Ssm, DtBias, state.A, D, NormWeight, NormEps, e / g, OutProj.Weight);
+    }
+
+    /// <summary>
     /// Zeroed recurrent state for <paramref name="batch"/> rows on <paramref name="device"/>, with A = −exp(A_log)
     /// computed once for the whole decode (the weights do not change while decoding).
     /// </summary>
