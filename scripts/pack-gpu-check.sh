@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Packs .device/ for one GPU-machine call that checks and measures everything (scripts/gpu-check.sh): the
+# Packs .device/ for the GPU-machine calls that check and measure everything (scripts/gpu-check.sh): the
 # published Aim.Cuda.Check and aim tools, the device wrapper (scripts/device-run.sh, which finds NVRTC/cuBLAS in
 # the image's Python packages) and the golden fixtures without their float64/intermediate files. Keeps the carry
 # under the 64 MiB limit by dropping what the GPU runs do not use (SkiaSharp natives, the built-in model copy).
 # Usage, from the project root on this machine:
 #   scripts/pack-gpu-check.sh [FIXTURES_ROOT]     (default ../shared/fixtures)
 # then one device call with carry [".device"]:
-#   bash .device/gpu-check.sh           (logs under $OUT, a summary printed last)
+#   bash .device/gpu-check.sh [all|checks|perf]   (logs under $OUT, a summary printed last; `checks` and `perf`
+#                                                  each fit a 10-minute call)
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
