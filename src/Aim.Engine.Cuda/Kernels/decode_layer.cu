@@ -22,26 +22,10 @@
 // the count at zero, so consecutive launches (and graph replays) reuse them.
 #include "skinny_gemv.cuh"
 #include "grid_sync.cuh"
+#include "decode_step.cuh"
 
 #define DL_WARPS SKINNY_WARPS
 #define DL_SHARED_HEAD (SKINNY_WARPS * SKINNY_MAX_M + 32)
-
-__device__ __forceinline__ float dl_silu(float z) { return z / (1.0f + expf(-z)); }
-
-// conv1d_step_f32's output for one channel from its old window and the new input: bias, then the taps in order.
-__device__ __forceinline__ float dl_conv(const float* row, float xin, const float* w, const float* bias, int ch, int K)
-{
-    float z = bias ? bias[ch] : 0.0f;
-    for (int j = 0; j < K - 1; j++) z = fmaf(row[j + 1], w[(i64)ch * K + j], z);
-    z = fmaf(xin, w[(i64)ch * K + K - 1], z);
-    return dl_silu(z);
-}
-
-__device__ __forceinline__ void dl_shift(float* row, float xin, int K)
-{
-    for (int j = 0; j < K - 1; j++) row[j] = row[j + 1];
-    row[K - 1] = xin;
-}
 
 // hidden, gate (or null), res (or null), scale1, shift: (R, D); nw: (D); win: (E + C + H, D) bf16; conv_state (R, C, K);
 // conv_w (C, K); conv_b (C) or null; state (R, H, P, N); dt_bias, a, dskip (or null): (H); gnw: (E); wout: (D, E) bf16;
@@ -108,7 +92,7 @@ extern "C" __global__ void __launch_bounds__(DL_WARPS * 32) mamba_decode_layer_b
             for (int i = threadIdx.x; i < 2 * N; i += blockDim.x)
             {
                 int ch = E + (i < N ? g * N + i : G * N + g * N + (i - N));
-                sbc[i] = dl_conv(cs + (i64)ch * K, xr[ch], conv_w, conv_b, ch, K);
+                sbc[i] = step_conv(cs + (i64)ch * K, xr[ch], conv_w, conv_b, ch, K);
             }
             for (int r = threadIdx.x; r < rowsPerBlock; r += blockDim.x)
             {
@@ -117,26 +101,13 @@ extern "C" __global__ void __launch_bounds__(DL_WARPS * 32) mamba_decode_layer_b
                 int ch = h * P + p;
                 float* crow = cs + (i64)ch * K;
                 float xin = xr[ch];
-                sx[r] = dl_conv(crow, xin, conv_w, conv_b, ch, K);
-                dl_shift(crow, xin, K);
+                sx[r] = step_conv(crow, xin, conv_w, conv_b, ch, K);
+                step_shift(crow, xin, K);
             }
             __syncthreads();
-            float dtv = xr[C + h] + dt_bias[h]; // zx[b, E + C + h]
-            dtv = dtv > 20.0f ? dtv : log1pf(expf(dtv));
-            float alpha = expf(dtv * a[h]), dh = dskip ? dskip[h] : 0.0f;
-            for (int p = pFirst + warp; p < P && p < pFirst + rowsPerBlock; p += DL_WARPS)
-            {
-                float xp = sx[p - pFirst], acc = 0.0f;
-                float* srow = state + ((i64)bh * P + p) * N;
-                for (int n = lane; n < N; n += 32)
-                {
-                    float s = fmaf(alpha, srow[n], (sbc[n] * dtv) * xp);
-                    srow[n] = s;
-                    acc = fmaf(s, sbc[N + n], acc);
-                }
-                for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-                if (lane == 0) ys[(i64)bh * P + p] = fmaf(dh, xp, acc);
-            }
+            float dtv = step_dt(xr[C + h], dt_bias[h]); // zx[b, E + C + h]
+            step_ssm_rows(state + (i64)bh * P * N, P, N, pFirst, rowsPerBlock, warp, DL_WARPS, lane, sx, pFirst, sbc, sbc + N,
+                          dtv, expf(dtv * a[h]), dskip ? dskip[h] : 0.0f, ys + (i64)bh * P);
         }
     }
     grid_barrier(barrier, barrier + 1);
@@ -146,7 +117,7 @@ extern "C" __global__ void __launch_bounds__(DL_WARPS * 32) mamba_decode_layer_b
         for (int i = threadIdx.x; i < R * 2 * G * N; i += blockDim.x)
         {
             int b = i / (2 * G * N), ch = E + i % (2 * G * N);
-            dl_shift(conv_state + ((i64)b * C + ch) * K, zx[(i64)b * Dp + E + ch], K);
+            step_shift(conv_state + ((i64)b * C + ch) * K, zx[(i64)b * Dp + E + ch], K);
         }
     ngs_norm_rows(ys, E, zx, Dp, gnw, geps, group, gvthreads, R, E, nvec, xs, slots);
     {

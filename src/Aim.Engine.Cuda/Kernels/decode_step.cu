@@ -30,26 +30,9 @@
 //   scheduling order is safe. The written values do not depend on which block is last (old window + xbc), so the
 //   result is deterministic. The counters live in a buffer the host keeps per backend (one launch at a time on the
 //   backend's single stream, which is also what a CUDA graph replays); every launch leaves them at zero.
-#include "common.cuh"
+#include "decode_step.cuh"
 
 #define CSS_WARPS 8
-
-__device__ __forceinline__ float css_silu(float z) { return z / (1.0f + expf(-z)); }
-
-// The conv step of one channel from its old window and the new input, as conv1d_step_f32: bias, then taps in order.
-__device__ __forceinline__ float css_conv(const float* row, float xin, const float* w, const float* bias, int ch, int K)
-{
-    float z = bias ? bias[ch] : 0.0f;
-    for (int j = 0; j < K - 1; j++) z = fmaf(row[j + 1], w[(i64)ch * K + j], z);
-    z = fmaf(xin, w[(i64)ch * K + K - 1], z);
-    return css_silu(z);
-}
-
-__device__ __forceinline__ void css_shift(float* row, float xin, int K)
-{
-    for (int j = 0; j < K - 1; j++) row[j] = row[j + 1];
-    row[K - 1] = xin;
-}
 
 // conv_state (B, C, K), xbc (B, C) with batch stride sxb, conv_w (C, K), conv_b (C) or null, state (B, H, P, N),
 // dt (B, H) with batch stride sdtb, dt_bias / a / d (H) (d may be null), y (B, H, P), counters (B·G ints, zero).
@@ -75,7 +58,7 @@ extern "C" __global__ void __launch_bounds__(CSS_WARPS * 32) conv_ssm_step_f32(
     for (int i = threadIdx.x; i < 2 * N; i += blockDim.x)
     {
         int ch = H * P + (i < N ? g * N + i : G * N + g * N + (i - N));
-        sbc[i] = css_conv(cs + (i64)ch * K, xr[ch], conv_w, conv_b, ch, K);
+        sbc[i] = step_conv(cs + (i64)ch * K, xr[ch], conv_w, conv_b, ch, K);
     }
     // x channels of this block's rows: owned by this block, so the same thread reads and then writes the window.
     for (int r = threadIdx.x; r < rowsPerBlock; r += blockDim.x)
@@ -85,8 +68,8 @@ extern "C" __global__ void __launch_bounds__(CSS_WARPS * 32) conv_ssm_step_f32(
         int ch = h * P + p;
         float* row = cs + (i64)ch * K;
         float xin = xr[ch];
-        sx[r] = css_conv(row, xin, conv_w, conv_b, ch, K);
-        css_shift(row, xin, K);
+        sx[r] = step_conv(row, xin, conv_w, conv_b, ch, K);
+        step_shift(row, xin, K);
     }
     __syncthreads();
 
@@ -100,22 +83,9 @@ extern "C" __global__ void __launch_bounds__(CSS_WARPS * 32) conv_ssm_step_f32(
     __syncthreads();
 
     // SSM step of this block's rows, as ssm_step_f32.
-    float dtv = dt[(i64)b * sdtb + h] + dt_bias[h];
-    dtv = dtv > 20.0f ? dtv : log1pf(expf(dtv));
-    float alpha = expf(dtv * a[h]), dh = d ? d[h] : 0.0f;
-    for (int p = pFirst + warp; p < P && p < pFirst + rowsPerBlock; p += CSS_WARPS)
-    {
-        float xp = sx[p - pFirst], acc = 0.0f;
-        float* row = state + ((i64)bh * P + p) * N;
-        for (int n = lane; n < N; n += 32)
-        {
-            float s = fmaf(alpha, row[n], (sbc[n] * dtv) * xp);
-            row[n] = s;
-            acc = fmaf(s, sbc[N + n], acc);
-        }
-        for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-        if (lane == 0) y[(i64)bh * P + p] = fmaf(dh, xp, acc);
-    }
+    float dtv = step_dt(dt[(i64)b * sdtb + h], dt_bias[h]);
+    step_ssm_rows(state + (i64)bh * P * N, P, N, pFirst, rowsPerBlock, warp, CSS_WARPS, lane, sx, pFirst, sbc, sbc + N, dtv,
+                  expf(dtv * a[h]), d ? d[h] : 0.0f, y + (i64)bh * P);
 
     // 3. The last reader shifts the group's b/c windows (every other reader has finished reading them).
     if (s_last)
@@ -124,7 +94,7 @@ extern "C" __global__ void __launch_bounds__(CSS_WARPS * 32) conv_ssm_step_f32(
         for (int i = threadIdx.x; i < 2 * N; i += blockDim.x)
         {
             int ch = H * P + (i < N ? g * N + i : G * N + g * N + (i - N));
-            css_shift(cs + (i64)ch * K, xr[ch], K);
+            step_shift(cs + (i64)ch * K, xr[ch], K);
         }
         if (threadIdx.x == 0) counters[b * G + g] = 0;
     }

@@ -16,6 +16,7 @@
 // hi·hi + hi·lo + lo·hi accumulated: about float32 accuracy at three tensor-core products).
 #include "common.cuh"
 #include "mma.cuh"
+#include "decode_step.cuh"
 
 #define SSD_TM 64
 #define SSD_TN 64
@@ -883,28 +884,9 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     const int bh = blockIdx.x / pBlocks, h = bh % H, b = bh / H, g = h / (H / G);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int pFirst = (blockIdx.x % pBlocks) * rowsPerBlock;
-    float dtv = dt[(i64)b * sdtb + h];
-    if (dt_bias)
-    {
-        // The step size from the raw in_proj output: softplus(dt + bias), passing values above 20 through.
-        float z = dtv + dt_bias[h];
-        dtv = z > 20.0f ? z : log1pf(expf(z));
-    }
-    float alpha = expf(dtv * a[h]), dh = d ? d[h] : 0.0f;
-    const float* xr = x + (i64)b * sxb + (i64)h * sxh;
-    const float* br = bm + (i64)b * sbb + (i64)g * sbg;
-    const float* cr = cm + (i64)b * scb + (i64)g * scg;
-    for (int p = pFirst + warp; p < P && p < pFirst + rowsPerBlock; p += STEP_WARPS)
-    {
-        float xp = xr[p], acc = 0.0f;
-        float* row = state + ((i64)bh * P + p) * N;
-        for (int n = lane; n < N; n += 32)
-        {
-            float s = fmaf(alpha, row[n], (br[n] * dtv) * xp);
-            row[n] = s;
-            acc = fmaf(s, cr[n], acc);
-        }
-        for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-        if (lane == 0) y[(i64)bh * P + p] = fmaf(dh, xp, acc);
-    }
+    // With dt_bias the step size comes raw from in_proj: softplus(dt + bias), passing values above 20 through.
+    float dtv = dt_bias ? step_dt(dt[(i64)b * sdtb + h], dt_bias[h]) : dt[(i64)b * sdtb + h];
+    step_ssm_rows(state + (i64)bh * P * N, P, N, pFirst, rowsPerBlock, warp, STEP_WARPS, lane, x + (i64)b * sxb + (i64)h * sxh, 0,
+                  bm + (i64)b * sbb + (i64)g * sbg, cm + (i64)b * scb + (i64)g * scg, dtv, expf(dtv * a[h]), d ? d[h] : 0.0f,
+                  y + (i64)bh * P);
 }

@@ -1,0 +1,52 @@
+// Device pieces of one Mamba-2 decode step shared by ssm.cu (SsmStep), decode_step.cu (ConvSsmStep) and
+// decode_layer.cu (the persistent layer kernel): the conv window of one channel and the SSM update of a block's rows, with the arithmetic
+// and order of conv1d.cu's conv1d_step_f32 and ssm.cu's ssm_step_f32 (so all three give the same bits).
+#pragma once
+#include "common.cuh"
+
+__device__ __forceinline__ float step_silu(float z) { return z / (1.0f + expf(-z)); }
+
+// SiLU(bias + Σ_k w[ch,k]·window[k]) with window = (row[1..K-1], xin): the channel's output from its OLD window.
+__device__ __forceinline__ float step_conv(const float* row, float xin, const float* w, const float* bias, int ch, int K)
+{
+    float z = bias ? bias[ch] : 0.0f;
+    for (int j = 0; j < K - 1; j++) z = fmaf(row[j + 1], w[(i64)ch * K + j], z);
+    z = fmaf(xin, w[(i64)ch * K + K - 1], z);
+    return step_silu(z);
+}
+
+// The window moves one step: row ← (row[1..K-1], xin).
+__device__ __forceinline__ void step_shift(float* row, float xin, int K)
+{
+    for (int j = 0; j < K - 1; j++) row[j] = row[j + 1];
+    row[K - 1] = xin;
+}
+
+// softplus(raw + bias), passing values above 20 through (mamba's selective_state_update with dt_softplus).
+__device__ __forceinline__ float step_dt(float raw, float bias)
+{
+    float v = raw + bias;
+    return v > 20.0f ? v : log1pf(expf(v));
+}
+
+// S[p, n] ← α·S[p, n] + (b[n]·dt)·x[p] and out[p] = Σ_n S[p, n]·c[n] + d·x[p] for the rows p = first + warp,
+// first + warp + warps, ... below first + count and P; lanes walk n, a warp shuffle sums y. state: the head's (P, N)
+// rows; x[p - xBase] is row p's input (xBase = first for a block-local copy, 0 for the whole head); b, c: (N).
+__device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int first, int count, int warp, int warps, int lane,
+                                              const float* x, int xBase, const float* b, const float* c, float dt, float alpha,
+                                              float d, float* out)
+{
+    for (int p = first + warp; p < P && p < first + count; p += warps)
+    {
+        float xp = x[p - xBase], acc = 0.0f;
+        float* row = state + (i64)p * N;
+        for (int n = lane; n < N; n += 32)
+        {
+            float s = fmaf(alpha, row[n], (b[n] * dt) * xp);
+            row[n] = s;
+            acc = fmaf(s, c[n], acc);
+        }
+        for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+        if (lane == 0) out[p] = fmaf(d, xp, acc);
+    }
+}
