@@ -30,21 +30,45 @@ __device__ __forceinline__ float step_dt(float raw, float bias)
 }
 
 // S[p, n] ← α·S[p, n] + (b[n]·dt)·x[p] and out[p] = Σ_n S[p, n]·c[n] + d·x[p] for the rows p = first + warp,
-// first + warp + warps, ... below first + count and P; lanes walk n, a warp shuffle sums y. state: the head's (P, N)
-// rows; x[p - xBase] is row p's input (xBase = first for a block-local copy, 0 for the whole head); b, c: (N).
+// first + warp + warps, ... below first + count and P; a warp shuffle sums y. state: the head's (P, N) rows; x[p - xBase]
+// is row p's input (xBase = first for a block-local copy, 0 for the whole head); b, c: (N). When N % 4 == 0 and the
+// rows, b and c are 16-byte aligned each lane moves 4 consecutive values at a time (one 512-byte access per warp at
+// N = 128: the state stream is what bounds large decode batches); otherwise lanes stride over n one value at a time.
 __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int first, int count, int warp, int warps, int lane,
                                               const float* x, int xBase, const float* b, const float* c, float dt, float alpha,
                                               float d, float* out)
 {
+    const bool vec = N % 4 == 0 && ((reinterpret_cast<unsigned long long>(state) | reinterpret_cast<unsigned long long>(b)
+                                     | reinterpret_cast<unsigned long long>(c)) & 15) == 0;
     for (int p = first + warp; p < P && p < first + count; p += warps)
     {
         float xp = x[p - xBase], acc = 0.0f;
         float* row = state + (i64)p * N;
-        for (int n = lane; n < N; n += 32)
+        if (vec)
         {
-            float s = fmaf(alpha, row[n], (b[n] * dt) * xp);
-            row[n] = s;
-            acc = fmaf(s, c[n], acc);
+            for (int q = lane; q < N / 4; q += 32)
+            {
+                float4 s = reinterpret_cast<float4*>(row)[q];
+                const float4 bq = reinterpret_cast<const float4*>(b)[q], cq = reinterpret_cast<const float4*>(c)[q];
+                s.x = fmaf(alpha, s.x, (bq.x * dt) * xp);
+                s.y = fmaf(alpha, s.y, (bq.y * dt) * xp);
+                s.z = fmaf(alpha, s.z, (bq.z * dt) * xp);
+                s.w = fmaf(alpha, s.w, (bq.w * dt) * xp);
+                reinterpret_cast<float4*>(row)[q] = s;
+                acc = fmaf(s.x, cq.x, acc);
+                acc = fmaf(s.y, cq.y, acc);
+                acc = fmaf(s.z, cq.z, acc);
+                acc = fmaf(s.w, cq.w, acc);
+            }
+        }
+        else
+        {
+            for (int n = lane; n < N; n += 32)
+            {
+                float s = fmaf(alpha, row[n], (b[n] * dt) * xp);
+                row[n] = s;
+                acc = fmaf(s, c[n], acc);
+            }
         }
         for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
         if (lane == 0) out[p] = fmaf(d, xp, acc);
