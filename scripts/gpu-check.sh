@@ -19,7 +19,7 @@ status=0
 if [ "$mode" != perf ]; then
     bash run.sh dotnet Aim.Cuda.Check/Aim.Cuda.Check.dll --fixtures fixtures --decode-perf > "$out/cuda-check.txt" 2>&1 || status=1
     # The persistent per-layer decode kernel (CudaKernels.PersistentDecodeLayer) runs its harness cases only when on.
-    AIM_PERSISTENT_DECODE=1 bash run.sh dotnet Aim.Cuda.Check/Aim.Cuda.Check.dll --no-perf > "$out/cuda-check-persistent.txt" 2>&1 || status=1
+    AIM_PERSISTENT_DECODE=1 bash run.sh dotnet Aim.Cuda.Check/Aim.Cuda.Check.dll --no-perf --cases MambaDecodeLayer > "$out/cuda-check-persistent.txt" 2>&1 || status=1
     grep -E "FAIL" "$out/cuda-check.txt" "$out/cuda-check-persistent.txt" | head -20
     grep -E "pass, .* unsupported, .* fail" "$out/cuda-check.txt" | tail -1
     grep -E "pass, .* unsupported, .* fail" "$out/cuda-check-persistent.txt" | tail -1

@@ -3,7 +3,8 @@
 // parity of the AiM and VQ folders under a fixtures root (FixtureParity.cs; the value column is then the relative
 // max error), times a few kernels, and prints "case | status | nmse". Exit code 1 when any case fails.
 // --decode-perf adds the per-kernel decode-step table (DecodePerf.cs) and the grid-barrier latency (GridBarrierPerf.cs).
-// Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--decode-perf] [--fixtures ROOT]
+// Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--cases TEXT] [--decode-perf] [--fixtures ROOT]
+//        (--cases TEXT: only the harness cases whose name contains TEXT, no CUDA-only checks)
 //        Aim.Cuda.Check --emit-ssd DIR | --emit-sample DIR | --emit-decode-step DIR | --emit-norm-gemm DIR | --emit-conv DIR
 //        | --emit-decode-layer DIR
 //        (no GPU: cases for tests/cuda-emulation, SsdEmit.cs, SampleEmit.cs, DecodeStepEmit.cs, NormGemmEmit.cs,
@@ -38,6 +39,13 @@ foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-dec
 bool compileOnly = args.Contains("--compile-only");
 bool perf = !args.Contains("--no-perf");
 bool harness = !args.Contains("--no-harness");
+int filterAt = Array.IndexOf(args, "--cases");
+string? caseFilter = filterAt >= 0 && filterAt + 1 < args.Length ? args[filterAt + 1] : null;
+if (filterAt >= 0 && string.IsNullOrEmpty(caseFilter))
+{
+    Console.WriteLine("--cases needs the text that harness case names must contain");
+    return 2;
+}
 int fixturesAt = Array.IndexOf(args, "--fixtures");
 string? fixturesRoot = fixturesAt >= 0 && fixturesAt + 1 < args.Length ? Path.GetFullPath(args[fixturesAt + 1]) : null;
 if (fixturesAt >= 0 && (fixturesRoot is null || !Directory.Exists(fixturesRoot)))
@@ -83,7 +91,12 @@ Console.WriteLine($"device: {ctx.Name}, sm_{ctx.Major}{ctx.Minor}, {ctx.Multipro
 
 var rows = new List<CudaCaseResult>();
 var total = Stopwatch.StartNew();
-if (harness)
+if (harness && caseFilter is not null)
+{
+    // Only the backend-ops harness cases whose name contains the text (e.g. one op under a CUDA setting).
+    foreach (var c in OpCases.All.Where(c => c.ToString().Contains(caseFilter, StringComparison.Ordinal))) rows.Add(CudaHarness.Run(c));
+}
+else if (harness)
 {
     foreach (var c in OpCases.All) rows.Add(CudaHarness.Run(c));
     foreach (var check in CudaHarness.ExtraChecks()) rows.Add(check());
