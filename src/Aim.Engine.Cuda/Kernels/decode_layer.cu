@@ -89,21 +89,7 @@ extern "C" __global__ void __launch_bounds__(DL_WARPS * 32) mamba_decode_layer_b
             const float* xr = zx + (i64)b * Dp + E;
             float* cs = conv_state + (i64)b * C * K;
             __syncthreads(); // the previous item's readers of sbc / sx are done
-            for (int i = threadIdx.x; i < 2 * N; i += blockDim.x)
-            {
-                int ch = E + (i < N ? g * N + i : G * N + g * N + (i - N));
-                sbc[i] = step_conv(cs + (i64)ch * K, xr[ch], conv_w, conv_b, ch, K);
-            }
-            for (int r = threadIdx.x; r < rowsPerBlock; r += blockDim.x)
-            {
-                int p = pFirst + r;
-                if (p >= P) break;
-                int ch = h * P + p;
-                float* crow = cs + (i64)ch * K;
-                float xin = xr[ch];
-                sx[r] = step_conv(crow, xin, conv_w, conv_b, ch, K);
-                step_shift(crow, xin, K);
-            }
+            step_conv_block(cs, xr, conv_w, conv_b, K, E, G, N, g, h, P, pFirst, rowsPerBlock, sbc, sx);
             __syncthreads();
             float dtv = step_dt(xr[C + h], dt_bias[h]); // zx[b, E + C + h]
             step_ssm_rows(state + (i64)bh * P * N, P, N, pFirst, rowsPerBlock, warp, DL_WARPS, lane, sx, pFirst, sbc, sbc + N,

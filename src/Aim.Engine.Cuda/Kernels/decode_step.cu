@@ -54,23 +54,9 @@ extern "C" __global__ void __launch_bounds__(CSS_WARPS * 32) conv_ssm_step_f32(
     const float* xr = xbc + (i64)b * sxb;
     float* cs = conv_state + (i64)b * C * K;
 
-    // 1. Conv outputs. b/c channels: read only (their windows are written by the last reader, step 3).
-    for (int i = threadIdx.x; i < 2 * N; i += blockDim.x)
-    {
-        int ch = H * P + (i < N ? g * N + i : G * N + g * N + (i - N));
-        sbc[i] = step_conv(cs + (i64)ch * K, xr[ch], conv_w, conv_b, ch, K);
-    }
-    // x channels of this block's rows: owned by this block, so the same thread reads and then writes the window.
-    for (int r = threadIdx.x; r < rowsPerBlock; r += blockDim.x)
-    {
-        int p = pFirst + r;
-        if (p >= P) break;
-        int ch = h * P + p;
-        float* row = cs + (i64)ch * K;
-        float xin = xr[ch];
-        sx[r] = step_conv(row, xin, conv_w, conv_b, ch, K);
-        step_shift(row, xin, K);
-    }
+    // 1. Conv outputs. b/c channels: read only (their windows are written by the last reader, step 3); x channels of
+    //    this block's rows: owned by this block.
+    step_conv_block(cs, xr, conv_w, conv_b, K, H * P, G, N, g, h, P, pFirst, rowsPerBlock, sbc, sx);
     __syncthreads();
 
     // 2. Arrival: the last of the group's readers updates the b/c windows (step 3).

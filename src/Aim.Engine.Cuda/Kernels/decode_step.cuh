@@ -22,6 +22,30 @@ __device__ __forceinline__ void step_shift(float* row, float xin, int K)
     row[K - 1] = xin;
 }
 
+// The conv outputs a (row, head, slice of P) block needs, from the row's windows cs (C, K) and new inputs xr (C):
+// sbc = the group's b (N) then c (N) from their OLD windows (only read here: other blocks read them too), and
+// sx = x of rows first .. first + count, whose windows only this block touches (the thread that reads one shifts it).
+// E = H·P, the first b channel.
+__device__ __forceinline__ void step_conv_block(float* cs, const float* xr, const float* w, const float* bias, int K, int E,
+                                                int G, int N, int g, int h, int P, int first, int count, float* sbc, float* sx)
+{
+    for (int i = threadIdx.x; i < 2 * N; i += blockDim.x)
+    {
+        int ch = E + (i < N ? g * N + i : G * N + g * N + (i - N));
+        sbc[i] = step_conv(cs + (i64)ch * K, xr[ch], w, bias, ch, K);
+    }
+    for (int r = threadIdx.x; r < count; r += blockDim.x)
+    {
+        int p = first + r;
+        if (p >= P) break;
+        int ch = h * P + p;
+        float* row = cs + (i64)ch * K;
+        float xin = xr[ch];
+        sx[r] = step_conv(row, xin, w, bias, ch, K);
+        step_shift(row, xin, K);
+    }
+}
+
 // softplus(raw + bias), passing values above 20 through (mamba's selective_state_update with dt_softplus).
 __device__ __forceinline__ float step_dt(float raw, float bias)
 {
