@@ -88,7 +88,16 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
     public CudaBackend Backend => _backend;
 
     /// <summary>Resolves a kernel, compiling and loading its file on first use.</summary>
-    internal nint Function(string file, string name)
+    internal nint Function(string file, string name) => Resolve(file, name, () => _backend.Compiler.Compile(file));
+
+    /// <summary>
+    /// Resolves a kernel of a source that is not one of the embedded files (the diagnostic kernels of the CUDA checks),
+    /// compiled with the embedded headers on first use and kept under <paramref name="module"/>.
+    /// </summary>
+    internal nint FunctionFromSource(string module, string source, string name)
+        => Resolve(module, name, () => _backend.Compiler.CompileSource(module, source));
+
+    private nint Resolve(string file, string name, Func<byte[]> compile)
     {
         string key = file + ":" + name;
         lock (_lock)
@@ -96,7 +105,7 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
             if (_functions.TryGetValue(key, out nint f)) return f;
             if (!_modules.TryGetValue(file, out var module))
             {
-                byte[] cubin = _backend.Compiler.Compile(file);
+                byte[] cubin = compile();
                 _backend.Context.MakeCurrent();
                 module = new CudaModuleHandle(_backend.Context.Handle);
                 nint m;
