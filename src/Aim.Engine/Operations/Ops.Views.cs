@@ -6,18 +6,78 @@ namespace Aim.Engine.Operations;
 // provides: differentiable views (Reshape, Transpose, Permute, Narrow, Select, Unsqueeze, Squeeze, Expand) and Concat.
 public static partial class Ops
 {
-    /// <summary>Same elements in a new shape (one dimension may be -1). A view when x is contiguous, else a copy.</summary>
+    /// <summary>
+    /// Same elements in a new shape (one dimension may be -1). A view when the layout allows it (always for a
+    /// contiguous x; for a strided x when every group of dimensions that is merged or split is contiguous within
+    /// itself, e.g. splitting the last dimension of a column slice), else a copy.
+    /// </summary>
     public static Tensor Reshape(Tensor x, params ReadOnlySpan<int> shape)
     {
         int[] s = ResolveShape(x, shape);
-        if (!x.IsContiguous)
+        long[]? strides = x.IsContiguous ? Tensor.ContiguousStrides(s) : ViewStrides(x.Shape, x.Strides, s);
+        if (strides is null)
         {
             using var c = Contiguous(x);
             return Reshape(c, s);
         }
-        var y = x.CreateView(s, Tensor.ContiguousStrides(s), x.Offset);
+        var y = x.CreateView(s, strides, x.Offset);
         if (Tape.ShouldRecord(x)) Tape.Record(nameof(Reshape), y, [x], g => [Reshape(g, x.Shape)]);
         return y;
+    }
+
+    /// <summary>
+    /// Strides that present elements laid out as <paramref name="shape"/> / <paramref name="strides"/> in the shape
+    /// <paramref name="target"/> (same count) without moving them, or null when that is impossible: the dimensions are
+    /// matched in groups of equal products (old dims merged into new ones or split from them), and the old dims of a
+    /// group must be contiguous among themselves (each stride = the next one times its size), the rule numpy and
+    /// PyTorch use for a no-copy reshape. Size-1 dimensions carry no layout.
+    /// </summary>
+    internal static long[]? ViewStrides(ReadOnlySpan<int> shape, ReadOnlySpan<long> strides, ReadOnlySpan<int> target)
+    {
+        var oldShape = new List<int>();
+        var oldStrides = new List<long>();
+        long count = 1;
+        for (int i = 0; i < shape.Length; i++)
+        {
+            count *= shape[i];
+            if (shape[i] == 1) continue;
+            oldShape.Add(shape[i]);
+            oldStrides.Add(strides[i]);
+        }
+        if (count == 0) return Tensor.ContiguousStrides(target);
+        var result = new long[target.Length];
+        var assigned = new bool[target.Length];
+        int oi = 0, ni = 0;
+        while (ni < target.Length)
+        {
+            if (target[ni] == 1)
+            {
+                ni++;
+                continue;
+            }
+            // Grow new dims [ni, nj) and old dims [oi, oj) until their products agree.
+            int nj = ni + 1, oj = oi + 1;
+            long np = target[ni], op = oldShape[oi];
+            while (np != op)
+            {
+                if (np < op) np *= target[nj++];
+                else op *= oldShape[oj++];
+            }
+            for (int k = oi; k < oj - 1; k++)
+                if (oldStrides[k] != oldShape[k + 1] * oldStrides[k + 1]) return null;
+            long stride = oldStrides[oj - 1];
+            for (int k = nj - 1; k >= ni; k--)
+            {
+                result[k] = stride;
+                assigned[k] = true;
+                stride *= target[k];
+            }
+            ni = nj;
+            oi = oj;
+        }
+        for (int k = target.Length - 1; k >= 0; k--)          // size-1 dims outside any group: any stride works
+            if (!assigned[k]) result[k] = k + 1 < target.Length ? result[k + 1] * target[k + 1] : 1;
+        return result;
     }
 
     private static int[] ResolveShape(Tensor x, ReadOnlySpan<int> shape)
