@@ -30,8 +30,8 @@ if [ "$mode" != checks ]; then
     bash run.sh dotnet Aim.Cli/aim.dll bench train --device cuda --model aim-b --batch 32 --steps 3 --precision bf16 > "$out/train-bf16.txt" 2>&1 || status=1
     bash run.sh dotnet Aim.Cli/aim.dll bench generate --device cuda --model aim-b --weights bf16 > "$out/generate.txt" 2>&1 || status=1
     AIM_PERSISTENT_DECODE=1 bash run.sh dotnet Aim.Cli/aim.dll bench generate --device cuda --model aim-b --weights bf16 --batch 1,16 > "$out/generate-persistent.txt" 2>&1 || status=1
-    grep -E "^step [0-9]|tokens/s|total|Ssd|Gemm" "$out/train-profile.txt" | head -28
-    tail -6 "$out/train-bf16.txt"
+    grep -E "^step [0-9]|tokens/s|aim-b|total|Ssd|Gemm" "$out/train-profile.txt" | head -30
+    grep -E "^step [0-9]|aim-b" "$out/train-bf16.txt"
     tail -12 "$out/generate.txt"
     tail -6 "$out/generate-persistent.txt"
 fi

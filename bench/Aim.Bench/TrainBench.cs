@@ -7,6 +7,7 @@
 // step is slower than the timed ones; its per-kernel times are for attribution).
 using System.Diagnostics;
 using Aim.Engine.Autograd;
+using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Operations;
 using Aim.Engine.Optim;
 using Aim.Engine.Random;
@@ -15,9 +16,14 @@ using Aim.Models.Stage2;
 
 namespace Aim.Bench;
 
-/// <summary>One measured configuration; <paramref name="Profile"/> and <paramref name="ProfiledStepMs"/> come from the extra profiled step, when asked for.</summary>
+/// <summary>
+/// One measured configuration; <paramref name="Profile"/> and <paramref name="ProfiledStepMs"/> come from the extra profiled
+/// step, when asked for. <paramref name="PeakDeviceMegabytes"/>: what the CUDA allocator held from the driver during the timed
+/// steps (0 on the CPU); <paramref name="StateMegabytes"/>: the floor for it before activations, 16 bytes per parameter
+/// (float32 weight, gradient and the two AdamW moments).
+/// </summary>
 public sealed record TrainResult(string Model, string Device, int Batch, int Tokens, double MsPerStep, double TokensPerSecond, double FloorMsPerStep, double Loss,
-    KernelProfile? Profile = null, double ProfiledStepMs = 0);
+    KernelProfile? Profile = null, double ProfiledStepMs = 0, double PeakDeviceMegabytes = 0, double StateMegabytes = 0);
 
 /// <summary>Times training steps.</summary>
 public static class TrainBench
@@ -68,8 +74,10 @@ public static class TrainBench
             return total;
         }
 
+        var allocator = device.Kind == DeviceKind.Cuda ? CudaBackend.For(device).Allocator : null;
         for (int s = 0; s <= steps; s++)
         {
+            if (s == 1) allocator?.ResetPeak();                          // the timed steps: weights, state, activations
             double stepMs = Step();
             if (s > 0) times.Add(stepMs);
             log?.Invoke($"step {s}: {stepMs:F1} ms ({lastSplit}), loss {loss:F3}{(s == 0 ? " (warm-up)" : "")}");
@@ -85,6 +93,8 @@ public static class TrainBench
         double ms = times[times.Count / 2];
         long tokens = (long)batch * config.NumTokens;
         double flops = 6.0 * model.ParameterCount() * tokens;
-        return new TrainResult(modelName, device.ToString(), batch, config.NumTokens, ms, tokens / (ms / 1e3), roofline.FloorMs(flops, 0), loss, kernels, profiledMs);
+        double peakMb = allocator is null ? 0 : allocator.PeakDriverBytes / 1e6;
+        return new TrainResult(modelName, device.ToString(), batch, config.NumTokens, ms, tokens / (ms / 1e3), roofline.FloorMs(flops, 0), loss, kernels, profiledMs,
+            peakMb, 16.0 * model.ParameterCount() / 1e6);
     }
 }

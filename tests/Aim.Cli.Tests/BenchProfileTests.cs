@@ -148,6 +148,9 @@ public sealed class BenchProfileTests
         Assert.True(r.Code == 0, r.Err);
         var lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
         Assert.Equal("train", lines[0].GetProperty("bench").GetString());
+        Assert.Equal(0, lines[0].GetProperty("peak_device_mb").GetDouble());   // no device allocator on the CPU
+        using (var model = new Aim.Models.Stage2.AimModel(config))                    // weights, gradients, two AdamW moments
+            Assert.Equal(Math.Round(16.0 * model.ParameterCount() / 1e6), lines[0].GetProperty("state_mb").GetDouble());
         var kernels = lines.Skip(1).ToList();
         Assert.All(kernels, k => Assert.Equal("train_profile", k.GetProperty("bench").GetString()));
         var total = kernels[^1];

@@ -224,14 +224,18 @@ internal static class BenchCommand
                     ms_per_step = Math.Round(r.MsPerStep, 2),
                     tokens_per_second = Math.Round(r.TokensPerSecond),
                     floor_ms_per_step = Math.Round(r.FloorMsPerStep, 2),
+                    peak_device_mb = Math.Round(r.PeakDeviceMegabytes),
+                    state_mb = Math.Round(r.StateMegabytes),
                     loss = Math.Round(r.Loss, 4),
                 }, s_json));
                 if (r.Profile is not null) PrintProfileJson(io, r.Profile, roofline, r.ProfiledStepMs);
                 return 0;
             }
-            var table = new Table().AddColumns("model", "device", "batch", "ms/step", "tokens/s", "floor ms/step (6·params·tokens / peak)", "floor/ms");
+            var table = new Table().AddColumns("model", "device", "batch", "ms/step", "tokens/s", "floor ms/step (6·params·tokens / peak)", "floor/ms",
+                "peak device MB", "weights+grads+AdamW MB");
             table.AddRow(r.Model, prec == "fp32" ? r.Device : r.Device + " " + prec, r.Batch.ToString(ci), r.MsPerStep.ToString("F1", ci), r.TokensPerSecond.ToString("F0", ci),
-                r.FloorMsPerStep.ToString("F1", ci), (100 * r.FloorMsPerStep / r.MsPerStep).ToString("F0", ci) + "%");
+                r.FloorMsPerStep.ToString("F1", ci), (100 * r.FloorMsPerStep / r.MsPerStep).ToString("F0", ci) + "%",
+                r.PeakDeviceMegabytes > 0 ? r.PeakDeviceMegabytes.ToString("F0", ci) : "-", r.StateMegabytes.ToString("F0", ci));
             io.Console.Write(table);
             if (r.Profile is not null) PrintProfileTable(io, r.Profile, roofline, r.ProfiledStepMs);
             return 0;
