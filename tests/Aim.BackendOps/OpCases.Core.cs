@@ -55,6 +55,10 @@ public static partial class OpCases
             yield return new OpCase($"Binary.{op}", "31x7,transposed-both",
                 rng => [Randn(rng, 7, 31), div ? Rand(rng, 0.5, 2, 7, 31) : Randn(rng, 7, 31)],
                 x => [f(Ops.Transpose(x[0], 0, 1), Ops.Transpose(x[1], 0, 1))]);
+            // Column slices of wider rows (the mixer's z | xBC | dt split): rows contiguous, strided across rows.
+            yield return new OpCase($"Binary.{op}", "3x5x33,column-slices",
+                rng => [Randn(rng, 3, 5, 40), div ? Rand(rng, 0.5, 2, 3, 5, 37) : Randn(rng, 3, 5, 37)],
+                x => [f(Ops.Narrow(x[0], 2, 7, 33), Ops.Narrow(x[1], 2, 1, 33))]);
         }
     }
 

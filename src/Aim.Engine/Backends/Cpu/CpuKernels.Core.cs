@@ -319,7 +319,8 @@ public unsafe partial class CpuKernels
 
     /// <summary>
     /// Handles a and b both contiguous, or one contiguous and the other a row repeated over leading dimensions
-    /// (stride 0 there) or a per-row value repeated along trailing dimensions; false for any other layout.
+    /// (stride 0 there) or a per-row value repeated along trailing dimensions, or both with contiguous rows of at
+    /// least 16 values (any strides across rows); false for any other layout.
     /// </summary>
     private static bool TryBinary<TF>(Tensor a, Tensor b, Tensor output) where TF : IVecBinary
     {
@@ -366,6 +367,33 @@ public unsafe partial class CpuKernels
                 });
                 return true;
             }
+        }
+        // Any other layout whose rows (last dimension) are contiguous in both operands — column slices, reshaped views —
+        // row by row with the vector loop; rows shorter than a vector stay on the generic path.
+        int last = output.Shape[^1];
+        if (last >= 16 && a.Strides[^1] == 1 && b.Strides[^1] == 1)
+        {
+            long rows = n / last;
+            int rank = output.Rank;
+            var shape = output.Shape.ToArray();
+            var sa = a.Strides.ToArray();
+            var sb = b.Strides.ToArray();
+            CpuParallel.For(rows, Math.Max(1, CheapGrain / last), (s, e) =>
+            {
+                for (long r = s; r < e; r++)
+                {
+                    long oa = 0, ob = 0, q = r;
+                    for (int d = rank - 2; d >= 0; d--)
+                    {
+                        long i = q % shape[d];
+                        q /= shape[d];
+                        oa += i * sa[d];
+                        ob += i * sb[d];
+                    }
+                    MapBinary<TF>(pa + oa, pb + ob, po + r * last, last);
+                }
+            });
+            return true;
         }
         return false;
     }
