@@ -171,10 +171,8 @@ public static class Tape
         int length = g.Shape[dim];
         if (!x.IsLeaf && grads.TryGetValue(x, out var buffer) && owned.Contains(buffer))
         {
-            // The slot is strided: copy it out, add contiguously (the fast elementwise paths), copy the sum back.
             using var slot = Operations.Ops.Narrow(buffer, dim, start, length);
-            using var current = Operations.Ops.Contiguous(slot);
-            using var sum = Operations.Ops.Add(current, g);
+            using var sum = Operations.Ops.Add(slot, g);
             Operations.Ops.CopyInto(sum, slot);
             return;
         }
@@ -187,8 +185,7 @@ public static class Tape
             if (earlier is null) Operations.Ops.CopyInto(g, first);
             else
             {
-                using var current = Operations.Ops.Contiguous(first);
-                using var sum = Operations.Ops.Add(current, g);
+                using var sum = Operations.Ops.Add(first, g);
                 Operations.Ops.CopyInto(sum, first);
             }
         }
