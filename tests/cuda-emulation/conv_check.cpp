@@ -16,33 +16,8 @@
 
 namespace
 {
-constexpr int ElementwiseThreads = 256, MultiprocessorCount = 132, ElementwiseBlockCap = MultiprocessorCount * 32;
 constexpr int ConvDwChannels = 32;                                  // CONV_DW_CH
 constexpr double Tol = 1e-10;                                       // NMSE vs float64, as the harness's conv cases
-
-void launch_elementwise(long long n, auto kernel, auto... args)
-{
-    if (n == 0) return;
-    long long blocks = std::min<long long>((n + ElementwiseThreads - 1) / ElementwiseThreads, ElementwiseBlockCap);
-    emu::launch(dim3((unsigned)std::max(blocks, 1LL)), dim3(ElementwiseThreads), 0, kernel, args...);
-}
-
-std::vector<float> nan_buffer(size_t n) { return std::vector<float>(std::max<size_t>(n, 1), std::numeric_limits<float>::quiet_NaN()); }
-
-double nmse(const float* got, const std::vector<double>& want, double& maxAbs)
-{
-    double num = 0, den = 0;
-    maxAbs = 0;
-    for (size_t i = 0; i < want.size(); i++)
-    {
-        double e = (double)got[i] - want[i];
-        if (!std::isfinite((double)got[i])) return std::numeric_limits<double>::infinity();
-        num += e * e;
-        den += want[i] * want[i];
-        maxAbs = std::max(maxAbs, std::fabs(e));
-    }
-    return den > 0 ? num / den : num;
-}
 
 struct Case
 {
@@ -84,7 +59,7 @@ bool run_case(const std::string& dir, const Case& s, bool view)
     }
     launch_elementwise((long long)n, conv1d_bwd_dx_f32, dz, w.data(), dx.data(), B, L, C, K);
     long long pairs = (long long)((C + ConvDwChannels - 1) / ConvDwChannels) * (K + 1), rows = (long long)B * L;
-    int chunks = (int)std::clamp((8LL * MultiprocessorCount + pairs - 1) / pairs, 1LL, std::max(1LL, rows / 64));
+    int chunks = (int)std::clamp((8LL * H200Multiprocessors + pairs - 1) / pairs, 1LL, std::max(1LL, rows / 64));
     auto part = nan_buffer((size_t)chunks * (K + 1) * C);
     emu::launch(dim3((unsigned)(pairs * chunks)), dim3(256), 0, conv1d_bwd_dw_f32, xp, sxb, sxl, dz, part.data(), B, L, C, K, chunks);
     launch_elementwise((long long)(K + 1) * C, conv1d_bwd_dw_sum_f32, part.data(), dw.data(), s.bias ? db.data() : nullptr, C, K, chunks);
@@ -92,7 +67,7 @@ bool run_case(const std::string& dir, const Case& s, bool view)
     bool ok = true;
     std::ostringstream detail;
     auto check = [&](const char* what, const float* got, const std::vector<double>& want) {
-        double maxAbs, e = nmse(got, want, maxAbs);
+        auto [e, maxAbs] = error_of(got, want);
         bool pass = e <= Tol;
         ok &= pass;
         char buf[160];

@@ -21,22 +21,8 @@
 
 namespace
 {
-constexpr int Threads = 256, Warps = 8, MultiprocessorCount = 132; // CudaKernels.DecodeLayer.cs, H200
+constexpr int Threads = 256, Warps = 8; // CudaKernels.DecodeLayer.cs, H200
 constexpr double Tol = 1e-10;                                       // NMSE vs float64, as OpCases.DecodeLayer.cs
-
-int row_threads(long long n) // CudaKernels.Norm.cs RowThreads
-{
-    long long t = 32;
-    while (t < 512 && t * 4 < n) t *= 2;
-    return (int)t;
-}
-
-int skinny_split(int n, int k) // Gemm.cs SkinnySplit
-{
-    int split = 1, target = 32 * MultiprocessorCount;
-    while (split < SKINNY_WARPS && (long long)n * split < target && k / (8 * 32 * split * 2) >= 1) split *= 2;
-    return split;
-}
 
 struct Result
 {
@@ -47,18 +33,8 @@ struct Result
 
 Result compare(const std::string& name, const std::vector<float>& got, const std::vector<double>& want)
 {
-    double num = 0, den = 0;
-    bool finite = true;
-    for (size_t i = 0; i < want.size(); i++)
-    {
-        double e = (double)got[i] - want[i];
-        if (!std::isfinite((double)got[i])) finite = false;
-        num += e * e;
-        den += want[i] * want[i];
-    }
-    double nmse = den > 0 ? num / den : num;
-    if (!finite) nmse = std::numeric_limits<double>::infinity();
-    return {name, nmse, finite && nmse <= Tol};
+    double e = error_of(got.data(), want).nmse;
+    return {name, e, e <= Tol};
 }
 
 // A buffer whose data starts 16-byte aligned (the device allocator's blocks are at least that).
@@ -119,10 +95,10 @@ int main(int argc, char** argv)
         const bf16* wout = reinterpret_cast<const bf16*>(woutStore.data());
 
         // CudaKernels.DecodeLayer.cs
-        int pPerWarp = (long long)R * H >= 2LL * MultiprocessorCount ? (P + Warps - 1) / Warps : 1;
+        int pPerWarp = (long long)R * H >= 2LL * H200Multiprocessors ? (P + Warps - 1) / Warps : 1;
         size_t rowFloats = std::max((size_t)R * std::max(D, E), (size_t)2 * N + (size_t)Warps * pPerWarp);
         size_t shared = (160 + rowFloats) * sizeof(float);
-        int splitIn = skinny_split(Dp, D), splitOut = skinny_split(D, E);
+        int splitIn = skinny_split(Dp, D, SKINNY_WARPS), splitOut = skinny_split(D, E, SKINNY_WARPS);
         int vecIn = D % 8 == 0, vecOut = E % 8 == 0, nvec = E % 4 == 0 && Dp % 4 == 0;
         int pBlocks = (P + Warps * pPerWarp - 1) / (Warps * pPerWarp);
         long long work = std::max({ (long long)(Dp + SKINNY_WARPS / splitIn - 1) / (SKINNY_WARPS / splitIn), (long long)R * H * pBlocks,

@@ -19,7 +19,7 @@
 
 namespace
 {
-constexpr int Threads = 256, Warps = 8, MultiprocessorCount = 132, MinCounters = 4096; // CudaKernels.DecodeStep.cs, H200
+constexpr int Threads = 256, Warps = 8, MinCounters = 4096; // CudaKernels.DecodeStep.cs, H200
 constexpr double Tol = 1e-10; // NMSE vs float64, as OpCases.DecodeStep.cs
 
 // Rows of `cols` values stored inside rows of `width` values starting at column `at`.
@@ -40,19 +40,8 @@ struct Result
 
 Result compare(const std::string& name, const std::vector<float>& got, const std::vector<double>& want)
 {
-    double num = 0, den = 0, maxAbs = 0;
-    bool finite = true;
-    for (size_t i = 0; i < want.size(); i++)
-    {
-        double e = (double)got[i] - want[i];
-        if (!std::isfinite((double)got[i])) finite = false;
-        num += e * e;
-        den += want[i] * want[i];
-        maxAbs = std::max(maxAbs, std::abs(e));
-    }
-    double nmse = den > 0 ? num / den : num;
-    if (!finite) nmse = std::numeric_limits<double>::infinity();
-    return {name, nmse, maxAbs, finite && nmse <= Tol};
+    auto e = error_of(got.data(), want);
+    return {name, e.nmse, e.maxAbs, e.nmse <= Tol};
 }
 } // namespace
 
@@ -97,7 +86,7 @@ int main(int argc, char** argv)
             auto conv = conv0;
             auto ssm = ssm0;
             // CudaKernels.DecodeStep.cs
-            int pPerWarp = (long long)B * H >= 2LL * MultiprocessorCount ? (P + Warps - 1) / Warps : 1;
+            int pPerWarp = (long long)B * H >= 2LL * H200Multiprocessors ? (P + Warps - 1) / Warps : 1;
             int rowsPerBlock = Warps * pPerWarp, pBlocks = (P + rowsPerBlock - 1) / rowsPerBlock;
             size_t shared = ((size_t)2 * N + rowsPerBlock) * sizeof(float);
             std::vector<int> counters(std::max(B * G, MinCounters), 0);

@@ -18,7 +18,6 @@
 
 namespace
 {
-constexpr int ElementwiseThreads = 256, ElementwiseBlockCap = 132 * 32; // CudaKernels.cs, H200
 constexpr int SsdTile = 64, SsdThreads = 256, SsdScalarThreads = 128, SsdBwdChunk = 64; // CudaKernels.SsdScan.cs
 constexpr int SsdBwdThreads = 256, SsdBwdMaxP = 64, SsdBwdMaxN = 128;                      // the serial backward
 // NMSE vs the float64 reference: FMA and 3xTF32 are float32-grade (BwdTol: OpCases SsdScanBackward); one TF32
@@ -31,15 +30,6 @@ struct Case
     int B, L, H, G, P, N, chunk;
     bool hasD, hasInit, hasDFinal, hasBackward;
 };
-
-std::vector<float> nan_buffer(size_t n) { return std::vector<float>(std::max<size_t>(n, 1), std::numeric_limits<float>::quiet_NaN()); }
-
-void launch_elementwise(long long n, auto kernel, auto... args)
-{
-    if (n == 0) return;
-    long long blocks = std::min<long long>((n + ElementwiseThreads - 1) / ElementwiseThreads, ElementwiseBlockCap);
-    emu::launch(dim3((unsigned)std::max(blocks, 1LL)), dim3(ElementwiseThreads), 0, kernel, args...);
-}
 
 // An operand (rows, cols) stored inside rows of `width` values starting at column `at` (a strided view).
 struct Operand
@@ -71,19 +61,8 @@ struct Result
 
 Result compare(const std::string& name, const float* got, const std::vector<double>& want, double tol)
 {
-    double num = 0, den = 0, maxAbs = 0;
-    bool finite = true;
-    for (size_t i = 0; i < want.size(); i++)
-    {
-        double g = got[i], e = g - want[i];
-        if (!std::isfinite(g)) finite = false;
-        num += e * e;
-        den += want[i] * want[i];
-        maxAbs = std::max(maxAbs, std::fabs(e));
-    }
-    double nmse = den > 0 ? num / den : num;
-    if (!finite) nmse = std::numeric_limits<double>::infinity();
-    return {name, nmse, finite ? maxAbs : std::numeric_limits<double>::infinity(), tol, finite && nmse <= tol};
+    auto e = error_of(got, want);
+    return {name, e.nmse, e.maxAbs, tol, e.nmse <= tol};
 }
 
 // The forward's chunk workspace (CudaKernels.SsdScan.cs ChunkWork) and steps 1-4 (ChunkStates).
