@@ -26,13 +26,6 @@ public static class CudaConvChecks
 
     private static CudaCaseResult Run(string name, Func<CudaCaseResult> body) => CudaHarness.Guard(name, body);
 
-    private static double[] Host(Tensor t)
-    {
-        using var cpu = t.Device.Kind == DeviceKind.Cpu ? Ops.Clone(t) : t.To(Tensors.Device.Cpu);
-        using var d = Ops.Cast(cpu, DType.Float64);
-        return d.ToArray<double>();
-    }
-
     private static CudaCaseResult ChunkedConv(int stride, int pad) => Run($"Conv2d.chunked(N=3,stride={stride},pad={pad},fwd+bwd)", () =>
     {
         var device = CudaHarness.Device;
@@ -67,7 +60,7 @@ public static class CudaConvChecks
             kernels.Conv2dBackwardWeight(xd, dyd, stride, pad, pad, pad, pad, dw1);
             double worst = 0;
             foreach (var (e, a) in new[] { (y0, y1), (dx0, dx1), (dw0, dw1) })
-                worst = Math.Max(worst, Harness.Error(Host(e), Host(a)).Nmse);
+                worst = Math.Max(worst, Harness.Error(CudaHarness.HostDoubles(e), CudaHarness.HostDoubles(a)).Nmse);
             bool ok = worst <= 1e-10 && !double.IsNaN(worst);
             return new($"Conv2d.chunked(N=3,stride={stride},pad={pad},fwd+bwd)", ok ? "pass" : "FAIL", worst, $"worst nmse={worst:E2} vs cpu (limit 1e-10)");
         }
@@ -98,7 +91,7 @@ public static class CudaConvChecks
         using var upd = up.To(device);
         using var du1 = Tensor.Empty([2, 3, 5, 7], DType.Float32, device);
         gpu.UpsampleNearest2xBackward(upd, du1);
-        double worst = Math.Max(Harness.Error(Host(dx0), Host(dx1)).Nmse, Harness.Error(Host(du0), Host(du1)).Nmse);
+        double worst = Math.Max(Harness.Error(CudaHarness.HostDoubles(dx0), CudaHarness.HostDoubles(dx1)).Nmse, Harness.Error(CudaHarness.HostDoubles(du0), CudaHarness.HostDoubles(du1)).Nmse);
         bool ok = worst <= 1e-12 && !double.IsNaN(worst);
         return new("L2NormalizeBackward+UpsampleNearest2xBackward vs cpu", ok ? "pass" : "FAIL", worst, $"worst nmse={worst:E2} vs cpu (limit 1e-12)");
     });

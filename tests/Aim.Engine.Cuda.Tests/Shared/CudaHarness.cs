@@ -99,7 +99,8 @@ public static class CudaHarness
         }
     }
 
-    private static double[] HostDoubles(Tensor t)
+    /// <summary>A tensor's values as float64 on the host (from any device and dtype).</summary>
+    internal static double[] HostDoubles(Tensor t)
     {
         using var cpu = t.Device.Kind == DeviceKind.Cpu ? Ops.Clone(t) : t.To(Tensors.Device.Cpu);
         using var d = Ops.Cast(cpu, DType.Float64);

@@ -122,13 +122,8 @@ public static class CudaSsdChecks
         var dd = Empty(s.H);
         var dinit = Empty(s.B, s.H, s.P, s.N);
         k.SsdScanBackward(x, dt, a, b, c, d, init, gy, gf, dx, ddt, da, db, dc, dd, dinit);
-        return [Host(y), Host(final), Host(dx), Host(ddt), Host(da), Host(db), Host(dc), Host(dd), s.Init || s.Final ? Host(dinit) : null];
-    }
-
-    private static double[] Host(Tensor t)
-    {
-        var cpu = t.Device.Kind == DeviceKind.Cpu ? t : t.To(Device.Cpu);
-        return Operations.Ops.Cast(cpu, DType.Float64).ToArray<double>();
+        var outputs = new[] { y, final, dx, ddt, da, db, dc, dd }.Select(CudaHarness.HostDoubles).ToList();
+        return [.. outputs, s.Init || s.Final ? CudaHarness.HostDoubles(dinit) : null];
     }
 
     // One warp: A (16×8) and B (8×8, k × n) row-major in global memory, loaded into mma.cuh's fragments as ssm.cu's
