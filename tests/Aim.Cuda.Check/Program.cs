@@ -3,8 +3,8 @@
 // parity of the AiM and VQ folders under a fixtures root (FixtureParity.cs; the value column is then the relative
 // max error), times a few kernels, and prints "case | status | nmse". Exit code 1 when any case fails.
 // --decode-perf adds the per-kernel decode-step table (DecodePerf.cs) and the grid-barrier latency (GridBarrierPerf.cs).
-// Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--cases TEXT] [--decode-perf] [--fixtures ROOT]
-//        (--cases TEXT: only the harness cases whose name contains TEXT, no CUDA-only checks)
+// Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--cases TEXT] [--decode-perf] [--ssd-perf] [--fixtures ROOT]
+//        (--cases TEXT: only the harness cases whose name contains TEXT, no CUDA-only checks; --ssd-perf: only the SSD table)
 //        Aim.Cuda.Check --emit-ssd DIR | --emit-sample DIR | --emit-decode-step DIR | --emit-norm-gemm DIR | --emit-conv DIR
 //        | --emit-decode-layer DIR
 //        (no GPU: cases for tests/cuda-emulation, SsdEmit.cs, SampleEmit.cs, DecodeStepEmit.cs, NormGemmEmit.cs,
@@ -37,8 +37,10 @@ foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-dec
     };
 }
 bool compileOnly = args.Contains("--compile-only");
-bool perf = !args.Contains("--no-perf");
-bool harness = !args.Contains("--no-harness");
+// --ssd-perf: only the SSD timing table (no harness, no other tables), e.g. to run under a profiler.
+bool ssdPerfOnly = args.Contains("--ssd-perf");
+bool perf = !args.Contains("--no-perf") && !ssdPerfOnly;
+bool harness = !args.Contains("--no-harness") && !ssdPerfOnly;
 int filterAt = Array.IndexOf(args, "--cases");
 string? caseFilter = filterAt >= 0 && filterAt + 1 < args.Length ? args[filterAt + 1] : null;
 if (filterAt >= 0 && string.IsNullOrEmpty(caseFilter))
@@ -120,6 +122,7 @@ if (args.Contains("--decode-perf"))
     DecodePerf.Run(backend);
     GridBarrierPerf.Run(backend);
 }
+if (ssdPerfOnly) CudaPerfSsm.Run(backend);
 if (perf)
 {
     CudaPerf.Run(backend);
