@@ -91,14 +91,15 @@ void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vect
     const int B = s.B, L = s.L, H = s.H, G = s.G, P = s.P, N = s.N;
     if (k.nc > 0)
     {
-        emu::launch(dim3((unsigned)((k.bhc + 127) / 128)), dim3(128), 0, ssd_cumsum_f32, dt.data(), a.data(), k.cs.data(), k.w.data(), B, L, H, k.q, k.nc);
+        emu::launch(dim3((unsigned)((k.bhc * 32 + 127) / 128)), dim3(128), 0, ssd_cumsum_f32,   // a warp per (b, h, chunk)
+            dt.data(), a.data(), k.cs.data(), k.w.data(), B, L, H, k.q, k.nc);
         int tq = tiles(k.q);
         emu::launch(dim3((unsigned)((long long)B * G * k.nc * tq * tq)), dim3(SsdThreads), 0, ssd_cb_f32,
                     Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cb.data(), B, L, G, N, k.q, k.nc, mm);
         emu::launch(dim3((unsigned)(k.bhc * tiles(P) * tiles(N))), dim3(SsdThreads), 0, ssd_chunk_state_f32,
                     X.ptr, X.s0, X.s1, X.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.w.data(), k.st.data(), B, L, H, G, P, N, k.q, k.nc, mm);
     }
-    launch_elementwise((long long)B * H * P * N, ssd_state_pass_f32, k.st.data(), k.cs.data(), init, finalState, B, L, H, P * N, k.q, k.nc);
+    launch_elementwise(((long long)B * H * P * N + SSD_PASS_ELEMS - 1) / SSD_PASS_ELEMS, ssd_state_pass_f32, k.st.data(), k.cs.data(), init, finalState, B, L, H, P * N, k.q, k.nc);
 }
 
 // mm: the matrix engine (SSD_MM_*); serial: the serial backward instead of the chunked one.
@@ -177,7 +178,7 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             partDd = partDa;
             emu::launch(dim3((unsigned)(k.bhc * tp * tn)), dim3(SsdThreads), 0, ssd_bwd_dstate_f32,
                         dy.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), gst.data(), B, L, H, G, P, N, q, nc, mm);
-            launch_elementwise((long long)B * H * pn, ssd_bwd_state_pass_f32, gst.data(), k.cs.data(), fp, dinit.data(), B, L, H, pn, q, nc);
+            launch_elementwise(((long long)B * H * pn + SSD_PASS_ELEMS - 1) / SSD_PASS_ELEMS, ssd_bwd_state_pass_f32, gst.data(), k.cs.data(), fp, dinit.data(), B, L, H, pn, q, nc);
             emu::launch(dim3((unsigned)k.bhc), dim3(SsdThreads), 0, ssd_bwd_chunk_dot_f32, gst.data(), k.st.data(), k.cs.data(), r.data(), L, H, pn, q, nc);
             emu::launch(dim3((unsigned)(k.bhc * tq * tq)), dim3(SsdThreads), 0, ssd_bwd_dm_f32,
                         dy.data(), X.ptr, X.s0, X.s1, X.s2, k.cs.data(), dmd.data(), B, L, H, P, q, nc, mm);

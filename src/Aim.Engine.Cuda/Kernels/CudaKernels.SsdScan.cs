@@ -147,7 +147,7 @@ public sealed unsafe partial class CudaKernels
             k1.Add(Ptr(w.Cs));
             k1.Add(Ptr(w.W));
             AddDims(ref k1, s.B, s.L, s.H, w.Q, w.Chunks);
-            Launch(Function("ssm.cu", "ssd_cumsum_f32"), Grid((w.Bhc + 127) / 128), 128, 0, k1);
+            Launch(Function("ssm.cu", "ssd_cumsum_f32"), Grid((w.Bhc * 32 + 127) / 128), 128, 0, k1);   // a warp per (b, h, chunk)
             int tq = Tiles(w.Q);
             var k2 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
             AddStrided(ref k2, b, 3);
@@ -169,7 +169,7 @@ public sealed unsafe partial class CudaKernels
         k4.Add(PtrOrNull(initialState));
         k4.Add(Ptr(finalState));
         AddDims(ref k4, s.B, s.L, s.H, s.P * s.N, w.Q, w.Chunks);
-        LaunchElementwise(Function("ssm.cu", "ssd_state_pass_f32"), (long)s.B * s.H * s.P * s.N, k4);
+        LaunchElementwise(Function("ssm.cu", "ssd_state_pass_f32"), PassThreads((long)s.B * s.H * s.P * s.N), k4);
     }
 
     /// <summary>The chunked backward of ssm.cu (B, L, P, N ≥ 1).</summary>
@@ -209,7 +209,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(PtrOrNull(dFinalState));
         k.Add(PtrOrNull(dInitialState));
         AddDims(ref k, s.B, s.L, s.H, pn, q, nc);
-        LaunchElementwise(Function("ssm.cu", "ssd_bwd_state_pass_f32"), (long)s.B * s.H * pn, k);
+        LaunchElementwise(Function("ssm.cu", "ssd_bwd_state_pass_f32"), PassThreads((long)s.B * s.H * pn), k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(gst));
@@ -355,7 +355,12 @@ public sealed unsafe partial class CudaKernels
         LaunchElementwise(Function("ssm.cu", "ssd_bwd_head_sum_f32"), s.H, r);
     }
 
+    private const int SsdPassElements = 4; // SSD_PASS_ELEMS in ssm.cu
+
     private static int Tiles(int n) => (n + SsdTile - 1) / SsdTile;
+
+    /// <summary>Threads for a chunk-state pass over <paramref name="elements"/> values: each takes SSD_PASS_ELEMS (ssm.cu).</summary>
+    private static long PassThreads(long elements) => (elements + SsdPassElements - 1) / SsdPassElements;
 
     private static uint Grid(long blocks) => checked((uint)blocks);
 }
