@@ -20,8 +20,13 @@
 
 #define SSD_TM 64
 #define SSD_TN 64
+#ifndef SSD_TK
 #define SSD_TK 16
+#endif
 #define SSD_THREADS 256
+#ifndef SSD_MIN_BLOCKS
+#define SSD_MIN_BLOCKS 2   // 128 registers: two blocks a multiprocessor hide more latency than the few spills cost (H200: backward 3.75 -> 2.74 ms)
+#endif
 #define SSD_LDS (SSD_TM + 8)    // staged row pitch: fragment loads (row 4·t + g apart) hit 32 distinct banks
 #define SSD_LDO (SSD_TN + 4)    // pitch of the tensor-core result handed back to the 4×4-per-thread layout
 
@@ -48,20 +53,36 @@ __device__ __forceinline__ void block_gemm(float (&acc)[4][4], int kcount, GemmS
     const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
     const int wm = (warp / 2) * 16, wn = (warp % 2) * 32;
     float d[4][4] = {};
-    for (int k0 = 0; k0 < kcount; k0 += SSD_TK)
+    // Software pipeline: slice k0 + SSD_TK is loaded into registers while slice k0 is multiplied, so each slice
+    // costs max(load latency, math) rather than their sum (the kernels are latency-bound, not math-bound).
+    constexpr int R = (SSD_TM * SSD_TK) / SSD_THREADS;
+    float ra[R], rb[R];
+    auto load = [&](int k0)
     {
 #pragma unroll
-        for (int r = 0; r < (SSD_TM * SSD_TK) / SSD_THREADS; r++)
+        for (int r = 0; r < R; r++)
         {
             int e = tid + r * SSD_THREADS;
             int i = AK ? e / SSD_TK : e % SSD_TM;
             int ka = AK ? e % SSD_TK : e / SSD_TM;
-            sm.in.a[ka][i] = (k0 + ka < kcount) ? fa(i, k0 + ka) : 0.0f;
+            ra[r] = (k0 + ka < kcount) ? fa(i, k0 + ka) : 0.0f;
             int j = BK ? e / SSD_TK : e % SSD_TN;
             int kb = BK ? e % SSD_TK : e / SSD_TN;
-            sm.in.b[kb][j] = (k0 + kb < kcount) ? fb(k0 + kb, j) : 0.0f;
+            rb[r] = (k0 + kb < kcount) ? fb(k0 + kb, j) : 0.0f;
+        }
+    };
+    if (kcount > 0) load(0);
+    for (int k0 = 0; k0 < kcount; k0 += SSD_TK)
+    {
+#pragma unroll
+        for (int r = 0; r < R; r++)
+        {
+            int e = tid + r * SSD_THREADS;
+            sm.in.a[AK ? e % SSD_TK : e / SSD_TM][AK ? e / SSD_TK : e % SSD_TM] = ra[r];
+            sm.in.b[BK ? e % SSD_TK : e / SSD_TN][BK ? e / SSD_TK : e % SSD_TN] = rb[r];
         }
         __syncthreads();
+        if (k0 + SSD_TK < kcount) load(k0 + SSD_TK);
         if (mm == SSD_MM_FMA)
         {
 #pragma unroll
@@ -204,7 +225,7 @@ extern "C" __global__ void ssd_cumsum_f32(const float* dt, const float* a, float
 }
 
 // CB (B, G, nc, Q, Q): block per (b, g, chunk, l-tile, s-tile), upper tiles skipped.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_cb_f32(
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb_f32(
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg, float* cb,
     int B, int L, int G, int N, int Q, int nc, int mm)
 {
@@ -230,7 +251,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_cb_f32(
 }
 
 // st (B, H, nc, P, N): block per (b, h, chunk, p-tile, n-tile).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_state_f32(
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_state_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, float* st,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
@@ -324,7 +345,7 @@ extern "C" __global__ void ssd_state_pass_f32(float* st, const float* cs, const 
 
 // y (B, L, H, P): block per (b, h, chunk, l-tile, p-tile). has_state: whether S_in can be non-zero (an
 // initial state was given); chunk 0 without one skips the state term.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_chunk_scan_f32(
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_scan_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* d, const float* cb, const float* cs, const float* st, int has_state, float* y,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
@@ -427,7 +448,7 @@ __device__ __forceinline__ void tile_row_dots(const float (&acc)[4][4], const fl
 }
 
 // gst (B, H, nc, P, N) = Σ_l exp(cs[l])·dY[l,p]·C[l,n] per chunk: block per (b, h, chunk, p-tile, n-tile).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dstate_f32(
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dstate_f32(
     const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, float* gst,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
@@ -455,7 +476,7 @@ extern "C" __global__ void ssd_bwd_state_pass_f32(float* gst, const float* cs, c
 }
 
 // r (B, H, nc) = exp(cs[Q-1])·⟨G_c, S_in_c⟩: block per (b, h, chunk), summed in double in a fixed order.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_chunk_dot_f32(
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_chunk_dot_f32(
     const float* gst, const float* st, const float* cs, float* r, int L, int H, int PN, int Q, int nc)
 {
     __shared__ double red[SSD_THREADS / 32];
@@ -480,7 +501,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_chunk_dot_f32(
 
 // dmd (B, H, nc, Q, Q): dMd[l,s] = exp(cs[l]-cs[s])·Σ_p dY[l,p]·x[s,p] for s ≤ l, 0 above the diagonal.
 // Block per (b, h, chunk, l-tile, s-tile); tiles wholly above the diagonal are skipped (never read).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dm_f32(
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dm_f32(
     const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* cs, float* dmd,
     int B, int L, int H, int P, int Q, int nc, int mm)
 {
@@ -502,7 +523,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dm_f32(
 }
 
 // dX (B, L, H, P): block per (b, h, chunk, s-tile, p-tile). has_g: whether G of this chunk can be non-zero.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dx_f32(
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dx_f32(
     const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg,
     const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
@@ -542,7 +563,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dx_f32(
 
 // dch (B, L, H, N) per head and part_i (B, H, L, tn): block per (b, h, chunk, l-tile, n-tile).
 // has_state: whether S_in can be non-zero (an initial state was given); chunk 0 without one skips that term.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dc_f32(
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dc_f32(
     const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* cs, const float* st, int has_state, const float* dmd, float* dch, float* part_i,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
@@ -575,7 +596,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_dc_f32(
 }
 
 // dbh (B, L, H, N) per head and part_v (B, H, L, tn): block per (b, h, chunk, s-tile, n-tile).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS) ssd_bwd_db_f32(
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_db_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
     float* dbh, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)

@@ -25,6 +25,14 @@ public sealed unsafe class KernelCompiler
         var options = new List<string> { $"--gpu-architecture={architecture}", "-std=c++17" };
         // Line info for profilers is opt-in: with it NVRTC 11.8 recursed past a 256 MiB stack on copy.cu.
         if (Environment.GetEnvironmentVariable("AIM_CUDA_LINEINFO") == "1") options.Add("-lineinfo");
+        // Tuning knob for measuring kernel variants without rebuilding (e.g. AIM_NVRTC_DEFINES="-DSSD_TK=32"):
+        // only -D macro definitions; they are part of the cache key like every option.
+        foreach (string define in (Environment.GetEnvironmentVariable("AIM_NVRTC_DEFINES") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!define.StartsWith("-D", StringComparison.Ordinal) || define.Length < 3)
+                throw new ArgumentException($"AIM_NVRTC_DEFINES may only hold -DNAME[=VALUE] definitions, got '{define}'");
+            options.Add(define);
+        }
         _options = [.. options];
         _headers = [.. HeaderFiles.Select(h => (h, ReadSource(h)))];
     }
