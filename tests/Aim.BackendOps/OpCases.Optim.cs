@@ -4,7 +4,7 @@ using Aim.Engine.Tensors;
 
 namespace Aim.BackendOps;
 
-// provides: cases for the optimizer family (AdamWStep, EmaUpdate): sizes 1, 7, 31, 257 and a large one that
+// provides: cases for the optimizer family (AdamWStep, EmaUpdate, SquaredNormPartials): sizes 1, 7, 31, 257 and a large one that
 // spans several thread chunks, with and without weight decay, early and late steps, a scaled gradient and a
 // transposed (non-contiguous) gradient view. The updates are in place, so each forward works on clones.
 public static partial class OpCases
@@ -53,6 +53,27 @@ public static partial class OpCases
                 Ops.EmaUpdate(ema, Ops.Transpose(x[1], 0, 1), 0.9);
                 return [ema];
             }) { HasGradient = false, MaxNmse = 1e-12 };
+    }
+
+    /// <summary>Partial sums of squares: chunk counts below, equal to and above the size (empty chunks), a transposed view.</summary>
+    public static IEnumerable<OpCase> OptimSquaredNormCases()
+    {
+        int[][] sizes = [[1], [7], [31], [257], [3, 31], [70001]];
+        foreach (var s in sizes)
+            foreach (int k in new[] { 1, 3, 7, 128 })
+                yield return new OpCase("SquaredNormPartials", $"n={string.Join('x', s)},k={k}",
+                    rng => [Randn(rng, s)],
+                    x => [SquaredNormPartials(x[0], k)]) { HasGradient = false, MaxNmse = 1e-12 };
+        yield return new OpCase("SquaredNormPartials", "n=31x7,k=5,transposed",
+            rng => [Randn(rng, 7, 31)],
+            x => [SquaredNormPartials(Ops.Transpose(x[0], 0, 1), 5)]) { HasGradient = false, MaxNmse = 1e-12 };
+    }
+
+    private static Tensor SquaredNormPartials(Tensor x, int k)
+    {
+        var output = Tensor.Empty([k], x.DType, x.Device);
+        Ops.SquaredNormPartials(x, output);
+        return output;
     }
 
     private static Tensor Scaled(Tensor t, double s) => Ops.Scale(t, s);

@@ -1,4 +1,4 @@
-// The optimizer family (IKernels.Optim.cs) on CUDA: AdamWStep and EmaUpdate for float32 (kernels in optim.cu;
+// The optimizer family (IKernels.Optim.cs) on CUDA: AdamWStep, EmaUpdate and SquaredNormPartials for float32 (kernels in optim.cu;
 // scalars as in CpuKernels.Optim.cs). Other dtypes throw NotSupportedException naming the op.
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
@@ -45,4 +45,24 @@ public sealed partial class CudaKernels
         args.Add(ema.Count);
         LaunchElementwise(Function("optim.cu", "ema_f32"), ema.Count, args);
     }
+
+    /// <inheritdoc />
+    public void SquaredNormPartials(Tensor x, Tensor output)
+    {
+        OnDevice(nameof(SquaredNormPartials), x, output);
+        OptimChecks.SquaredNormPartials(x, output);
+        if (x.DType != DType.Float32) throw KernelChecks.Unsupported(nameof(SquaredNormPartials), Name, x.DType);
+        long k = output.Count;
+        var args = new KernelArgs(stackalloc byte[48], stackalloc nint[5]);
+        args.Add(Ptr(x));
+        args.Add(Ptr(output));
+        args.Add(x.Count);
+        args.Add(OptimChecks.SquaredNormChunk(x.Count, k));
+        args.Add(k);
+        uint grid = (uint)Math.Min(k, (long)_backend.Context.MultiprocessorCount * BlocksPerMultiprocessor);
+        Launch(Function("optim.cu", "squared_norm_partials_f32"), grid, SquaredNormThreads, 0, args);
+    }
+
+    /// <summary>Threads per block of squared_norm_partials_f32 (a multiple of 32 for block_sum).</summary>
+    private const uint SquaredNormThreads = 256;
 }

@@ -115,6 +115,7 @@ public static class Tape
         // Gradient buffers this method allocated itself (sums, slice accumulators): nothing else aliases them, so
         // slices may be added into them in place.
         var owned = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var written = new Dictionary<Tensor, List<(int Dim, int Start, int Length)>>(ReferenceEqualityComparer.Instance);
         grads[root] = seed ?? Tensor.Full(root.Shape, 1.0, root.DType, root.Device);
         try
         {
@@ -136,7 +137,7 @@ public static class Tape
                     if (!any) continue;
                     if (entry.Slice is { } slice)
                     {
-                        AccumulateSlice(grads, owned, entry.Inputs[0], dOut[0]!, slice.Dim, slice.Start);
+                        AccumulateSlice(grads, owned, written, entry.Inputs[0], dOut[0]!, slice.Dim, slice.Start);
                         continue;
                     }
                     var dIn = entry.Backward!(dOut);
@@ -149,7 +150,8 @@ public static class Tape
                         if (g is null || !x.RequiresGrad) continue;
                         if (!g.Shape.SequenceEqual(x.Shape))
                             throw new InvalidOperationException($"{entry.Op} backward: gradient {Tensor.ShapeString(g.Shape)} for input {Tensor.ShapeString(x.Shape)}");
-                        if (x.IsLeaf) x.AccumulateGrad(g);
+                        // A leaf may keep the gradient buffer itself when this backward hands it out once and it is not the caller's seed.
+                        if (x.IsLeaf) x.AccumulateGrad(g, mayAdopt: !ReferenceEquals(g, seed) && Array.IndexOf(dIn, g) == i && Array.LastIndexOf(dIn, g) == i);
                         else if (grads.TryGetValue(x, out var prev)) owned.Add(grads[x] = Operations.Ops.Add(prev, g));
                         else grads[x] = g;
                     }
@@ -164,14 +166,26 @@ public static class Tape
         }
     }
 
-    /// <summary>Adds <paramref name="g"/> into the slice at (<paramref name="dim"/>, <paramref name="start"/>) of <paramref name="x"/>'s gradient.</summary>
-    private static void AccumulateSlice(Dictionary<Tensor, Tensor> grads, HashSet<Tensor> owned, Tensor x, Tensor g, int dim, int start)
+    /// <summary>
+    /// Adds <paramref name="g"/> into the slice at (<paramref name="dim"/>, <paramref name="start"/>) of <paramref name="x"/>'s gradient.
+    /// <paramref name="written"/> lists the slices already stored into each buffer this pass started from zeros: a slice that
+    /// overlaps none of them is copied into place (no add), which is the common case of a split (Mamba's z | xBC | dt).
+    /// </summary>
+    private static void AccumulateSlice(Dictionary<Tensor, Tensor> grads, HashSet<Tensor> owned, Dictionary<Tensor, List<(int Dim, int Start, int Length)>> written,
+        Tensor x, Tensor g, int dim, int start)
     {
         if (!x.RequiresGrad) return;
         int length = g.Shape[dim];
         if (!x.IsLeaf && grads.TryGetValue(x, out var buffer) && owned.Contains(buffer))
         {
             using var slot = Operations.Ops.Narrow(buffer, dim, start, length);
+            if (written.TryGetValue(buffer, out var slices) && slices.TrueForAll(s => s.Dim == dim && (s.Start + s.Length <= start || start + length <= s.Start)))
+            {
+                Operations.Ops.CopyInto(g, slot);
+                slices.Add((dim, start, length));
+                return;
+            }
+            written.Remove(buffer);                         // overlapping slices: adds from here on
             using var sum = Operations.Ops.Add(slot, g);
             Operations.Ops.CopyInto(sum, slot);
             return;
@@ -191,10 +205,11 @@ public static class Tape
         }
         if (x.IsLeaf)
         {
-            x.AccumulateGrad(fresh);
+            x.AccumulateGrad(fresh, mayAdopt: true);
             return;
         }
         grads[x] = fresh;
         owned.Add(fresh);
+        if (earlier is null) written[fresh] = [(dim, start, length)];
     }
 }

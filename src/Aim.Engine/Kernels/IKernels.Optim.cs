@@ -2,7 +2,8 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Kernels;
 
-// provides: the fused AdamW parameter update and the EMA weight update (optimizer family).
+// provides: the fused AdamW parameter update, the EMA weight update and the partial sums of squares behind the
+// global gradient norm (optimizer family).
 // Formulas: torch.optim.AdamW (decoupled weight decay, bias-corrected moments; Loshchilov & Hutter 2019).
 public partial interface IKernels
 {
@@ -23,4 +24,14 @@ public partial interface IKernels
     /// <param name="decay">In [0, 1].</param>
     /// <param name="ema">(...) like source, updated in place.</param>
     void EmaUpdate(Tensor source, double decay, Tensor ema);
+
+    /// <summary>
+    /// Partial sums of squares: with n = x.Count, k = output.Count and chunk length c = ⌈n / k⌉,
+    /// output[j] = Σ x_i² over i ∈ [j·c, min(n, (j+1)·c)) in row-major order (0 for an empty chunk), so Σ_j output[j] = ‖x‖².
+    /// Each chunk is one independent, deterministic reduction (accumulated in double on the CPU, float32 on a GPU).
+    /// Gradient clipping writes every parameter's partials into one buffer and reduces that once.
+    /// </summary>
+    /// <param name="x">(...), contiguous, float.</param>
+    /// <param name="output">(k), k ≥ 1, contiguous, x's dtype.</param>
+    void SquaredNormPartials(Tensor x, Tensor output);
 }

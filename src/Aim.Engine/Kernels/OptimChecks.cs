@@ -31,4 +31,18 @@ public static class OptimChecks
         KernelChecks.Contiguous(op, "source", source);
         KernelChecks.Contiguous(op, "ema", ema);
     }
+
+    /// <summary>x and output contiguous, same dtype; output a non-empty vector.</summary>
+    public static void SquaredNormPartials(Tensor x, Tensor output)
+    {
+        const string op = "SquaredNormPartials";
+        if (output.Rank != 1 || output.Count < 1)
+            throw new ArgumentException($"{op}: output {Tensor.ShapeString(output.Shape)} must be a non-empty vector (k)");
+        KernelChecks.SameDType(op, x, output);
+        KernelChecks.Contiguous(op, "x", x);
+        KernelChecks.Contiguous(op, "output", output);
+    }
+
+    /// <summary>Chunk length ⌈n / k⌉ of <see cref="IKernels.SquaredNormPartials"/> (at least 1).</summary>
+    public static long SquaredNormChunk(long n, long k) => Math.Max(1, (n + k - 1) / k);
 }

@@ -82,8 +82,9 @@ public static partial class Ops
                     dw = IfNeeded(weight, dw);
                 }
                 if (residual is null) return [IfNeeded(hidden, dSum), dw];
-                // hidden and residual receive the same gradient; each gets its own tensor.
-                Tensor? dResidual = residual.RequiresGrad ? (hidden.RequiresGrad ? Clone(dSum) : dSum) : null;
+                // hidden and residual receive the same gradient: each gets its own view of one buffer (the tape adds into
+                // gradient buffers in place only when it allocated them, and a shared buffer is never adopted as a leaf's Grad).
+                Tensor? dResidual = residual.RequiresGrad ? (hidden.RequiresGrad ? dSum.CreateViewSame() : dSum) : null;
                 Tensor? dHidden = hidden.RequiresGrad ? dSum : null;
                 if (dHidden is null && dResidual is null) dSum.Dispose();
                 return [dHidden, dResidual, dw];

@@ -4,7 +4,7 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Operations;
 
-// provides: in-place optimizer updates (AdamW, EMA) and the squared L2 norm used by gradient clipping.
+// provides: in-place optimizer updates (AdamW, EMA) and the partial sums of squares behind gradient clipping's norm.
 // None of these is differentiable; they run with the tape off.
 public static partial class Ops
 {
@@ -31,5 +31,18 @@ public static partial class Ops
         using var noGrad = Tape.NoGrad();
         using var sc = ContiguousNoGrad(source);
         K(ema).EmaUpdate(sc, decay, ema);
+    }
+
+    /// <summary>
+    /// Writes partial sums of squares of <paramref name="x"/> into <paramref name="output"/> (chunks as in
+    /// <see cref="IKernels.SquaredNormPartials"/>; their total is ‖x‖²). x: (...) any layout (copied when strided);
+    /// output: (k) contiguous, x's dtype and device, e.g. a slice of a buffer that collects several tensors' partials.
+    /// </summary>
+    public static void SquaredNormPartials(Tensor x, Tensor output)
+    {
+        SameDevice(nameof(SquaredNormPartials), x, output);
+        using var noGrad = Tape.NoGrad();
+        using var xc = ContiguousNoGrad(x);
+        K(x).SquaredNormPartials(xc, output);
     }
 }

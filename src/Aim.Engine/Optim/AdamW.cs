@@ -61,20 +61,34 @@ public sealed class AdamW : IDisposable
 
     /// <summary>
     /// Global L2 norm of the current gradients times <paramref name="gradScale"/> (torch.nn.utils.clip_grad_norm_'s
-    /// total norm). Each tensor's Σg² stays on its device and the host reads their sum once: a read per tensor
-    /// would synchronise with the GPU ~270 times per AiM-B step.
+    /// total norm). Each tensor writes partial sums of squares into its own slice of one buffer on the device (one kernel per
+    /// tensor), the buffer is summed once and the host reads that sum once: a read per tensor would synchronise with
+    /// the GPU ~270 times per AiM-B step.
     /// </summary>
     public double GradientNorm(double gradScale = 1)
     {
+        var grads = new List<Tensor>();
+        foreach (var s in _slots)
+            if (s.Param.Grad is { } g) grads.Add(g);
+        if (grads.Count == 0) return 0;
         using var scope = TensorScope.Open();
         using var noGrad = Autograd.Tape.NoGrad();
-        var parts = new List<Tensor>();
-        foreach (var s in _slots)
-            if (s.Param.Grad is { } g) parts.Add(Ops.Reshape(Ops.Sum(Ops.Square(g)), 1));     // (1) per tensor
-        if (parts.Count == 0) return 0;
-        double sum = Ops.Sum(Ops.Concat(parts, 0)).Item();
+        var dtype = grads[0].DType;
+        var counts = grads.Select(g => PartialCount(g.Count)).ToArray();
+        var partials = Tensor.Empty([counts.Sum()], dtype, grads[0].Device);     // (Σ k)
+        int at = 0;
+        for (int i = 0; i < grads.Count; i++)
+        {
+            var g = grads[i].DType == dtype ? grads[i] : Ops.Cast(grads[i], dtype);
+            Ops.SquaredNormPartials(g, Ops.Narrow(partials, 0, at, counts[i]));
+            at += counts[i];
+        }
+        double sum = Ops.Sum(partials).Item();
         return Math.Sqrt(sum) * Math.Abs(gradScale);
     }
+
+    /// <summary>Partial sums per gradient: one per 8192 elements, at most 128 (enough chunks to fill a GPU).</summary>
+    private static int PartialCount(long n) => (int)Math.Clamp((n + 8191) / 8192, 1, 128);
 
     /// <summary>
     /// One update with learning rate <paramref name="lr"/>. The gradients are first multiplied by

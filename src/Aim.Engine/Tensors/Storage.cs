@@ -29,6 +29,9 @@ public abstract class Storage
         ByteLength = byteLength;
     }
 
+    /// <summary>True while exactly one tensor view holds this storage.</summary>
+    internal bool HasSingleReference => Volatile.Read(ref _references) == 1;
+
     internal void AddReference()
     {
         if (Interlocked.Increment(ref _references) <= 1)

@@ -29,8 +29,19 @@ public sealed partial class Tensor
 
     internal void MarkNonLeaf() => _isLeaf = false;
 
-    internal void AccumulateGrad(Tensor g)
+    /// <summary>
+    /// Adds <paramref name="g"/> (this tensor's shape) into <see cref="Grad"/>. The first gradient is copied, unless
+    /// <paramref name="mayAdopt"/> and g is a whole, contiguous, same-dtype buffer that nothing else references (its storage's
+    /// only view, not saved on the tape): then <see cref="Grad"/> becomes a second view of it instead, which saves a copy
+    /// per parameter and step. The caller passes mayAdopt only for gradients the backward pass made and hands over once.
+    /// </summary>
+    internal void AccumulateGrad(Tensor g, bool mayAdopt = false)
     {
+        if (Grad is null && mayAdopt && CanAdopt(g))
+        {
+            Grad = TensorScope.Detach(g.CreateViewSame());
+            return;
+        }
         if (Grad is null)
         {
             var copy = TensorScope.Detach(Empty(Shape, DType, Device));
@@ -41,6 +52,13 @@ public sealed partial class Tensor
         {
             Backend.Kernels(Device).Binary(Kernels.BinaryOp.Add, Grad, g, Grad);
         }
+    }
+
+    private bool CanAdopt(Tensor g)
+    {
+        var storage = g.StorageOrThrow;
+        return g.DType == DType && g.Device == Device && g.IsContiguous && g.Offset == 0 && g._tapeHolds == 0 && storage.HasSingleReference
+            && storage.ByteLength == g.Count * g.DType.SizeOf() && g.Shape.SequenceEqual(Shape);
     }
 
     /// <summary>Drops the accumulated gradient (frees it).</summary>

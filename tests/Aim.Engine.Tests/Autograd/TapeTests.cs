@@ -22,6 +22,35 @@ public class TapeTests
         x.Dispose();
     }
 
+    // A leaf may keep the backward's gradient buffer as its Grad (Tensor.AccumulateGrad) only when nothing else views it:
+    // leaves that receive views of one buffer (Add, Contiguous) or the caller's seed must each get their own copy, so a
+    // later accumulation into one Grad changes neither the other nor the seed.
+    [Fact]
+    public void AdoptedLeafGradientsDoNotAlias()
+    {
+        using var scope = TensorScope.Open();
+        var a = Tensor.FromArray(new float[] { 1, 2, 3 });
+        var b = Tensor.FromArray(new float[] { 4, 5, 6 });
+        var w = Tensor.FromArray(new float[] { 2, 2, 2 });
+        a.RequiresGrad = true;
+        b.RequiresGrad = true;
+        w.RequiresGrad = true;
+        Tape.Backward(Ops.Sum(Ops.Add(a, b)));                           // a and b get views of one gradient
+        Tape.Backward(Ops.Sum(Ops.Mul(a, w)));                           // accumulates into a.Grad only; w adopts dw
+        Assert.Equal(new float[] { 3, 3, 3 }, a.Grad!.ToArray<float>());
+        Assert.Equal(new float[] { 1, 1, 1 }, b.Grad!.ToArray<float>());
+        Assert.Equal(new float[] { 1, 2, 3 }, w.Grad!.ToArray<float>());
+
+        var c = Tensor.FromArray(new float[] { 1, 1 });
+        c.RequiresGrad = true;
+        var seed = Tensor.FromArray(new float[] { 5, 7 });
+        Tape.Backward(Ops.Contiguous(c), seed);                          // Contiguous hands the seed itself to c
+        Tape.Backward(Ops.Contiguous(c), seed);
+        Assert.Equal(new float[] { 10, 14 }, c.Grad!.ToArray<float>());
+        Assert.Equal(new float[] { 5, 7 }, seed.ToArray<float>());
+        foreach (var t in new[] { a, b, w, c }) t.Dispose();
+    }
+
     // Narrow gradients are added into one buffer per sliced tensor (Tape.RecordNarrow). The same function written
     // without Narrow (masks over the whole tensor) gives the reference gradient: slices that split the last
     // dimension (Mamba's z | xBC | dt), overlapping slices, a full-tensor use next to the slices (before and after

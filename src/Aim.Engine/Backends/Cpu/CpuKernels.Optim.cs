@@ -4,7 +4,7 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Backends.Cpu;
 
-// provides: Float32 AdamWStep and EmaUpdate with Vector256 lanes and threads (chunks depend only on the size).
+// provides: Float32 AdamWStep, EmaUpdate and SquaredNormPartials with Vector256 lanes and threads (chunks depend only on the size).
 // Same formula as ReferenceKernels.Optim.cs, evaluated in float32 with the scalars rounded once per call; the
 // lane loop and the tail use the same operation order, so every element gets the same bits wherever it falls.
 public unsafe partial class CpuKernels
@@ -69,6 +69,37 @@ public unsafe partial class CpuKernels
                 (x + vRate * (Vector256.Load(ps + i) - x)).Store(pe + i);
             }
             for (; i < e; i++) pe[i] += rate * (ps[i] - pe[i]);
+        });
+    }
+
+    /// <inheritdoc />
+    public override void SquaredNormPartials(Tensor x, Tensor output)
+    {
+        if (x.DType != DType.Float32) { base.SquaredNormPartials(x, output); return; }
+        OptimChecks.SquaredNormPartials(x, output);
+        float* px = (float*)x.DataPointer, po = (float*)output.DataPointer;
+        long n = x.Count, c = OptimChecks.SquaredNormChunk(n, output.Count);
+        // One task per output chunk: the eight float lanes of a short run are summed into double per run of 4096.
+        CpuParallel.For(output.Count, Math.Max(1, OptimGrain / c), (s, e) =>
+        {
+            for (long j = s; j < e; j++)
+            {
+                long i = j * c, end = Math.Min(n, (j + 1) * c);
+                double sum = 0;
+                while (i < end)
+                {
+                    long runEnd = Math.Min(end, i + 4096);
+                    var acc = Vector256<float>.Zero;
+                    for (; i + 8 <= runEnd; i += 8)
+                    {
+                        var v = Vector256.Load(px + i);
+                        acc += v * v;
+                    }
+                    for (int l = 0; l < 8; l++) sum += acc.GetElement(l);
+                    for (; i < runEnd; i++) sum += (double)px[i] * px[i];
+                }
+                po[j] = (float)sum;
+            }
         });
     }
 }

@@ -3,8 +3,8 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Kernels.Reference;
 
-// provides: AdamWStep and EmaUpdate, reference versions: one element at a time, computed in double and
-// rounded to the tensor's dtype once per stored value (torch.optim.AdamW's single-tensor formula).
+// provides: AdamWStep, EmaUpdate and SquaredNormPartials, reference versions: one element at a time, computed in double
+// and rounded to the tensor's dtype once per stored value (torch.optim.AdamW's single-tensor formula).
 public unsafe partial class ReferenceKernels
 {
     /// <inheritdoc />
@@ -45,6 +45,30 @@ public unsafe partial class ReferenceKernels
         {
             float* ps = (float*)source.DataPointer, pe = (float*)ema.DataPointer;
             for (long i = 0; i < ema.Count; i++) pe[i] = (float)(pe[i] + (1 - decay) * ((double)ps[i] - pe[i]));
+        }
+    }
+
+    /// <inheritdoc />
+    public virtual void SquaredNormPartials(Tensor x, Tensor output)
+    {
+        OptimChecks.SquaredNormPartials(x, output);
+        if (IsDouble(nameof(SquaredNormPartials), x.DType)) SquaredNormPartialsT<double>(x, output);
+        else SquaredNormPartialsT<float>(x, output);
+    }
+
+    private static void SquaredNormPartialsT<T>(Tensor x, Tensor output) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T* px = (T*)x.DataPointer, po = (T*)output.DataPointer;
+        long n = x.Count, c = OptimChecks.SquaredNormChunk(n, output.Count);
+        for (long j = 0; j < output.Count; j++)
+        {
+            double sum = 0;
+            for (long i = j * c; i < Math.Min(n, (j + 1) * c); i++)
+            {
+                double v = double.CreateChecked(px[i]);
+                sum += v * v;
+            }
+            po[j] = T.CreateChecked(sum);
         }
     }
 }
