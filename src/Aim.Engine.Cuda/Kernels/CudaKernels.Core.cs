@@ -11,7 +11,12 @@ namespace Aim.Engine.Cuda.Kernels;
 public sealed unsafe partial class CudaKernels
 {
     private const int SumToThreads = 256; // SUM_TO_THREADS in sum_to.cu
-    private const int SumToBlocksPerMultiprocessor = 16;
+    private const int SumToBlocksPerMultiprocessor = 16;     // sum_to_rows grid cap
+    private const int SumToRowMinBlocksPerMultiprocessor = 2; // fewer outputs than this: split them (sum_to_cols)
+    private const int SumToMaxCols = 32;                     // outputs per sum_to_cols block (a warp's width)
+    private const int SumToColumnBlocksPerMultiprocessor = 8;
+    private const int SumToMinLoadsPerThread = 8;
+    private const long SumToMaxSplits = 1 << 16;
 
     /// <inheritdoc />
     public void Fill(double value, Tensor output)
@@ -171,14 +176,76 @@ public sealed unsafe partial class CudaKernels
         }
         long outputs = output.Count, perOutput = Tensor.ElementCount([.. redShape]);
         if (outputs == 0) return;
-        var args = new KernelArgs(stackalloc byte[512], stackalloc nint[8]);
-        args.Add(Ptr(x));
-        args.Add(StridedDesc.Collapse(nameof(SumTo), [.. keptShape], [.. keptStrides]));
-        args.Add(StridedDesc.Collapse(nameof(SumTo), [.. redShape], [.. redStrides]));
-        args.Add(Ptr(output));
-        args.Add(outputs);
-        args.Add(perOutput);
-        long blocks = Math.Min(outputs, (long)_backend.Context.MultiprocessorCount * SumToBlocksPerMultiprocessor);
-        Launch(Function("sum_to.cu", $"sum_to_{Suffix(x.DType)}"), (uint)blocks, SumToThreads, 0, args);
+        var kept = StridedDesc.Collapse(nameof(SumTo), [.. keptShape], [.. keptStrides]);
+        var reduced = StridedDesc.Collapse(nameof(SumTo), [.. redShape], [.. redStrides]);
+        long keptInnerStride = kept.Strides[kept.Rank - 1], keptInner = kept.Shape[kept.Rank - 1];
+        bool reducedContiguous = perOutput > 1 && reduced.Strides[reduced.Rank - 1] == 1;
+        int multiprocessors = _backend.Context.MultiprocessorCount;
+        string sfx = Suffix(x.DType);
+        if (reducedContiguous && outputs >= (long)multiprocessors * SumToRowMinBlocksPerMultiprocessor)
+        {
+            var args = new KernelArgs(stackalloc byte[512], stackalloc nint[8]);
+            args.Add(Ptr(x));
+            args.Add(kept);
+            args.Add(reduced);
+            args.Add(Ptr(output));
+            args.Add(outputs);
+            args.Add(perOutput);
+            long blocks = Math.Min(outputs, (long)multiprocessors * SumToBlocksPerMultiprocessor);
+            Launch(Function("sum_to.cu", $"sum_to_{sfx}"), (uint)blocks, SumToThreads, 0, args);
+            return;
+        }
+        int cols = !reducedContiguous && keptInnerStride == 1 ? (int)Math.Min(SumToMaxCols, NextPowerOfTwo(keptInner)) : 1;
+        var plan = SumToColumnPlan(outputs, perOutput, cols, multiprocessors);
+        using var partial = plan.Splits > 1 ? Tensor.Empty([checked((int)(plan.Splits * outputs))], DType.Float32, x.Device) : null;
+        var colArgs = new KernelArgs(stackalloc byte[512], stackalloc nint[10]);
+        colArgs.Add(Ptr(x));
+        colArgs.Add(kept);
+        colArgs.Add(reduced);
+        colArgs.Add(outputs);
+        colArgs.Add(perOutput);
+        colArgs.Add(cols);
+        colArgs.Add(plan.ColBlocks);
+        colArgs.Add(plan.RowsPerSplit);
+        colArgs.Add(Ptr(output));
+        colArgs.Add(PtrOrNull(partial));
+        Launch(Function("sum_to.cu", $"sum_to_cols_{sfx}"), checked((uint)(plan.ColBlocks * plan.Splits)), (uint)(cols * plan.Rows), 0, colArgs);
+        if (partial is null) return;
+        var finishArgs = new KernelArgs(stackalloc byte[64], stackalloc nint[4]);
+        finishArgs.Add(Ptr(partial));
+        finishArgs.Add(plan.Splits);
+        finishArgs.Add(outputs);
+        finishArgs.Add(Ptr(output));
+        LaunchElementwise(Function("sum_to.cu", $"sum_to_finish_{sfx}"), outputs, finishArgs);
+    }
+
+    /// <summary>The launch of sum_to_cols (sum_to.cu); mirrored by tests/cuda-emulation/sum_to_check.cpp.</summary>
+    /// <param name="Rows">Threads per output column of a block (a power of two; cols · Rows ≤ 256).</param>
+    /// <param name="ColBlocks">Blocks across the outputs: ⌈outputs / cols⌉.</param>
+    /// <param name="Splits">Chunks of the reduced index (blocks along it); 1 writes the output directly.</param>
+    /// <param name="RowsPerSplit">Reduced elements per chunk.</param>
+    private readonly record struct SumToPlan(int Rows, long ColBlocks, long Splits, long RowsPerSplit);
+
+    // Rows: as many as fit 256 threads, fewer when the reduced range is shorter. Splits: enough blocks for
+    // SumToColumnBlocksPerMultiprocessor per multiprocessor (a full wave of 256-thread blocks on an H200), but at
+    // least SumToMinLoadsPerThread loads per thread. Not tuned on the GPU.
+    private static SumToPlan SumToColumnPlan(long outputs, long perOutput, int cols, int multiprocessors)
+    {
+        int rows = (int)Math.Min(SumToThreads / cols, NextPowerOfTwo(perOutput));
+        long colBlocks = (outputs + cols - 1) / cols;
+        long target = (long)multiprocessors * SumToColumnBlocksPerMultiprocessor;
+        long splits = Math.Min((target + colBlocks - 1) / colBlocks, perOutput / ((long)rows * SumToMinLoadsPerThread));
+        splits = Math.Clamp(splits, 1, SumToMaxSplits);
+        long rowsPerSplit = Math.Max((perOutput + splits - 1) / splits, 1);
+        splits = Math.Max((perOutput + rowsPerSplit - 1) / rowsPerSplit, 1);
+        return new SumToPlan(rows, colBlocks, splits, rowsPerSplit);
+    }
+
+    // The smallest power of two ≥ max(n, 1).
+    private static long NextPowerOfTwo(long n)
+    {
+        long p = 1;
+        while (p < n) p *= 2;
+        return p;
     }
 }
