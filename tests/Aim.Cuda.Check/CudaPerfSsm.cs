@@ -58,6 +58,11 @@ internal static class CudaPerfSsm
                     + 2.0 * b * h * l * (bq + 1) / 2 * (2 * p + 2 * n);
                 float bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
                 CudaPerf.Report($"SsdScanBackward chunked {math} B={b},L={l},H={h},P={p},N={n}", bms, 0, bflops);
+                int oldChunk = ck.SsdBackwardChunk;
+                ck.SsdBackwardChunk = 128;
+                bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
+                CudaPerf.Report($"SsdScanBackward chunked {math} B={b},L={l},H={h},P={p},N={n},chunk=128", bms, 0, 0);
+                ck.SsdBackwardChunk = oldChunk;
             }
             ck.SsdSerialBackward = true;
             float sms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));

@@ -27,7 +27,6 @@ public sealed unsafe partial class CudaKernels
     private const int SsdTile = 64;           // SSD_TM / SSD_TN in ssm.cu
     private const int SsdThreads = 256;       // SSD_THREADS
     private const int SsdScalarThreads = 128; // SSD_SCALAR_THREADS
-    private const int SsdBwdChunk = 64;       // chunk of the chunked backward (any chunk gives the same gradients)
     private const int SsdBwdThreads = 256;    // BWD_THREADS (serial backward)
     private const int SsdBwdMaxP = 64;        // BWD_WARPS · BWD_RP (serial backward)
     private const int SsdBwdMaxN = 128;       // 32 · BWD_RN (serial backward)
@@ -42,6 +41,9 @@ public sealed unsafe partial class CudaKernels
 
     /// <summary>Runs the serial (per batch and head, reverse-time) backward instead of the chunked one. Default false.</summary>
     public bool SsdSerialBackward { get; set; }
+
+    /// <summary>The chunk length of the chunked backward (any chunk gives the same gradients; 64 is one tile).</summary>
+    public int SsdBackwardChunk { get; set; } = 64;
 
     /// <summary>The engine the SSD kernels get: see <see cref="SsdMath"/>.</summary>
     private int SsdMatrixMode
@@ -179,7 +181,7 @@ public sealed unsafe partial class CudaKernels
     {
         var dev = x.Device;
         int mm = SsdMatrixMode;
-        using var w = new ChunkWork(s, SsdBwdChunk, dev);
+        using var w = new ChunkWork(s, SsdBackwardChunk, dev);
         int q = w.Q, nc = w.Chunks, pn = s.P * s.N, tq = Tiles(q), tp = Tiles(s.P), tn = Tiles(s.N);
         using (var final = Tensor.Empty([s.B, s.H, s.P, s.N], DType.Float32, dev))
             ChunkStates(x, dt, a, b, c, initialState, s, w, final);
