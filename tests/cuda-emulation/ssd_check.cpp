@@ -99,7 +99,8 @@ void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vect
         emu::launch(dim3((unsigned)(k.bhc * tiles(P) * tiles(N))), dim3(SsdThreads), 0, ssd_chunk_state_f32,
                     X.ptr, X.s0, X.s1, X.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.w.data(), k.st.data(), B, L, H, G, P, N, k.q, k.nc, mm);
     }
-    launch_elementwise(((long long)B * H * P * N + SSD_PASS_ELEMS - 1) / SSD_PASS_ELEMS, ssd_state_pass_f32, k.st.data(), k.cs.data(), init, finalState, B, L, H, P * N, k.q, k.nc);
+    int passTiles = (P * N + SSD_PASS_THREADS * SSD_PASS_ELEMS - 1) / (SSD_PASS_THREADS * SSD_PASS_ELEMS);
+    emu::launch(dim3((unsigned)((long long)B * H * passTiles)), dim3(SSD_PASS_THREADS), 0, ssd_state_pass_f32, k.st.data(), k.cs.data(), init, finalState, L, P * N, k.q, k.nc, passTiles);
 }
 
 // mm: the matrix engine (SSD_MM_*); serial: the serial backward instead of the chunked one.
@@ -178,7 +179,8 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             partDd = partDa;
             emu::launch(dim3((unsigned)(k.bhc * tp * tn)), dim3(SsdThreads), 0, ssd_bwd_dstate_f32,
                         dy.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), gst.data(), B, L, H, G, P, N, q, nc, mm);
-            launch_elementwise(((long long)B * H * pn + SSD_PASS_ELEMS - 1) / SSD_PASS_ELEMS, ssd_bwd_state_pass_f32, gst.data(), k.cs.data(), fp, dinit.data(), B, L, H, pn, q, nc);
+            int passTiles = (pn + SSD_PASS_THREADS * SSD_PASS_ELEMS - 1) / (SSD_PASS_THREADS * SSD_PASS_ELEMS);
+            emu::launch(dim3((unsigned)((long long)B * H * passTiles)), dim3(SSD_PASS_THREADS), 0, ssd_bwd_state_pass_f32, gst.data(), k.cs.data(), fp, dinit.data(), L, pn, q, nc, passTiles);
             emu::launch(dim3((unsigned)k.bhc), dim3(SsdThreads), 0, ssd_bwd_chunk_dot_f32, gst.data(), k.st.data(), k.cs.data(), r.data(), L, H, pn, q, nc);
             emu::launch(dim3((unsigned)(k.bhc * tq * tq)), dim3(SsdThreads), 0, ssd_bwd_dm_f32,
                         dy.data(), X.ptr, X.s0, X.s1, X.s2, k.cs.data(), dmd.data(), B, L, H, P, q, nc, mm);
@@ -197,7 +199,7 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
         }
         if (!direct)
             launch_elementwise((long long)B * L * G * N, ssd_bwd_group_sum_f32, dbh.data(), dch.data(), db.data(), dc.data(), B, L, H, G, N);
-        launch_elementwise(H, ssd_bwd_head_sum_f32, partDa.data(), partDd.data(), da.data(), dd.data(), partRows, H);
+        emu::launch(dim3((unsigned)H), dim3(32), 0, ssd_bwd_head_sum_f32, partDa.data(), partDd.data(), da.data(), dd.data(), partRows, H);   // a warp per head
         results.push_back(compare("dx", dx.data(), read_file<double>(at + "dx.f64", nx), bwdTol));
         results.push_back(compare("ddt", ddt.data(), read_file<double>(at + "ddt.f64", (size_t)B * L * H), bwdTol));
         results.push_back(compare("da", da.data(), read_file<double>(at + "da.f64", H), bwdTol));

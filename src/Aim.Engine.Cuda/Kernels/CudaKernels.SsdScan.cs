@@ -34,10 +34,14 @@ public sealed unsafe partial class CudaKernels
     private const int ArgBytes = ArgCount * 8;
 
     /// <summary>
-    /// The SSD scan's matrix-product engine. Default <see cref="SsdMatrixMath.SplitTf32"/>; <see cref="AllowTf32"/>
-    /// switches to <see cref="SsdMatrixMath.Tf32"/>; devices before sm_80 (no TF32 tensor cores) use FMAs.
+    /// The SSD scan's matrix-product engine. Default <see cref="SsdMatrixMath.Float32Fma"/>: the 64×64 tiles are
+    /// latency-bound (loads staged per K-slice), not math-bound, and on the H200 the FMA engine measured fastest and
+    /// is the most accurate (AiM-B batch 32 backward: 2.53 ms FMA, 2.67 SplitTf32, 2.63 Tf32; forward 0.60 / 0.62 /
+    /// 0.61 ms). The tensor-core engines stay selectable for re-measuring once the tiles are math-bound;
+    /// <see cref="AllowTf32"/> turns a tensor-core choice into <see cref="SsdMatrixMath.Tf32"/>; devices before sm_80
+    /// (no TF32 tensor cores) use FMAs.
     /// </summary>
-    public SsdMatrixMath SsdMath { get; set; } = SsdMatrixMath.SplitTf32;
+    public SsdMatrixMath SsdMath { get; set; } = SsdMatrixMath.Float32Fma;
 
     /// <summary>Runs the serial (per batch and head, reverse-time) backward instead of the chunked one. Default false.</summary>
     public bool SsdSerialBackward { get; set; }
@@ -170,8 +174,9 @@ public sealed unsafe partial class CudaKernels
         k4.Add(Ptr(w.Cs));
         k4.Add(PtrOrNull(initialState));
         k4.Add(Ptr(finalState));
-        AddDims(ref k4, s.B, s.L, s.H, s.P * s.N, w.Q, w.Chunks);
-        LaunchElementwise(Function("ssm.cu", "ssd_state_pass_f32"), PassThreads((long)s.B * s.H * s.P * s.N), k4);
+        int passTiles = PassTiles(s.P * s.N);
+        AddDims(ref k4, s.L, s.P * s.N, w.Q, w.Chunks, passTiles);
+        Launch(Function("ssm.cu", "ssd_state_pass_f32"), Grid((long)s.B * s.H * passTiles), SsdPassThreads, 0, k4);
     }
 
     /// <summary>The chunked backward of ssm.cu (B, L, P, N ≥ 1).</summary>
@@ -210,8 +215,9 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(w.Cs));
         k.Add(PtrOrNull(dFinalState));
         k.Add(PtrOrNull(dInitialState));
-        AddDims(ref k, s.B, s.L, s.H, pn, q, nc);
-        LaunchElementwise(Function("ssm.cu", "ssd_bwd_state_pass_f32"), PassThreads((long)s.B * s.H * pn), k);
+        int passTiles = PassTiles(pn);
+        AddDims(ref k, s.L, pn, q, nc, passTiles);
+        Launch(Function("ssm.cu", "ssd_bwd_state_pass_f32"), Grid((long)s.B * s.H * passTiles), SsdPassThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(gst));
@@ -354,15 +360,16 @@ public sealed unsafe partial class CudaKernels
         r.Add(PtrOrNull(dD));
         r.Add(partRows);
         r.Add(s.H);
-        LaunchElementwise(Function("ssm.cu", "ssd_bwd_head_sum_f32"), s.H, r);
+        Launch(Function("ssm.cu", "ssd_bwd_head_sum_f32"), Grid(s.H), 32, 0, r);   // a warp per head
     }
 
-    private const int SsdPassElements = 4; // SSD_PASS_ELEMS in ssm.cu
+    private const int SsdPassElements = 4;   // SSD_PASS_ELEMS in ssm.cu
+    private const int SsdPassThreads = 256;  // SSD_PASS_THREADS
 
     private static int Tiles(int n) => (n + SsdTile - 1) / SsdTile;
 
-    /// <summary>Threads for a chunk-state pass over <paramref name="elements"/> values: each takes SSD_PASS_ELEMS (ssm.cu).</summary>
-    private static long PassThreads(long elements) => (elements + SsdPassElements - 1) / SsdPassElements;
+    /// <summary>Blocks of a chunk-state pass per (batch, head) over its P·N elements (ssd_pass in ssm.cu).</summary>
+    private static int PassTiles(int pn) => (pn + SsdPassThreads * SsdPassElements - 1) / (SsdPassThreads * SsdPassElements);
 
     private static uint Grid(long blocks) => checked((uint)blocks);
 }
