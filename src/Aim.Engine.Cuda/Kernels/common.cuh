@@ -64,6 +64,22 @@ struct Strided
     i64 stride[AIM_MAX_DIMS];
 };
 
+// q = a / b, r = a % b for an index a ≥ 0 and a divisor b > 0. 64-bit division is a long instruction sequence
+// (several times the 32-bit one), and index arithmetic dominated elementwise kernels that divide per element;
+// every index below 2^32 (all but the largest tensors) takes the 32-bit unsigned division.
+__device__ __forceinline__ i64 index_divmod(i64 a, i64 b, i64& r)
+{
+    if ((unsigned long long)a <= 0xffffffffull && (unsigned long long)b <= 0xffffffffull)
+    {
+        unsigned ua = (unsigned)a, ub = (unsigned)b, q = ua / ub;
+        r = ua - q * ub;
+        return q;
+    }
+    i64 q = a / b;
+    r = a - q * b;
+    return q;
+}
+
 // Element offset of row-major linear index i.
 __device__ __forceinline__ i64 strided_offset(const Strided& s, i64 i)
 {
@@ -71,10 +87,9 @@ __device__ __forceinline__ i64 strided_offset(const Strided& s, i64 i)
     i64 off = 0;
     for (int d = s.rank - 1; d >= 0; d--)
     {
-        i64 n = s.shape[d];
-        i64 q = i / n;
-        off += (i - q * n) * s.stride[d];
-        i = q;
+        i64 r;
+        i = index_divmod(i, s.shape[d], r);
+        off += r * s.stride[d];
     }
     return off;
 }

@@ -26,9 +26,8 @@ extern "C" __global__ void conv1d_fwd_f32(const float* x, i64 sxb, i64 sxl, cons
 {
     AIM_GRID_STRIDE(i, (i64)B * L * C)
     {
-        int c = (int)(i % C);
-        i64 r = i / C;
-        int t = (int)(r % L), b = (int)(r / L);
+        i64 c, t;
+        i64 b = index_divmod(index_divmod(i, C, c), L, t);
         float z = conv_pre(x, sxb, sxl, w, bias, b, t, c, K);
         y[i] = silu ? conv_silu(z) : z;
     }
@@ -40,9 +39,8 @@ extern "C" __global__ void conv1d_bwd_dz_f32(const float* x, i64 sxb, i64 sxl, c
 {
     AIM_GRID_STRIDE(i, (i64)B * L * C)
     {
-        int c = (int)(i % C);
-        i64 r = i / C;
-        int t = (int)(r % L), b = (int)(r / L);
+        i64 c, t;
+        i64 b = index_divmod(index_divmod(i, C, c), L, t);
         float z = conv_pre(x, sxb, sxl, w, bias, b, t, c, K);
         float s = 1.0f / (1.0f + expf(-z));
         dz[i] = dy[i] * (s * (1.0f + z * (1.0f - s)));
@@ -54,9 +52,8 @@ extern "C" __global__ void conv1d_bwd_dx_f32(const float* dz, const float* w, fl
 {
     AIM_GRID_STRIDE(i, (i64)B * L * C)
     {
-        int c = (int)(i % C);
-        i64 r = i / C;
-        int t = (int)(r % L), b = (int)(r / L);
+        i64 c, t;
+        i64 b = index_divmod(index_divmod(i, C, c), L, t);
         const float* dzb = dz + (i64)b * L * C + c;
         float acc = 0.0f;
         for (int k = 0; k < K; k++)
