@@ -4,7 +4,7 @@ using Aim.Engine.Tensors;
 
 namespace Aim.BackendOps;
 
-// provides: cases for the fused decode-step kernels (IKernels.DecodeStep.cs): ConvSsmStep from random caches, its
+// provides: cases for the decode-step op (IKernels.DecodeStep.cs): ConvSsmStep from random caches, its
 // output y and both updated states compared with the reference (the caches are cloned before the call). Raw dt
 // spans the softplus pass-through threshold (dt + dtBias from about -8 to 28), a = -U(1, 16), K 3 and 4, G 1 and 2,
 // with and without conv bias and D, xbc and dt as column blocks of a wider row (in_proj's output) or contiguous.

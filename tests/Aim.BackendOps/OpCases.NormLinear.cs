@@ -7,10 +7,10 @@ namespace Aim.BackendOps;
 // provides: cases for GatedRmsNormMatMul (IKernels.NormLinear.cs), the decode step's gated RMSNorm + out_proj in one
 // call: M 1/2/3/7/16 rows, K 8/24/1536 (float4 paths on CUDA) and 7/31/257 (scalar paths), N 1/7/31/768, one group
 // (groupSize K) and two (K/2), f32 and bf16 weights, x and z contiguous, as 16-byte aligned column blocks of wider
-// rows (in_proj's output) or as misaligned ones. M = 16 with K = 1536 exceeds CUDA's shared-memory tile and checks
-// its fallback composition. Tolerance: the default NMSE 1e-10 on every backend: the CPU composes its own kernels and
-// CUDA's fused kernel sums in float32 with exactly widened bf16 weights (both about 1e-14 against the float64
-// reference); no bf16 rounding of the activations happens at these row counts.
+// rows (in_proj's output) or as misaligned ones (CUDA's norm reads them at their row strides). Tolerance: the default
+// NMSE 1e-10 on every backend: the CPU and CUDA compose their own kernels, CUDA's skinny GEMM summing in float32 with
+// exactly widened bf16 weights (both about 1e-14 against the float64 reference); no bf16 rounding of the activations
+// happens at these row counts.
 public static partial class OpCases
 {
     /// <summary>One GatedRmsNormMatMul configuration; View: 0 contiguous, 1 aligned column blocks, 2 misaligned ones.</summary>

@@ -53,7 +53,6 @@ internal static class DecodePerf
             var positions = Tensor.Zeros([rows], DType.Int64, dev);
             var history = Tensor.Zeros([rows / 2, 256], DType.Int64, dev);
             var settings = new SampleSettings(5, 600, 0.98, 1, 1, 0, 0);
-            var z = Ops.Narrow(zxbcdt, 1, 0, e);
             var conv = Ops.Narrow(zxbcdt, 1, e, c);
             var x = Ops.Reshape(Ops.Narrow(zxbcdt, 1, e, e), rows, h, p);
             var bm = Ops.Reshape(Ops.Narrow(zxbcdt, 1, 2 * e, n), rows, 1, n);
@@ -61,8 +60,9 @@ internal static class DecodePerf
             var dt = Ops.Narrow(zxbcdt, 1, 2 * e + 2 * n, h);
             double f32 = 4;
             // A whole layer through Ops.MambaDecodeLayer, as DecodeSession.Step calls it, with CudaKernels.PersistentDecodeLayer
-            // off (the four kernels above: ModulatedAddRmsNorm, MatMul in_proj, ConvSsmStep, GatedRmsNormMatMul) and on (one
-            // cooperative launch, decode_layer.cu). The switch is set for the warm-up call and the recording alike.
+            // off (the six kernels above: ModulatedAddRmsNorm, MatMul in_proj, CausalConv1dStep, SsmStep, GatedRmsNorm, MatMul
+            // out_proj) and on (one cooperative launch, decode_layer.cu). The switch is set for the warm-up call and the
+            // recording alike.
             var kernels = backend.CudaKernels;
             Action Layer(bool persistent) => () =>
             {
@@ -83,20 +83,15 @@ internal static class DecodePerf
             {
                 ("ModulatedAddRmsNorm", () => Ops.ModulatedAddRmsNorm(hidden, gate, residual, normW, 1e-5, gate, hidden), 6.0 * rows * d * f32, 24),
                 ("MatMul in_proj (bf16 W)", () => Ops.MatMul(hidden, inW, transB: true), (double)inProj * d * 2 + rows * (d + inProj) * f32, 24),
-                // The decoder runs ConvSsmStep; the two kernels it replaces are timed beside it (0 calls per step).
-                ("CausalConv1dStep (replaced)", () => Ops.CausalConv1dStep(convState, conv, convW, convB, silu: true), 2.0 * rows * c * k * f32 + 2.0 * rows * c * f32, 0),
-                ("SsmStep (replaced)", () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias), 2.0 * rows * h * p * n * f32, 0),
-                ("ConvSsmStep (conv + SSM step, one kernel)", () => Ops.ConvSsmStep(convState, conv, convW, convB, ssm, dt, dtBias, a, dSkip),
-                    2.0 * rows * c * k * f32 + rows * c * f32 + 2.0 * rows * h * p * n * f32, 24),
-                // The decoder runs GatedRmsNormMatMul (one kernel up to 16 rows, GatedRmsNorm + MatMul above); the two it
-                // replaces are timed beside it (0 calls per step).
-                ("GatedRmsNorm (replaced)", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, 0),
-                ("MatMul out_proj (bf16 W) (replaced)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, 0),
-                ("GatedRmsNormMatMul (norm + out_proj)", () => Ops.GatedRmsNormMatMul(y, z, normE, 1e-5, e, outW),
-                    (double)d * e * 2 + rows * (2.0 * e + d) * f32, 24),
-                // The whole layer as one op: the four kernels above (their sum), then the persistent kernel that would replace them
+                // ConvSsmStep runs these two kernels (CausalConv1dStep, then SsmStep on its output's column blocks).
+                ("CausalConv1dStep (ConvSsmStep 1/2)", () => Ops.CausalConv1dStep(convState, conv, convW, convB, silu: true), 2.0 * rows * c * k * f32 + 2.0 * rows * c * f32, 24),
+                ("SsmStep (ConvSsmStep 2/2)", () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias), 2.0 * rows * h * p * n * f32, 24),
+                // GatedRmsNormMatMul runs these two (GatedRmsNorm reading z in place, then the product).
+                ("GatedRmsNorm (GatedRmsNormMatMul 1/2)", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, 24),
+                ("out_proj bf16 (GatedRmsNormMatMul 2/2)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, 24),
+                // The whole layer as one op: the six kernels above (their sum), then the persistent kernel that would replace them
                 // (0 calls per step: the rows above already count the layer; flip the default when the second row wins).
-                ("MambaDecodeLayer (4 kernels, default)", Layer(false), layerBytes, 0),
+                ("MambaDecodeLayer (6 kernels, default)", Layer(false), layerBytes, 0),
                 ("MambaDecodeLayer (persistent, opt-in)", Layer(true), layerBytes, 0),
                 ("MatMul head (bf16 tied table)", () => Ops.MatMul(hidden, head, transB: true), (double)v * d * 2 + rows * (d + v) * f32, 1),
                 ("SampleTokens (cfg, top-k 600, top-p 0.98)", () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings), rows * v * f32, 1),

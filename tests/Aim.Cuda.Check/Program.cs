@@ -5,10 +5,9 @@
 // --decode-perf adds the per-kernel decode-step table (DecodePerf.cs) and the grid-barrier latency (GridBarrierPerf.cs).
 // Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--cases TEXT] [--decode-perf] [--ssd-perf] [--fixtures ROOT]
 //        (--cases TEXT: only the harness cases whose name contains TEXT, no CUDA-only checks; --ssd-perf: only the SSD table)
-//        Aim.Cuda.Check --emit-ssd DIR | --emit-sample DIR | --emit-decode-step DIR | --emit-norm-gemm DIR | --emit-conv DIR
-//        | --emit-decode-layer DIR
-//        (no GPU: cases for tests/cuda-emulation, SsdEmit.cs, SampleEmit.cs, DecodeStepEmit.cs, NormGemmEmit.cs,
-//        ConvEmit.cs)
+//        Aim.Cuda.Check --emit-ssd DIR | --emit-sample DIR | --emit-norm-gemm DIR | --emit-conv DIR | --emit-decode-layer DIR
+//        (no GPU: cases for tests/cuda-emulation, SsdEmit.cs, SampleEmit.cs, NormGemmEmit.cs, ConvEmit.cs,
+//        DecodeLayerEmit.cs)
 using System.Diagnostics;
 using System.Globalization;
 using Aim.BackendOps;
@@ -17,7 +16,7 @@ using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Cuda.Tests;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-decode-step", "--emit-norm-gemm", "--emit-conv", "--emit-decode-layer" })
+foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-norm-gemm", "--emit-conv", "--emit-decode-layer" })
 {
     int emitAt = Array.IndexOf(args, emitOption);
     if (emitAt < 0) continue;
@@ -32,8 +31,7 @@ foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-dec
         "--emit-sample" => SampleEmit.Run(args[emitAt + 1]),
         "--emit-norm-gemm" => NormGemmEmit.Run(args[emitAt + 1]),
         "--emit-conv" => ConvEmit.Run(args[emitAt + 1]),
-        "--emit-decode-layer" => DecodeLayerEmit.Run(args[emitAt + 1]),
-        _ => DecodeStepEmit.Run(args[emitAt + 1]),
+        _ => DecodeLayerEmit.Run(args[emitAt + 1]),
     };
 }
 bool compileOnly = args.Contains("--compile-only");

@@ -1,14 +1,13 @@
-// Runs skinny_gemm.cu's gated_norm_skinny_gemm_bf16 (GatedRmsNormMatMul) under the CPU emulation (cuda_emu.hpp) with
-// exactly the launch of src/Aim.Engine.Cuda/Kernels/CudaKernels.NormLinear.cs (256 threads, ⌈N / (8 / split)⌉ blocks,
-// split from Gemm.cs's SkinnySplit on the H200's 132 SMs, M·K floats of dynamic shared memory, norm.cu's RowThreads
-// for the reduction order) on the cases written by `Aim.Cuda.Check --emit-norm-gemm DIR`. Each case runs with x and z
-// contiguous, as 16-byte aligned column blocks of wider rows (float4 reads) and as misaligned ones (scalar reads).
-// Per layout it checks
-//   fused:   the fused kernel vs the float64 reference (NMSE ≤ 1e-10, as OpCases.NormLinear.cs);
-//   unfused: the path it replaces, norm.cu's rms_norm_f32 (launch of CudaKernels.Norm.cs's LaunchRmsNorm on
-//            contiguous copies) then skinny_gemm_bf16 (launch of Gemm.cs's TrySkinny): must equal the fused output
-//            bit for bit (same reduction order, same split);
-//   gemm:    skinny_gemm_bf16 alone on x (strided as laid out) vs the float64 x · Wᵀ (its refactor into skinny_gemv).
+// Runs GatedRmsNormMatMul's CUDA composition under the CPU emulation (cuda_emu.hpp) with exactly the launches of
+// src/Aim.Engine.Cuda/Kernels/CudaKernels.NormLinear.cs on the cases written by `Aim.Cuda.Check --emit-norm-gemm DIR`:
+// norm.cu's rms_norm_f32 (CudaKernels.Norm.cs's LaunchRmsNorm: RowThreads(group) threads, x and z read at their row
+// strides) into a contiguous (M, K) buffer, then skinny_gemm.cu's skinny_gemm_bf16 (Gemm.cs's TrySkinny: 256 threads,
+// ⌈N / (8 / split)⌉ blocks, split from SkinnySplit on the H200's 132 SMs). Each case runs with x and z contiguous, as
+// 16-byte aligned column blocks of wider rows and as misaligned ones. Per layout it checks
+//   composed: the two launches vs the float64 reference (NMSE ≤ 1e-10, as OpCases.NormLinear.cs);
+//   strided: the norm on the strided views writes the same bits as on contiguous copies of them (the row strides only
+//            move the reads);
+//   gemm:    skinny_gemm_bf16 alone on x (strided as laid out) vs the float64 x · Wᵀ.
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: normgemm_check DIR [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"
@@ -62,7 +61,7 @@ int main(int argc, char** argv)
     if (!m) { std::fprintf(stderr, "no %s/manifest.txt (run Aim.Cuda.Check --emit-norm-gemm %s)\n", dir.c_str(), dir.c_str()); return 2; }
     std::string line;
     int pass = 0, fail = 0;
-    double worstFused = 0, worstGemm = 0;
+    double worstComposed = 0, worstGemm = 0;
     while (std::getline(m, line))
     {
         if (line.empty() || line[0] == '#') continue;
@@ -95,30 +94,30 @@ int main(int argc, char** argv)
             int zw = layout == 1 ? K + 8 : layout == 2 ? K + 5 : K, za = layout == 2 ? 1 : 0;
             Laid x = lay_out(x0, M, K, xw, xa), z = lay_out(z0, M, K, zw, za);
 
-            // fused: CudaKernels.NormLinear.cs
-            bool nvec = K % 4 == 0 && x.stride % 4 == 0 && z.stride % 4 == 0 && aligned16(x.at) && aligned16(z.at);
+            // composed: CudaKernels.NormLinear.cs: rms_norm_f32 on x and z as laid out (LaunchRmsNorm), skinny_gemm_bf16 (TrySkinny)
             const long long swn = K; // the weight's row stride
-            bool vec = K % 8 == 0 && swn % 8 == 0 && aligned16(w);
-            std::vector<float> fused(mn, std::numeric_limits<float>::quiet_NaN());
-            emu::launch(dim3(blocks), dim3(Threads), mk * sizeof(float), gated_norm_skinny_gemm_bf16,
-                        x.at, (i64)x.stride, z.at, (i64)z.stride, nw.data(), (float)Eps, group, row_threads(group),
-                        w, (i64)swn, fused.data(), M, N, K, nvec ? 1 : 0, vec ? 1 : 0, split);
-            double eFused = error_of(fused.data(), outRef).nmse;
-            bool okFused = eFused <= Tol;
-
-            // unfused: NormLinearChecks.Compose: contiguous copies, rms_norm_f32 (LaunchRmsNorm), skinny_gemm_bf16 (TrySkinny)
-            Laid xc = lay_out(x0, M, K, K, 0), zc = lay_out(z0, M, K, K, 0);
-            Laid normed = lay_out(std::vector<float>(mk, std::numeric_limits<float>::quiet_NaN()), M, K, K, 0);
             long long segments = (long long)M * (K / group);
             unsigned rowGrid = (unsigned)std::max(1LL, std::min(segments, (long long)H200Multiprocessors * RowBlocksPerMultiprocessor));
-            emu::launch(dim3(rowGrid), dim3(row_threads(group)), 0, rms_norm_f32,
-                        xc.at, (const float*)nullptr, zc.at, nw.data(), (float)Eps, group, K / group, (i64)segments, normed.at, (float*)nullptr);
-            std::vector<float> unfused(mn, std::numeric_limits<float>::quiet_NaN());
-            bool vecU = K % 8 == 0 && K % 4 == 0 && swn % 8 == 0 && aligned16(normed.at) && aligned16(w); // sxm = K
-            emu::launch(dim3(blocks), dim3(Threads), 0, skinny_gemm_bf16, normed.at, (i64)K, w, (i64)K, unfused.data(), (i64)N,
-                        M, N, K, 1.0f, 0.0f, vecU ? 1 : 0, split);
+            auto norm = [&](const Laid& xv, const Laid& zv, float* out)
+            {
+                emu::launch(dim3(rowGrid), dim3(row_threads(group)), 0, rms_norm_f32, xv.at, (i64)xv.stride, (const float*)nullptr, zv.at,
+                            (i64)zv.stride, nw.data(), (float)Eps, group, K / group, (i64)segments, out, (float*)nullptr);
+            };
+            Laid normed = lay_out(std::vector<float>(mk, std::numeric_limits<float>::quiet_NaN()), M, K, K, 0);
+            norm(x, z, normed.at);
+            std::vector<float> composed(mn, std::numeric_limits<float>::quiet_NaN());
+            bool vec = K % 8 == 0 && K % 4 == 0 && swn % 8 == 0 && aligned16(normed.at) && aligned16(w); // sxm = K
+            emu::launch(dim3(blocks), dim3(Threads), 0, skinny_gemm_bf16, normed.at, (i64)K, w, (i64)K, composed.data(), (i64)N,
+                        M, N, K, 1.0f, 0.0f, vec ? 1 : 0, split);
+            double eComposed = error_of(composed.data(), outRef).nmse;
+            bool okComposed = eComposed <= Tol;
+
+            // strided: the same norm on contiguous copies
+            Laid xc = lay_out(x0, M, K, K, 0), zc = lay_out(z0, M, K, K, 0);
+            Laid normedC = lay_out(std::vector<float>(mk, std::numeric_limits<float>::quiet_NaN()), M, K, K, 0);
+            norm(xc, zc, normedC.at);
             size_t differ = 0;
-            for (size_t i = 0; i < mn; i++) differ += std::memcmp(&fused[i], &unfused[i], sizeof(float)) != 0;
+            for (size_t i = 0; i < mk; i++) differ += std::memcmp(&normed.at[i], &normedC.at[i], sizeof(float)) != 0;
 
             // gemm: skinny_gemm_bf16 alone on x as laid out (TrySkinny's vec rule)
             std::vector<float> gemm(mn, std::numeric_limits<float>::quiet_NaN());
@@ -128,17 +127,17 @@ int main(int argc, char** argv)
             double eGemm = error_of(gemm.data(), gemmRef).nmse;
             bool okGemm = eGemm <= Tol;
 
-            bool ok = okFused && differ == 0 && okGemm;
-            worstFused = std::max(worstFused, eFused);
+            bool ok = okComposed && differ == 0 && okGemm;
+            worstComposed = std::max(worstComposed, eComposed);
             worstGemm = std::max(worstGemm, eGemm);
             static const char* names[] = { "contig", "aligned", "misalign" };
-            std::printf("%-22s %-8s split=%d nvec=%d vec=%d %s fused %.1e%s, unfused %s, gemm %.1e%s\n", name.c_str(), names[layout], split,
-                        nvec ? 1 : 0, vec ? 1 : 0, ok ? "pass" : "FAIL", eFused, okFused ? "" : "(FAIL)",
+            std::printf("%-22s %-8s split=%d vec=%d %s composed %.1e%s, strided norm %s, gemm %.1e%s\n", name.c_str(), names[layout], split,
+                        vec ? 1 : 0, ok ? "pass" : "FAIL", eComposed, okComposed ? "" : "(FAIL)",
                         differ == 0 ? "bit-equal" : (std::to_string(differ) + " values differ (FAIL)").c_str(), eGemm, okGemm ? "" : "(FAIL)");
             (ok ? pass : fail)++;
         }
     }
-    std::printf("normgemm_check: %d pass, %d fail, worst NMSE fused %.1e, skinny_gemm_bf16 %.1e (tolerance %.0e)\n", pass, fail, worstFused,
+    std::printf("normgemm_check: %d pass, %d fail, worst NMSE composed %.1e, skinny_gemm_bf16 %.1e (tolerance %.0e)\n", pass, fail, worstComposed,
                 worstGemm, Tol);
     return fail == 0 && pass > 0 ? 0 : 1;
 }

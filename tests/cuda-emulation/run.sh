@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Builds and runs the CUDA-on-CPU emulation checks (README.md): the emulation self-test, ssm.cu's SsdScan
 # forward / backward kernels on cases written by `Aim.Cuda.Check --emit-ssd` against float64 references, and
-# sample.cu's sample_tokens on cases of `Aim.Cuda.Check --emit-sample` (exact comparison), and decode_step.cu's
-# conv_ssm_step_f32 on cases of `Aim.Cuda.Check --emit-decode-step` against float64 references, skinny_gemm.cu's
-# gated_norm_skinny_gemm_bf16 / skinny_gemm_bf16 (+ norm.cu's rms_norm_f32) on cases of `--emit-norm-gemm`,
+# sample.cu's sample_tokens on cases of `Aim.Cuda.Check --emit-sample` (exact comparison), GatedRmsNormMatMul's
+# composition (norm.cu's rms_norm_f32 on strided rows, then skinny_gemm.cu's skinny_gemm_bf16) and skinny_gemm_bf16
+# alone on cases of `--emit-norm-gemm`,
 # decode_layer.cu's persistent mamba_decode_layer_bf16 under emu::launch_cooperative on cases of `--emit-decode-layer`, and
 # grid_sync.cuh's grid_barrier under emu::launch_cooperative (grid_sync_check.cpp, kernels/grid_sync_test.cu; needs
 # no emitted cases), and sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases).
 # Usage: tests/cuda-emulation/run.sh [--no-emit] [case-name-substring]
 #   --no-emit   reuse build/cases and build/sample-cases from an earlier run instead of rebuilding
 #               Aim.Cuda.Check and re-emitting
-#   a case-name substring filters the SSD, sampling, decode-step, norm-gemm, conv, decode-layer and SumTo cases
+#   a case-name substring filters the SSD, sampling, norm-gemm, conv, decode-layer and SumTo cases
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -29,17 +29,14 @@ CXXFLAGS=(-std=c++20 -O2 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -
 
 "$here/emu_prep.sh" "$root/src/Aim.Engine.Cuda/Kernels" "$build/kernels"
 "$here/emu_prep.sh" "$here/kernels" "$build/test-kernels"
-echo "== building emu_selftest, ssd_check, sample_check, decode_step_check, normgemm_check, conv_check, decode_layer_check, grid_sync_check, sum_to_check ($CXX)"
+echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, decode_layer_check, grid_sync_check, sum_to_check ($CXX)"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" "$here/emu_selftest.cpp" -o "$build/emu_selftest" &
 p1=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check" &
 p2=$!
 wait $p1
 wait $p2
-"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/sample_check.cpp" -o "$build/sample_check" &
-p3=$!
-"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/decode_step_check.cpp" -o "$build/decode_step_check"
-wait $p3
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/sample_check.cpp" -o "$build/sample_check"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/normgemm_check.cpp" -o "$build/normgemm_check" &
 p4=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/conv_check.cpp" -o "$build/conv_check"
@@ -51,15 +48,14 @@ wait $p5
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/sum_to_check.cpp" -o "$build/sum_to_check"
 
 if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ] \
-    || [ ! -f "$build/decode-step-cases/manifest.txt" ] || [ ! -f "$build/norm-gemm-cases/manifest.txt" ] \
+    || [ ! -f "$build/norm-gemm-cases/manifest.txt" ] \
     || [ ! -f "$build/conv-cases/manifest.txt" ] || [ ! -f "$build/decode-layer-cases/manifest.txt" ]; then
-    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample, --emit-decode-step, --emit-norm-gemm, --emit-conv, --emit-decode-layer)"
+    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample, --emit-norm-gemm, --emit-conv, --emit-decode-layer)"
     dotnet build "$root/tests/Aim.Cuda.Check" -v q -nologo > "$build/dotnet-build.log" 2>&1 || { cat "$build/dotnet-build.log"; exit 1; }
     dll=$(ls "$root"/tests/Aim.Cuda.Check/bin/Debug/net*/Aim.Cuda.Check.dll | head -n 1)
-    rm -rf "$build/cases" "$build/sample-cases" "$build/decode-step-cases" "$build/norm-gemm-cases" "$build/conv-cases" "$build/decode-layer-cases"
+    rm -rf "$build/cases" "$build/sample-cases" "$build/norm-gemm-cases" "$build/conv-cases" "$build/decode-layer-cases"
     dotnet "$dll" --emit-ssd "$build/cases"
     dotnet "$dll" --emit-sample "$build/sample-cases"
-    dotnet "$dll" --emit-decode-step "$build/decode-step-cases"
     dotnet "$dll" --emit-norm-gemm "$build/norm-gemm-cases"
     dotnet "$dll" --emit-conv "$build/conv-cases"
     dotnet "$dll" --emit-decode-layer "$build/decode-layer-cases"
@@ -72,8 +68,6 @@ echo "== ssd_check"
 "$build/ssd_check" "$build/cases" $filter || status=1
 echo "== sample_check"
 "$build/sample_check" "$build/sample-cases" $filter || status=1
-echo "== decode_step_check"
-"$build/decode_step_check" "$build/decode-step-cases" $filter || status=1
 echo "== normgemm_check"
 "$build/normgemm_check" "$build/norm-gemm-cases" $filter || status=1
 echo "== conv_check"

@@ -1,9 +1,11 @@
-// MambaDecodeLayer (IKernels.DecodeLayer.cs) on CUDA. By default the composition of this backend's four decode kernels
-// (mod_add_rms_norm_f32, skinny_gemm_bf16, conv_ssm_step_f32, gated_norm_skinny_gemm_bf16), exactly what the decode
-// graph launched before the op existed. With PersistentDecodeLayer on (or AIM_PERSISTENT_DECODE=1), bf16 weights,
-// 1-8 rows and rows that fit in shared memory: one cooperative launch of decode_layer.cu's mamba_decode_layer_bf16
-// (three phases, two grid barriers; the kernel file says why it matches the four kernels). Opt-in until a GPU
-// session has timed it against the four kernels (Aim.Cuda.Check --decode-perf) and checked it in a decode.
+// MambaDecodeLayer (IKernels.DecodeLayer.cs) on CUDA. By default the composition DecodeLayerChecks.Compose over this
+// backend's ops, which launches six kernels: ModulatedAddRmsNorm (mod_add_rms_norm_f32), in_proj through Gemm
+// (skinny_gemm_bf16), ConvSsmStep as CausalConv1dStep (conv1d_step_f32) + SsmStep (ssm_step_f32), and
+// GatedRmsNormMatMul as GatedRmsNorm (rms_norm_f32, reading z in place) + out_proj through Gemm (skinny_gemm_bf16).
+// With PersistentDecodeLayer on (or AIM_PERSISTENT_DECODE=1), bf16 weights, 1-8 rows and rows that fit in shared
+// memory: one cooperative launch of decode_layer.cu's mamba_decode_layer_bf16 (three phases, two grid barriers; the
+// kernel file says how it matches the six kernels). Opt-in until a GPU session has timed it against the six kernels
+// (Aim.Cuda.Check --decode-perf) and checked it in a decode.
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
 using Aim.Engine.Tensors;
@@ -17,6 +19,7 @@ public sealed unsafe partial class CudaKernels
     private const int DecodeLayerMaxRows = 8;
     private const int DecodeLayerSharedHead = 160;  // DL_SHARED_HEAD floats: skinny_gemv's partial sums + reduction slots
     private const int DecodeLayerBarrierBytes = 64;
+    private const int MaxDynamicSharedBytes = 48 << 10; // a block's shared memory without the opt-in attribute
 
     private static readonly bool PersistentDecodeFromEnvironment = Environment.GetEnvironmentVariable("AIM_PERSISTENT_DECODE") == "1";
 
@@ -25,7 +28,7 @@ public sealed unsafe partial class CudaKernels
 
     /// <summary>
     /// Whether MambaDecodeLayer runs as one persistent cooperative kernel where it applies (bf16 weights, at most 8
-    /// rows, rows fitting in shared memory) instead of the four decode kernels. Off by default; the environment
+    /// rows, rows fitting in shared memory) instead of the six decode kernels. Off by default; the environment
     /// variable AIM_PERSISTENT_DECODE=1 (read once per process) turns it on for every backend.
     /// </summary>
     public bool PersistentDecodeLayer { get; set; } = PersistentDecodeFromEnvironment;
@@ -54,7 +57,7 @@ public sealed unsafe partial class CudaKernels
         if (inProj.DType != DType.BFloat16 || outProj.DType != DType.BFloat16 || s.R < 1 || s.R > DecodeLayerMaxRows || s.D == 0 || s.N == 0)
             return false;
         if (residual is not null && residualOut.DataPointer == residual.DataPointer) return false; // in place: block 0 would race the readers
-        // Same per-warp rows as ConvSsmStep, and the unfused kernels' column splits and reduction widths (same results).
+        // Same per-warp rows as SsmStep, and the separate kernels' column splits and reduction widths (same results).
         int warps = DecodeLayerThreads / 32;
         int pPerWarp = (long)s.R * s.H >= 2L * _backend.Context.MultiprocessorCount ? (s.P + warps - 1) / warps : 1;
         long rowFloats = Math.Max((long)s.R * Math.Max(s.D, s.E), 2L * s.N + (long)warps * pPerWarp);
@@ -95,7 +98,7 @@ public sealed unsafe partial class CudaKernels
         args.Add(Ptr(gatedNormWeight));
         args.Add((float)gatedNormEps);
         args.Add(groupSize);
-        args.Add((int)RowThreads(groupSize));     // rms_norm's threads per segment, as GatedRmsNormMatMul passes
+        args.Add((int)RowThreads(groupSize));     // rms_norm's threads per segment, as GatedRmsNorm launches it
         args.Add(Ptr(outProj));
         args.Add(Ptr(y));
         args.Add(Ptr(residualOut));
@@ -121,7 +124,7 @@ public sealed unsafe partial class CudaKernels
 
     /// <summary>
     /// The zeroed barrier words of mamba_decode_layer_bf16, allocated (and zeroed in stream order) outside graph capture
-    /// only, like ConvSsmStep's counters: the decoder's eager first step allocates them.
+    /// only (a block taken during a capture would belong to that graph's pool): the decoder's eager first step allocates them.
     /// </summary>
     private ulong DecodeLayerBarrier(string op)
     {

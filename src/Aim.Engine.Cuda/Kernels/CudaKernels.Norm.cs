@@ -98,15 +98,18 @@ public sealed unsafe partial class CudaKernels
         LaunchRmsNorm(x, null, z, weight, eps, groupSize, d, output, null);
     }
 
-    // rms_norm over segments of `seg` elements (d / seg per row of d).
+    // rms_norm over segments of `seg` elements (d / seg per row of d). x and z are contiguous, or (GatedRmsNormMatMul's
+    // composition) (M, d) views with unit last stride whose rows rms_norm reads at their row stride.
     private void LaunchRmsNorm(Tensor x, Tensor? residual, Tensor? z, Tensor weight, double eps, int seg, int d, Tensor output, Tensor? residualOut)
     {
         if (d == 0 || x.Count == 0) return;
         long segments = x.Count / seg;
-        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
+        var args = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
         args.Add(Ptr(x));
+        args.Add(x.IsContiguous ? d : x.Strides[^2]);
         args.Add(PtrOrNull(residual));
         args.Add(PtrOrNull(z));
+        args.Add(z is null || z.IsContiguous ? d : z.Strides[^2]);
         args.Add(Ptr(weight));
         args.Add((float)eps);
         args.Add(seg);

@@ -187,7 +187,6 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
             _cublas = null;
             if (_cublasWorkspace != 0) _backend.Allocator.Free(_cublasWorkspace, CuBlasWorkspaceBytes);
             _cublasWorkspace = 0;
-            FreeConvSsmCounters();
             FreeDecodeLayerBarrier();
         }
     }

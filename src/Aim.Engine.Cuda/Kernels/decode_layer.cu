@@ -1,8 +1,9 @@
 // One Mamba-2 block of a batch-1 decode step as ONE persistent cooperative kernel (IKernels.DecodeLayer.cs,
-// aim-architecture.md §3.6): the four kernels of the decode graph's layer (norm.cu's mod_add_rms_norm_f32,
-// skinny_gemm.cu's skinny_gemm_bf16 for in_proj, decode_step.cu's conv_ssm_step_f32, skinny_gemm.cu's
-// gated_norm_skinny_gemm_bf16 for out_proj) become three phases separated by grid barriers (grid_sync.cuh), so a
-// layer costs one launch and two barriers instead of four launches (launch latency dominates at 2 rows).
+// aim-architecture.md §3.6): the six kernels of the default decode layer (norm.cu's mod_add_rms_norm_f32,
+// skinny_gemm.cu's skinny_gemm_bf16 for in_proj, conv1d.cu's conv1d_step_f32, ssm.cu's ssm_step_f32, norm.cu's
+// rms_norm_f32 as the gated norm, skinny_gemm_bf16 for out_proj) become three phases separated by grid barriers
+// (grid_sync.cuh), so a layer costs one launch and two barriers instead of six launches (launch latency dominates
+// at 2 rows).
 //
 // Launched with cuLaunchCooperativeKernel (every block resident), 256 threads, dynamic shared memory only:
 //   [0, 128) skinny_gemv's partial sums | [128, 160) reduction slots | [160, ...) rows: max(R·max(D, E), 2N + rows/block)
@@ -10,15 +11,20 @@
 //   (its reduction order with `rowThreads` virtual threads, its rounding: gate·x, + residual, ·rstd·w, ·(1+scale),
 //   + shift; block 0 alone writes residualOut), then the block's share of in_proj's column tiles (skinny_gemv,
 //   tiles blockIdx.x, blockIdx.x + gridDim.x, ...) into the zx workspace (R, E + C + H). → grid barrier.
-// Phase 2: (row, head, slice of P) items over the blocks, each exactly conv_ssm_step_f32's block: conv outputs of
-//   its x channels (their windows shifted by the item, which owns them) and of its group's b/c channels (read only),
-//   then the SSM update of its rows into the ys workspace (R, H·P). → grid barrier.
+// Phase 2: (row, head, slice of P) items over the blocks, each one of ssm_step_f32's blocks (same pPerWarp) that
+//   first computes the conv outputs it needs with conv1d_step_f32's arithmetic (step_conv_block): its x channels
+//   (their windows shifted by the item, which owns them) and its group's b/c channels (read only), then the SSM
+//   update of its rows into the ys workspace (R, H·P). → grid barrier.
 // Phase 3: the last block shifts every row's b/c conv windows (every reader of the old windows is past the barrier,
-//   so nothing reads them any more); every block computes the gated RMSNorm of ys with z (ngs_norm_rows, the
-//   unfused kernel's reduction order) into shared memory and streams its share of out_proj's column tiles into y.
-// Same arithmetic, order and column split as the four kernels, so the result should equal the unfused path's bits.
+//   so nothing reads them any more); every block computes the gated RMSNorm of ys with z (ngs_norm_rows, rms_norm_f32's
+//   reduction order) into shared memory and streams its share of out_proj's column tiles into y.
+// Same arithmetic, order and column splits as the six kernels. One difference can change bits: step_ssm_rows adds y
+// in a different order on its vector and scalar paths, and here b/c sit in shared memory (aligned) where ssm_step_f32
+// reads them as columns of the (R, C) conv output (aligned when C, H·P and G·N are multiples of 4, as in AiM). Where
+// the paths agree the result should equal the default path's bits; no check compares them bit for bit
+// (decode_layer_check and the harness compare with float64).
 // residualOut must not be residual's memory (block 0 writes it while other blocks read residual): the host falls
-// back to the unfused kernels then. The barrier words (count, generation) are zeroed once and every barrier leaves
+// back to the six kernels then. The barrier words (count, generation) are zeroed once and every barrier leaves
 // the count at zero, so consecutive launches (and graph replays) reuse them.
 #include "skinny_gemv.cuh"
 #include "grid_sync.cuh"
@@ -76,7 +82,7 @@ extern "C" __global__ void __launch_bounds__(DL_WARPS * 32) mamba_decode_layer_b
     }
     grid_barrier(barrier, barrier + 1);
 
-    // ---- Phase 2: conv + SSM step, one (row, head, slice of P) item at a time (conv_ssm_step_f32's block).
+    // ---- Phase 2: conv + SSM step, one (row, head, slice of P) item at a time (ssm_step_f32's block).
     {
         const int rowsPerBlock = DL_WARPS * pPerWarp, pBlocks = (P + rowsPerBlock - 1) / rowsPerBlock;
         const int hpg = H / G, warp = threadIdx.x / 32, lane = threadIdx.x % 32;

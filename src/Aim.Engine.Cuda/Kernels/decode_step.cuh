@@ -1,6 +1,6 @@
-// Device pieces of one Mamba-2 decode step shared by ssm.cu (SsmStep), decode_step.cu (ConvSsmStep) and
-// decode_layer.cu (the persistent layer kernel): the conv window of one channel and the SSM update of a block's rows, with the arithmetic
-// and order of conv1d.cu's conv1d_step_f32 and ssm.cu's ssm_step_f32 (so all three give the same bits).
+// Device pieces of one Mamba-2 decode step shared by ssm.cu (SsmStep's ssm_step_f32) and decode_layer.cu (the
+// persistent layer kernel): the conv window of one channel and the SSM update of a block's rows, with the arithmetic
+// and order of conv1d.cu's conv1d_step_f32 and ssm.cu's ssm_step_f32 (see step_ssm_rows for when the bits agree).
 #pragma once
 #include "common.cuh"
 
@@ -58,6 +58,7 @@ __device__ __forceinline__ float step_dt(float raw, float bias)
 // is row p's input (xBase = first for a block-local copy, 0 for the whole head); b, c: (N). When N % 4 == 0 and the
 // rows, b and c are 16-byte aligned each lane moves 4 consecutive values at a time (one 512-byte access per warp at
 // N = 128: the state stream is what bounds large decode batches); otherwise lanes stride over n one value at a time.
+// The two paths add y's terms in different orders: two callers give the same bits when they take the same path.
 __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int first, int count, int warp, int warps, int lane,
                                               const float* x, int xBase, const float* b, const float* c, float dt, float alpha,
                                               float d, float* out)

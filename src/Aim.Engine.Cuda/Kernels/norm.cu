@@ -30,25 +30,30 @@ __device__ __forceinline__ float rms_input(const T* x, const T* res, const T* z,
 
 // Segments of seg consecutive elements (a row for RMSNorm, a group of channels for the gated norm), each
 // normalised by its own rstd; the weight index restarts every segsPerRow segments. resOut, when given,
-// receives x + residual.
+// receives x + residual. x and z rows (segsPerRow·seg elements) start sx and sz elements apart (the row width when
+// contiguous; the decode's gated norm reads z as a column block of in_proj's output); res, out and resOut are
+// contiguous.
 template <typename T>
-__device__ __forceinline__ void rms_norm(const T* x, const T* res, const T* z, const T* w, float eps, int seg, int segsPerRow,
-    i64 segments, T* out, T* resOut)
+__device__ __forceinline__ void rms_norm(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg,
+    int segsPerRow, i64 segments, T* out, T* resOut)
 {
     for (i64 s = blockIdx.x; s < segments; s += gridDim.x)
     {
-        i64 at = s * seg;
+        i64 at = s * seg, row = s / segsPerRow;
         int wOff = (int)(s % segsPerRow) * seg;
+        const T* xs = x + row * sx + wOff;
+        const T* zs = z ? z + row * sz + wOff : nullptr;
+        const T* rs = res ? res + at : nullptr;
         float ss = 0.0f;
         for (int j = threadIdx.x; j < seg; j += blockDim.x)
         {
-            float g = rms_input(x, res, z, at + j);
+            float g = rms_input(xs, rs, zs, j);
             if (resOut) store_c(resOut, at + j, g);
             ss += g * g;
         }
         float rstd = 1.0f / sqrtf(block_sum(ss) / (float)seg + eps);
         for (int j = threadIdx.x; j < seg; j += blockDim.x)
-            store_c(out, at + j, rms_input(x, res, z, at + j) * rstd * load_c(w, wOff + j));
+            store_c(out, at + j, rms_input(xs, rs, zs, j) * rstd * load_c(w, wOff + j));
     }
 }
 
@@ -320,9 +325,9 @@ __device__ __forceinline__ void group_norm_backward(const T* x, const T* w, cons
 }
 
 #define AIM_NORM(N, T) \
-    extern "C" __global__ void rms_norm_##N(const T* x, const T* res, const T* z, const T* w, float eps, int seg, int segsPerRow, \
-        i64 segments, T* out, T* resOut) \
-    { rms_norm<T>(x, res, z, w, eps, seg, segsPerRow, segments, out, resOut); } \
+    extern "C" __global__ void rms_norm_##N(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg, \
+        int segsPerRow, i64 segments, T* out, T* resOut) \
+    { rms_norm<T>(x, sx, res, z, sz, w, eps, seg, segsPerRow, segments, out, resOut); } \
     extern "C" __global__ void rms_norm_backward_##N(const T* x, const T* z, const T* w, const T* dy, const T* extra, float eps, \
         int seg, int segsPerRow, i64 segments, T* dx, T* dz, float* stats) \
     { rms_norm_backward<T>(x, z, w, dy, extra, eps, seg, segsPerRow, segments, dx, dz, stats); } \

@@ -1,11 +1,13 @@
-// The weight stream of skinny_gemm.cu, shared with decode_layer.cu (device functions only, no kernels).
+// The weight stream of skinny_gemm.cu, shared with decode_layer.cu (device functions only, no kernels), and the
+// gated RMSNorm of decode_layer.cu's out_proj phase.
 // y (M, N) f32 = alpha · x (M, K) f32 · W (N, K)ᵀ bf16 for the few rows of a decode step (M ≤ SKINNY_MAX_M).
 // At that size a GEMM is a stream over W: every weight is read once and used M times. One warp per output
 // column: the lanes walk W's row in 16-byte chunks (8 bf16), multiply with the matching x values (f32, kept
 // in L1/L2 since every warp reads the same rows), accumulate M sums in registers and reduce them by shuffles.
 // f32 accumulation of exactly widened weights: the result matches the CPU's bf16-weight path to f32 rounding.
-// Two kernels share that weight stream (skinny_gemv): skinny_gemm_bf16 (Gemm) and gated_norm_skinny_gemm_bf16
-// (GatedRmsNormMatMul: the Mamba-2 gated RMSNorm of the x rows computed into shared memory first, then the stream).
+// Two kernels share that weight stream (skinny_gemv): skinny_gemm_bf16 (Gemm) and decode_layer.cu's persistent
+// mamba_decode_layer_bf16 (in_proj, and out_proj after ngs_norm_rows below, the Mamba-2 gated RMSNorm of its rows
+// computed into shared memory).
 #pragma once
 #include "reduce.cuh"
 
@@ -92,19 +94,14 @@ __device__ __forceinline__ void skinny_gemv(
     }
 }
 
-// ---- GatedRmsNormMatMul: the gated RMSNorm of x's M rows, then the weight stream above (one launch in place of
-// norm.cu's rms_norm_f32 and skinny_gemm_bf16; IKernels.NormLinear.cs).
-// Every block first writes xs = GatedRmsNorm(x, z) (M, K) into dynamic shared memory: g = x·z·sigmoid(z), per
-// (row, group) segment rstd = 1/sqrt(Σg²/group + eps), xs = g·rstd·w; then runs skinny_gemv on xs.
+// ---- The gated RMSNorm in front of out_proj in decode_layer.cu's persistent kernel (GatedRmsNorm, IKernels.Norm.cs).
+// A block writes xs = GatedRmsNorm(x, z) (M, K) into its shared memory: g = x·z·sigmoid(z), per (row, group)
+// segment rstd = 1/sqrt(Σg²/group + eps), xs = g·rstd·w; the caller then runs skinny_gemv on xs.
 // The arithmetic is rms_norm's in norm.cu, including its reduction order: norm.cu sums a segment with `vthreads`
 // threads (RowThreads(group) on the host, 32..512), thread v taking elements v, v + vthreads, ..., then warp
 // shuffles and one slot per warp. Here the 256 threads play those vthreads (thread t is virtual threads t and
 // t + 256), reduce each virtual warp separately and combine the same slots in the same butterfly, so xs holds the
-// bits the unfused GatedRmsNorm writes, and with the same split the output equals the unfused path's.
-// Trade-off: every block recomputes the norm (M·K values of x and z read from L2, an exp per element) where the
-// unfused path does it once, in exchange for one launch (2-5 µs in a decode graph) and no (M, K) round trip
-// through global memory. For AiM-B's out_proj at batch 1 (K = 1536, ~384 blocks) that is about 4.7 MB of L2
-// reads, cheap next to L2 bandwidth, and the reads are float4-wide (nvec) when K % 4 == 0 and the rows are aligned.
+// bits the separate GatedRmsNorm kernel (rms_norm_f32) writes.
 
 __device__ __forceinline__ float ngs_sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 

@@ -2,7 +2,10 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Kernels;
 
-/// <summary>Argument checks of the fused decode-step kernels, shared by every backend (see IKernels.DecodeStep.cs).</summary>
+// provides: the argument checks of ConvSsmStep (IKernels.DecodeStep.cs), shared by every backend, and its definition
+// as the composition of a backend's own CausalConv1dStep and SsmStep (used by the reference, the CPU and CUDA).
+
+/// <summary>Argument checks of ConvSsmStep and its composition, shared by every backend (see IKernels.DecodeStep.cs).</summary>
 internal static class DecodeStepChecks
 {
     /// <summary>Dimensions of a ConvSsmStep call: C = H·P + 2·G·N conv channels of K taps.</summary>
@@ -47,5 +50,22 @@ internal static class DecodeStepChecks
         SsmChecks.UnitLastStride(op, "dt", dt);
         SsmChecks.Floats(op, convState, xbc, convWeight, convBias, ssmState, dt, dtBias, a, d);
         return new ConvSsmDims(bsz, ch, k, h, p, g, n);
+    }
+
+    /// <summary>
+    /// The definition on <paramref name="kernels"/>: CausalConv1dStep with SiLU into a (B, C) temporary whose views
+    /// x (B, H, P), b (B, G, N), c (B, G, N) feed SsmStep with the dt bias (split as in Mamba2Mixer.Step).
+    /// </summary>
+    public static void Compose(IKernels kernels, ConvSsmDims s, Tensor convState, Tensor xbc, Tensor convWeight, Tensor? convBias,
+        Tensor ssmState, Tensor dt, Tensor dtBias, Tensor a, Tensor? d, Tensor y)
+    {
+        if (s.B == 0) return;
+        using var conv = TensorScope.Detach(Tensor.Empty([s.B, s.C], xbc.DType, xbc.Device));      // (B, C)
+        kernels.CausalConv1dStep(convState, xbc, convWeight, convBias, true, conv);
+        long hp = (long)s.H * s.P, gn = (long)s.G * s.N;
+        using var x = conv.CreateView([s.B, s.H, s.P], [s.C, s.P, 1], conv.Offset);            // conv[:, :H·P]
+        using var bm = conv.CreateView([s.B, s.G, s.N], [s.C, s.N, 1], conv.Offset + hp);      // conv[:, H·P : H·P+G·N]
+        using var cm = conv.CreateView([s.B, s.G, s.N], [s.C, s.N, 1], conv.Offset + hp + gn); // conv[:, H·P+G·N :]
+        kernels.SsmStep(ssmState, x, dt, a, bm, cm, d, y, dtBias);
     }
 }

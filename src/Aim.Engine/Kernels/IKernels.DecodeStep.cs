@@ -2,7 +2,7 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Kernels;
 
-// provides: the fused single-token decode kernels of a Mamba-2 layer: ConvSsmStep (the conv-state step with SiLU
+// provides: the combined single-token decode op of a Mamba-2 layer: ConvSsmStep (the conv-state step with SiLU
 // followed by the SSM step with dt bias + softplus, in one call).
 // Formulas: aim-architecture.md §3.6 (step and caches); the definitions are those of CausalConv1dStep and SsmStep
 // in IKernels.Ssm.cs, composed as Mamba2Mixer.Step splits the conv output.

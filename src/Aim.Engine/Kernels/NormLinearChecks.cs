@@ -3,8 +3,8 @@ using Aim.Engine.Tensors;
 namespace Aim.Engine.Kernels;
 
 // provides: the argument checks of GatedRmsNormMatMul (IKernels.NormLinear.cs), shared by every backend, and its
-// composition out of a backend's own GatedRmsNorm and Gemm (the definition; used by the reference, by the CPU and by
-// CUDA where its fused kernel does not apply).
+// composition out of a backend's own GatedRmsNorm and Gemm (the definition; used by the reference and the CPU; CUDA
+// runs the same two kernels, its norm reading strided x and z in place of the copies, then Project).
 internal static class NormLinearChecks
 {
     /// <summary>Dimensions of a GatedRmsNormMatMul call: x (M, K), weight (N, K).</summary>
@@ -44,6 +44,12 @@ internal static class NormLinearChecks
         using var zCopy = z.IsContiguous ? null : ContiguousCopy(kernels, z);
         using var normed = TensorScope.Detach(Tensor.Empty([s.M, s.K], x.DType, x.Device)); // (M, K)
         kernels.GatedRmsNorm(xCopy ?? x, zCopy ?? z, normWeight, eps, groupSize, normed);
+        Project(kernels, s, normed, weight, output);
+    }
+
+    /// <summary>The composition's second step: output (M, N) = normed (M, K, contiguous) · weightᵀ through Gemm.</summary>
+    public static void Project(IKernels kernels, Dims s, Tensor normed, Tensor weight, Tensor output)
+    {
         using var a = normed.CreateView([1, s.M, s.K], [(long)s.M * s.K, s.K, 1], normed.Offset);    // (1, M, K)
         using var b = weight.CreateView([1, s.N, s.K], [(long)s.N * s.K, s.K, 1], weight.Offset);    // (1, N, K)
         using var c = output.CreateView([1, s.M, s.N], [(long)s.M * s.N, s.N, 1], output.Offset);    // (1, M, N)

@@ -3,13 +3,13 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Operations;
 
-// provides: the fused decode-step ops of a Mamba-2 layer (inference only, like CausalConv1dStep and SsmStep: they
+// provides: the combined decode-step ops of a Mamba-2 layer (inference only, like CausalConv1dStep and SsmStep: they
 // run under NoGrad and are never recorded): ConvSsmStep = CausalConv1dStep (SiLU) + SsmStep (dt bias + softplus).
 // Formulas: aim-architecture.md §3.6; definitions in IKernels.DecodeStep.cs.
 public static partial class Ops
 {
     /// <summary>
-    /// One decode step of a layer's conv and SSM in one kernel (no gradient): equal to
+    /// One decode step of a layer's conv and SSM in one call (no gradient): equal to
     /// <c>conv = CausalConv1dStep(convState, xbc, convWeight, convBias, silu: true)</c>, split as x = conv[:, :H·P],
     /// b = conv[:, H·P : H·P+G·N], c = conv[:, H·P+G·N :], then <c>SsmStep(ssmState, x, dt, a, b, c, d, dtBias)</c>.
     /// Both states are updated in place.

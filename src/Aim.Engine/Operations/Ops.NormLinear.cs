@@ -3,7 +3,7 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Operations;
 
-// provides: GatedRmsNormMatMul, the gated RMSNorm of a Mamba-2 layer followed by out_proj in one kernel call
+// provides: GatedRmsNormMatMul, the gated RMSNorm of a Mamba-2 layer followed by out_proj in one kernel-contract call
 // (inference only, like ConvSsmStep: it runs under NoGrad and is never recorded). Definition: IKernels.NormLinear.cs.
 public static partial class Ops
 {

@@ -100,10 +100,10 @@ public sealed class Mamba2Mixer : Module
         var z = Ops.Narrow(zxbcdt, -1, 0, e);
         var xbc = Ops.Narrow(zxbcdt, -1, e, _config.ConvDim);
         var dt = Ops.Narrow(zxbcdt, -1, e + _config.ConvDim, h);
-        // One kernel: the conv step (SiLU) split into x (B, H, P) | b (B, G, N) | c (B, G, N), then the SSM step
-        // with softplus(dt + dt_bias) inside; equal to CausalConv1dStep followed by SsmStep.
+        // One op: the conv step (SiLU) split into x (B, H, P) | b (B, G, N) | c (B, G, N), then the SSM step
+        // with softplus(dt + dt_bias) inside; CausalConv1dStep followed by SsmStep.
         var y = Ops.ConvSsmStep(state.Conv, xbc, ConvWeight2D(), ConvBias, state.Ssm, dt, DtBias, state.A, D); // (B, H, P)
-        // One kernel on CUDA at decode sizes: the gated RMSNorm then out_proj (no bias), equal to GatedRmsNorm + Linear.
+        // One op: the gated RMSNorm then out_proj (no bias), equal to GatedRmsNorm + Linear.
         return Ops.GatedRmsNormMatMul(Ops.Reshape(y, b, e), z, NormWeight, NormEps, e / g, OutProj.Weight);
     }
 
