@@ -207,7 +207,8 @@ internal static class BenchCommand
             var dev = DeviceOption.Resolve(parse.GetValue(device)!, parse.GetValue(tf32));
             int b = parse.GetValue(batch), n = parse.GetValue(steps);
             if (b < 1 || n < 1) throw new ArgumentException("bench train: --batch and --steps must be at least 1");
-            var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads) : DeviceRoofline.Measure(dev);
+            // The FLOP floor uses the peak of the type the matrix products run in (bf16 under --precision bf16).
+            var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? Roofline.Measure(Aim.Engine.Backends.Cpu.CpuParallel.MaxThreads) : DeviceRoofline.Measure(dev, products);
             bool asJson = parse.GetValue(json);
             var r = TrainBench.Run(name, config, b, n, dev, roofline, asJson ? null : (Action<string>)(m => io.Console.MarkupLine(Markup.Escape(m))), products, parse.GetValue(profile));
             var ci = CultureInfo.InvariantCulture;
