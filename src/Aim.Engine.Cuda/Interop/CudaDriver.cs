@@ -77,6 +77,30 @@ internal static unsafe partial class CudaDriver
     public static partial int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemBytes, nint stream, void** kernelParams, void** extra);
 
+    [LibraryImport(CudaLibraries.Driver)] public static partial int cuLaunchKernelEx(LaunchConfig* config, nint function, void** kernelParams, void** extra);
+
+    /// <summary>CUlaunchConfig (cuda.h): grid, block, dynamic shared memory, stream and the attribute list.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct LaunchConfig
+    {
+        public uint GridX, GridY, GridZ, BlockX, BlockY, BlockZ, SharedMemBytes;
+        public nint Stream;
+        public LaunchAttribute* Attributes;
+        public uint AttributeCount;
+    }
+
+    /// <summary>CUlaunchAttribute: a 4-byte id, padding to 8, then the 64-byte value union (here its first int).</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 72)]
+    public struct LaunchAttribute
+    {
+        [FieldOffset(0)] public int Id;
+        [FieldOffset(8)] public int Value;
+    }
+
+    /// <summary>CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION: the kernel may start before its predecessor in the
+    /// stream completes; it resolves the dependency itself (griddepcontrol.wait, AIM_PDL_PROLOGUE in common.cuh).</summary>
+    public const int LaunchAttributeProgrammaticStreamSerialization = 6;
+
     [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuLaunchCooperativeKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemBytes, nint stream, void** kernelParams);

@@ -94,6 +94,18 @@ __device__ __forceinline__ i64 strided_offset(const Strided& s, i64 i)
     return off;
 }
 
+// Programmatic dependent launch (sm_90 and up): kernels recorded into a CUDA graph are launched with the
+// programmatic-serialization attribute (CudaKernels.ProgrammaticLaunch), so a kernel can be scheduled while its
+// predecessor drains. Every kernel starts with this prologue: wait until the preceding grid has completed and its
+// writes are visible (a no-op when launched normally), then allow the next kernel to be scheduled. The trigger only
+// affects scheduling; the successor's wait is a full wait, so results never depend on it. A test
+// (KernelSourceTests) checks that every __global__ function starts with it.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define AIM_PDL_PROLOGUE() asm volatile("griddepcontrol.wait;\n\tgriddepcontrol.launch_dependents;" ::: "memory")
+#else
+#define AIM_PDL_PROLOGUE() do { } while (0)
+#endif
+
 #define AIM_GRID_STRIDE(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
 

@@ -10,6 +10,7 @@
 extern "C" __global__ void im2col_f32(const float* x, float* col, int cin, int h, int w, int kh, int kw, int ho, int wo,
     int stride, int padTop, int padLeft, i64 total)
 {
+    AIM_PDL_PROLOGUE();
     const i64 p = (i64)ho * wo, rows = (i64)cin * kh * kw;
     AIM_GRID_STRIDE(i, total)
     {
@@ -29,6 +30,7 @@ extern "C" __global__ void im2col_f32(const float* x, float* col, int cin, int h
 extern "C" __global__ void col2im_f32(const float* col, float* dx, int cin, int h, int w, int kh, int kw, int ho, int wo,
     int stride, int padTop, int padLeft, i64 total)
 {
+    AIM_PDL_PROLOGUE();
     const i64 p = (i64)ho * wo, rows = (i64)cin * kh * kw;
     AIM_GRID_STRIDE(i, total)
     {
@@ -62,12 +64,14 @@ extern "C" __global__ void col2im_f32(const float* col, float* dx, int cin, int 
 // out (nb, Cout, P) = bias[co]: the C operand of a beta = 1 GEMM, so the bias is added by cuBLAS.
 extern "C" __global__ void bias_rows_f32(const float* bias, float* out, int cout, i64 p, i64 total)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, total) out[i] = bias[(i / p) % cout];
 }
 
 // y (planes, 2H, 2W) = x (planes, H, W) at (y/2, x/2).
 extern "C" __global__ void upsample_nearest2x_f32(const float* x, float* y, int h, int w, i64 total)
 {
+    AIM_PDL_PROLOGUE();
     const int w2 = 2 * w, h2 = 2 * h;
     AIM_GRID_STRIDE(i, total)
     {
@@ -82,6 +86,7 @@ extern "C" __global__ void upsample_nearest2x_f32(const float* x, float* y, int 
 // dx (planes, H, W) = sum of the 2x2 block of dy (planes, 2H, 2W), in the reference's order (row-major in the block).
 extern "C" __global__ void upsample_nearest2x_backward_f32(const float* dy, float* dx, int h, int w, i64 total)
 {
+    AIM_PDL_PROLOGUE();
     const i64 w2 = 2 * (i64)w;
     AIM_GRID_STRIDE(i, total)
     {

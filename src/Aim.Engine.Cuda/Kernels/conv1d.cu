@@ -24,6 +24,7 @@ __device__ __forceinline__ float conv_pre(const float* x, i64 sxb, i64 sxl, cons
 extern "C" __global__ void conv1d_fwd_f32(const float* x, i64 sxb, i64 sxl, const float* w, const float* bias, int silu,
                                           float* y, int B, int L, int C, int K)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, (i64)B * L * C)
     {
         i64 c, t;
@@ -37,6 +38,7 @@ extern "C" __global__ void conv1d_fwd_f32(const float* x, i64 sxb, i64 sxl, cons
 extern "C" __global__ void conv1d_bwd_dz_f32(const float* x, i64 sxb, i64 sxl, const float* w, const float* bias,
                                              const float* dy, float* dz, int B, int L, int C, int K)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, (i64)B * L * C)
     {
         i64 c, t;
@@ -50,6 +52,7 @@ extern "C" __global__ void conv1d_bwd_dz_f32(const float* x, i64 sxb, i64 sxl, c
 // dx[b,t,c] = Σ_k w[c,k]·dz[b, t+(K-1)-k, c] over the outputs that read input t.
 extern "C" __global__ void conv1d_bwd_dx_f32(const float* dz, const float* w, float* dx, int B, int L, int C, int K)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, (i64)B * L * C)
     {
         i64 c, t;
@@ -75,6 +78,7 @@ extern "C" __global__ void conv1d_bwd_dx_f32(const float* dz, const float* w, fl
 extern "C" __global__ void conv1d_bwd_dw_f32(const float* x, i64 sxb, i64 sxl, const float* dz, float* part,
                                              int B, int L, int C, int K, int chunks)
 {
+    AIM_PDL_PROLOGUE();
     __shared__ float red[CONV_DW_ROWS][CONV_DW_CH];
     int tiles = (C + CONV_DW_CH - 1) / CONV_DW_CH;
     int id = blockIdx.x;
@@ -117,6 +121,7 @@ extern "C" __global__ void conv1d_bwd_dw_f32(const float* x, i64 sxb, i64 sxl, c
 // dw (C, K) and dbias (C, or null) = the chunk partials summed in chunk order. One thread per (k, c).
 extern "C" __global__ void conv1d_bwd_dw_sum_f32(const float* part, float* dw, float* dbias, int C, int K, int chunks)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, (i64)(K + 1) * C)
     {
         int c = (int)(i % C), k = (int)(i / C);
@@ -131,6 +136,7 @@ extern "C" __global__ void conv1d_bwd_dw_sum_f32(const float* part, float* dw, f
 extern "C" __global__ void conv1d_step_f32(float* state, const float* x, i64 sxb, const float* w, const float* bias, int silu,
                                            float* y, int B, int C, int K)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, (i64)B * C)
     {
         int c = (int)(i % C), b = (int)(i / C);

@@ -29,7 +29,7 @@ __device__ __forceinline__ void copy_strided(const S* src, Strided s, D* dst, St
 
 #define AIM_COPY(SN, ST, DN, DT) \
     extern "C" __global__ void copy_##SN##_##DN(const ST* src, Strided s, DT* dst, Strided d, i64 n) \
-    { copy_strided<ST, DT>(src, s, dst, d, n); }
+    { AIM_PDL_PROLOGUE(); copy_strided<ST, DT>(src, s, dst, d, n); }
 
 #define AIM_COPY_FROM(SN, ST) \
     AIM_COPY(SN, ST, f32, float) \

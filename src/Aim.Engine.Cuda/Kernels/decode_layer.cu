@@ -43,6 +43,7 @@ extern "C" __global__ void __launch_bounds__(DL_WARPS * 32) mamba_decode_layer_b
     const bf16* wout, float* y, float* res_out, float* zx, float* ys, unsigned* barrier,
     int R, int D, int H, int G, int P, int N, int K, int pPerWarp, int vecIn, int splitIn, int vecOut, int splitOut, int nvec)
 {
+    AIM_PDL_PROLOGUE();
     extern __shared__ float4 dl_dyn[];
     float* partial = (float*)dl_dyn;
     float* slots = partial + SKINNY_WARPS * SKINNY_MAX_M;

@@ -82,12 +82,12 @@ __device__ __forceinline__ void affine(const T* x, double scale, double shift, T
 
 #define AIM_ELEMENTWISE(N, T) \
     extern "C" __global__ void binary_##N(int op, const T* a, Strided sa, const T* b, Strided sb, T* out, i64 n) \
-    { binary<T>(op, a, sa, b, sb, out, n); } \
-    extern "C" __global__ void unary_forward_##N(int op, const T* x, T* y, i64 n) { unary_forward<T>(op, x, y, n); } \
+    { AIM_PDL_PROLOGUE(); binary<T>(op, a, sa, b, sb, out, n); } \
+    extern "C" __global__ void unary_forward_##N(int op, const T* x, T* y, i64 n) { AIM_PDL_PROLOGUE(); unary_forward<T>(op, x, y, n); } \
     extern "C" __global__ void unary_backward_##N(int op, const T* x, const T* dy, T* dx, i64 n) \
-    { unary_backward<T>(op, x, dy, dx, n); } \
+    { AIM_PDL_PROLOGUE(); unary_backward<T>(op, x, dy, dx, n); } \
     extern "C" __global__ void affine_##N(const T* x, double scale, double shift, T* y, i64 n) \
-    { affine<T>(x, scale, shift, y, n); }
+    { AIM_PDL_PROLOGUE(); affine<T>(x, scale, shift, y, n); }
 
 AIM_ELEMENTWISE(f32, float)
 AIM_ELEMENTWISE(bf16, bf16)

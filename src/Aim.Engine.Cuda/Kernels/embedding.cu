@@ -47,9 +47,9 @@ __device__ __forceinline__ void embedding_backward(const I* ids, const T* dy, in
 }
 
 #define AIM_EMBEDDING(N, T, IN, I) \
-    extern "C" __global__ void embedding_##N##_##IN(const T* w, const I* ids, int d, i64 n, T* out) { embedding<T, I>(w, ids, d, n, out); } \
+    extern "C" __global__ void embedding_##N##_##IN(const T* w, const I* ids, int d, i64 n, T* out) { AIM_PDL_PROLOGUE(); embedding<T, I>(w, ids, d, n, out); } \
     extern "C" __global__ void embedding_backward_##N##_##IN(const I* ids, const T* dy, int d, i64 n, T* dw) \
-    { embedding_backward<T, I>(ids, dy, d, n, dw); }
+    { AIM_PDL_PROLOGUE(); embedding_backward<T, I>(ids, dy, d, n, dw); }
 
 AIM_EMBEDDING(f32, float, i32, int)
 AIM_EMBEDDING(f32, float, i64, i64)

@@ -327,24 +327,24 @@ __device__ __forceinline__ void group_norm_backward(const T* x, const T* w, cons
 #define AIM_NORM(N, T) \
     extern "C" __global__ void rms_norm_##N(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg, \
         int segsPerRow, i64 segments, T* out, T* resOut) \
-    { rms_norm<T>(x, sx, res, z, sz, w, eps, seg, segsPerRow, segments, out, resOut); } \
+    { AIM_PDL_PROLOGUE(); rms_norm<T>(x, sx, res, z, sz, w, eps, seg, segsPerRow, segments, out, resOut); } \
     extern "C" __global__ void rms_norm_backward_##N(const T* x, const T* z, const T* w, const T* dy, const T* extra, float eps, \
         int seg, int segsPerRow, i64 segments, T* dx, T* dz, float* stats) \
-    { rms_norm_backward<T>(x, z, w, dy, extra, eps, seg, segsPerRow, segments, dx, dz, stats); } \
+    { AIM_PDL_PROLOGUE(); rms_norm_backward<T>(x, z, w, dy, extra, eps, seg, segsPerRow, segments, dx, dz, stats); } \
     extern "C" __global__ void layer_norm_##N(const T* x, const T* w, const T* b, float eps, int d, i64 rows, T* out) \
-    { layer_norm<T>(x, w, b, eps, d, rows, out); } \
+    { AIM_PDL_PROLOGUE(); layer_norm<T>(x, w, b, eps, d, rows, out); } \
     extern "C" __global__ void layer_norm_backward_##N(const T* x, const T* w, const T* dy, float eps, int d, i64 rows, T* dx, float* stats) \
-    { layer_norm_backward<T>(x, w, dy, eps, d, rows, dx, stats); } \
+    { AIM_PDL_PROLOGUE(); layer_norm_backward<T>(x, w, dy, eps, d, rows, dx, stats); } \
     extern "C" __global__ void __launch_bounds__(PARAM_COLS * PARAM_LANES) param_grad_partial_##N(int mode, const T* x, const T* z, \
         const T* dy, const float* stats, i64 rows, int d, int seg, int segsPerRow, i64 rowsPerChunk, int colBlocks, float* partial) \
-    { param_grad_partial<T>(mode, x, z, dy, stats, rows, d, seg, segsPerRow, rowsPerChunk, colBlocks, partial); } \
+    { AIM_PDL_PROLOGUE(); param_grad_partial<T>(mode, x, z, dy, stats, rows, d, seg, segsPerRow, rowsPerChunk, colBlocks, partial); } \
     extern "C" __global__ void param_grad_finish_##N(const float* partial, i64 chunks, int d, T* out0, T* out1) \
-    { param_grad_finish<T>(partial, chunks, d, out0, out1); } \
+    { AIM_PDL_PROLOGUE(); param_grad_finish<T>(partial, chunks, d, out0, out1); } \
     extern "C" __global__ void group_norm_##N(const T* x, const T* w, const T* b, float eps, int groups, int cg, i64 S, i64 segments, T* out) \
-    { group_norm<T>(x, w, b, eps, groups, cg, S, segments, out); } \
+    { AIM_PDL_PROLOGUE(); group_norm<T>(x, w, b, eps, groups, cg, S, segments, out); } \
     extern "C" __global__ void group_norm_backward_##N(const T* x, const T* w, const T* dy, float eps, int groups, int cg, i64 S, \
         i64 segments, T* dx, float* partial) \
-    { group_norm_backward<T>(x, w, dy, eps, groups, cg, S, segments, dx, partial); }
+    { AIM_PDL_PROLOGUE(); group_norm_backward<T>(x, w, dy, eps, groups, cg, S, segments, dx, partial); }
 
 AIM_NORM(f32, float)
 AIM_NORM(bf16, bf16)
@@ -352,4 +352,4 @@ AIM_NORM(bf16, bf16)
 // Float32 only: the decode keeps its residual stream in float32 (other dtypes are refused on the host).
 extern "C" __global__ void mod_add_rms_norm_f32(const float* x, const float* gate, const float* res, const float* w, float eps,
     const float* scale1, const float* shift, int d, i64 rows, float* out, float* resOut)
-{ mod_add_rms_norm<float>(x, gate, res, w, eps, scale1, shift, d, rows, out, resOut); }
+{ AIM_PDL_PROLOGUE(); mod_add_rms_norm<float>(x, gate, res, w, eps, scale1, shift, d, rows, out, resOut); }

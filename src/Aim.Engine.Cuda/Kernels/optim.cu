@@ -8,6 +8,7 @@
 extern "C" __global__ void adamw_f32(const float* g, float* p, float* m, float* v, float scale, float b1, float c1,
     float b2, float c2, float eps, float decay, float step_size, float inv_sqrt_bc2, i64 n)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, n)
     {
         float gi = g[i] * scale;
@@ -23,6 +24,7 @@ extern "C" __global__ void adamw_f32(const float* g, float* p, float* m, float* 
 
 extern "C" __global__ void ema_f32(const float* s, float* e, float rate, i64 n)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, n) e[i] += rate * (s[i] - e[i]);
 }
 
@@ -30,6 +32,7 @@ extern "C" __global__ void ema_f32(const float* s, float* e, float rate, i64 n)
 // over chunks), each thread a strided float32 sum, then block_sum (reduce.cuh): the order depends only on blockDim.
 extern "C" __global__ void squared_norm_partials_f32(const float* x, float* out, i64 n, i64 chunk, i64 k)
 {
+    AIM_PDL_PROLOGUE();
     for (i64 j = blockIdx.x; j < k; j += gridDim.x)
     {
         i64 start = j * chunk;

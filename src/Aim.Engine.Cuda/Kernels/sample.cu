@@ -219,6 +219,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
     int images, int v, int t, float cfg, double temperature, int topK, double topP,
     u64 seed, u64 counterBase, int positionShift, int tileCap, u64* scratch, i64 scratchStride)
 {
+    AIM_PDL_PROLOGUE();
     extern __shared__ u64 tile[];
     __shared__ double slots[32];
     __shared__ int hist[256];

@@ -94,16 +94,16 @@ __device__ __forceinline__ void ce_backward(const T* x, const I* targets, const 
 }
 
 #define AIM_SOFTMAX(N, T) \
-    extern "C" __global__ void softmax_##N(int logMode, const T* x, int v, i64 rows, T* y) { softmax<T>(logMode, x, v, rows, y); } \
+    extern "C" __global__ void softmax_##N(int logMode, const T* x, int v, i64 rows, T* y) { AIM_PDL_PROLOGUE(); softmax<T>(logMode, x, v, rows, y); } \
     extern "C" __global__ void softmax_backward_##N(int logMode, const T* y, const T* dy, int v, i64 rows, T* dx) \
-    { softmax_backward<T>(logMode, y, dy, v, rows, dx); } \
-    extern "C" __global__ void ce_mean_##N(const float* rowLoss, i64 rows, T* loss) { ce_mean<T>(rowLoss, rows, loss); }
+    { AIM_PDL_PROLOGUE(); softmax_backward<T>(logMode, y, dy, v, rows, dx); } \
+    extern "C" __global__ void ce_mean_##N(const float* rowLoss, i64 rows, T* loss) { AIM_PDL_PROLOGUE(); ce_mean<T>(rowLoss, rows, loss); }
 
 #define AIM_CE(N, T, IN, I) \
     extern "C" __global__ void ce_rows_##N##_##IN(const T* x, const I* targets, int v, i64 rows, float* rowLoss) \
-    { ce_rows<T, I>(x, targets, v, rows, rowLoss); } \
+    { AIM_PDL_PROLOGUE(); ce_rows<T, I>(x, targets, v, rows, rowLoss); } \
     extern "C" __global__ void ce_backward_##N##_##IN(const T* x, const I* targets, const T* dLoss, int v, i64 rows, T* dx) \
-    { ce_backward<T, I>(x, targets, dLoss, v, rows, dx); }
+    { AIM_PDL_PROLOGUE(); ce_backward<T, I>(x, targets, dLoss, v, rows, dx); }
 
 AIM_SOFTMAX(f32, float)
 AIM_SOFTMAX(bf16, bf16)

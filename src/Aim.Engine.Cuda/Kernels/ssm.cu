@@ -199,6 +199,7 @@ __device__ __forceinline__ ChunkTile chunk_tile(int ti, int tj, int H, int G, in
 // chunk walked 256 steps serially: 180 µs for AiM-B at batch 32, chunk 256).
 extern "C" __global__ void ssd_cumsum_f32(const float* dt, const float* a, float* cs, float* w, int B, int L, int H, int Q, int nc)
 {
+    AIM_PDL_PROLOGUE();
     i64 idx = ((i64)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     int lane = threadIdx.x % 32;
     if (idx >= (i64)B * H * nc) return;   // whole warps: blockDim is a multiple of 32
@@ -229,6 +230,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg, float* cb,
     int B, int L, int G, int N, int Q, int nc, int mm)
 {
+    AIM_PDL_PROLOGUE();
     int tiles = (Q + SSD_TM - 1) / SSD_TM;
     const ChunkTile tile = chunk_tile(tiles, tiles, G, G, L, Q, nc);      // one "head" per group
     const int b = tile.b, g = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
@@ -255,6 +257,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_ch
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, float* st,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
+    AIM_PDL_PROLOGUE();
     const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
     __shared__ GemmSmem sm;
@@ -342,6 +345,7 @@ __device__ __forceinline__ void ssd_pass(float* buf, const float* cs, const floa
 extern "C" __global__ void __launch_bounds__(SSD_PASS_THREADS, 4) ssd_state_pass_f32(
     float* st, const float* cs, const float* init, float* final_state, int L, int PN, int Q, int nc, int tiles)
 {
+    AIM_PDL_PROLOGUE();
     ssd_pass<false>(st, cs, init, final_state, L, PN, Q, nc, tiles);
 }
 
@@ -352,6 +356,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_ch
     const float* d, const float* cb, const float* cs, const float* st, int has_state, float* y,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
+    AIM_PDL_PROLOGUE();
     const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, p0 = tile.j0;
     if (l0 >= qlen) return;
@@ -454,6 +459,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, float* gst,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
+    AIM_PDL_PROLOGUE();
     const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
     const i64 bh = tile.bh;
@@ -474,6 +480,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
 extern "C" __global__ void __launch_bounds__(SSD_PASS_THREADS, 4) ssd_bwd_state_pass_f32(
     float* gst, const float* cs, const float* gfinal, float* dinit, int L, int PN, int Q, int nc, int tiles)
 {
+    AIM_PDL_PROLOGUE();
     ssd_pass<true>(gst, cs, gfinal, dinit, L, PN, Q, nc, tiles);
 }
 
@@ -481,6 +488,7 @@ extern "C" __global__ void __launch_bounds__(SSD_PASS_THREADS, 4) ssd_bwd_state_
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_chunk_dot_f32(
     const float* gst, const float* st, const float* cs, float* r, int L, int H, int PN, int Q, int nc)
 {
+    AIM_PDL_PROLOGUE();
     __shared__ double red[SSD_THREADS / 32];
     i64 bhc = blockIdx.x;
     int c = (int)(bhc % nc);
@@ -507,6 +515,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* cs, float* dmd,
     int B, int L, int H, int P, int Q, int nc, int mm)
 {
+    AIM_PDL_PROLOGUE();
     int tiles = (Q + SSD_TM - 1) / SSD_TM;
     const ChunkTile tile = chunk_tile(tiles, tiles, H, H, L, Q, nc);
     const int b = tile.b, h = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
@@ -530,6 +539,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
+    AIM_PDL_PROLOGUE();
     const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, p0 = tile.j0;
     if (s0 >= qlen) return;
@@ -570,6 +580,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     const float* cs, const float* st, int has_state, const float* dmd, float* dch, float* part_i,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
+    AIM_PDL_PROLOGUE();
     const int tn = (N + SSD_TN - 1) / SSD_TN;
     const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, n0 = tile.j0, nj = tile.jt;
@@ -603,6 +614,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
     float* dbh, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
+    AIM_PDL_PROLOGUE();
     const int tn = (N + SSD_TN - 1) / SSD_TN;
     const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, n0 = tile.j0, nj = tile.jt;
@@ -650,6 +662,7 @@ extern "C" __global__ void __launch_bounds__(SSD_SCALAR_THREADS) ssd_bwd_scalars
     const float* part_v, const float* r, float* ddt, double* part_da, double* part_dd,
     int B, int L, int H, int G, int N, int Q, int nc)
 {
+    AIM_PDL_PROLOGUE();
     extern __shared__ double sh[];                 // dcs[Q], then SSD_SCALAR_THREADS / 32 reduction slots
     double* dcs = sh;
     double* red = sh + Q;
@@ -748,6 +761,7 @@ extern "C" __global__ void __launch_bounds__(BWD_THREADS) ssd_bwd_f32(
     float* dx, float* ddt, float* dbh, float* dch, double* part_da, double* part_dd, float* dinit,
     int B, int L, int H, int G, int P, int N)
 {
+    AIM_PDL_PROLOGUE();
     __shared__ float red[BWD_WARPS][BWD_RN * 32];
     __shared__ double redd[BWD_WARPS];
     const int bh = blockIdx.x, h = bh % H, b = bh / H, g = h / (H / G);
@@ -897,6 +911,7 @@ extern "C" __global__ void __launch_bounds__(BWD_THREADS) ssd_bwd_f32(
 // dB, dC (B, L, G, N) = Σ over the heads of each group of the per-head (B, L, H, N) parts.
 extern "C" __global__ void ssd_bwd_group_sum_f32(const float* dbh, const float* dch, float* db, float* dc, int B, int L, int H, int G, int N)
 {
+    AIM_PDL_PROLOGUE();
     int hpg = H / G;
     AIM_GRID_STRIDE(i, (i64)B * L * G * N)
     {
@@ -920,6 +935,7 @@ extern "C" __global__ void ssd_bwd_group_sum_f32(const float* dbh, const float* 
 // fixed shuffle tree (deterministic). (A thread per head walking the rows took 36 µs at AiM-B's 128 rows.)
 extern "C" __global__ void ssd_bwd_head_sum_f32(const double* part_da, const double* part_dd, float* da, float* dd, int rows, int H)
 {
+    AIM_PDL_PROLOGUE();
     const int h = blockIdx.x, lane = threadIdx.x;
     double sa = 0, sd = 0;
     for (int r = lane; r < rows; r += 32)
@@ -949,6 +965,7 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     const float* bm, i64 sbb, i64 sbg, const float* cm, i64 scb, i64 scg, const float* d, float* y,
     int B, int H, int G, int P, int N, int pPerWarp)
 {
+    AIM_PDL_PROLOGUE();
     // One block per (batch, head, slice of P): a slice of STEP_WARPS·pPerWarp rows, one warp per pPerWarp rows. The
     // host picks pPerWarp 1 for few (batch, head) pairs (a decode step at batch 1 still fills the GPU) and up to
     // P/STEP_WARPS for many (fewer, longer blocks stream the state faster).

@@ -16,6 +16,7 @@
 
 extern "C" __global__ void l2_normalize_f32(const float* x, double eps, float* y, i64 rows, int d)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(r, rows)
     {
         const float* row = x + r * d;
@@ -29,6 +30,7 @@ extern "C" __global__ void l2_normalize_f32(const float* x, double eps, float* y
 // dx = (g - y (y . g)) / n with y = x / n when n >= eps, else g / eps.
 extern "C" __global__ void l2_normalize_backward_f32(const float* x, const float* g, double eps, float* dx, i64 rows, int d)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(r, rows)
     {
         const float* xr = x + r * d;
@@ -52,6 +54,7 @@ extern "C" __global__ void l2_normalize_backward_f32(const float* x, const float
 // ee[k] = |e_k|^2 and et[c*K + k] = e[k*D + c].
 extern "C" __global__ void nearest_code_prepare_f32(const float* e, float* et, float* ee, int k, int d)
 {
+    AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(j, (i64)k)
     {
         const float* row = e + j * d;
@@ -75,6 +78,7 @@ __device__ __forceinline__ bool nearest_before(float v, int i, float bv, int bi)
 extern "C" __global__ void __launch_bounds__(NEAREST_THREADS) nearest_code_f32(const float* z, const float* et, const float* ee,
     i64* out, i64 m, int k, int d)
 {
+    AIM_PDL_PROLOGUE();
     __shared__ float best_v[NEAREST_THREADS];
     __shared__ int best_i[NEAREST_THREADS];
     for (i64 row = blockIdx.x; row < m; row += gridDim.x)
