@@ -58,10 +58,10 @@ bool run_case(const std::string& dir, const Case& s, bool view)
         dz = dzBuffer.data();
     }
     launch_elementwise((long long)n, conv1d_bwd_dx_f32, dz, w.data(), dx.data(), B, L, C, K);
-    long long pairs = (long long)((C + ConvDwChannels - 1) / ConvDwChannels) * (K + 1), rows = (long long)B * L;
-    int chunks = (int)std::clamp((8LL * H200Multiprocessors + pairs - 1) / pairs, 1LL, std::max(1LL, rows / 64));
+    long long tiles = (C + ConvDwChannels - 1) / ConvDwChannels, rows = (long long)B * L;
+    int chunks = (int)std::clamp((8LL * H200Multiprocessors + tiles - 1) / tiles, 1LL, std::max(1LL, rows / 64));
     auto part = nan_buffer((size_t)chunks * (K + 1) * C);
-    emu::launch(dim3((unsigned)(pairs * chunks)), dim3(256), 0, conv1d_bwd_dw_f32, xp, sxb, sxl, dz, part.data(), B, L, C, K, chunks);
+    emu::launch(dim3((unsigned)(tiles * chunks)), dim3(256), 0, conv1d_bwd_dw_f32, xp, sxb, sxl, dz, part.data(), B, L, C, K, chunks);
     launch_elementwise((long long)(K + 1) * C, conv1d_bwd_dw_sum_f32, part.data(), dw.data(), s.bias ? db.data() : nullptr, C, K, chunks);
 
     bool ok = true;

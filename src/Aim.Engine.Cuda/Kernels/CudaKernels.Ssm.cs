@@ -12,6 +12,7 @@ public sealed unsafe partial class CudaKernels
 {
     private const int SsmStepThreads = 256; // STEP_WARPS · 32
     private const int ConvDwChannels = 32; // CONV_DW_CH in conv1d.cu
+    private const int ConvDwMaxK = 8;      // CONV_DW_MAX_K
 
     /// <inheritdoc />
     public void CausalConv1d(Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor output)
@@ -45,6 +46,7 @@ public sealed unsafe partial class CudaKernels
         Out(op, "dOutput", dOutput, s.B, s.L, s.C);
         Out(op, "dX", dX, s.B, s.L, s.C);
         Out(op, "dWeight", dWeight, s.C, s.K);
+        if (s.K > ConvDwMaxK) throw new NotSupportedException($"{op}: kernel size {s.K} exceeds the CUDA dw kernel's {ConvDwMaxK}");
         if (dBias is not null) Out(op, "dBias", dBias, s.C);
         long n = (long)s.B * s.L * s.C;
         if (s.C == 0) return;
@@ -72,9 +74,9 @@ public sealed unsafe partial class CudaKernels
             AddDims(ref a, s.B, s.L, s.C, s.K);
             LaunchElementwise(Function("conv1d.cu", "conv1d_bwd_dx_f32"), n, a);
         }
-        // Row chunks: about 8 blocks per multiprocessor over the (channel tile, k) pairs, at least 64 rows each.
-        long pairs = (long)((s.C + ConvDwChannels - 1) / ConvDwChannels) * (s.K + 1), rows = (long)s.B * s.L;
-        int chunks = (int)Math.Clamp((8L * _backend.Context.MultiprocessorCount + pairs - 1) / pairs, 1, Math.Max(1, rows / 64));
+        // Row chunks: about 8 blocks per multiprocessor over the channel tiles, at least 64 rows each.
+        long tiles = (s.C + ConvDwChannels - 1) / ConvDwChannels, rows = (long)s.B * s.L;
+        int chunks = (int)Math.Clamp((8L * _backend.Context.MultiprocessorCount + tiles - 1) / tiles, 1, Math.Max(1, rows / 64));
         using var part = Tensor.Empty([chunks, s.K + 1, s.C], DType.Float32, x.Device);
         var w = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
         w.Add(Ptr(x));
@@ -83,7 +85,7 @@ public sealed unsafe partial class CudaKernels
         w.Add(Ptr(dz));
         w.Add(Ptr(part));
         AddDims(ref w, s.B, s.L, s.C, s.K, chunks);
-        Launch(Function("conv1d.cu", "conv1d_bwd_dw_f32"), checked((uint)(pairs * chunks)), 256, 0, w);
+        Launch(Function("conv1d.cu", "conv1d_bwd_dw_f32"), checked((uint)(tiles * chunks)), 256, 0, w);
         var sum = new KernelArgs(stackalloc byte[64], stackalloc nint[8]);
         sum.Add(Ptr(part));
         sum.Add(Ptr(dWeight));
