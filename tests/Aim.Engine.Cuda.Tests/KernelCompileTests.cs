@@ -64,3 +64,19 @@ public class KernelCompileTests
         Assert.Contains("undefined_name", e.Message, StringComparison.Ordinal);
     }
 }
+
+public class NvrtcDefinesTests
+{
+    [Fact]
+    public void DefinitionsPassThroughAndAnythingElseIsRefused()
+    {
+        Assert.Empty(KernelCompiler.ParseDefines(null));
+        Assert.Empty(KernelCompiler.ParseDefines("  "));
+        Assert.Equal(["-DSSD_TK=32", "-DSSD_MIN_BLOCKS=2", "-DFLAG"], KernelCompiler.ParseDefines(" -DSSD_TK=32  -DSSD_MIN_BLOCKS=2 -DFLAG"));
+        foreach (string bad in new[] { "-lineinfo", "-D", "-D=3", "--use_fast_math", "-DA -I/tmp", "-D1X" })
+        {
+            var e = Assert.Throws<ArgumentException>(() => KernelCompiler.ParseDefines(bad));
+            Assert.Contains("AIM_NVRTC_DEFINES", e.Message);
+        }
+    }
+}

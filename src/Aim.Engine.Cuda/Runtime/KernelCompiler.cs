@@ -11,7 +11,7 @@ using static Aim.Engine.Cuda.Interop.Nvrtc;
 namespace Aim.Engine.Cuda.Runtime;
 
 /// <summary>NVRTC front-end for the kernels embedded in this assembly.</summary>
-public sealed unsafe class KernelCompiler
+public sealed unsafe partial class KernelCompiler
 {
     private const string ResourcePrefix = "Kernels/";
     private readonly string[] _options;
@@ -27,15 +27,26 @@ public sealed unsafe class KernelCompiler
         if (Environment.GetEnvironmentVariable("AIM_CUDA_LINEINFO") == "1") options.Add("-lineinfo");
         // Tuning knob for measuring kernel variants without rebuilding (e.g. AIM_NVRTC_DEFINES="-DSSD_TK=32"):
         // only -D macro definitions; they are part of the cache key like every option.
-        foreach (string define in (Environment.GetEnvironmentVariable("AIM_NVRTC_DEFINES") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (!define.StartsWith("-D", StringComparison.Ordinal) || define.Length < 3)
-                throw new ArgumentException($"AIM_NVRTC_DEFINES may only hold -DNAME[=VALUE] definitions, got '{define}'");
-            options.Add(define);
-        }
+        options.AddRange(ParseDefines(Environment.GetEnvironmentVariable("AIM_NVRTC_DEFINES")));
         _options = [.. options];
         _headers = [.. HeaderFiles.Select(h => (h, ReadSource(h)))];
     }
+
+    /// <summary>The -DNAME[=VALUE] definitions of a space-separated list (AIM_NVRTC_DEFINES); anything else is refused.</summary>
+    internal static IReadOnlyList<string> ParseDefines(string? list)
+    {
+        var defines = new List<string>();
+        foreach (string define in (list ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!DefinePattern().IsMatch(define))
+                throw new ArgumentException($"AIM_NVRTC_DEFINES may only hold -DNAME[=VALUE] definitions, got '{define}'");
+            defines.Add(define);
+        }
+        return defines;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^-D[A-Za-z_][A-Za-z0-9_]*(=\S*)?$")]
+    private static partial System.Text.RegularExpressions.Regex DefinePattern();
 
     /// <summary>The target ("sm_90").</summary>
     public string Architecture { get; }
