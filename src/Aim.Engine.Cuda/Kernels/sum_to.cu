@@ -97,20 +97,24 @@ __device__ __forceinline__ void sum_to_finish(const float* partial, i64 splits, 
     }
 }
 
-#define AIM_SUM_TO_KERNELS(T, sfx)                                                                                          \
-    extern "C" __global__ void __launch_bounds__(SUM_TO_THREADS) sum_to_##sfx(const T* x, Strided kept, Strided reduced,   \
-        T* out, i64 outputs, i64 perOutput)                                                                                 \
-    { AIM_PDL_PROLOGUE();                                                                                                                       \
-        sum_to_rows<T>(x, kept, reduced, out, outputs, perOutput);                                                          \
-    }                                                                                                                       \
-    extern "C" __global__ void __launch_bounds__(SUM_TO_THREADS) sum_to_cols_##sfx(const T* x, Strided kept,                \
-        Strided reduced, i64 outputs, i64 perOutput, int cols, i64 colBlocks, i64 rowsPerSplit, T* out, float* partial)     \
-    { AIM_PDL_PROLOGUE();                                                                                                                       \
-        sum_to_cols<T>(x, kept, reduced, outputs, perOutput, cols, colBlocks, rowsPerSplit, out, partial);                  \
-    }                                                                                                                       \
-    extern "C" __global__ void sum_to_finish_##sfx(const float* partial, i64 splits, i64 outputs, T* out)                  \
-    { AIM_PDL_PROLOGUE();                                                                                                                       \
-        sum_to_finish<T>(partial, splits, outputs, out);                                                                    \
+#define AIM_SUM_TO_KERNELS(T, sfx)                                                                              \
+    extern "C" __global__ void __launch_bounds__(SUM_TO_THREADS) sum_to_##sfx(const T* x, Strided kept,        \
+        Strided reduced, T* out, i64 outputs, i64 perOutput)                                                    \
+    {                                                                                                           \
+        AIM_PDL_PROLOGUE();                                                                                     \
+        sum_to_rows<T>(x, kept, reduced, out, outputs, perOutput);                                              \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(SUM_TO_THREADS) sum_to_cols_##sfx(const T* x, Strided kept,   \
+        Strided reduced, i64 outputs, i64 perOutput, int cols, i64 colBlocks, i64 rowsPerSplit, T* out,         \
+        float* partial)                                                                                         \
+    {                                                                                                           \
+        AIM_PDL_PROLOGUE();                                                                                     \
+        sum_to_cols<T>(x, kept, reduced, outputs, perOutput, cols, colBlocks, rowsPerSplit, out, partial);      \
+    }                                                                                                           \
+    extern "C" __global__ void sum_to_finish_##sfx(const float* partial, i64 splits, i64 outputs, T* out)      \
+    {                                                                                                           \
+        AIM_PDL_PROLOGUE();                                                                                     \
+        sum_to_finish<T>(partial, splits, outputs, out);                                                        \
     }
 
 AIM_SUM_TO_KERNELS(float, f32)
