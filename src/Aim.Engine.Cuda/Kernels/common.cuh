@@ -100,6 +100,10 @@ __device__ __forceinline__ i64 strided_offset(const Strided& s, i64 i)
 // writes are visible (a no-op when launched normally), then allow the next kernel to be scheduled. The trigger only
 // affects scheduling; the successor's wait is a full wait, so results never depend on it. A test
 // (KernelSourceTests) checks that every __global__ function starts with it.
+// A kernel may instead begin with AIM_PDL_READONLY_PREFETCH(), marking that the statements before its
+// AIM_PDL_PROLOGUE() only read what no kernel of the step writes (weights): those loads overlap the predecessor's
+// tail (skinny_gemm_bf16 holds its first weight chunks in registers that way). The marker itself emits nothing.
+#define AIM_PDL_READONLY_PREFETCH() do { } while (0)
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define AIM_PDL_PROLOGUE() asm volatile("griddepcontrol.wait;\n\tgriddepcontrol.launch_dependents;" ::: "memory")
 #else
