@@ -95,16 +95,24 @@ __device__ __forceinline__ i64 strided_offset(const Strided& s, i64 i)
 }
 
 // Programmatic dependent launch (sm_90 and up): kernels recorded into a CUDA graph are launched with the
-// programmatic-serialization attribute (CudaKernels.ProgrammaticLaunch), so a kernel can be scheduled while its
-// predecessor drains. Every kernel starts with this prologue: wait until the preceding grid has completed and its
-// writes are visible (a no-op when launched normally), then allow the next kernel to be scheduled. The trigger only
-// affects scheduling; the successor's wait is a full wait, so results never depend on it. A test
-// (KernelSourceTests) checks that every __global__ function starts with it.
+// programmatic-serialization attribute (CudaKernels.ProgrammaticLaunch), so a kernel can be scheduled before its
+// predecessor has finished. Every kernel starts with this prologue: allow the next kernel to be scheduled, then wait
+// until the preceding grid has completed and its writes are visible (both no-ops when launched normally). Triggering
+// first lets a chain of recorded kernels be launched ahead, so each boundary costs the predecessor's completion, not a
+// launch; blocks of an early kernel sit resident until their wait returns. Results never depend on it: no kernel
+// touches memory before its wait, and waits chain (a kernel's wait returns only after its predecessor completed,
+// which had waited for its own). A test (KernelSourceTests) checks that every __global__ function starts with it.
+// AIM_PDL_TRIGGER_FIRST=0 (through AIM_NVRTC_DEFINES) waits first and triggers after, for A/B measurements.
 // A kernel may instead begin with AIM_PDL_READONLY_PREFETCH(), marking that the statements before its
 // AIM_PDL_PROLOGUE() only read what no kernel of the step writes (weights): those loads overlap the predecessor's
 // tail (skinny_gemm_bf16 holds its first weight chunks in registers that way). The marker itself emits nothing.
 #define AIM_PDL_READONLY_PREFETCH() do { } while (0)
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#ifndef AIM_PDL_TRIGGER_FIRST
+#define AIM_PDL_TRIGGER_FIRST 1
+#endif
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && AIM_PDL_TRIGGER_FIRST
+#define AIM_PDL_PROLOGUE() asm volatile("griddepcontrol.launch_dependents;\n\tgriddepcontrol.wait;" ::: "memory")
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define AIM_PDL_PROLOGUE() asm volatile("griddepcontrol.wait;\n\tgriddepcontrol.launch_dependents;" ::: "memory")
 #else
 #define AIM_PDL_PROLOGUE() do { } while (0)
