@@ -21,8 +21,9 @@ internal static class ConvEmit
 {
     private sealed record Case(string Name, int B, int L, int C, int K, bool Bias, bool Silu);
 
-    // Odd sizes; L = 1 and a chunk remainder; C below, at and above the 32-channel tile; K 3 and 4; AiM-B's conv
-    // width (C = 1792) at a short sequence, enough rows that the dW reduction is cut into several chunks.
+    // Odd sizes; L = 1 and a chunk remainder; C below, at and above the 32-channel tile and the 128-channel block;
+    // L below, at and past the 16-step time run; K 1, 3, 4 and the most taps (8); AiM-B's conv width (C = 1792) at a
+    // short sequence, enough rows that the dW reduction is cut into several chunks.
     private static Case[] Cases =>
     [
         new("b1_l1_c1_k4", 1, 1, 1, 4, true, true),
@@ -30,6 +31,8 @@ internal static class ConvEmit
         new("b3_l31_c32_k4_nosilu", 3, 31, 32, 4, true, false),
         new("b2_l257_c65_k4", 2, 257, 65, 4, true, true),
         new("aim_b2_l64_c1792_k4", 2, 64, 1792, 4, true, true),
+        new("b2_l40_c7_k8", 2, 40, 7, 8, true, true),
+        new("b1_l17_c130_k1_nosilu", 1, 17, 130, 1, false, false),
     ];
 
     /// <summary>Writes every case under <paramref name="dir"/>; returns the process exit code.</summary>

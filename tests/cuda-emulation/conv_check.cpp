@@ -1,6 +1,6 @@
 // Runs conv1d.cu's CausalConv1d forward and backward kernels under the CPU emulation (cuda_emu.hpp) with exactly the
-// launches of src/Aim.Engine.Cuda/Kernels/CudaKernels.Ssm.cs (grid-stride kernels capped at the H200's 132 SMs × 32
-// blocks; the dW reduction cut into row chunks as the C# chooses them for 132 SMs, then summed in order) on the cases
+// launches of src/Aim.Engine.Cuda/Kernels/CudaKernels.Ssm.cs (the forward and dz/dx kernels over (batch, time run,
+// channel tile) blocks; the dW reduction cut into row chunks as the C# chooses them for 132 SMs, then summed in order) on the cases
 // written by `Aim.Cuda.Check --emit-conv DIR`. Each case runs with x contiguous and as a strided view (x inside rows
 // of C+3 at column 2, as the mixer's narrow of in_proj's output is). Outputs start as NaN so a value a kernel forgets
 // to write shows up; y, dx, dw and dbias are compared with the float64 reference.
@@ -17,6 +17,7 @@
 namespace
 {
 constexpr int ConvDwChannels = 32;                                  // CONV_DW_CH
+constexpr int ConvRun = 16, ConvRunThreads = 128;                   // CONV_RUN, CONV_RUN_THREADS
 constexpr double Tol = 1e-10;                                       // NMSE vs float64, as the harness's conv cases
 
 struct Case
@@ -46,18 +47,15 @@ bool run_case(const std::string& dir, const Case& s, bool view)
 
     // ---- CausalConv1d (CudaKernels.Ssm.cs)
     auto y = nan_buffer(n);
-    launch_elementwise((long long)n, conv1d_fwd_f32, xp, sxb, sxl, w.data(), bp, s.silu ? 1 : 0, y.data(), B, L, C, K);
+    const dim3 runs((unsigned)((long long)B * ((L + ConvRun - 1) / ConvRun) * ((C + ConvRunThreads - 1) / ConvRunThreads))), runThreads(ConvRunThreads);
+    emu::launch(runs, runThreads, 0, conv1d_fwd_f32, xp, sxb, sxl, w.data(), bp, s.silu ? 1 : 0, y.data(), B, L, C, K);
 
     // ---- CausalConv1dBackward
     auto dx = nan_buffer(n), dw = nan_buffer((size_t)C * K), db = nan_buffer(C);
     std::vector<float> dzBuffer = s.silu ? nan_buffer(n) : std::vector<float>();
-    const float* dz = dy.data();
-    if (s.silu)
-    {
-        launch_elementwise((long long)n, conv1d_bwd_dz_f32, xp, sxb, sxl, w.data(), bp, dy.data(), dzBuffer.data(), B, L, C, K);
-        dz = dzBuffer.data();
-    }
-    launch_elementwise((long long)n, conv1d_bwd_dx_f32, dz, w.data(), dx.data(), B, L, C, K);
+    emu::launch(runs, runThreads, 0, conv1d_bwd_dzdx_f32, xp, sxb, sxl, w.data(), bp, s.silu ? 1 : 0, dy.data(),
+                s.silu ? dzBuffer.data() : nullptr, dx.data(), B, L, C, K);
+    const float* dz = s.silu ? dzBuffer.data() : dy.data();
     long long tiles = (C + ConvDwChannels - 1) / ConvDwChannels, rows = (long long)B * L;
     int chunks = (int)std::clamp((8LL * H200Multiprocessors + tiles - 1) / tiles, 1LL, std::max(1LL, rows / 64));
     auto part = nan_buffer((size_t)chunks * (K + 1) * C);

@@ -12,7 +12,9 @@ public sealed unsafe partial class CudaKernels
 {
     private const int SsmStepThreads = 256; // STEP_WARPS · 32
     private const int ConvDwChannels = 32; // CONV_DW_CH in conv1d.cu
-    private const int ConvDwMaxK = 8;      // CONV_DW_MAX_K
+    private const int ConvDwMaxK = 8;      // CONV_DW_MAX_K: the most taps any conv kernel takes
+    // conv1d.cu's time runs (CONV_RUN, CONV_RUN_THREADS): a thread per (batch, channel, 16 steps), 128 channels a block.
+    private const int ConvRun = 16, ConvRunThreads = 128;
 
     /// <inheritdoc />
     public void CausalConv1d(Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor output)
@@ -22,8 +24,8 @@ public sealed unsafe partial class CudaKernels
         var s = SsmChecks.Conv(op, x, weight, bias);
         F32(op, x);
         Out(op, "output", output, s.B, s.L, s.C);
-        long n = (long)s.B * s.L * s.C;
-        if (n == 0) return;
+        CheckConvTaps(op, s.K);
+        if ((long)s.B * s.L * s.C == 0) return;
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
         args.Add(Ptr(x));
         args.Add(x.Strides[0]);
@@ -33,7 +35,15 @@ public sealed unsafe partial class CudaKernels
         args.Add(silu ? 1 : 0);
         args.Add(Ptr(output));
         AddDims(ref args, s.B, s.L, s.C, s.K);
-        LaunchElementwise(Function("conv1d.cu", "conv1d_fwd_f32"), n, args);
+        Launch(Function("conv1d.cu", "conv1d_fwd_f32"), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, args);
+    }
+
+    private static uint ConvRunBlocks(int b, int l, int c) =>
+        checked((uint)((long)b * ((l + ConvRun - 1) / ConvRun) * ((c + ConvRunThreads - 1) / ConvRunThreads)));
+
+    private static void CheckConvTaps(string op, int k)
+    {
+        if (k > ConvDwMaxK) throw new NotSupportedException($"{op}: kernel size {k} exceeds the CUDA conv kernels' {ConvDwMaxK} taps");
     }
 
     /// <inheritdoc />
@@ -47,32 +57,26 @@ public sealed unsafe partial class CudaKernels
         Out(op, "dX", dX, s.B, s.L, s.C);
         Out(op, "dWeight", dWeight, s.C, s.K);
         if (dBias is not null) Out(op, "dBias", dBias, s.C);
-        if (s.K > ConvDwMaxK) throw new NotSupportedException($"{op}: kernel size {s.K} exceeds the CUDA dw kernel's {ConvDwMaxK}");
+        CheckConvTaps(op, s.K);
         long n = (long)s.B * s.L * s.C;
         if (s.C == 0) return;
+        // dz = dy·silu'(z) is kept for the dW pass (without silu dz is dy itself); dx comes from the same registers.
         using var dzBuffer = silu && n > 0 ? Tensor.Empty([s.B, s.L, s.C], DType.Float32, x.Device) : null;
         Tensor dz = dzBuffer ?? dOutput;
-        if (dzBuffer is not null)
+        if (n > 0)
         {
-            var a = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
+            var a = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
             a.Add(Ptr(x));
             a.Add(x.Strides[0]);
             a.Add(x.Strides[1]);
             a.Add(Ptr(weight));
             a.Add(PtrOrNull(bias));
+            a.Add(silu ? 1 : 0);
             a.Add(Ptr(dOutput));
-            a.Add(Ptr(dzBuffer));
-            AddDims(ref a, s.B, s.L, s.C, s.K);
-            LaunchElementwise(Function("conv1d.cu", "conv1d_bwd_dz_f32"), n, a);
-        }
-        if (n > 0)
-        {
-            var a = new KernelArgs(stackalloc byte[96], stackalloc nint[8]);
-            a.Add(Ptr(dz));
-            a.Add(Ptr(weight));
+            a.Add(PtrOrNull(dzBuffer));
             a.Add(Ptr(dX));
             AddDims(ref a, s.B, s.L, s.C, s.K);
-            LaunchElementwise(Function("conv1d.cu", "conv1d_bwd_dx_f32"), n, a);
+            Launch(Function("conv1d.cu", "conv1d_bwd_dzdx_f32"), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, a);
         }
         // Row chunks: about 8 blocks per multiprocessor over the channel tiles, at least 64 rows each.
         long tiles = (s.C + ConvDwChannels - 1) / ConvDwChannels, rows = (long)s.B * s.L;
