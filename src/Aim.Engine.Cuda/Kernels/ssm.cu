@@ -773,8 +773,8 @@ __device__ __forceinline__ void t2_stage(float* dst, const TileOp& o, int k0, bo
     }
     else
     {
-#pragma unroll
-        for (int q = 0; q < ROWS * COLS / SSD_THREADS; q++)
+#pragma unroll 1
+        for (int q = 0; q < ROWS * COLS / SSD_THREADS; q++)   // the rare path (misaligned views): kept rolled, few registers
         {
             int e = threadIdx.x + q * SSD_THREADS, r = e / COLS, c = e % COLS;
             bool ok = r < rvalid && c < cvalid;
@@ -871,15 +871,13 @@ struct TileNoFix
     __device__ __forceinline__ float operator()(int, int, float v) const { return v; }
 };
 
-// acc(4·ty + i, col(j)) += Σ_{k < kcount} A(·, k)·B(k, ·), A and B as TileOp (kvalid = kcount), staged MK when AMK /
-// BMK. FIX: fix(m, k, v) replaces each staged A element once (the factors of k or of (m, k); it sees the zero-filled
-// elements outside the problem too and must not read outside it for them). mm: the engine, uniform per launch.
-// Per slice: wait for its copies, barrier, [fix, barrier,] multiply, barrier, issue slice + 2 into the freed buffer.
-template <bool AMK, bool BMK, bool CS, bool FIX, typename FX>
-__device__ __forceinline__ void tile_gemm(float (&acc)[4][4], const TileOp& A, const TileOp& B, int kcount, T2Smem& sm, int mm, FX fix)
+// The slice pipeline of tile_gemm: stages A and B slice by slice (kvalid = kcount), applies FIX to each staged A
+// slice and hands each slice to mul(as, bs). Per slice: wait for its copies, barrier, [fix, barrier,] multiply,
+// barrier, issue slice + 2 into the freed buffer; one commit group per slice (possibly empty), so wait_group 1 at
+// slice s means groups 0 .. s have landed.
+template <bool AMK, bool BMK, bool FIX, typename FX, typename MUL>
+__device__ __forceinline__ void t2_slices(const TileOp& A, const TileOp& B, int ns, T2Smem& sm, FX fix, MUL mul)
 {
-    const int ns = (kcount + T2_K - 1) / T2_K;
-    if (ns <= 0) return;
     const bool va = t2_vec(A), vb = t2_vec(B);
     t2_stage<AMK>(sm.in.a[0], A, 0, va);
     t2_stage<BMK>(sm.in.b[0], B, 0, vb);
@@ -890,17 +888,16 @@ __device__ __forceinline__ void tile_gemm(float (&acc)[4][4], const TileOp& A, c
         t2_stage<BMK>(sm.in.b[1], B, T2_K, vb);
     }
     cp_async_commit();
-    float d[4][4] = {};
     for (int s = 0; s < ns; s++)
     {
-        cp_async_wait<1>();      // groups 0 .. s have landed (one group is committed per slice, possibly empty)
+        cp_async_wait<1>();
         __syncthreads();
         float* as = sm.in.a[s & 1];
         const float* bs = sm.in.b[s & 1];
         if (FIX)
         {
             const int k0 = s * T2_K;
-#pragma unroll
+#pragma unroll 2
             for (int q = 0; q < SSD_TM * T2_K / SSD_THREADS; q++)
             {
                 int e = threadIdx.x + q * SSD_THREADS;
@@ -910,8 +907,7 @@ __device__ __forceinline__ void tile_gemm(float (&acc)[4][4], const TileOp& A, c
             }
             __syncthreads();
         }
-        if (mm == SSD_MM_FMA) t2_fma<AMK, BMK, CS>(acc, as, bs);
-        else t2_mma<AMK, BMK>(d, as, bs, mm);
+        mul(as, bs);
         __syncthreads();
         if (s + 2 < ns)
         {
@@ -920,26 +916,41 @@ __device__ __forceinline__ void tile_gemm(float (&acc)[4][4], const TileOp& A, c
         }
         cp_async_commit();
     }
-    if (mm != SSD_MM_FMA)
+}
+
+// acc(4·ty + i, col(j)) += Σ_{k < kcount} A(·, k)·B(k, ·), A and B as TileOp (kvalid = kcount), staged MK when AMK /
+// BMK. FIX: fix(m, k, v) replaces each staged A element once (the factors of k or of (m, k); it sees the zero-filled
+// elements outside the problem too and must not read outside it for them). mm: the engine, uniform per launch; the
+// engines have separate pipelines so that the FMA one does not keep the tensor-core accumulators live.
+template <bool AMK, bool BMK, bool CS, bool FIX, typename FX>
+__device__ __forceinline__ void tile_gemm(float (&acc)[4][4], const TileOp& A, const TileOp& B, int kcount, T2Smem& sm, int mm, FX fix)
+{
+    const int ns = (kcount + T2_K - 1) / T2_K;
+    if (ns <= 0) return;
+    if (mm == SSD_MM_FMA)
     {
-        const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-        const int wm = (warp / 2) * 16, wn = (warp % 2) * 32, tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-        {
-            int col = wn + 8 * j + 2 * t;
-            sm.out[wm + g][col] = d[j][0];
-            sm.out[wm + g][col + 1] = d[j][1];
-            sm.out[wm + g + 8][col] = d[j][2];
-            sm.out[wm + g + 8][col + 1] = d[j][3];
-        }
-        __syncthreads();
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++) acc[i][j] += sm.out[ty * 4 + i][t2_col<CS>(tx, j)];
-        __syncthreads();
+        t2_slices<AMK, BMK, FIX>(A, B, ns, sm, fix, [&](const float* as, const float* bs) { t2_fma<AMK, BMK, CS>(acc, as, bs); });
+        return;
     }
+    float d[4][4] = {};
+    t2_slices<AMK, BMK, FIX>(A, B, ns, sm, fix, [&](const float* as, const float* bs) { t2_mma<AMK, BMK>(d, as, bs, mm); });
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int wm = (warp / 2) * 16, wn = (warp % 2) * 32, tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+    {
+        int col = wn + 8 * j + 2 * t;
+        sm.out[wm + g][col] = d[j][0];
+        sm.out[wm + g][col + 1] = d[j][1];
+        sm.out[wm + g + 8][col] = d[j][2];
+        sm.out[wm + g + 8][col + 1] = d[j][3];
+    }
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] += sm.out[ty * 4 + i][t2_col<CS>(tx, j)];
+    __syncthreads();
 }
 
 // Writes the tile: out(r, c) = acc for rows r0 + 4·ty + i < rows and columns c0 + col(j) < cols.
