@@ -9,11 +9,22 @@
 //   3. ssd_chunk_state: st[p,n] = Σ_s w[s]·x[s,p]·B[s,n]
 //   4. ssd_state_pass:  S_in[0] = initial state, S_in[c+1] = exp(cs_c[Q-1])·S_in[c] + st_c; final = S_in[nc]
 //   5. ssd_chunk_scan:  y[l,p] = exp(cs[l])·Σ_n C[l,n]·S_in[p,n] + Σ_{s≤l} CB[l,s]·exp(cs[l]-cs[s])·dt[s]·x[s,p] + D·x[l,p]
-// The matrix products are block tiles of 64×64 outputs per 256-thread block, K-slices of 16 staged in shared
-// memory by per-element loader functions (which apply the decays), computed by one of three engines chosen by
-// the kernels' `mm` argument: SSD_MM_FMA (fp32 FMAs, 4×4 outputs per thread), SSD_MM_TF32 (one TF32 tensor-core
+// The matrix products are block tiles of 64×64 outputs per 256-thread block, computed by one of three engines chosen
+// by the kernels' `mm` argument: SSD_MM_FMA (fp32 FMAs, 4×4 outputs per thread), SSD_MM_TF32 (one TF32 tensor-core
 // product: 10-bit mantissa inputs, fp32 accumulation) or SSD_MM_3XTF32 (each operand split into TF32 hi + lo and
-// hi·hi + hi·lo + lo·hi accumulated: about float32 accuracy at three tensor-core products).
+// hi·hi + hi·lo + lo·hi accumulated: about float32 accuracy at three tensor-core products). Two tile machineries,
+// chosen at compile time by SSD_TILES (AIM_NVRTC_DEFINES="-DSSD_TILES=1" for the old one):
+//   1  block_gemm: K-slices of 16 through registers into shared memory by per-element loader functions that apply
+//      the decays (an expf and 64-bit index arithmetic per element), two barriers per slice, 4-8 slices per tile.
+//      Nsight: ~10-13 TFLOP/s, latency/issue-bound (the loaders and the barriers of many short slices dominate).
+//   2  tile_gemm (default): the operands are plain strided tile copies issued with cp.async (16 bytes where the
+//      inner dimension is contiguous and 16-byte aligned, 4 bytes otherwise; outside the problem zero-filled by the
+//      copy), each staged in the layout it has in memory (no transposing copies); K-slices of 32, double-buffered,
+//      so a K ≤ 64 product has all its loads in flight before the first multiply and K = 128 keeps one slice in
+//      flight while one is multiplied; 2 barriers a slice (3 with a fix pass), 2-4 slices a product. Factors move
+//      out of the loaders: a factor of the output row scales the accumulator (between products or in the epilogue),
+//      a factor of k or of (row, k) (w, dt, exp(cs), exp(cs[l]-cs[s]) with the causal mask) is applied once to each
+//      staged A slice in shared memory. 36 KB of static shared memory a block (two blocks a multiprocessor).
 #include "common.cuh"
 #include "mma.cuh"
 #include "decode_step.cuh"
