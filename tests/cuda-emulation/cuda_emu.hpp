@@ -1147,3 +1147,25 @@ inline void mma_tf32_16x8x8(float (&d)[4], const unsigned (&a)[4], const unsigne
         for (int k = 0; k < 8; k++) d[r] = fmaf(A(rows[r], k), B(k, cols[r]), d[r]);
     warp_wait(0xffffffffu, 5);                     // nobody restages before every lane has read
 }
+
+// ------------------------------------------------------------------------------------- cp.async (ssm.cu)
+//
+// ssm.cu's tile staging (SSD_TILES 2) copies global memory to shared memory with cp.async: cp_async16 (16 bytes,
+// cp.async.cg) and cp_async4 (4 bytes, cp.async.ca), each with a source size in bytes (the rest of the destination
+// is zero-filled), then cp_async_commit (commit_group) and cp_async_wait<N> (wait_group N). Here the copy happens
+// when it is issued and commit / wait do nothing, so a kernel that reads a staged tile before its wait is not caught;
+// what is caught: a missing __syncthreads between the copies and the reads of other threads (the fibers run ahead
+// as usual), a buffer refilled while other threads still read it, wrong zero-fill sizes, and misaligned addresses
+// (both must be aligned to the copy size, as the PTX ISA requires: aborts).
+inline void cp_async_copy(void* dst, const void* src, int size, int bytes)
+{
+    if (((uintptr_t)dst % size) != 0 || ((uintptr_t)src % size) != 0)
+        emu::detail::fail("cp.async: a misaligned address (shared or global not aligned to the copy size)");
+    if (bytes < 0 || bytes > size) emu::detail::fail("cp.async: source size outside 0..copy size");
+    std::memcpy(dst, src, (size_t)bytes);
+    std::memset((char*)dst + bytes, 0, (size_t)(size - bytes));
+}
+inline void cp_async16(float* dst, const float* src, int bytes) { cp_async_copy(dst, src, 16, bytes); }
+inline void cp_async4(float* dst, const float* src, int bytes) { cp_async_copy(dst, src, 4, bytes); }
+inline void cp_async_commit() {}
+template <int N> inline void cp_async_wait() {}

@@ -9,11 +9,22 @@
 //   3. ssd_chunk_state: st[p,n] = Σ_s w[s]·x[s,p]·B[s,n]
 //   4. ssd_state_pass:  S_in[0] = initial state, S_in[c+1] = exp(cs_c[Q-1])·S_in[c] + st_c; final = S_in[nc]
 //   5. ssd_chunk_scan:  y[l,p] = exp(cs[l])·Σ_n C[l,n]·S_in[p,n] + Σ_{s≤l} CB[l,s]·exp(cs[l]-cs[s])·dt[s]·x[s,p] + D·x[l,p]
-// The matrix products are block tiles of 64×64 outputs per 256-thread block, K-slices of 16 staged in shared
-// memory by per-element loader functions (which apply the decays), computed by one of three engines chosen by
-// the kernels' `mm` argument: SSD_MM_FMA (fp32 FMAs, 4×4 outputs per thread), SSD_MM_TF32 (one TF32 tensor-core
+// The matrix products are block tiles of 64×64 outputs per 256-thread block, computed by one of three engines chosen
+// by the kernels' `mm` argument: SSD_MM_FMA (fp32 FMAs, 4×4 outputs per thread), SSD_MM_TF32 (one TF32 tensor-core
 // product: 10-bit mantissa inputs, fp32 accumulation) or SSD_MM_3XTF32 (each operand split into TF32 hi + lo and
-// hi·hi + hi·lo + lo·hi accumulated: about float32 accuracy at three tensor-core products).
+// hi·hi + hi·lo + lo·hi accumulated: about float32 accuracy at three tensor-core products). Two tile machineries,
+// chosen at compile time by SSD_TILES (AIM_NVRTC_DEFINES="-DSSD_TILES=1" for the old one):
+//   1  block_gemm: K-slices of 16 through registers into shared memory by per-element loader functions that apply
+//      the decays (an expf and 64-bit index arithmetic per element), two barriers per slice, 4-8 slices per tile.
+//      Nsight: ~10-13 TFLOP/s, latency/issue-bound (the loaders and the barriers of many short slices dominate).
+//   2  tile_gemm (default): the operands are plain strided tile copies issued with cp.async (16 bytes where the
+//      inner dimension is contiguous and 16-byte aligned, 4 bytes otherwise; outside the problem zero-filled by the
+//      copy), each staged in the layout it has in memory (no transposing copies); K-slices of 32, double-buffered,
+//      so a K ≤ 64 product has all its loads in flight before the first multiply and K = 128 keeps one slice in
+//      flight while one is multiplied; 2 barriers a slice (3 with a fix pass), 2-4 slices a product. Factors move
+//      out of the loaders: a factor of the output row scales the accumulator (between products or in the epilogue),
+//      a factor of k or of (row, k) (w, dt, exp(cs), exp(cs[l]-cs[s]) with the causal mask) is applied once to each
+//      staged A slice in shared memory. 36 KB of static shared memory a block (two blocks a multiprocessor).
 #include "common.cuh"
 #include "mma.cuh"
 #include "decode_step.cuh"
@@ -28,6 +39,11 @@
 // Two blocks a multiprocessor (128 registers) hide more latency than the few spills cost (H200: backward 3.75 ->
 // 2.74 ms per AiM-B layer at batch 32); 3 measured +3% backward, -3% forward.
 #define SSD_MIN_BLOCKS 2
+#endif
+#ifndef SSD_TILES
+// The tile machinery of the matrix-product kernels: 1 = block_gemm (K-slices of 16 through registers by per-element
+// loaders), 2 = tile_gemm (cp.async-staged K-slices of 32, double-buffered; factors outside the loaders). See above.
+#define SSD_TILES 2
 #endif
 #define SSD_LDS (SSD_TM + 8)    // staged row pitch: fragment loads (row 4·t + g apart) hit 32 distinct banks
 #define SSD_LDO (SSD_TN + 4)    // pitch of the tensor-core result handed back to the 4×4-per-thread layout
@@ -227,6 +243,7 @@ extern "C" __global__ void ssd_cumsum_f32(const float* dt, const float* a, float
         w[bh * L + t] = expf(carry - cs[bh * L + t]) * dt[((i64)b * L + t) * H + h];
 }
 
+#if SSD_TILES == 1
 // CB (B, G, nc, Q, Q): block per (b, g, chunk, l-tile, s-tile), upper tiles skipped.
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb_f32(
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg, float* cb,
@@ -253,7 +270,9 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb
             if (l < qlen && s < qlen) out[(i64)l * Q + s] = acc[i][j];
         }
 }
+#endif
 
+#if SSD_TILES == 1
 // st (B, H, nc, P, N): block per (b, h, chunk, p-tile, n-tile).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_state_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, float* st,
@@ -279,6 +298,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_ch
             if (p < P && n < N) out[(i64)p * N + n] = acc[i][j];
         }
 }
+#endif
 
 // The pass over the chunk states of one element, shared by the forward (states, from the initial state forwards)
 // and the backward (dL/dS_out, from dFinal backwards): in place, buf[c] becomes the running value entering chunk c
@@ -351,6 +371,7 @@ extern "C" __global__ void __launch_bounds__(SSD_PASS_THREADS, 4) ssd_state_pass
     ssd_pass<false>(st, cs, init, final_state, L, PN, Q, nc, tiles);
 }
 
+#if SSD_TILES == 1
 // y (B, L, H, P): block per (b, h, chunk, l-tile, p-tile). has_state: whether S_in can be non-zero (an
 // initial state was given); chunk 0 without one skips the state term.
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_scan_f32(
@@ -405,6 +426,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_ch
         }
     }
 }
+#endif
 
 // ------------------------------------------------------------------------------------ backward (chunked)
 //
@@ -456,6 +478,7 @@ __device__ __forceinline__ void tile_row_dots(const float (&acc)[4][4], const fl
     }
 }
 
+#if SSD_TILES == 1
 // gst (B, H, nc, P, N) = Σ_l exp(cs[l])·dY[l,p]·C[l,n] per chunk: block per (b, h, chunk, p-tile, n-tile).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dstate_f32(
     const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, float* gst,
@@ -476,6 +499,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     float* out = gst + (bh * nc + c) * P * N;
     block_store(acc, p0, P, n0, N, [&](int p, int n, float v) { out[(i64)p * N + n] = v; });
 }
+#endif
 
 // In place: gst[c] (Σ_l exp(cs)·dY ⊗ C of chunk c) becomes G_c = dL/dS_out of chunk c; G_{nc-1} = dFinal (or 0),
 // G_{c-1} = exp(cs_c[Q-1])·G_c + gst[c]; dinit gets the gradient of the state entering chunk 0. As ssd_state_pass.
@@ -511,6 +535,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     }
 }
 
+#if SSD_TILES == 1
 // dmd (B, H, nc, Q, Q): dMd[l,s] = exp(cs[l]-cs[s])·Σ_p dY[l,p]·x[s,p] for s ≤ l, 0 above the diagonal.
 // Block per (b, h, chunk, l-tile, s-tile); tiles wholly above the diagonal are skipped (never read).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dm_f32(
@@ -534,7 +559,9 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     float* out = dmd + (bh * nc + c) * Q * Q;
     block_store(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = s <= l ? v * expf(cs0[l] - cs0[s]) : 0.0f; });
 }
+#endif
 
+#if SSD_TILES == 1
 // dX (B, L, H, P): block per (b, h, chunk, s-tile, p-tile). has_g: whether G of this chunk can be non-zero.
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dx_f32(
     const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg,
@@ -574,7 +601,9 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
         dx[at] = fmaf(dh, gy[at], v);
     });
 }
+#endif
 
+#if SSD_TILES == 1
 // dch (B, L, H, N) per head and part_i (B, H, L, tn): block per (b, h, chunk, l-tile, n-tile).
 // has_state: whether S_in can be non-zero (an initial state was given); chunk 0 without one skips that term.
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dc_f32(
@@ -609,7 +638,9 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
         [&](int s, int j) { int n = n0 + j; return n < N ? b0[(i64)s * sbl + n] : 0.0f; });
     block_store(acc, l0, qlen, n0, N, [&](int l, int n, float v) { dch[(((i64)b * L + t0 + l) * H + h) * N + n] = v; });
 }
+#endif
 
+#if SSD_TILES == 1
 // dbh (B, L, H, N) per head and part_v (B, H, L, tn): block per (b, h, chunk, s-tile, n-tile).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_db_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
@@ -656,6 +687,546 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
         [&](int k, int j) { int n = n0 + j; return n < N ? c0[(i64)(s0 + k) * scl + n] : 0.0f; });
     block_store(acc, s0, qlen, n0, N, [&](int s, int n, float v) { dbh[(((i64)b * L + t0 + s) * H + h) * N + n] = v; });
 }
+#endif
+
+#if SSD_TILES == 2
+// ------------------------------------------------------------------------------------------ tiles, SSD_TILES 2
+//
+// The same 64×64 output tiles (4×4 outputs a thread, or four m16n8 accumulators a warp) as block_gemm, staged for
+// throughput: operands are plain strided tile copies (cp.async, 16 bytes where the inner dimension is contiguous and
+// 16-byte aligned, else 4 bytes; rows and columns outside the problem zero-filled by the copy), K-slices of T2_K = 32
+// double-buffered, both slices of a K ≤ 64 product issued before the first is used. Each operand is staged in the
+// layout its memory has: MK ([m][k], k contiguous: C, B rows, dY rows, x rows as reduction over p/n) or KM ([k][m], m
+// contiguous), so no copy transposes. Factors: a factor of the output row scales the accumulator between products or
+// in the epilogue; a factor of k or of (m, k) (w[s], exp(cs), dt[s], exp(cs[l]-cs[s]) with the causal mask) is applied
+// once to the staged A slice in shared memory (a pass of 8 elements a thread), never per element per slice by every
+// reader. CS (column-strided): with B staged MK the thread's four columns are tx + 16·j instead of 4·tx + j, so that its
+// float4 reads along k are conflict-free (rows 9 float4 apart); the epilogues follow the mapping.
+#define T2_K 32
+#define T2_KM_PITCH (SSD_TM + 8)          // [k][m] slice rows: fragment loads (row 8·t + g) hit 32 distinct banks
+#define T2_MK_PITCH (T2_K + 4)            // [m][k] slice rows: 9 float4 apart, fragment loads 4·g + t distinct
+#define T2_SLICE (T2_K * T2_KM_PITCH)     // floats per staged slice in either layout (32·72 = 64·36)
+
+#ifndef AIM_CUDA_EMULATION
+// Asynchronous global -> shared copies (sm_80+): `bytes` of the copy size are read, the rest zero-filled. Before sm_80
+// (FMA engine only) a synchronous copy. tests/cuda-emulation/cuda_emu.hpp defines these for the emulation.
+__device__ __forceinline__ unsigned shared_addr(const void* p)
+{
+    unsigned long long a;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(a) : "l"(p));
+    return (unsigned)a;
+}
+__device__ __forceinline__ void cp_async16(float* dst, const float* src, int bytes)
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_addr(dst)), "l"(src), "r"(bytes) : "memory");
+#else
+    for (int q = 0; q < 4; q++) dst[q] = 4 * q < bytes ? src[q] : 0.0f;
+#endif
+}
+__device__ __forceinline__ void cp_async4(float* dst, const float* src, int bytes)
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(shared_addr(dst)), "l"(src), "r"(bytes) : "memory");
+#else
+    *dst = bytes > 0 ? *src : 0.0f;
+#endif
+}
+__device__ __forceinline__ void cp_async_commit()
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+template <int N> __device__ __forceinline__ void cp_async_wait()
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
+#endif
+
+// Two staged slices of each operand, or (after the last slice) the tensor-core result.
+union __align__(16) T2Smem
+{
+    struct { float a[2][T2_SLICE]; float b[2][T2_SLICE]; } in;
+    float out[SSD_TM][SSD_LDO];
+};
+
+// An operand: element (m, k), m < 64 the tile's row (A) or column (B), k the reduction index, at p[m·ld + k] (staged
+// MK) or p[k·ld + m] (staged KM); zero (not read) for m ≥ mvalid or k ≥ kvalid.
+struct TileOp
+{
+    const float* p;
+    i64 ld;
+    int mvalid, kvalid;
+};
+
+// Whether an operand can be copied in 16-byte pieces: its base and every row 16-byte aligned.
+__device__ __forceinline__ bool t2_vec(const TileOp& o) { return ((unsigned long long)o.p & 15) == 0 && (o.ld & 3) == 0; }
+
+// Issues the copies of the K-slice k0 .. k0 + T2_K of o into dst (this thread's share; no commit).
+template <bool MK>
+__device__ __forceinline__ void t2_stage(float* dst, const TileOp& o, int k0, bool vec)
+{
+    constexpr int ROWS = MK ? SSD_TM : T2_K, COLS = MK ? T2_K : SSD_TM, PITCH = MK ? T2_MK_PITCH : T2_KM_PITCH;
+    const float* src = MK ? o.p + k0 : o.p + (i64)k0 * o.ld;
+    const int rvalid = MK ? o.mvalid : o.kvalid - k0, cvalid = MK ? o.kvalid - k0 : o.mvalid;
+    if (vec)
+    {
+#pragma unroll
+        for (int q = 0; q < ROWS * COLS / 4 / SSD_THREADS; q++)
+        {
+            int e = threadIdx.x + q * SSD_THREADS, r = e / (COLS / 4), c = (e % (COLS / 4)) * 4;
+            int n = r < rvalid ? min(max(cvalid - c, 0), 4) : 0;
+            cp_async16(dst + r * PITCH + c, n > 0 ? src + (i64)r * o.ld + c : o.p, 4 * n);
+        }
+    }
+    else
+    {
+#pragma unroll 1
+        for (int q = 0; q < ROWS * COLS / SSD_THREADS; q++)   // the rare path (misaligned views): kept rolled, few registers
+        {
+            int e = threadIdx.x + q * SSD_THREADS, r = e / COLS, c = e % COLS;
+            bool ok = r < rvalid && c < cvalid;
+            cp_async4(dst + r * PITCH + c, ok ? src + (i64)r * o.ld + c : o.p, ok ? 4 : 0);
+        }
+    }
+}
+
+// The tile column of this thread's j-th output (0 ≤ j < 4).
+template <bool CS> __device__ __forceinline__ int t2_col(int tx, int j) { return CS ? tx + 16 * j : 4 * tx + j; }
+
+// acc += one staged slice with FMAs: A(4·ty + i, k)·B(k, col(j)), k ascending.
+template <bool AMK, bool BMK, bool CS>
+__device__ __forceinline__ void t2_fma(float (&acc)[4][4], const float* as, const float* bs)
+{
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll
+    for (int k4 = 0; k4 < T2_K; k4 += 4)
+    {
+        float a[4][4], b[4][4];   // [k][i], [k][j]
+#pragma unroll
+        for (int q = 0; q < 4; q++)
+        {
+            if (AMK)
+            {
+                float4 v = *reinterpret_cast<const float4*>(&as[(4 * ty + q) * T2_MK_PITCH + k4]);
+                a[0][q] = v.x; a[1][q] = v.y; a[2][q] = v.z; a[3][q] = v.w;
+            }
+            else
+            {
+                float4 v = *reinterpret_cast<const float4*>(&as[(k4 + q) * T2_KM_PITCH + 4 * ty]);
+                a[q][0] = v.x; a[q][1] = v.y; a[q][2] = v.z; a[q][3] = v.w;
+            }
+            if (BMK)
+            {
+                float4 v = *reinterpret_cast<const float4*>(&bs[t2_col<CS>(tx, q) * T2_MK_PITCH + k4]);
+                b[0][q] = v.x; b[1][q] = v.y; b[2][q] = v.z; b[3][q] = v.w;
+            }
+            else if (CS)
+            {
+#pragma unroll
+                for (int j = 0; j < 4; j++) b[q][j] = bs[(k4 + q) * T2_KM_PITCH + tx + 16 * j];
+            }
+            else
+            {
+                float4 v = *reinterpret_cast<const float4*>(&bs[(k4 + q) * T2_KM_PITCH + 4 * tx]);
+                b[q][0] = v.x; b[q][1] = v.y; b[q][2] = v.z; b[q][3] = v.w;
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < 4; k++)
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(a[k][i], b[k][j], acc[i][j]);
+    }
+}
+
+// d += one staged slice on the tensor cores (the warp's four m16n8 tiles, as block_gemm).
+template <bool AMK, bool BMK>
+__device__ __forceinline__ void t2_mma(float (&d)[4][4], const float* as, const float* bs, int mm)
+{
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int wm = (warp / 2) * 16, wn = (warp % 2) * 32;
+    auto A = [&](int m, int k) { return AMK ? as[m * T2_MK_PITCH + k] : as[k * T2_KM_PITCH + m]; };
+    auto B = [&](int k, int n) { return BMK ? bs[n * T2_MK_PITCH + k] : bs[k * T2_KM_PITCH + n]; };
+#pragma unroll
+    for (int kk = 0; kk < T2_K; kk += 8)
+    {
+        unsigned ahi[4], alo[4];
+        split_tf32(A(wm + g, kk + t), ahi[0], alo[0]);
+        split_tf32(A(wm + g + 8, kk + t), ahi[1], alo[1]);
+        split_tf32(A(wm + g, kk + t + 4), ahi[2], alo[2]);
+        split_tf32(A(wm + g + 8, kk + t + 4), ahi[3], alo[3]);
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            unsigned bhi[2], blo[2];
+            split_tf32(B(kk + t, wn + 8 * j + g), bhi[0], blo[0]);
+            split_tf32(B(kk + t + 4, wn + 8 * j + g), bhi[1], blo[1]);
+            if (mm == SSD_MM_3XTF32)
+            {
+                mma_tf32_16x8x8(d[j], alo, bhi);
+                mma_tf32_16x8x8(d[j], ahi, blo);
+            }
+            mma_tf32_16x8x8(d[j], ahi, bhi);
+        }
+    }
+}
+
+// A pass-through for tile_gemm's FIX = false.
+struct TileNoFix
+{
+    __device__ __forceinline__ float operator()(int, int, float v) const { return v; }
+};
+
+// The slice pipeline of tile_gemm: stages A and B slice by slice (kvalid = kcount), applies FIX to each staged A
+// slice and hands each slice to mul(as, bs). Per slice: wait for its copies, barrier, [fix, barrier,] multiply,
+// barrier, issue slice + 2 into the freed buffer; one commit group per slice (possibly empty), so wait_group 1 at
+// slice s means groups 0 .. s have landed.
+template <bool AMK, bool BMK, bool FIX, typename FX, typename MUL>
+__device__ __forceinline__ void t2_slices(const TileOp& A, const TileOp& B, int ns, T2Smem& sm, FX fix, MUL mul)
+{
+    const bool va = t2_vec(A), vb = t2_vec(B);
+    t2_stage<AMK>(sm.in.a[0], A, 0, va);
+    t2_stage<BMK>(sm.in.b[0], B, 0, vb);
+    cp_async_commit();
+    if (ns > 1)
+    {
+        t2_stage<AMK>(sm.in.a[1], A, T2_K, va);
+        t2_stage<BMK>(sm.in.b[1], B, T2_K, vb);
+    }
+    cp_async_commit();
+    for (int s = 0; s < ns; s++)
+    {
+        cp_async_wait<1>();
+        __syncthreads();
+        float* as = sm.in.a[s & 1];
+        const float* bs = sm.in.b[s & 1];
+        if (FIX)
+        {
+            const int k0 = s * T2_K;
+#pragma unroll 2
+            for (int q = 0; q < SSD_TM * T2_K / SSD_THREADS; q++)
+            {
+                int e = threadIdx.x + q * SSD_THREADS;
+                int m = AMK ? e / T2_K : e % SSD_TM, k = AMK ? e % T2_K : e / SSD_TM;
+                float& v = as[AMK ? m * T2_MK_PITCH + k : k * T2_KM_PITCH + m];
+                v = fix(m, k0 + k, v);
+            }
+            __syncthreads();
+        }
+        mul(as, bs);
+        __syncthreads();
+        if (s + 2 < ns)
+        {
+            t2_stage<AMK>(sm.in.a[s & 1], A, (s + 2) * T2_K, va);
+            t2_stage<BMK>(sm.in.b[s & 1], B, (s + 2) * T2_K, vb);
+        }
+        cp_async_commit();
+    }
+}
+
+// acc(4·ty + i, col(j)) += Σ_{k < kcount} A(·, k)·B(k, ·), A and B as TileOp (kvalid = kcount), staged MK when AMK /
+// BMK. FIX: fix(m, k, v) replaces each staged A element once (the factors of k or of (m, k); it sees the zero-filled
+// elements outside the problem too and must not read outside it for them). mm: the engine, uniform per launch; the
+// engines have separate pipelines so that the FMA one does not keep the tensor-core accumulators live.
+template <bool AMK, bool BMK, bool CS, bool FIX, typename FX>
+__device__ __forceinline__ void tile_gemm(float (&acc)[4][4], const TileOp& A, const TileOp& B, int kcount, T2Smem& sm, int mm, FX fix)
+{
+    const int ns = (kcount + T2_K - 1) / T2_K;
+    if (ns <= 0) return;
+    if (mm == SSD_MM_FMA)
+    {
+        t2_slices<AMK, BMK, FIX>(A, B, ns, sm, fix, [&](const float* as, const float* bs) { t2_fma<AMK, BMK, CS>(acc, as, bs); });
+        return;
+    }
+    float d[4][4] = {};
+    t2_slices<AMK, BMK, FIX>(A, B, ns, sm, fix, [&](const float* as, const float* bs) { t2_mma<AMK, BMK>(d, as, bs, mm); });
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int wm = (warp / 2) * 16, wn = (warp % 2) * 32, tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+    {
+        int col = wn + 8 * j + 2 * t;
+        sm.out[wm + g][col] = d[j][0];
+        sm.out[wm + g][col + 1] = d[j][1];
+        sm.out[wm + g + 8][col] = d[j][2];
+        sm.out[wm + g + 8][col + 1] = d[j][3];
+    }
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] += sm.out[ty * 4 + i][t2_col<CS>(tx, j)];
+    __syncthreads();
+}
+
+// Writes the tile: out(r, c) = acc for rows r0 + 4·ty + i < rows and columns c0 + col(j) < cols.
+template <bool CS, typename FO>
+__device__ __forceinline__ void t2_store(const float (&acc)[4][4], int r0, int rows, int c0, int cols, FO out)
+{
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            int r = r0 + ty * 4 + i, c = c0 + t2_col<CS>(tx, j);
+            if (r < rows && c < cols) out(r, c, acc[i][j]);
+        }
+}
+
+// acc row 4·ty + i *= f(r0 + 4·ty + i): a factor of the output row, between products or before the epilogue.
+template <typename FR>
+__device__ __forceinline__ void t2_scale_rows(float (&acc)[4][4], int r0, FR f)
+{
+    const int ty = threadIdx.x / 16;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        float v = f(r0 + ty * 4 + i);
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] *= v;
+    }
+}
+
+// The tile kernels with SSD_TILES 2: the same arguments, grids and outputs as the SSD_TILES 1 kernels above.
+
+// CB (B, G, nc, Q, Q): block per (b, g, chunk, l-tile, s-tile), upper tiles skipped.
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb_f32(
+    const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg, float* cb,
+    int B, int L, int G, int N, int Q, int nc, int mm)
+{
+    AIM_PDL_PROLOGUE();
+    int tiles = (Q + SSD_TM - 1) / SSD_TM;
+    const ChunkTile tile = chunk_tile(tiles, tiles, G, G, L, Q, nc);      // one "head" per group
+    const int b = tile.b, g = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
+    if (tile.jt > tile.it || l0 >= qlen) return;
+    __shared__ T2Smem sm;
+    float acc[4][4] = {};
+    const float* cb0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
+    const float* bb0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
+    const TileOp opa{cb0 + (i64)l0 * scl, scl, qlen - l0, N}, opb{bb0 + (i64)s0 * sbl, sbl, qlen - s0, N};
+    tile_gemm<true, true, true, false>(acc, opa, opb, N, sm, mm, TileNoFix());
+    float* out = cb + (((i64)b * G + g) * nc + c) * Q * Q;
+    t2_store<true>(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = v; });
+}
+
+// st (B, H, nc, P, N): block per (b, h, chunk, p-tile, n-tile).
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_state_f32(
+    const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, float* st,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    AIM_PDL_PROLOGUE();
+    const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
+    __shared__ T2Smem sm;
+    float acc[4][4] = {};
+    const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
+    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
+    const float* w0 = w + tile.bh * L + t0;
+    const TileOp opa{x0 + p0, sxl, P - p0, qlen}, opb{b0 + n0, sbl, N - n0, qlen};
+    tile_gemm<false, false, false, true>(acc, opa, opb, qlen, sm, mm, [&](int, int s, float v) { return s < qlen ? v * w0[s] : v; });
+    float* out = st + (tile.bh * nc + c) * P * N;
+    t2_store<false>(acc, p0, P, n0, N, [&](int p, int n, float v) { out[(i64)p * N + n] = v; });
+}
+
+// y (B, L, H, P): block per (b, h, chunk, l-tile, p-tile); has_state as above.
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_scan_f32(
+    const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
+    const float* d, const float* cb, const float* cs, const float* st, int has_state, float* y,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    AIM_PDL_PROLOGUE();
+    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, p0 = tile.j0;
+    if (l0 >= qlen) return;
+    __shared__ T2Smem sm;
+    float acc[4][4] = {};
+    const i64 bh = tile.bh;
+    const float* cs0 = cs + bh * L + t0;
+    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
+    if (c > 0 || has_state)
+    {
+        const float* s0 = st + (bh * nc + c) * P * N;
+        const TileOp opa{c0 + (i64)l0 * scl, scl, qlen - l0, N}, opb{s0 + (i64)p0 * N, N, P - p0, N};
+        tile_gemm<true, true, true, false>(acc, opa, opb, N, sm, mm, TileNoFix());
+        t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(cs0[l]) : 0.0f; });
+    }
+    const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
+    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
+    const int kmax = min(qlen, l0 + SSD_TM);
+    const TileOp opa{cb0 + (i64)l0 * Q, Q, qlen - l0, kmax}, opb{x0 + p0, sxl, P - p0, kmax};
+    tile_gemm<true, false, true, true>(acc, opa, opb, kmax, sm, mm, [&](int m, int s, float v) {
+        int l = l0 + m;
+        return (l < qlen && s <= l) ? v * expf(cs0[l] - cs0[s]) * dt0[(i64)s * H] : 0.0f;
+    });
+    const float dh = d ? d[h] : 0.0f;
+    t2_store<true>(acc, l0, qlen, p0, P, [&](int l, int p, float v) {
+        y[(((i64)b * L + t0 + l) * H + h) * P + p] = fmaf(dh, x0[(i64)l * sxl + p], v);
+    });
+}
+
+// gst (B, H, nc, P, N) = Σ_l exp(cs[l])·dY[l,p]·C[l,n] per chunk: block per (b, h, chunk, p-tile, n-tile).
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dstate_f32(
+    const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, float* gst,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    AIM_PDL_PROLOGUE();
+    const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
+    const i64 bh = tile.bh;
+    __shared__ T2Smem sm;
+    float acc[4][4] = {};
+    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
+    const float* cs0 = cs + bh * L + t0;
+    const TileOp opa{gy0 + p0, (i64)H * P, P - p0, qlen}, opb{c0 + n0, scl, N - n0, qlen};
+    tile_gemm<false, false, false, true>(acc, opa, opb, qlen, sm, mm, [&](int, int l, float v) { return l < qlen ? v * expf(cs0[l]) : v; });
+    float* out = gst + (bh * nc + c) * P * N;
+    t2_store<false>(acc, p0, P, n0, N, [&](int p, int n, float v) { out[(i64)p * N + n] = v; });
+}
+
+// dmd (B, H, nc, Q, Q): block per (b, h, chunk, l-tile, s-tile), as above.
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dm_f32(
+    const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* cs, float* dmd,
+    int B, int L, int H, int P, int Q, int nc, int mm)
+{
+    AIM_PDL_PROLOGUE();
+    int tiles = (Q + SSD_TM - 1) / SSD_TM;
+    const ChunkTile tile = chunk_tile(tiles, tiles, H, H, L, Q, nc);
+    const int b = tile.b, h = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
+    if (tile.jt > tile.it || l0 >= qlen) return;
+    const i64 bh = tile.bh;
+    __shared__ T2Smem sm;
+    float acc[4][4] = {};
+    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+    const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
+    const float* cs0 = cs + bh * L + t0;
+    const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{x0 + (i64)s0 * sxl, sxl, qlen - s0, P};
+    tile_gemm<true, true, true, false>(acc, opa, opb, P, sm, mm, TileNoFix());
+    float* out = dmd + (bh * nc + c) * Q * Q;
+    t2_store<true>(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = s <= l ? v * expf(cs0[l] - cs0[s]) : 0.0f; });
+}
+
+// dX (B, L, H, P): block per (b, h, chunk, s-tile, p-tile); has_g as above. The state term first (its row factor
+// w[s] then scales the accumulator), then the in-chunk term.
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dx_f32(
+    const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg,
+    const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    AIM_PDL_PROLOGUE();
+    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, p0 = tile.j0;
+    if (s0 >= qlen) return;
+    const i64 bh = tile.bh;
+    __shared__ T2Smem sm;
+    float acc[4][4] = {};
+    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+    const float* cs0 = cs + bh * L + t0;
+    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
+    if (c < nc - 1 || has_final)
+    {
+        const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
+        const float* w0 = w + bh * L + t0;
+        const float* g0 = gst + (bh * nc + c) * P * N;
+        const TileOp opa{b0 + (i64)s0 * sbl, sbl, qlen - s0, N}, opb{g0 + (i64)p0 * N, N, P - p0, N};
+        tile_gemm<true, true, true, false>(acc, opa, opb, N, sm, mm, TileNoFix());
+        t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? w0[s] : 0.0f; });
+    }
+    const int kc = qlen - s0;
+    const TileOp opa{cb0 + (i64)s0 * Q + s0, Q, kc, kc}, opb{gy0 + (i64)s0 * H * P + p0, (i64)H * P, P - p0, kc};
+    tile_gemm<false, false, true, true>(acc, opa, opb, kc, sm, mm, [&](int m, int k, float v) {
+        int s = s0 + m, l = s0 + k;
+        return (s < qlen && l < qlen && l >= s) ? v * expf(cs0[l] - cs0[s]) * dt0[(i64)s * H] : 0.0f;
+    });
+    const float dh = d ? d[h] : 0.0f;
+    t2_store<true>(acc, s0, qlen, p0, P, [&](int s, int p, float v) {
+        i64 at = (((i64)b * L + t0 + s) * H + h) * P + p;
+        dx[at] = fmaf(dh, gy[at], v);
+    });
+}
+
+// dch (B, L, H, N) per head and part_i (B, H, L, tn): block per (b, h, chunk, l-tile, n-tile); has_state as above.
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dc_f32(
+    const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
+    const float* cs, const float* st, int has_state, const float* dmd, float* dch, float* part_i,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    AIM_PDL_PROLOGUE();
+    const int tn = (N + SSD_TN - 1) / SSD_TN;
+    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, n0 = tile.j0, nj = tile.jt;
+    if (l0 >= qlen) return;
+    const i64 bh = tile.bh;
+    __shared__ T2Smem sm;
+    float acc[4][4] = {};
+    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+    const float* cs0 = cs + bh * L + t0;
+    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
+    if (c > 0 || has_state)
+    {
+        const float* s0 = st + (bh * nc + c) * P * N;
+        const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{s0 + n0, N, N - n0, P};
+        tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
+        t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(cs0[l]) : 0.0f; });
+    }
+    tile_row_dots(acc, c0, scl, l0, qlen, n0, N, part_i + (bh * L + t0) * tn, tn, nj);
+    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
+    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const float* dm0 = dmd + (bh * nc + c) * Q * Q;
+    const int kmax = min(qlen, l0 + SSD_TM);
+    const TileOp opa{dm0 + (i64)l0 * Q, Q, qlen - l0, kmax}, opb{b0 + n0, sbl, N - n0, kmax};
+    tile_gemm<true, false, false, true>(acc, opa, opb, kmax, sm, mm, [&](int m, int s, float v) {
+        int l = l0 + m;
+        return (l < qlen && s <= l) ? v * dt0[(i64)s * H] : 0.0f;
+    });
+    t2_store<false>(acc, l0, qlen, n0, N, [&](int l, int n, float v) { dch[(((i64)b * L + t0 + l) * H + h) * N + n] = v; });
+}
+
+// dbh (B, L, H, N) per head and part_v (B, H, L, tn): block per (b, h, chunk, s-tile, n-tile). dt[s] is a factor of
+// the output row: applied once after both products (dMd is 0 above the diagonal, so the in-chunk term needs no mask).
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_db_f32(
+    const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
+    const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
+    float* dbh, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+{
+    AIM_PDL_PROLOGUE();
+    const int tn = (N + SSD_TN - 1) / SSD_TN;
+    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, n0 = tile.j0, nj = tile.jt;
+    if (s0 >= qlen) return;
+    const i64 bh = tile.bh;
+    __shared__ T2Smem sm;
+    float acc[4][4] = {};
+    const float* cs0 = cs + bh * L + t0;
+    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
+    if (c < nc - 1 || has_final)
+    {
+        const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
+        const float* g0 = gst + (bh * nc + c) * P * N;
+        const TileOp opa{x0 + (i64)s0 * sxl, sxl, qlen - s0, P}, opb{g0 + n0, N, N - n0, P};
+        tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
+        const float cslast = cs0[qlen - 1];
+        t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? expf(cslast - cs0[s]) : 0.0f; });
+    }
+    tile_row_dots(acc, b0, sbl, s0, qlen, n0, N, part_v + (bh * L + t0) * tn, tn, nj);
+    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
+    const float* dm0 = dmd + (bh * nc + c) * Q * Q;
+    const int kc = qlen - s0;
+    const TileOp opa{dm0 + (i64)s0 * Q + s0, Q, kc, kc}, opb{c0 + (i64)s0 * scl + n0, scl, N - n0, kc};
+    tile_gemm<false, false, false, false>(acc, opa, opb, kc, sm, mm, TileNoFix());
+    t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? dt0[(i64)s * H] : 0.0f; });
+    t2_store<false>(acc, s0, qlen, n0, N, [&](int s, int n, float v) { dbh[(((i64)b * L + t0 + s) * H + h) * N + n] = v; });
+}
+#endif
 
 // dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above.
 #define SSD_SCALAR_THREADS 128
