@@ -1,6 +1,7 @@
 // Where a decode step's time goes on the GPU: every kernel of one AiM-B layer step (and the once-per-step head and
 // sampler) timed inside a CUDA graph of 20 back-to-back launches, as the recorded decode runs them, at the row
-// counts of batch 1 and batch 64 with CFG. Each figure sits next to its bandwidth floor (bytes / measured copy rate).
+// counts of batch 1, 64 and 256 with CFG. Rows with 0 calls per step time alternatives of a row above (SsmStep's
+// launch plans, SampleTokens' general path) for tuning; they are not in the sum. Each figure sits next to its bandwidth floor (bytes / measured copy rate).
 using Aim.Engine.Autograd;
 using Aim.Engine.Backends;
 using Aim.Engine.Cuda.Runtime;
@@ -24,7 +25,7 @@ internal static class DecodePerf
         Console.WriteLine();
         Console.WriteLine($"decode-step kernels, AiM-B shapes, {Launches} launches per graph (floor at {bandwidthGBs:F0} GB/s)");
         Console.WriteLine($"{"kernel",-40} | {"rows",4} | {"us/call",8} | {"floor us",8} | {"calls/step",10}");
-        foreach (int rows in new[] { 2, 128 })
+        foreach (int rows in new[] { 2, 128, 512 })
         {
             using var scope = TensorScope.Open();
             using var noGrad = Tape.NoGrad();
@@ -78,6 +79,31 @@ internal static class DecodePerf
                     kernels.PersistentDecodeLayer = before;
                 }
             };
+            // SsmStep with a forced launch plan (CudaKernels.SsmStepPlanOverride), SampleTokens forced onto its general path.
+            Action SsmPlan(int threads, int perWarp) => () =>
+            {
+                kernels.SsmStepPlanOverride = (threads, perWarp);
+                try
+                {
+                    Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias);
+                }
+                finally
+                {
+                    kernels.SsmStepPlanOverride = null;
+                }
+            };
+            void SampleGeneral()
+            {
+                kernels.SampleRegisterPath = false;
+                try
+                {
+                    Ops.SampleTokens(logits, steps, tokens, positions, history, settings);
+                }
+                finally
+                {
+                    kernels.SampleRegisterPath = true;
+                }
+            }
             double layerBytes = ((double)inProj * d + (double)d * e) * 2 + 2.0 * rows * c * k * f32 + 2.0 * rows * h * p * n * f32 + 8.0 * rows * d * f32;
             var cases = new (string Name, Action Work, double Bytes, int PerStep)[]
             {
@@ -93,8 +119,14 @@ internal static class DecodePerf
                 // (0 calls per step: the rows above already count the layer; flip the default when the second row wins).
                 ("MambaDecodeLayer (6 kernels, default)", Layer(false), layerBytes, 0),
                 ("MambaDecodeLayer (persistent, opt-in)", Layer(true), layerBytes, 0),
+                ("SsmStep plan 256 thr x 1 row/warp", SsmPlan(256, 1), 2.0 * rows * h * p * n * f32, 0),
+                ("SsmStep plan 256 thr x 2 rows/warp", SsmPlan(256, 2), 2.0 * rows * h * p * n * f32, 0),
+                ("SsmStep plan 256 thr x 4 rows/warp", SsmPlan(256, 4), 2.0 * rows * h * p * n * f32, 0),
+                ("SsmStep plan 256 thr x 8 rows/warp", SsmPlan(256, 8), 2.0 * rows * h * p * n * f32, 0),
+                ("SsmStep plan 128 thr x 4 rows/warp", SsmPlan(128, 4), 2.0 * rows * h * p * n * f32, 0),
                 ("MatMul head (bf16 tied table)", () => Ops.MatMul(hidden, head, transB: true), (double)v * d * 2 + rows * (d + v) * f32, 1),
                 ("SampleTokens (cfg, top-k 600, top-p 0.98)", () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings), rows * v * f32, 1),
+                ("SampleTokens general path (no registers)", SampleGeneral, rows * v * f32, 0),
                 ("Embedding word (bf16 table) + pos + add", () => Ops.Add(Ops.Embedding(head, tokens), Ops.Embedding(Ops.Narrow(head, 0, 0, 257), positions)), 3.0 * rows * d * f32, 1),
             };
             double total = 0, floorTotal = 0;

@@ -10,7 +10,7 @@ namespace Aim.Engine.Cuda.Kernels;
 
 public sealed unsafe partial class CudaKernels
 {
-    private const int SsmStepThreads = 256; // STEP_WARPS · 32
+    private const int SsmStepThreads = 256; // STEP_WARPS · 32: the largest block ssm_step_f32 takes
     private const int ConvDwChannels = 32; // CONV_DW_CH in conv1d.cu
     private const int ConvDwMaxK = 8;      // CONV_DW_MAX_K: the most taps any conv kernel takes
     // conv1d.cu's time runs (CONV_RUN, CONV_RUN_THREADS): a thread per (batch, channel, 16 steps), 128 channels a block.
@@ -158,14 +158,30 @@ public sealed unsafe partial class CudaKernels
         args.Add(PtrOrNull(d));
         args.Add(Ptr(y));
         AddDims(ref args, s.B, s.H, s.G, s.P, s.N);
-        // Rows of P per warp: 1 while (batch, head) pairs are few (batch-1 decode: 2·24 pairs), else all of a warp's share.
-        int warps = SsmStepThreads / 32;
-        int pPerWarp = (long)s.B * s.H >= 2L * _backend.Context.MultiprocessorCount ? (s.P + warps - 1) / warps : 1;
+        var (threads, pPerWarp) = SsmStepPlanOverride ?? SsmStepPlan((long)s.B * s.H, s.P, _backend.Context.MultiprocessorCount);
         args.Add(pPerWarp);
-        long rowsPerBlock = (long)warps * pPerWarp;
+        long rowsPerBlock = (long)(threads / 32) * pPerWarp;
         long pBlocks = (s.P + rowsPerBlock - 1) / rowsPerBlock;
-        Launch(Function("ssm.cu", "ssm_step_f32"), checked((uint)((long)s.B * s.H * pBlocks)), SsmStepThreads, 0, args);
+        Launch(Function("ssm.cu", "ssm_step_f32"), checked((uint)((long)s.B * s.H * pBlocks)), (uint)threads, 0, args);
     }
+
+    /// <summary>
+    /// ssm_step_f32's launch for <paramref name="pairs"/> (batch, head) pairs of <paramref name="p"/> rows: block size
+    /// and rows per warp. A block takes a whole head (each warp ⌈P/8⌉ rows, SSM_STEP_GROUP of them in flight at a time)
+    /// while that gives at least one block per SM; with fewer pairs the slices halve until it does (batch-1 decode: 48
+    /// pairs of 64 rows → 192 blocks of 16 rows, two rows in flight per warp). The bits do not depend on the plan.
+    /// </summary>
+    internal static (int Threads, int PPerWarp) SsmStepPlan(long pairs, int p, int multiprocessors)
+    {
+        const int warps = SsmStepThreads / 32;
+        int perWarp = Math.Max(1, (p + warps - 1) / warps);
+        while (perWarp > 1 && pairs * ((p + (long)warps * perWarp - 1) / ((long)warps * perWarp)) < multiprocessors) perWarp = (perWarp + 1) / 2;
+        return (SsmStepThreads, perWarp);
+    }
+
+    /// <summary>Forces ssm_step_f32's (threads, rows per warp) in place of <see cref="SsmStepPlan"/>: for timing sweeps (Aim.Cuda.Check's
+    /// DecodePerf). Threads a multiple of 32 up to 256.</summary>
+    internal (int Threads, int PPerWarp)? SsmStepPlanOverride { get; set; }
 
     // ---- helpers
 

@@ -1530,8 +1530,10 @@ extern "C" __global__ void ssd_bwd_head_sum_f32(const double* part_da, const dou
 
 // ---------------------------------------------------------------------------------------------- step
 
-// One block per (b, h), STEP_WARPS warps; warp w handles rows p = w, w + STEP_WARPS, ...; lanes stride over N and
-// the N-reduction of y is a warp shuffle. state (B, H, P, N) updated in place: S ← α·S + (b·dt)·x[p].
+// One block per (b, h, slice of P), up to STEP_WARPS warps (blockDim.x / 32, the host's pick); decode_step.cuh's
+// step_ssm_rows does the rows: warp w takes rows w, w + warps, ... of the slice, SSM_STEP_GROUP of them at a time on
+// the vector path; lanes stride over N and the N-reduction of y is a warp shuffle. state (B, H, P, N) updated in
+// place: S ← α·S + (b·dt)·x[p].
 #define STEP_WARPS 8
 extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     float* state, const float* x, i64 sxb, i64 sxh, const float* dt, i64 sdtb, const float* dt_bias, const float* a,
@@ -1539,16 +1541,18 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     int B, int H, int G, int P, int N, int pPerWarp)
 {
     AIM_PDL_PROLOGUE();
-    // One block per (batch, head, slice of P): a slice of STEP_WARPS·pPerWarp rows, one warp per pPerWarp rows. The
-    // host picks pPerWarp 1 for few (batch, head) pairs (a decode step at batch 1 still fills the GPU) and up to
-    // P/STEP_WARPS for many (fewer, longer blocks stream the state faster).
-    const int rowsPerBlock = STEP_WARPS * pPerWarp, pBlocks = (P + rowsPerBlock - 1) / rowsPerBlock;
+    // One block per (batch, head, slice of P): a slice of warps·pPerWarp rows, pPerWarp rows per warp. The host
+    // (CudaKernels.Ssm.cs) picks the block size and pPerWarp: long slices while (batch, head) pairs are many (fewer
+    // blocks, each warp with SSM_STEP_GROUP rows in flight), short ones while they are few (a decode step at batch 1
+    // still spreads over the SMs). The bits do not depend on the pick (step_ssm_rows).
+    const int warps = blockDim.x / 32;
+    const int rowsPerBlock = warps * pPerWarp, pBlocks = (P + rowsPerBlock - 1) / rowsPerBlock;
     const int bh = blockIdx.x / pBlocks, h = bh % H, b = bh / H, g = h / (H / G);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int pFirst = (blockIdx.x % pBlocks) * rowsPerBlock;
     // With dt_bias the step size comes raw from in_proj: softplus(dt + bias), passing values above 20 through.
     float dtv = dt_bias ? step_dt(dt[(i64)b * sdtb + h], dt_bias[h]) : dt[(i64)b * sdtb + h];
-    step_ssm_rows(state + (i64)bh * P * N, P, N, pFirst, rowsPerBlock, warp, STEP_WARPS, lane, x + (i64)b * sxb + (i64)h * sxh, 0,
+    step_ssm_rows(state + (i64)bh * P * N, P, N, pFirst, rowsPerBlock, warp, warps, lane, x + (i64)b * sxb + (i64)h * sxh, 0,
                   bm + (i64)b * sbb + (i64)g * sbg, cm + (i64)b * scb + (i64)g * scg, dtv, expf(dtv * a[h]), d ? d[h] : 0.0f,
                   y + (i64)bh * P);
 }
