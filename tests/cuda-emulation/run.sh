@@ -6,12 +6,13 @@
 # alone on cases of `--emit-norm-gemm`,
 # decode_layer.cu's persistent mamba_decode_layer_bf16 under emu::launch_cooperative on cases of `--emit-decode-layer`, and
 # grid_sync.cuh's grid_barrier under emu::launch_cooperative (grid_sync_check.cpp, kernels/grid_sync_test.cu; needs
-# no emitted cases), sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases), and
-# ssm.cu's ssm_step_f32 (decode_step.cuh's step_ssm_rows) on cases built in ssm_step_check.cpp (no emitted cases).
+# no emitted cases), sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases),
+# ssm.cu's ssm_step_f32 (decode_step.cuh's step_ssm_rows) on cases built in ssm_step_check.cpp (no emitted cases),
+# norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z (gated_norm_check.cpp, no emitted cases).
 # Usage: tests/cuda-emulation/run.sh [--no-emit] [case-name-substring]
 #   --no-emit   reuse build/cases and build/sample-cases from an earlier run instead of rebuilding
 #               Aim.Cuda.Check and re-emitting
-#   a case-name substring filters the SSD, sampling, norm-gemm, conv, decode-layer and SumTo cases
+#   a case-name substring filters the SSD, sampling, norm-gemm, conv, decode-layer, SumTo and gated-norm cases
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -30,7 +31,7 @@ CXXFLAGS=(-std=c++20 -O2 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -
 
 "$here/emu_prep.sh" "$root/src/Aim.Engine.Cuda/Kernels" "$build/kernels"
 "$here/emu_prep.sh" "$here/kernels" "$build/test-kernels"
-echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, decode_layer_check, grid_sync_check, sum_to_check, ssm_step_check ($CXX)"
+echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, decode_layer_check, grid_sync_check, sum_to_check, ssm_step_check, gated_norm_check ($CXX)"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" "$here/emu_selftest.cpp" -o "$build/emu_selftest" &
 p1=$!
 # ssm.cu's tile machinery in both variants (SSD_TILES 1: block_gemm, 2: tile_gemm; the kernels' default is 2).
@@ -52,6 +53,7 @@ wait $p5
 p6=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssm_step_check.cpp" -o "$build/ssm_step_check"
 wait $p6
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/gated_norm_check.cpp" -o "$build/gated_norm_check"
 
 if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ] \
     || [ ! -f "$build/norm-gemm-cases/manifest.txt" ] \
@@ -88,5 +90,7 @@ echo "== sum_to_check"
 "$build/sum_to_check" $filter || status=1
 echo "== ssm_step_check"
 "$build/ssm_step_check" $filter || status=1
+echo "== gated_norm_check"
+"$build/gated_norm_check" $filter || status=1
 if [ $status = 0 ]; then echo "cuda-emulation: all checks pass"; else echo "cuda-emulation: FAILURES"; fi
 exit $status

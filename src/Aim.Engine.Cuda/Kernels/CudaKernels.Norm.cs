@@ -92,24 +92,23 @@ public sealed unsafe partial class CudaKernels
     public void GatedRmsNorm(Tensor x, Tensor z, Tensor weight, double eps, int groupSize, Tensor output)
     {
         OnDeviceAll(nameof(GatedRmsNorm), x, z, weight, output);
-        int d = NormChecks.Rows(nameof(GatedRmsNorm), x, [z, output], [weight]);
-        NormChecks.GroupSize(nameof(GatedRmsNorm), d, groupSize);
+        int d = NormChecks.GatedRows(nameof(GatedRmsNorm), x, z, groupSize, [output], [weight]).D;
         FloatCompute(nameof(GatedRmsNorm), x.DType);
         LaunchRmsNorm(x, null, z, weight, eps, groupSize, d, output, null);
     }
 
-    // rms_norm over segments of `seg` elements (d / seg per row of d). x and z are contiguous, or (GatedRmsNormMatMul's
-    // composition) (M, d) views with unit last stride whose rows rms_norm reads at their row stride.
+    // rms_norm over segments of `seg` elements (d / seg per row of d). x and z are contiguous, or (GatedRmsNorm,
+    // GatedRmsNormMatMul's composition) row views (NormChecks.RowStride) whose rows rms_norm reads at their row stride.
     private void LaunchRmsNorm(Tensor x, Tensor? residual, Tensor? z, Tensor weight, double eps, int seg, int d, Tensor output, Tensor? residualOut)
     {
         if (d == 0 || x.Count == 0) return;
         long segments = x.Count / seg;
         var args = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
         args.Add(Ptr(x));
-        args.Add(x.IsContiguous ? d : x.Strides[^2]);
+        args.Add(NormChecks.RowStride("rms_norm", "x", x));
         args.Add(PtrOrNull(residual));
         args.Add(PtrOrNull(z));
-        args.Add(z is null || z.IsContiguous ? d : z.Strides[^2]);
+        args.Add(z is null ? d : NormChecks.RowStride("rms_norm", "z", z));
         args.Add(Ptr(weight));
         args.Add((float)eps);
         args.Add(seg);
@@ -142,13 +141,13 @@ public sealed unsafe partial class CudaKernels
     public void GatedRmsNormBackward(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight)
     {
         OnDeviceAll(nameof(GatedRmsNormBackward), x, z, weight, dOutput, dX, dZ, dWeight);
-        int d = NormChecks.Rows(nameof(GatedRmsNormBackward), x, [z, dOutput, dX, dZ], [weight, dWeight]);
-        NormChecks.GroupSize(nameof(GatedRmsNormBackward), d, groupSize);
+        int d = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX, dZ], [weight, dWeight]).D;
         FloatCompute(nameof(GatedRmsNormBackward), x.DType);
         LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dZ, dWeight);
     }
 
-    // rms_norm_backward (dx, dz, per-segment rstd), then the weight gradient from the saved rstd.
+    // rms_norm_backward (dx, dz, per-segment rstd), then the weight gradient from the saved rstd. x and z are contiguous or
+    // (GatedRmsNormBackward) row views read at their row strides; the other tensors are contiguous.
     private void LaunchRmsNormBackward(Tensor x, Tensor? z, Tensor weight, Tensor dOutput, Tensor? extra, double eps, int seg, int d,
         Tensor dX, Tensor? dZ, Tensor dWeight)
     {
@@ -163,7 +162,9 @@ public sealed unsafe partial class CudaKernels
         using var stats = Tensor.Empty([checked((int)segments)], DType.Float32, x.Device);
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
         args.Add(Ptr(x));
+        args.Add(NormChecks.RowStride("rms_norm_backward", "x", x));
         args.Add(PtrOrNull(z));
+        args.Add(z is null ? d : NormChecks.RowStride("rms_norm_backward", "z", z));
         args.Add(Ptr(weight));
         args.Add(Ptr(dOutput));
         args.Add(PtrOrNull(extra));
@@ -189,7 +190,9 @@ public sealed unsafe partial class CudaKernels
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
         args.Add(mode);
         args.Add(Ptr(x));
+        args.Add(NormChecks.RowStride("param_grad_partial", "x", x));
         args.Add(PtrOrNull(z));
+        args.Add(z is null ? d : NormChecks.RowStride("param_grad_partial", "z", z));
         args.Add(Ptr(dOutput));
         args.Add(Ptr(stats));
         args.Add(rows);

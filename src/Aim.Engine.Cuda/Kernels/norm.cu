@@ -90,19 +90,23 @@ __device__ __forceinline__ void mod_add_rms_norm(const T* x, const T* gate, cons
 }
 
 // Backward of rms_norm (x is the forward's normalised input: residualOut for AddRmsNorm). Writes dx (+ extra,
-// the gradient that reached the residual sum directly), dz for the gated norm, and stats[s] = rstd.
+// the gradient that reached the residual sum directly), dz for the gated norm, and stats[s] = rstd. x and z rows
+// start sx and sz elements apart as in rms_norm (the training's gated norm reads z as a column block of in_proj's
+// output); dy, extra, dx and dz are contiguous.
 template <typename T>
-__device__ __forceinline__ void rms_norm_backward(const T* x, const T* z, const T* w, const T* dy, const T* extra, float eps,
+__device__ __forceinline__ void rms_norm_backward(const T* x, i64 sx, const T* z, i64 sz, const T* w, const T* dy, const T* extra, float eps,
     int seg, int segsPerRow, i64 segments, T* dx, T* dz, float* stats)
 {
     for (i64 s = blockIdx.x; s < segments; s += gridDim.x)
     {
-        i64 at = s * seg;
+        i64 at = s * seg, row = s / segsPerRow;
         int wOff = (int)(s % segsPerRow) * seg;
+        const T* xs = x + row * sx + wOff;
+        const T* zs = z ? z + row * sz + wOff : nullptr;
         float2 acc = make_float2(0.0f, 0.0f);
         for (int j = threadIdx.x; j < seg; j += blockDim.x)
         {
-            float g = rms_input<T>(x, nullptr, z, at + j);
+            float g = rms_input<T>(xs, nullptr, zs, j);
             acc.x += g * g;
             acc.y += load_c(dy, at + j) * load_c(w, wOff + j) * g;
         }
@@ -113,11 +117,11 @@ __device__ __forceinline__ void rms_norm_backward(const T* x, const T* z, const 
         for (int j = threadIdx.x; j < seg; j += blockDim.x)
         {
             i64 i = at + j;
-            float g = rms_input<T>(x, nullptr, z, i);
+            float g = rms_input<T>(xs, nullptr, zs, j);
             float dg = rstd * (load_c(dy, i) * load_c(w, wOff + j) - g * rstd * mean);
             if (z)
             {
-                float xv = load_c(x, i), zv = load_c(z, i), sg = sigmoid_f(zv);
+                float xv = load_c(xs, j), zv = load_c(zs, j), sg = sigmoid_f(zv);
                 store_c(dx, i, dg * zv * sg);
                 store_c(dz, i, dg * xv * sg * (1.0f + zv * (1.0f - sg)));
             }
@@ -202,9 +206,10 @@ __device__ __forceinline__ void layer_norm_backward(const T* x, const T* w, cons
 // PARAM_COLS x PARAM_LANES threads (flattened): 32 consecutive columns, 8 row lanes; blockIdx.x =
 // column block + colBlocks · chunk. partial is [chunks][2][d]: plane 0 Σ dy·x̂, plane 1 Σ dy.
 // mode 0 (RMS / gated): x̂ = g · stats[r · segsPerRow + col / seg]; mode 1 (LayerNorm): x̂ = (x - mean) · rstd.
+// x and z rows start sx and sz elements apart (d when contiguous; the gated norm's row views); dy is contiguous.
 template <typename T>
-__device__ __forceinline__ void param_grad_partial(int mode, const T* x, const T* z, const T* dy, const float* stats, i64 rows, int d,
-    int seg, int segsPerRow, i64 rowsPerChunk, int colBlocks, float* partial)
+__device__ __forceinline__ void param_grad_partial(int mode, const T* x, i64 sx, const T* z, i64 sz, const T* dy, const float* stats, i64 rows,
+    int d, int seg, int segsPerRow, i64 rowsPerChunk, int colBlocks, float* partial)
 {
     __shared__ float sw[PARAM_LANES][PARAM_COLS + 1];
     __shared__ float sb[PARAM_LANES][PARAM_COLS + 1];
@@ -217,11 +222,10 @@ __device__ __forceinline__ void param_grad_partial(int mode, const T* x, const T
     {
         for (i64 r = r0 + ty; r < r1; r += PARAM_LANES)
         {
-            i64 i = r * d + col;
-            float g = load_c(dy, i);
+            float g = load_c(dy, r * d + col);
             float xh;
-            if (mode == 0) xh = rms_input<T>(x, nullptr, z, i) * stats[r * segsPerRow + col / seg];
-            else xh = (load_c(x, i) - stats[2 * r]) * stats[2 * r + 1];
+            if (mode == 0) xh = rms_input<T>(x + r * sx, nullptr, z ? z + r * sz : nullptr, col) * stats[r * segsPerRow + col / seg];
+            else xh = (load_c(x, r * sx + col) - stats[2 * r]) * stats[2 * r + 1];
             aw += g * xh;
             ab += g;
         }
@@ -328,16 +332,17 @@ __device__ __forceinline__ void group_norm_backward(const T* x, const T* w, cons
     extern "C" __global__ void rms_norm_##N(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg, \
         int segsPerRow, i64 segments, T* out, T* resOut) \
     { AIM_PDL_PROLOGUE(); rms_norm<T>(x, sx, res, z, sz, w, eps, seg, segsPerRow, segments, out, resOut); } \
-    extern "C" __global__ void rms_norm_backward_##N(const T* x, const T* z, const T* w, const T* dy, const T* extra, float eps, \
-        int seg, int segsPerRow, i64 segments, T* dx, T* dz, float* stats) \
-    { AIM_PDL_PROLOGUE(); rms_norm_backward<T>(x, z, w, dy, extra, eps, seg, segsPerRow, segments, dx, dz, stats); } \
+    extern "C" __global__ void rms_norm_backward_##N(const T* x, i64 sx, const T* z, i64 sz, const T* w, const T* dy, const T* extra, \
+        float eps, int seg, int segsPerRow, i64 segments, T* dx, T* dz, float* stats) \
+    { AIM_PDL_PROLOGUE(); rms_norm_backward<T>(x, sx, z, sz, w, dy, extra, eps, seg, segsPerRow, segments, dx, dz, stats); } \
     extern "C" __global__ void layer_norm_##N(const T* x, const T* w, const T* b, float eps, int d, i64 rows, T* out) \
     { AIM_PDL_PROLOGUE(); layer_norm<T>(x, w, b, eps, d, rows, out); } \
     extern "C" __global__ void layer_norm_backward_##N(const T* x, const T* w, const T* dy, float eps, int d, i64 rows, T* dx, float* stats) \
     { AIM_PDL_PROLOGUE(); layer_norm_backward<T>(x, w, dy, eps, d, rows, dx, stats); } \
-    extern "C" __global__ void __launch_bounds__(PARAM_COLS * PARAM_LANES) param_grad_partial_##N(int mode, const T* x, const T* z, \
-        const T* dy, const float* stats, i64 rows, int d, int seg, int segsPerRow, i64 rowsPerChunk, int colBlocks, float* partial) \
-    { AIM_PDL_PROLOGUE(); param_grad_partial<T>(mode, x, z, dy, stats, rows, d, seg, segsPerRow, rowsPerChunk, colBlocks, partial); } \
+    extern "C" __global__ void __launch_bounds__(PARAM_COLS * PARAM_LANES) param_grad_partial_##N(int mode, const T* x, i64 sx, \
+        const T* z, i64 sz, const T* dy, const float* stats, i64 rows, int d, int seg, int segsPerRow, i64 rowsPerChunk, int colBlocks, \
+        float* partial) \
+    { AIM_PDL_PROLOGUE(); param_grad_partial<T>(mode, x, sx, z, sz, dy, stats, rows, d, seg, segsPerRow, rowsPerChunk, colBlocks, partial); } \
     extern "C" __global__ void param_grad_finish_##N(const float* partial, i64 chunks, int d, T* out0, T* out1) \
     { AIM_PDL_PROLOGUE(); param_grad_finish<T>(partial, chunks, d, out0, out1); } \
     extern "C" __global__ void group_norm_##N(const T* x, const T* w, const T* b, float eps, int groups, int cg, i64 S, i64 segments, T* out) \

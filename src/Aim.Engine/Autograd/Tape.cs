@@ -17,7 +17,8 @@ public static class Tape
 
     // Slice: for a Narrow entry, the (dimension, start) of the output inside the input; its gradient is added into
     // that slice of the input's gradient instead of being returned by Backward.
-    private sealed record Entry(Tensor[] Outputs, Tensor[] Inputs, BackwardFunction? Backward, string Op, (int Dim, int Start)? Slice = null);
+    // Saved: extra tensors the backward reads that are neither inputs nor outputs (e.g. an input's bf16 copy), held like them.
+    private sealed record Entry(Tensor[] Outputs, Tensor[] Inputs, BackwardFunction? Backward, string Op, (int Dim, int Start)? Slice = null, Tensor[]? Saved = null);
 
     [ThreadStatic] private static List<Entry>? t_entries;
     [ThreadStatic] private static int t_noGradDepth;
@@ -55,8 +56,18 @@ public static class Tape
     public static void Record(string op, Tensor output, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
         => Record(op, [output], inputs, d => d[0] is null ? new Tensor?[inputs.Length] : backward(d[0]!));
 
+    /// <summary>
+    /// Records a single-output op whose backward also reads <paramref name="saved"/>: tensors it made in the forward that
+    /// are not its inputs (the autocast product's bf16 operands). They are held like inputs: the caller may dispose them
+    /// right after recording, and they are freed when the tape lets go of the entry.
+    /// </summary>
+    public static void Record(string op, Tensor output, Tensor[] inputs, Tensor[] saved, Func<Tensor, Tensor?[]> backward)
+        => Append(op, [output], inputs, d => d[0] is null ? new Tensor?[inputs.Length] : backward(d[0]!), saved);
+
     /// <summary>Records a multi-output op.</summary>
-    public static void Record(string op, Tensor[] outputs, Tensor[] inputs, BackwardFunction backward)
+    public static void Record(string op, Tensor[] outputs, Tensor[] inputs, BackwardFunction backward) => Append(op, outputs, inputs, backward, null);
+
+    private static void Append(string op, Tensor[] outputs, Tensor[] inputs, BackwardFunction backward, Tensor[]? saved)
     {
         foreach (var o in outputs)
         {
@@ -66,7 +77,9 @@ public static class Tape
         }
         // Backward functions read their inputs: keep them alive until the tape is consumed.
         foreach (var i in inputs) i.HoldForTape();
-        (t_entries ??= []).Add(new Entry(outputs, inputs, backward, op));
+        if (saved is not null)
+            foreach (var s in saved) s.HoldForTape();
+        (t_entries ??= []).Add(new Entry(outputs, inputs, backward, op, Saved: saved));
     }
 
     /// <summary>
@@ -97,6 +110,8 @@ public static class Tape
         {
             foreach (var o in e.Outputs) o.ReleaseFromTape();
             foreach (var i in e.Inputs) i.ReleaseFromTape();
+            if (e.Saved is not null)
+                foreach (var s in e.Saved) s.ReleaseFromTape();
         }
         entries.Clear();
     }

@@ -85,8 +85,13 @@ public partial interface IKernels
     /// <paramref name="groupSize"/> consecutive channels of a row is normalised by its own
     /// 1/sqrt(mean(g²) + eps); output = that · weight.
     /// </summary>
-    /// <param name="x">(..., D).</param>
-    /// <param name="z">(..., D), the gate.</param>
+    /// <remarks>
+    /// Strides: x and z may be row views (<see cref="NormChecks.RowStride"/>): unit stride in the last dimension and
+    /// leading dimensions that collapse into rows a fixed number of elements (at least D) apart, each with its own row
+    /// stride; the z of a Mamba-2 layer is such a view, a Narrow of in_proj's output. The other tensors are contiguous.
+    /// </remarks>
+    /// <param name="x">(..., D); a row view or contiguous.</param>
+    /// <param name="z">(..., D), the gate; a row view or contiguous.</param>
     /// <param name="weight">(D).</param>
     /// <param name="eps">Added to each group's mean square.</param>
     /// <param name="groupSize">Channels per group; D % groupSize == 0.</param>
@@ -94,8 +99,9 @@ public partial interface IKernels
     void GatedRmsNorm(Tensor x, Tensor z, Tensor weight, double eps, int groupSize, Tensor output);
 
     /// <summary>Backward of <see cref="GatedRmsNorm"/>. Writes dX, dZ and dWeight.</summary>
-    /// <param name="x">(..., D).</param>
-    /// <param name="z">(..., D).</param>
+    /// <remarks>x and z may be row views as in the forward; dOutput, dX, dZ and dWeight are contiguous.</remarks>
+    /// <param name="x">(..., D); a row view or contiguous.</param>
+    /// <param name="z">(..., D); a row view or contiguous.</param>
     /// <param name="weight">(D).</param>
     /// <param name="dOutput">(..., D).</param>
     /// <param name="eps">As in the forward.</param>

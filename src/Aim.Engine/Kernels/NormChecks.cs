@@ -38,6 +38,82 @@ public static unsafe class NormChecks
     }
 
     /// <summary>
+    /// Checks a gated RMSNorm call (<see cref="IKernels.GatedRmsNorm"/>, <see cref="IKernels.GatedRmsNormBackward"/>): x and z
+    /// are row views (<see cref="RowStride"/>) of one shape and dtype, every tensor in <paramref name="sameAsX"/> has that shape
+    /// and dtype and is contiguous, every tensor in <paramref name="perChannel"/> is (D), and groupSize divides D. Returns D and
+    /// the row strides of x and z in elements.
+    /// </summary>
+    public static (int D, long Sx, long Sz) GatedRows(string op, Tensor x, Tensor z, int groupSize, ReadOnlySpan<Tensor?> sameAsX,
+        ReadOnlySpan<Tensor?> perChannel)
+    {
+        if (x.Rank < 1) throw new ArgumentException($"{op}: x must have at least one dimension, got a scalar");
+        if (!z.Shape.SequenceEqual(x.Shape))
+            throw new ArgumentException($"{op}: z {Tensor.ShapeString(z.Shape)} must have x's shape {Tensor.ShapeString(x.Shape)}");
+        KernelChecks.SameDType(op, x, z);
+        long sx = RowStride(op, "x", x), sz = RowStride(op, "z", z);
+        int d = x.Shape[^1];
+        foreach (var t in sameAsX)
+        {
+            if (t is null) continue;
+            if (!t.Shape.SequenceEqual(x.Shape))
+                throw new ArgumentException($"{op}: tensor {Tensor.ShapeString(t.Shape)} must have x's shape {Tensor.ShapeString(x.Shape)}");
+            KernelChecks.SameDType(op, x, t);
+            KernelChecks.Contiguous(op, "operand", t);
+        }
+        foreach (var t in perChannel)
+        {
+            if (t is null) continue;
+            if (t.Rank != 1 || t.Shape[0] != d)
+                throw new ArgumentException($"{op}: per-channel tensor {Tensor.ShapeString(t.Shape)} must be ({d}) for x {Tensor.ShapeString(x.Shape)}");
+            KernelChecks.SameDType(op, x, t);
+            KernelChecks.Contiguous(op, "per-channel operand", t);
+        }
+        GroupSize(op, d, groupSize);
+        return (d, sx, sz);
+    }
+
+    /// <summary>
+    /// The row stride of a row view: a (..., D) tensor whose last dimension has unit stride and whose leading dimensions
+    /// step through rows a fixed number of elements apart (they collapse into one dimension of rows), such as a Narrow of
+    /// the last dimension of a contiguous tensor (Mamba's z, a column block of in_proj's output). Returns that distance in
+    /// elements (D for a contiguous tensor or a single row); throws naming the op and the tensor otherwise.
+    /// </summary>
+    public static long RowStride(string op, string name, Tensor t)
+    {
+        if (t.Rank < 1) throw new ArgumentException($"{op}: {name} must have at least one dimension, got a scalar");
+        if (TryRowStride(t, out long stride)) return stride;
+        throw new ArgumentException($"{op}: {name} {Tensor.ShapeString(t.Shape)} (strides {StridesString(t)}) is not a row view: its last dimension must "
+            + $"have unit stride and its leading dimensions must collapse into rows at least {t.Shape[^1]} elements apart");
+    }
+
+    /// <summary>True, with the row stride, when <paramref name="t"/> (rank ≥ 1) is a row view as <see cref="RowStride"/> defines it.</summary>
+    public static bool TryRowStride(Tensor t, out long stride)
+    {
+        stride = 0;
+        if (t.Rank < 1) return false;
+        int d = t.Shape[^1];
+        stride = d;
+        if (t.IsContiguous) return true;
+        if (d != 1 && t.Strides[^1] != 1) return false;
+        long rowStride = 0, inner = 1;
+        bool found = false;
+        for (int i = t.Rank - 2; i >= 0; i--)
+        {
+            if (t.Shape[i] == 1) continue;
+            if (!found) rowStride = t.Strides[i];
+            else if (t.Strides[i] != rowStride * inner) return false;
+            found = true;
+            inner *= t.Shape[i];
+        }
+        if (!found) return true;                            // a single row
+        if (rowStride < d) return false;
+        stride = rowStride;
+        return true;
+    }
+
+    private static string StridesString(Tensor t) => "(" + string.Join(", ", t.Strides.ToArray()) + ")";
+
+    /// <summary>
     /// Checks a <see cref="IKernels.ModulatedAddRmsNorm"/> call: the (..., D) operands have hidden's shape and
     /// dtype and are contiguous, weight is (D), and neither output overlaps another operand, except that
     /// residualOut may be exactly residual's memory (the in-place update). Returns D.

@@ -4,7 +4,7 @@ namespace Aim.Engine.Kernels;
 
 // provides: the argument checks of GatedRmsNormMatMul (IKernels.NormLinear.cs), shared by every backend, and its
 // composition out of a backend's own GatedRmsNorm and Gemm (the definition; used by the reference and the CPU; CUDA
-// runs the same two kernels, its norm reading strided x and z in place of the copies, then Project).
+// runs the same two kernels, then Project). GatedRmsNorm reads row views of x and z in place.
 internal static class NormLinearChecks
 {
     /// <summary>Dimensions of a GatedRmsNormMatMul call: x (M, K), weight (N, K).</summary>
@@ -34,14 +34,14 @@ internal static class NormLinearChecks
     }
 
     /// <summary>
-    /// The definition on <paramref name="kernels"/>: x and z made contiguous when they are views, GatedRmsNorm into an
-    /// (M, K) temporary of x's dtype, then Gemm with the weight transposed.
+    /// The definition on <paramref name="kernels"/>: GatedRmsNorm into an (M, K) temporary of x's dtype (x and z read in
+    /// place when they are row views, NormChecks.RowStride; copied to contiguous otherwise), then Gemm with the weight transposed.
     /// </summary>
     public static void Compose(IKernels kernels, Dims s, Tensor x, Tensor z, Tensor normWeight, double eps, int groupSize, Tensor weight, Tensor output)
     {
         if (s.M == 0 || s.N == 0) return;
-        using var xCopy = x.IsContiguous ? null : ContiguousCopy(kernels, x);
-        using var zCopy = z.IsContiguous ? null : ContiguousCopy(kernels, z);
+        using var xCopy = NormChecks.TryRowStride(x, out _) ? null : ContiguousCopy(kernels, x);
+        using var zCopy = NormChecks.TryRowStride(z, out _) ? null : ContiguousCopy(kernels, z);
         using var normed = TensorScope.Detach(Tensor.Empty([s.M, s.K], x.DType, x.Device)); // (M, K)
         kernels.GatedRmsNorm(xCopy ?? x, zCopy ?? z, normWeight, eps, groupSize, normed);
         Project(kernels, s, normed, weight, output);

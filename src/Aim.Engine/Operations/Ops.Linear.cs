@@ -44,33 +44,52 @@ public static partial class Ops
     /// <summary>
     /// The autocast product of two float32 operands: both rounded to bf16 (not recorded), one bf16 GEMM with float32
     /// accumulation writing a float32 result, recorded as one op of the float32 operands. Its backward rounds the
-    /// incoming gradient and the (re-cast) operands to bf16 the same way, so the gradients arrive in float32 without
-    /// passing through bf16 tensors on the tape; it does not depend on the scope still being open.
+    /// incoming gradient to bf16 and multiplies it with the forward's own bf16 operands, saved on the tape (b's copy
+    /// when a needs a gradient, a's when b does), so every operand is cast once per product: the gradients are what
+    /// re-casting the unchanged float32 operands gave, and they arrive in float32 without passing through bf16 tensors
+    /// on the tape. The backward does not depend on the scope still being open.
     /// </summary>
     private static Tensor MatMulBf16(Tensor a, Tensor b, bool transA, bool transB)
     {
         Tensor c;
+        Tensor a16, b16;
         using (Tape.NoGrad())
         {
-            using var a16 = Cast(a, DType.BFloat16);
-            using var b16 = Cast(b, DType.BFloat16);
-            c = Product(a16, b16, transA, transB, DType.Float32);
+            a16 = Cast(a, DType.BFloat16);
+            b16 = Cast(b, DType.BFloat16);
+            try
+            {
+                c = Product(a16, b16, transA, transB, DType.Float32);
+            }
+            catch
+            {
+                a16.Dispose();
+                b16.Dispose();
+                throw;
+            }
         }
-        if (Tape.ShouldRecord(a, b))
+        using (a16)
+        using (b16)
         {
-            Tape.Record(nameof(MatMul), c, [a, b], g =>
+            if (!Tape.ShouldRecord(a, b)) return c;
+            // dA needs B, dB needs A: only those are saved (held by the tape past the disposals above).
+            Tensor[] saved = (a.RequiresGrad, b.RequiresGrad) switch
+            {
+                (true, true) => [a16, b16],
+                (true, false) => [b16],
+                _ => [a16],
+            };
+            Tape.Record(nameof(MatMul), c, [a, b], saved, g =>
             {
                 using var g16 = Cast(g, DType.BFloat16);
                 Tensor? da = null, db = null;
                 if (a.RequiresGrad)
                 {
-                    using var b16 = Cast(b, DType.BFloat16);
                     using var full = transA ? Product(b16, g16, transB, true, DType.Float32) : Product(g16, b16, false, !transB, DType.Float32);
                     da = SumToShape(full, a.Shape);
                 }
                 if (b.RequiresGrad)
                 {
-                    using var a16 = Cast(a, DType.BFloat16);
                     using var full = transB ? Product(g16, a16, true, transA, DType.Float32) : Product(a16, g16, !transA, false, DType.Float32);
                     db = SumToShape(full, b.Shape);
                 }

@@ -1,4 +1,5 @@
 using Aim.Engine.Autograd;
+using Aim.Engine.Kernels;
 using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Operations;
@@ -164,8 +165,9 @@ public static partial class Ops
         int d = x.Shape[^1];
         if (groupSize <= 0 || d % groupSize != 0)
             throw new ArgumentException($"GatedRmsNorm: groupSize {groupSize} must be positive and divide the last dimension of x {Tensor.ShapeString(x.Shape)}");
-        using var xc = ContiguousNoGrad(x);
-        using var zc = ContiguousNoGrad(z);
+        // x and z are read in place when they are row views (z is a Narrow of in_proj's output in a Mamba-2 layer).
+        using var xc = RowViewNoGrad(x);
+        using var zc = RowViewNoGrad(z);
         using var wc = ContiguousNoGrad(weight);
         var y = Tensor.Empty(x.Shape, x.DType, x.Device);
         K(x).GatedRmsNorm(xc, zc, wc, eps, groupSize, y);
@@ -173,8 +175,8 @@ public static partial class Ops
         {
             Tape.Record(nameof(GatedRmsNorm), y, [x, z, weight], g =>
             {
-                using var xs = ContiguousNoGrad(x);
-                using var zs = ContiguousNoGrad(z);
+                using var xs = RowViewNoGrad(x);
+                using var zs = RowViewNoGrad(z);
                 using var ws = ContiguousNoGrad(weight);
                 using var gc = ContiguousNoGrad(g);
                 var dx = Tensor.Empty(x.Shape, x.DType, x.Device);
@@ -270,6 +272,12 @@ public static partial class Ops
         }
         return y;
     }
+
+    /// <summary>
+    /// A view of <paramref name="x"/> when it is a row view (Kernels.NormChecks.RowStride: unit last stride, rows a fixed
+    /// stride apart), else a contiguous copy; never recorded.
+    /// </summary>
+    private static Tensor RowViewNoGrad(Tensor x) => NormChecks.TryRowStride(x, out _) ? x.CreateViewSame() : ContiguousNoGrad(x);
 
     /// <summary>Returns <paramref name="grad"/> when <paramref name="input"/> wants a gradient, else frees it and returns null.</summary>
     private static Tensor? IfNeeded(Tensor input, Tensor grad)

@@ -8,7 +8,11 @@
 // pure float32 product differs from them by the bf16 rounding of the operands (up to 2⁻⁹ relative each, partly
 // cancelling in the sum; the largest element differs by ~7e-4 of Σ|aᵢ bᵢ| at K = 257), so the tests also require a
 // largest difference above 20 times that tolerance, which a product that silently stayed float32 fails.
+// Casts are counted with a CpuKernels whose Copy counts float32 → bf16 conversions: a product casts each operand once
+// and its incoming gradient once, the backward reusing the forward's bf16 operands.
 using Aim.Engine.Autograd;
+using Aim.Engine.Backends;
+using Aim.Engine.Backends.Cpu;
 using Aim.Engine.Operations;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
@@ -215,5 +219,81 @@ public class AutocastTests
             t.Join();
             Assert.Equal(plain32.ToArray<float>(), other);
         }
+    }
+
+    /// <summary>CPU kernels that count the float32 → bf16 conversions their Copy performs.</summary>
+    private sealed class CastCountingKernels : CpuKernels
+    {
+        public int Casts { get; private set; }
+
+        public override void Copy(Tensor source, Tensor output)
+        {
+            if (source.DType == DType.Float32 && output.DType == DType.BFloat16) Casts++;
+            base.Copy(source, output);
+        }
+    }
+
+    [Theory]
+    [InlineData(true, true, 3)]       // x16 and w16 in the forward, g16 in the backward
+    [InlineData(true, false, 3)]
+    [InlineData(false, true, 3)]
+    public void EachOperandIsCastOncePerProductAndTheBackwardReusesTheForwardsCopies(bool xGrad, bool wGrad, int casts)
+    {
+        var rng = new Rng(106);
+        using var x = rng.Normal([2, 7, 31]);        // (B, T, in)
+        using var w = rng.Normal([9, 31]);           // (out, in)
+        using var r = rng.Normal([2, 7, 9]);
+        x.RequiresGrad = xGrad;
+        w.RequiresGrad = wGrad;
+        var kernels = new CastCountingKernels();
+        using (Backend.UseCpuKernels(kernels))
+        using (var scope = TensorScope.Open())
+        using (Autocast.Enable(DType.BFloat16))
+        {
+            var y = Ops.Linear(x, w);
+            Assert.Equal(2, kernels.Casts);
+            Tape.Backward(Ops.Sum(Ops.Mul(y, r)));
+        }
+        Assert.Equal(casts, kernels.Casts);
+        Assert.Equal(0, Tape.Count);
+        Assert.Equal(xGrad, x.Grad is not null);
+        Assert.Equal(wGrad, w.Grad is not null);
+        x.ZeroGrad();
+        w.ZeroGrad();
+    }
+
+    [Fact]
+    public void SavedBf16OperandsOutliveTheScopeThatMadeThemAndMatchRecasting()
+    {
+        // The forward's bf16 copies are held by the tape: a backward after the forward's TensorScope closed still reads
+        // them, and its gradients equal a backward that re-cast the float32 operands (the previous behaviour) bit for bit.
+        var rng = new Rng(107);
+        using var x = rng.Normal([33, 257]);
+        using var w = rng.Normal([65, 257]);
+        using var r = rng.Normal([33, 65]);
+        x.RequiresGrad = true;
+        w.RequiresGrad = true;
+        Tensor loss;
+        using (Autocast.Enable(DType.BFloat16))
+        {
+            using var inner = TensorScope.Open();
+            loss = inner.Keep(Ops.Sum(Ops.Mul(Ops.Linear(x, w), r)));
+        }
+        using (loss) Tape.Backward(loss);
+        Assert.Equal(0, Tape.Count);
+        // The same bf16 products, each of freshly cast operands: gᵀ x and g W.
+        Tensor dw, dx;
+        using (Tape.NoGrad())
+        using (Autocast.Enable(DType.BFloat16))
+        {
+            dw = Ops.MatMul(r, x, transA: true);
+            dx = Ops.MatMul(r, w);
+        }
+        using var dwDispose = dw;
+        using var dxDispose = dx;
+        Assert.Equal(dw.ToArray<float>(), w.Grad!.ToArray<float>());
+        Assert.Equal(dx.ToArray<float>(), x.Grad!.ToArray<float>());
+        x.ZeroGrad();
+        w.ZeroGrad();
     }
 }

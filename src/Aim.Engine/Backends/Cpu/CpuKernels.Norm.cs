@@ -135,8 +135,7 @@ public unsafe partial class CpuKernels
     public override void GatedRmsNorm(Tensor x, Tensor z, Tensor weight, double eps, int groupSize, Tensor output)
     {
         if (x.DType != DType.Float32) { base.GatedRmsNorm(x, z, weight, eps, groupSize, output); return; }
-        int d = NormChecks.Rows(nameof(GatedRmsNorm), x, [z, output], [weight]);
-        NormChecks.GroupSize(nameof(GatedRmsNorm), d, groupSize);
+        var (d, sx, sz) = NormChecks.GatedRows(nameof(GatedRmsNorm), x, z, groupSize, [output], [weight]);
         if (d == 0) return;
         nint px = x.DataPointer, pz = z.DataPointer, pw = weight.DataPointer, po = output.DataPointer;
         CpuParallel.For(x.Count / d, NormSimd.RowGrain(d), (r0, r1) =>
@@ -144,7 +143,7 @@ public unsafe partial class CpuKernels
             for (long r = r0; r < r1; r++)
             {
                 float* yr = (float*)po + r * d;
-                Gate((float*)px + r * d, (float*)pz + r * d, yr, d);
+                Gate((float*)px + r * sx, (float*)pz + r * sz, yr, d);
                 for (int start = 0; start < d; start += groupSize)
                 {
                     float* seg = yr + start;
@@ -172,8 +171,7 @@ public unsafe partial class CpuKernels
     public override void GatedRmsNormBackward(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight)
     {
         if (x.DType != DType.Float32) { base.GatedRmsNormBackward(x, z, weight, dOutput, eps, groupSize, dX, dZ, dWeight); return; }
-        int d = NormChecks.Rows(nameof(GatedRmsNormBackward), x, [z, dOutput, dX, dZ], [weight, dWeight]);
-        NormChecks.GroupSize(nameof(GatedRmsNormBackward), d, groupSize);
+        var (d, sx, sz) = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX, dZ], [weight, dWeight]);
         long rows = d == 0 ? 0 : x.Count / d;
         // x̂ = g·rstd for every element, kept for the weight gradient's column sums.
         float* xhat = (float*)NativeMemory.Alloc((nuint)Math.Max(1, x.Count), sizeof(float));
@@ -190,7 +188,7 @@ public unsafe partial class CpuKernels
                     for (long r = r0; r < r1; r++)
                     {
                         long at = r * d;
-                        float* xr = (float*)px + at, zr = (float*)pz + at, gy = (float*)pg + at, hr = (float*)ph + at;
+                        float* xr = (float*)px + r * sx, zr = (float*)pz + r * sz, gy = (float*)pg + at, hr = (float*)ph + at;
                         Gate(xr, zr, hr, d);
                         for (int start = 0; start < d; start += groupSize)
                         {

@@ -161,13 +161,13 @@ public unsafe partial class ReferenceKernels
     /// <inheritdoc />
     public virtual void GatedRmsNorm(Tensor x, Tensor z, Tensor weight, double eps, int groupSize, Tensor output)
     {
-        int d = NormChecks.Rows(nameof(GatedRmsNorm), x, [z, output], [weight]);
-        NormChecks.GroupSize(nameof(GatedRmsNorm), d, groupSize);
-        if (IsDouble(nameof(GatedRmsNorm), x.DType)) GatedRmsNormT<double>(x, z, weight, eps, d, groupSize, output);
-        else GatedRmsNormT<float>(x, z, weight, eps, d, groupSize, output);
+        var (d, sx, sz) = NormChecks.GatedRows(nameof(GatedRmsNorm), x, z, groupSize, [output], [weight]);
+        if (IsDouble(nameof(GatedRmsNorm), x.DType)) GatedRmsNormT<double>(x, sx, z, sz, weight, eps, d, groupSize, output);
+        else GatedRmsNormT<float>(x, sx, z, sz, weight, eps, d, groupSize, output);
     }
 
-    private static void GatedRmsNormT<T>(Tensor x, Tensor z, Tensor weight, double eps, int d, int groupSize, Tensor output)
+    // x and z rows start sx and sz elements apart (row views); output is contiguous.
+    private static void GatedRmsNormT<T>(Tensor x, long sx, Tensor z, long sz, Tensor weight, double eps, int d, int groupSize, Tensor output)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (d == 0) return;
@@ -179,8 +179,8 @@ public unsafe partial class ReferenceKernels
             long at = row * d;
             for (int j = 0; j < d; j++)
             {
-                double zv = double.CreateTruncating(pz[at + j]);
-                g[j] = double.CreateTruncating(px[at + j]) * zv / (1 + Math.Exp(-zv));
+                double zv = double.CreateTruncating(pz[row * sz + j]);
+                g[j] = double.CreateTruncating(px[row * sx + j]) * zv / (1 + Math.Exp(-zv));
             }
             for (int start = 0; start < d; start += groupSize)
             {
@@ -193,13 +193,14 @@ public unsafe partial class ReferenceKernels
     /// <inheritdoc />
     public virtual void GatedRmsNormBackward(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight)
     {
-        int d = NormChecks.Rows(nameof(GatedRmsNormBackward), x, [z, dOutput, dX, dZ], [weight, dWeight]);
-        NormChecks.GroupSize(nameof(GatedRmsNormBackward), d, groupSize);
-        if (IsDouble(nameof(GatedRmsNormBackward), x.DType)) GatedRmsNormBackwardT<double>(x, z, weight, dOutput, eps, d, groupSize, dX, dZ, dWeight);
-        else GatedRmsNormBackwardT<float>(x, z, weight, dOutput, eps, d, groupSize, dX, dZ, dWeight);
+        var (d, sx, sz) = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX, dZ], [weight, dWeight]);
+        if (IsDouble(nameof(GatedRmsNormBackward), x.DType)) GatedRmsNormBackwardT<double>(x, sx, z, sz, weight, dOutput, eps, d, groupSize, dX, dZ, dWeight);
+        else GatedRmsNormBackwardT<float>(x, sx, z, sz, weight, dOutput, eps, d, groupSize, dX, dZ, dWeight);
     }
 
-    private static void GatedRmsNormBackwardT<T>(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int d, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight)
+    // x and z rows start sx and sz elements apart (row views); dOutput, dX and dZ are contiguous.
+    private static void GatedRmsNormBackwardT<T>(Tensor x, long sx, Tensor z, long sz, Tensor weight, Tensor dOutput, double eps, int d, int groupSize,
+        Tensor dX, Tensor dZ, Tensor dWeight)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         T* px = (T*)x.DataPointer, pz = (T*)z.DataPointer, pg = (T*)dOutput.DataPointer;
@@ -212,8 +213,8 @@ public unsafe partial class ReferenceKernels
             long at = row * d;
             for (int j = 0; j < d; j++)
             {
-                xr[j] = double.CreateTruncating(px[at + j]);
-                zr[j] = double.CreateTruncating(pz[at + j]);
+                xr[j] = double.CreateTruncating(px[row * sx + j]);
+                zr[j] = double.CreateTruncating(pz[row * sz + j]);
                 dy[j] = double.CreateTruncating(pg[at + j]);
                 g[j] = xr[j] * zr[j] / (1 + Math.Exp(-zr[j]));
             }
