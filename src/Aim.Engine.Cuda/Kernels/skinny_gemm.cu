@@ -3,11 +3,6 @@
 // kernel; this kernel gives it static shared memory and loads its first weight chunks before waiting for its predecessor.
 #include "skinny_gemv.cuh"
 
-// SKINNY_EARLY_HOLD 0 (through AIM_NVRTC_DEFINES) loads every weight after the wait, for A/B measurements.
-#ifndef SKINNY_EARLY_HOLD
-#define SKINNY_EARLY_HOLD 1
-#endif
-
 extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_bf16(
     const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta, int vec, int split,
     int hold_early)
@@ -15,9 +10,9 @@ extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_bf16
     AIM_PDL_READONLY_PREFETCH();
     // hold_early: the host vouches that no kernel of the recording writes wt (Gemm.cs TrySkinny).
     SkinnyHeld held = {};
-    if (SKINNY_EARLY_HOLD && hold_early) held = skinny_hold(wt, swn, N, K, vec, split, blockIdx.x);
+    if (hold_early) held = skinny_hold(wt, swn, N, K, vec, split, blockIdx.x);
     AIM_PDL_PROLOGUE();
-    if (!(SKINNY_EARLY_HOLD && hold_early)) held = skinny_hold(wt, swn, N, K, vec, split, blockIdx.x);
+    if (!hold_early) held = skinny_hold(wt, swn, N, K, vec, split, blockIdx.x);
     __shared__ float partial[SKINNY_WARPS * SKINNY_MAX_M];
     skinny_gemv_held(x, sxm, wt, swn, y, sym, M, N, K, alpha, beta, vec, split, blockIdx.x, held, partial);
 }
