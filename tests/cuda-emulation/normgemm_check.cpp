@@ -108,7 +108,7 @@ int main(int argc, char** argv)
             std::vector<float> composed(mn, std::numeric_limits<float>::quiet_NaN());
             bool vec = K % 8 == 0 && K % 4 == 0 && swn % 8 == 0 && aligned16(normed.at) && aligned16(w); // sxm = K
             emu::launch(dim3(blocks), dim3(Threads), 0, skinny_gemm_bf16, normed.at, (i64)K, w, (i64)K, composed.data(), (i64)N,
-                        M, N, K, 1.0f, 0.0f, vec ? 1 : 0, split, 1);   // hold_early as for a weight
+                        M, N, K, 1.0f, 0.0f, vec ? 1 : 0, split);
             double eComposed = error_of(composed.data(), outRef).nmse;
             bool okComposed = eComposed <= Tol;
 
@@ -123,7 +123,7 @@ int main(int argc, char** argv)
             std::vector<float> gemm(mn, std::numeric_limits<float>::quiet_NaN());
             bool vecG = K % 8 == 0 && x.stride % 4 == 0 && swn % 8 == 0 && aligned16(x.at) && aligned16(w);
             emu::launch(dim3(blocks), dim3(Threads), 0, skinny_gemm_bf16, x.at, (i64)x.stride, w, (i64)K, gemm.data(), (i64)N,
-                        M, N, K, 1.0f, 0.0f, vecG ? 1 : 0, split, 0);  // hold_early 0: a matrix made in the recording
+                        M, N, K, 1.0f, 0.0f, vecG ? 1 : 0, split);
             double eGemm = error_of(gemm.data(), gemmRef).nmse;
             bool okGemm = eGemm <= Tol;
 

@@ -111,11 +111,6 @@ public sealed unsafe partial class CudaKernels
         args.Add(vec ? 1 : 0);
         int split = SkinnySplit(n, k);
         args.Add(split);
-        // The kernel loads its first weight chunks before waiting for the preceding kernel of a recorded step. That is
-        // only sound for a matrix no kernel of the recording writes: one allocated during the recording may be (a cast
-        // or product made in the step), so it is read after the wait. (Recorded steps never write a bf16 matrix made
-        // before the recording in place: the weights.)
-        args.Add(b.StorageOrThrow is CudaStorage { AllocatedWhileRecording: true } ? 0 : 1);
         int columnsPerBlock = SkinnyWarps / split;
         Launch(Function("skinny_gemm.cu", "skinny_gemm_bf16"), (uint)((n + columnsPerBlock - 1) / columnsPerBlock), SkinnyWarps * 32, 0, args);
         return true;

@@ -41,44 +41,16 @@ __device__ __forceinline__ void skinny_fma8(float (&acc)[SKINNY_MAX_M], int M, c
     }
 }
 
-// The first SKINNY_HELD 16-byte weight chunks of each lane's stretch of K, loaded before the products start. A
-// kernel launched as a programmatic dependent (common.cuh) loads them before it waits for its predecessor: weights
-// are never written during a step, so their HBM latency overlaps the previous kernel instead of following it. At
-// AiM's shapes every lane's stretch is at most SKINNY_HELD chunks (in_proj K = 768, split 1: 3; out_proj K = 1536,
-// split 2: 3), so the whole weight read happens before the wait.
-#define SKINNY_HELD 4
-struct SkinnyHeld
-{
-    uint4 w[SKINNY_HELD];
-};
-
-// vec: K % 8 == 0 and every row 16-byte aligned (checked by the caller); otherwise a scalar walk (nothing is held).
+// vec: K % 8 == 0 and every row 16-byte aligned (checked by the caller); otherwise a scalar walk.
 // split: warps per output column (1, 2, 4 or 8), each taking every split-th 32-chunk stretch of K; their partial
 // sums meet in shared memory. Few columns over a long K (out_proj: 768 × 1536) need it to fill the GPU.
+// x may point to global or shared memory (generic addressing); one block of SKINNY_WARPS warps.
 // tile: which SKINNY_WARPS / split columns this call computes (blockIdx.x for a plain launch; a persistent kernel
-// walks several).
-__device__ __forceinline__ SkinnyHeld skinny_hold(const bf16* wt, i64 swn, int N, int K, int vec, int split, int tile)
-{
-    SkinnyHeld held;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int n = tile * (SKINNY_WARPS / split) + warp / split, first = (warp % split) * 32 + lane;
-#pragma unroll
-    for (int i = 0; i < SKINNY_HELD; i++)
-    {
-        int c = first + i * 32 * split;
-        held.w[i] = vec && n < N && c < K / 8 ? ((const uint4*)(wt + (i64)n * swn))[c] : make_uint4(0, 0, 0, 0);
-    }
-    return held;
-}
-
-// y (M, N) = alpha · x · Wᵀ (+ beta · y) for this tile's columns, from the chunks skinny_hold loaded (same vec, split,
-// tile) and the rest of W. x may point to global or shared memory (generic addressing); one block of SKINNY_WARPS
-// warps. partial: SKINNY_WARPS · SKINNY_MAX_M floats of shared memory (static or dynamic, the caller's). The caller
-// must __syncthreads() before calling again with the same partial (the last readers may still be in it).
-// The chunks are taken in increasing k whether held or streamed, so the sums do not depend on SKINNY_HELD.
-__device__ __forceinline__ void skinny_gemv_held(
+// walks several). partial: SKINNY_WARPS · SKINNY_MAX_M floats of shared memory (static or dynamic, the caller's).
+// The caller must __syncthreads() before calling again with the same partial (the last readers may still be in it).
+__device__ __forceinline__ void skinny_gemv(
     const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta, int vec, int split,
-    int tile, const SkinnyHeld& held, float* partial)
+    int tile, float* partial)
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int column = warp / split, part = warp % split;
@@ -91,15 +63,8 @@ __device__ __forceinline__ void skinny_gemv_held(
         const bf16* row = wt + (i64)n * swn;
         if (vec)
         {
-            const int first = part * 32 + lane, stride = 32 * split;
-#pragma unroll
-            for (int i = 0; i < SKINNY_HELD; i++)
-            {
-                int c = first + i * stride;
-                if (c < K / 8) skinny_fma8(acc, M, x, sxm, c * 8, held.w[i]);
-            }
             const uint4* chunks = (const uint4*)row;
-            for (int c = first + SKINNY_HELD * stride; c < K / 8; c += stride) skinny_fma8(acc, M, x, sxm, c * 8, chunks[c]);
+            for (int c = part * 32 + lane; c < K / 8; c += 32 * split) skinny_fma8(acc, M, x, sxm, c * 8, chunks[c]);
         }
         else
         {
@@ -127,15 +92,6 @@ __device__ __forceinline__ void skinny_gemv_held(
         float* out = y + (i64)lane * sym + n;
         *out = beta == 0.0f ? alpha * v : fmaf(beta, *out, alpha * v);
     }
-}
-
-// skinny_hold then skinny_gemv_held, for callers with nothing to overlap (the persistent decode_layer.cu).
-__device__ __forceinline__ void skinny_gemv(
-    const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta, int vec, int split,
-    int tile, float* partial)
-{
-    SkinnyHeld held = skinny_hold(wt, swn, N, K, vec, split, tile);
-    skinny_gemv_held(x, sxm, wt, swn, y, sym, M, N, K, alpha, beta, vec, split, tile, held, partial);
 }
 
 // ---- The gated RMSNorm in front of out_proj in decode_layer.cu's persistent kernel (GatedRmsNorm, IKernels.Norm.cs).

@@ -92,7 +92,7 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
             Context.MakeCurrent();
             Check(cuMemsetD8Async(p, 0, (nuint)byteLength, Stream));
         }
-        return new CudaStorage(Device, Allocator, p, byteLength) { AllocatedWhileRecording = IsCapturing };
+        return new CudaStorage(Device, Allocator, p, byteLength);
     }
 
     /// <inheritdoc />

@@ -17,12 +17,6 @@ public sealed class CudaStorage : Storage
     /// <inheritdoc />
     public override Device Device { get; }
 
-    /// <summary>
-    /// Whether this block was handed out while a CUDA graph was being recorded: kernels of that recording may write
-    /// it, so a kernel must not read it before waiting for its predecessor (skinny_gemm.cu's early weight loads).
-    /// </summary>
-    internal bool AllocatedWhileRecording { get; init; }
-
     /// <inheritdoc />
     protected override void Free(nint pointer) => _allocator.Free((ulong)pointer, ByteLength);
 }
