@@ -1164,7 +1164,7 @@ inline void mma_tf32_16x8x8(float (&d)[4], const unsigned (&a)[4], const unsigne
 
 // ------------------------------------------------------------------------------------- cp.async (ssm.cu)
 //
-// ssm.cu's tile staging (SSD_TILES 2) copies global memory to shared memory with cp.async: cp_async16 (16 bytes,
+// ssm.cu's tile staging copies global memory to shared memory with cp.async: cp_async16 (16 bytes,
 // cp.async.cg) and cp_async4 (4 bytes, cp.async.ca), each with a source size in bytes (the rest of the destination
 // is zero-filled), then cp_async_commit (commit_group) and cp_async_wait<N> (wait_group N). Here the copy happens
 // when it is issued and commit / wait do nothing, so a kernel that reads a staged tile before its wait is not caught;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs the CUDA-on-CPU emulation checks (README.md): the emulation self-test, ssm.cu's SsdScan
-# forward / backward kernels (both tile variants, SSD_TILES 2 and 1) on cases written by `Aim.Cuda.Check --emit-ssd` against float64 references, and
+# forward / backward kernels on cases written by `Aim.Cuda.Check --emit-ssd` against float64 references, and
 # sample.cu's sample_tokens on cases of `Aim.Cuda.Check --emit-sample` (exact comparison), GatedRmsNormMatMul's
 # composition (norm.cu's rms_norm_f32 on strided rows, then skinny_gemm.cu's skinny_gemm_bf16) and skinny_gemm_bf16
 # alone on cases of `--emit-norm-gemm`,
@@ -34,11 +34,9 @@ CXXFLAGS=(-std=c++20 -O2 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -
 echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, decode_layer_check, grid_sync_check, sum_to_check, ssm_step_check, gated_norm_check ($CXX)"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" "$here/emu_selftest.cpp" -o "$build/emu_selftest" &
 p1=$!
-# ssm.cu's tile machinery in both variants (SSD_TILES 1: block_gemm, 2: tile_gemm; the kernels' default is 2).
-"$CXX" "${CXXFLAGS[@]}" -DSSD_TILES=2 -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check" &
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check" &
 p2=$!
 wait $p1
-"$CXX" "${CXXFLAGS[@]}" -DSSD_TILES=1 -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check_tiles1"
 wait $p2
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/sample_check.cpp" -o "$build/sample_check"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/normgemm_check.cpp" -o "$build/normgemm_check" &
@@ -72,10 +70,8 @@ fi
 status=0
 echo "== emu_selftest"
 "$build/emu_selftest" || status=1
-echo "== ssd_check (SSD_TILES 2)"
+echo "== ssd_check"
 "$build/ssd_check" "$build/cases" $filter || status=1
-echo "== ssd_check (SSD_TILES 1)"
-"$build/ssd_check_tiles1" "$build/cases" $filter || status=1
 echo "== sample_check"
 "$build/sample_check" "$build/sample-cases" $filter || status=1
 echo "== normgemm_check"

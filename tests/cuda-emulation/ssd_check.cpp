@@ -253,7 +253,7 @@ int main(int argc, char** argv)
         if (s.P <= SsdBwdMaxP && s.N <= SsdBwdMaxN) (run_case(dir, s, false, SSD_MM_FMA, true) ? pass : fail)++;
     }
     const auto& st = emu::stats();
-    std::printf("ssd_check (SSD_TILES %d): %d pass, %d fail (forward tol %.0e, backward tol %.0e NMSE vs float64); emulated %llu blocks, %llu threads, %llu block barriers, %llu warp barriers\n",
-                SSD_TILES, pass, fail, FwdTol, BwdTol, st.blocks, st.threads, st.block_barriers, st.warp_barriers);
+    std::printf("ssd_check: %d pass, %d fail (forward tol %.0e, backward tol %.0e NMSE vs float64); emulated %llu blocks, %llu threads, %llu block barriers, %llu warp barriers\n",
+                pass, fail, FwdTol, BwdTol, st.blocks, st.threads, st.block_barriers, st.warp_barriers);
     return fail == 0 && pass > 0 ? 0 : 1;
 }

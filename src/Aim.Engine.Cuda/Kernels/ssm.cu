@@ -12,176 +12,34 @@
 // The matrix products are block tiles of 64×64 outputs per 256-thread block, computed by one of three engines chosen
 // by the kernels' `mm` argument: SSD_MM_FMA (fp32 FMAs, 4×4 outputs per thread), SSD_MM_TF32 (one TF32 tensor-core
 // product: 10-bit mantissa inputs, fp32 accumulation) or SSD_MM_3XTF32 (each operand split into TF32 hi + lo and
-// hi·hi + hi·lo + lo·hi accumulated: about float32 accuracy at three tensor-core products). Two tile machineries,
-// chosen at compile time by SSD_TILES (AIM_NVRTC_DEFINES="-DSSD_TILES=1" for the old one):
-//   1  block_gemm: K-slices of 16 through registers into shared memory by per-element loader functions that apply
-//      the decays (an expf and 64-bit index arithmetic per element), two barriers per slice, 4-8 slices per tile.
-//      Nsight: ~10-13 TFLOP/s, latency/issue-bound (the loaders and the barriers of many short slices dominate).
-//   2  tile_gemm (default): the operands are plain strided tile copies issued with cp.async (16 bytes where the
-//      inner dimension is contiguous and 16-byte aligned, 4 bytes otherwise; outside the problem zero-filled by the
-//      copy), each staged in the layout it has in memory (no transposing copies); K-slices of 32, double-buffered,
-//      so a K ≤ 64 product has all its loads in flight before the first multiply and K = 128 keeps one slice in
-//      flight while one is multiplied; 2 barriers a slice (3 with a fix pass), 2-4 slices a product. Factors move
-//      out of the loaders: a factor of the output row scales the accumulator (between products or in the epilogue),
-//      a factor of k or of (row, k) (w, dt, exp(cs), exp(cs[l]-cs[s]) with the causal mask) is applied once to each
-//      staged A slice in shared memory. 36 KB of static shared memory a block (two blocks a multiprocessor).
+// hi·hi + hi·lo + lo·hi accumulated: about float32 accuracy at three tensor-core products). The tiles (tile_gemm
+// below): the operands are plain strided tile copies issued with cp.async (16 bytes where the inner dimension is
+// contiguous and 16-byte aligned, 4 bytes otherwise; outside the problem zero-filled by the copy), each staged in the
+// layout it has in memory (no transposing copies); K-slices of 32, double-buffered, so a K ≤ 64 product has all its
+// loads in flight before the first multiply and K = 128 keeps one slice in flight while one is multiplied; 2 barriers
+// a slice (3 with a fix pass), 2-4 slices a product. Factors stay out of the loaders: a factor of the output row
+// scales the accumulator (between products or in the epilogue), a factor of k or of (row, k) (w, dt, exp(cs),
+// exp(cs[l]-cs[s]) with the causal mask) is applied once to each staged A slice in shared memory. 36 KB of static
+// shared memory a block. (The first tiles staged K-slices of 16 through registers by per-element loaders that applied
+// the decays, an expf and index arithmetic per element: ~10 TFLOP/s, latency-bound; backward 2.45 -> 1.60 ms per
+// AiM-B layer at batch 32 with these tiles at three blocks a multiprocessor.)
 #include "common.cuh"
 #include "mma.cuh"
 #include "decode_step.cuh"
 
 #define SSD_TM 64
 #define SSD_TN 64
-#ifndef SSD_TK
-#define SSD_TK 16
-#endif
 #define SSD_THREADS 256
 #ifndef SSD_MIN_BLOCKS
-// Two blocks a multiprocessor (128 registers) hide more latency than the few spills cost (H200: backward 3.75 ->
-// 2.74 ms per AiM-B layer at batch 32); 3 measured +3% backward, -3% forward.
-#define SSD_MIN_BLOCKS 2
+// Three blocks a multiprocessor (80 registers, a few spills) hide more latency than two (H200, AiM-B layer at batch
+// 32, TF32 engine: backward 1.86 -> 1.60 ms, forward at chunk 128 0.52 -> 0.44 ms).
+#define SSD_MIN_BLOCKS 3
 #endif
-#ifndef SSD_TILES
-// The tile machinery of the matrix-product kernels: 1 = block_gemm (K-slices of 16 through registers by per-element
-// loaders), 2 = tile_gemm (cp.async-staged K-slices of 32, double-buffered; factors outside the loaders). See above.
-#define SSD_TILES 2
-#endif
-#define SSD_LDS (SSD_TM + 8)    // staged row pitch: fragment loads (row 4·t + g apart) hit 32 distinct banks
 #define SSD_LDO (SSD_TN + 4)    // pitch of the tensor-core result handed back to the 4×4-per-thread layout
 
 #define SSD_MM_FMA 0
 #define SSD_MM_TF32 1
 #define SSD_MM_3XTF32 3
-
-// Staged K-slices, or (after the last slice) the tensor-core result.
-union __align__(16) GemmSmem
-{
-    struct { float a[SSD_TK][SSD_LDS]; float b[SSD_TK][SSD_LDS]; } in;
-    float out[SSD_TM][SSD_LDO];
-};
-
-// acc[i][j] += Σ_k A(4·ty+i, k)·B(k, 4·tx+j) over k < kcount, where ty = tid/16, tx = tid%16. fa(i, k) and fb(k, j)
-// return the operand (0 outside the problem). AK / BK: the loaders walk k fastest (true) or i / j fastest (false),
-// chosen so that consecutive threads read consecutive addresses. mm: the engine (SSD_MM_*), uniform per launch.
-// With tensor cores, warp w computes rows 16·(w/2) .. +16 and columns 32·(w%2) .. +32 of the 64×64 tile as four
-// m16n8 accumulators; the sum is handed to acc through shared memory at the end.
-template <bool AK, bool BK, typename FA, typename FB>
-__device__ __forceinline__ void block_gemm(float (&acc)[4][4], int kcount, GemmSmem& sm, int mm, FA fa, FB fb)
-{
-    const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-    const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
-    const int wm = (warp / 2) * 16, wn = (warp % 2) * 32;
-    float d[4][4] = {};
-    // Software pipeline: slice k0 + SSD_TK is loaded into registers while slice k0 is multiplied, so each slice
-    // costs max(load latency, math) rather than their sum (the kernels are latency-bound, not math-bound).
-    constexpr int R = (SSD_TM * SSD_TK) / SSD_THREADS;
-    float ra[R], rb[R];
-    auto load = [&](int k0)
-    {
-#pragma unroll
-        for (int r = 0; r < R; r++)
-        {
-            int e = tid + r * SSD_THREADS;
-            int i = AK ? e / SSD_TK : e % SSD_TM;
-            int ka = AK ? e % SSD_TK : e / SSD_TM;
-            ra[r] = (k0 + ka < kcount) ? fa(i, k0 + ka) : 0.0f;
-            int j = BK ? e / SSD_TK : e % SSD_TN;
-            int kb = BK ? e % SSD_TK : e / SSD_TN;
-            rb[r] = (k0 + kb < kcount) ? fb(k0 + kb, j) : 0.0f;
-        }
-    };
-    if (kcount > 0) load(0);
-    for (int k0 = 0; k0 < kcount; k0 += SSD_TK)
-    {
-#pragma unroll
-        for (int r = 0; r < R; r++)
-        {
-            int e = tid + r * SSD_THREADS;
-            sm.in.a[AK ? e % SSD_TK : e / SSD_TM][AK ? e / SSD_TK : e % SSD_TM] = ra[r];
-            sm.in.b[BK ? e % SSD_TK : e / SSD_TN][BK ? e / SSD_TK : e % SSD_TN] = rb[r];
-        }
-        __syncthreads();
-        if (k0 + SSD_TK < kcount) load(k0 + SSD_TK);
-        if (mm == SSD_MM_FMA)
-        {
-#pragma unroll
-            for (int k = 0; k < SSD_TK; k++)
-            {
-                float4 av = *reinterpret_cast<const float4*>(&sm.in.a[k][ty * 4]);
-                float4 bv = *reinterpret_cast<const float4*>(&sm.in.b[k][tx * 4]);
-                float ar[4] = {av.x, av.y, av.z, av.w};
-                float br[4] = {bv.x, bv.y, bv.z, bv.w};
-#pragma unroll
-                for (int i = 0; i < 4; i++)
-#pragma unroll
-                    for (int j = 0; j < 4; j++) acc[i][j] = fmaf(ar[i], br[j], acc[i][j]);
-            }
-        }
-        else
-        {
-#pragma unroll
-            for (int kk = 0; kk < SSD_TK; kk += 8)
-            {
-                unsigned ahi[4], alo[4];
-                split_tf32(sm.in.a[kk + t][wm + g], ahi[0], alo[0]);
-                split_tf32(sm.in.a[kk + t][wm + g + 8], ahi[1], alo[1]);
-                split_tf32(sm.in.a[kk + t + 4][wm + g], ahi[2], alo[2]);
-                split_tf32(sm.in.a[kk + t + 4][wm + g + 8], ahi[3], alo[3]);
-#pragma unroll
-                for (int j = 0; j < 4; j++)
-                {
-                    unsigned bhi[2], blo[2];
-                    split_tf32(sm.in.b[kk + t][wn + 8 * j + g], bhi[0], blo[0]);
-                    split_tf32(sm.in.b[kk + t + 4][wn + 8 * j + g], bhi[1], blo[1]);
-                    if (mm == SSD_MM_3XTF32)
-                    {
-                        mma_tf32_16x8x8(d[j], alo, bhi);
-                        mma_tf32_16x8x8(d[j], ahi, blo);
-                    }
-                    mma_tf32_16x8x8(d[j], ahi, bhi);
-                }
-            }
-        }
-        __syncthreads();
-    }
-    if (mm != SSD_MM_FMA)
-    {
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-        {
-            int col = wn + 8 * j + 2 * t;
-            sm.out[wm + g][col] = d[j][0];
-            sm.out[wm + g][col + 1] = d[j][1];
-            sm.out[wm + g + 8][col] = d[j][2];
-            sm.out[wm + g + 8][col + 1] = d[j][3];
-        }
-        __syncthreads();
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-        {
-            float4 v = *reinterpret_cast<const float4*>(&sm.out[ty * 4 + i][tx * 4]);
-            acc[i][0] += v.x;
-            acc[i][1] += v.y;
-            acc[i][2] += v.z;
-            acc[i][3] += v.w;
-        }
-        __syncthreads();
-    }
-}
-
-// Writes the block's 64×64 tile: out(r, c) = acc for rows r0 + 4·ty + i < rows and columns c0 + 4·tx + j < cols.
-template <typename FO>
-__device__ __forceinline__ void block_store(const float (&acc)[4][4], int r0, int rows, int c0, int cols, FO out)
-{
-    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-        {
-            int r = r0 + ty * 4 + i, c = c0 + tx * 4 + j;
-            if (r < rows && c < cols) out(r, c, acc[i][j]);
-        }
-}
 
 // ---------------------------------------------------------------------------------------------- forward
 
@@ -243,62 +101,7 @@ extern "C" __global__ void ssd_cumsum_f32(const float* dt, const float* a, float
         w[bh * L + t] = expf(carry - cs[bh * L + t]) * dt[((i64)b * L + t) * H + h];
 }
 
-#if SSD_TILES == 1
-// CB (B, G, nc, Q, Q): block per (b, g, chunk, l-tile, s-tile), upper tiles skipped.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb_f32(
-    const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg, float* cb,
-    int B, int L, int G, int N, int Q, int nc, int mm)
-{
-    AIM_PDL_PROLOGUE();
-    int tiles = (Q + SSD_TM - 1) / SSD_TM;
-    const ChunkTile tile = chunk_tile(tiles, tiles, G, G, L, Q, nc);      // one "head" per group
-    const int b = tile.b, g = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
-    if (tile.jt > tile.it || l0 >= qlen) return;
-    __shared__ GemmSmem sm;
-    float acc[4][4] = {};
-    const float* cb0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    const float* bb0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    block_gemm<true, true>(acc, N, sm, mm,
-        [&](int i, int k) { int l = l0 + i; return l < qlen ? cb0[(i64)l * scl + k] : 0.0f; },
-        [&](int k, int j) { int s = s0 + j; return s < qlen ? bb0[(i64)s * sbl + k] : 0.0f; });
-    float* out = cb + (((i64)b * G + g) * nc + c) * Q * Q;
-    int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-        {
-            int l = l0 + ty * 4 + i, s = s0 + tx * 4 + j;
-            if (l < qlen && s < qlen) out[(i64)l * Q + s] = acc[i][j];
-        }
-}
-#endif
 
-#if SSD_TILES == 1
-// st (B, H, nc, P, N): block per (b, h, chunk, p-tile, n-tile).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_state_f32(
-    const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, float* st,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
-{
-    AIM_PDL_PROLOGUE();
-    const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
-    __shared__ GemmSmem sm;
-    float acc[4][4] = {};
-    const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    const float* w0 = w + tile.bh * L + t0;
-    block_gemm<false, false>(acc, qlen, sm, mm,
-        [&](int i, int s) { int p = p0 + i; return p < P ? x0[(i64)s * sxl + p] * w0[s] : 0.0f; },
-        [&](int s, int j) { int n = n0 + j; return n < N ? b0[(i64)s * sbl + n] : 0.0f; });
-    float* out = st + (tile.bh * nc + c) * P * N;
-    int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-        {
-            int p = p0 + ty * 4 + i, n = n0 + tx * 4 + j;
-            if (p < P && n < N) out[(i64)p * N + n] = acc[i][j];
-        }
-}
-#endif
 
 // The pass over the chunk states of one element, shared by the forward (states, from the initial state forwards)
 // and the backward (dL/dS_out, from dFinal backwards): in place, buf[c] becomes the running value entering chunk c
@@ -371,62 +174,6 @@ extern "C" __global__ void __launch_bounds__(SSD_PASS_THREADS, 4) ssd_state_pass
     ssd_pass<false>(st, cs, init, final_state, L, PN, Q, nc, tiles);
 }
 
-#if SSD_TILES == 1
-// y (B, L, H, P): block per (b, h, chunk, l-tile, p-tile). has_state: whether S_in can be non-zero (an
-// initial state was given); chunk 0 without one skips the state term.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_scan_f32(
-    const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
-    const float* d, const float* cb, const float* cs, const float* st, int has_state, float* y,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
-{
-    AIM_PDL_PROLOGUE();
-    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, p0 = tile.j0;
-    if (l0 >= qlen) return;
-    __shared__ GemmSmem sm;
-    float acc[4][4] = {};
-    int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    const i64 bh = tile.bh;
-    const float* cs0 = cs + bh * L + t0;
-    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    if (c > 0 || has_state)
-    {
-        const float* s0 = st + (bh * nc + c) * P * N;
-        block_gemm<true, true>(acc, N, sm, mm,
-            [&](int i, int n) { int l = l0 + i; return l < qlen ? c0[(i64)l * scl + n] : 0.0f; },
-            [&](int n, int j) { int p = p0 + j; return p < P ? s0[(i64)p * N + n] : 0.0f; });
-        for (int i = 0; i < 4; i++)
-        {
-            int l = l0 + ty * 4 + i;
-            float decay = l < qlen ? expf(cs0[l]) : 0.0f;
-            for (int j = 0; j < 4; j++) acc[i][j] *= decay;
-        }
-    }
-    const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
-    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
-    const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-    int kmax = min(qlen, l0 + SSD_TM);
-    block_gemm<true, false>(acc, kmax, sm, mm,
-        [&](int i, int s) {
-            int l = l0 + i;
-            if (l >= qlen || s > l) return 0.0f;
-            return cb0[(i64)l * Q + s] * expf(cs0[l] - cs0[s]) * dt0[(i64)s * H];
-        },
-        [&](int s, int j) { int p = p0 + j; return p < P ? x0[(i64)s * sxl + p] : 0.0f; });
-    float dh = d ? d[h] : 0.0f;
-    for (int i = 0; i < 4; i++)
-    {
-        int l = l0 + ty * 4 + i;
-        if (l >= qlen) continue;
-        float* yrow = y + (((i64)b * L + t0 + l) * H + h) * P;
-        for (int j = 0; j < 4; j++)
-        {
-            int p = p0 + tx * 4 + j;
-            if (p < P) yrow[p] = fmaf(dh, x0[(i64)l * sxl + p], acc[i][j]);
-        }
-    }
-}
-#endif
 
 // ------------------------------------------------------------------------------------ backward (chunked)
 //
@@ -478,28 +225,6 @@ __device__ __forceinline__ void tile_row_dots(const float (&acc)[4][4], const fl
     }
 }
 
-#if SSD_TILES == 1
-// gst (B, H, nc, P, N) = Σ_l exp(cs[l])·dY[l,p]·C[l,n] per chunk: block per (b, h, chunk, p-tile, n-tile).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dstate_f32(
-    const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, float* gst,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
-{
-    AIM_PDL_PROLOGUE();
-    const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
-    const i64 bh = tile.bh;
-    __shared__ GemmSmem sm;
-    float acc[4][4] = {};
-    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    const float* cs0 = cs + bh * L + t0;
-    block_gemm<false, false>(acc, qlen, sm, mm,
-        [&](int i, int l) { int p = p0 + i; return p < P ? gy0[(i64)l * H * P + p] * expf(cs0[l]) : 0.0f; },
-        [&](int l, int j) { int n = n0 + j; return n < N ? c0[(i64)l * scl + n] : 0.0f; });
-    float* out = gst + (bh * nc + c) * P * N;
-    block_store(acc, p0, P, n0, N, [&](int p, int n, float v) { out[(i64)p * N + n] = v; });
-}
-#endif
 
 // In place: gst[c] (Σ_l exp(cs)·dY ⊗ C of chunk c) becomes G_c = dL/dS_out of chunk c; G_{nc-1} = dFinal (or 0),
 // G_{c-1} = exp(cs_c[Q-1])·G_c + gst[c]; dinit gets the gradient of the state entering chunk 0. As ssd_state_pass.
@@ -535,166 +260,14 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     }
 }
 
-#if SSD_TILES == 1
-// dmd (B, H, nc, Q, Q): dMd[l,s] = exp(cs[l]-cs[s])·Σ_p dY[l,p]·x[s,p] for s ≤ l, 0 above the diagonal.
-// Block per (b, h, chunk, l-tile, s-tile); tiles wholly above the diagonal are skipped (never read).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dm_f32(
-    const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* cs, float* dmd,
-    int B, int L, int H, int P, int Q, int nc, int mm)
-{
-    AIM_PDL_PROLOGUE();
-    int tiles = (Q + SSD_TM - 1) / SSD_TM;
-    const ChunkTile tile = chunk_tile(tiles, tiles, H, H, L, Q, nc);
-    const int b = tile.b, h = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
-    if (tile.jt > tile.it || l0 >= qlen) return;
-    const i64 bh = tile.bh;
-    __shared__ GemmSmem sm;
-    float acc[4][4] = {};
-    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-    const float* cs0 = cs + bh * L + t0;
-    block_gemm<true, true>(acc, P, sm, mm,
-        [&](int i, int p) { int l = l0 + i; return l < qlen ? gy0[(i64)l * H * P + p] : 0.0f; },
-        [&](int p, int j) { int s = s0 + j; return s < qlen ? x0[(i64)s * sxl + p] : 0.0f; });
-    float* out = dmd + (bh * nc + c) * Q * Q;
-    block_store(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = s <= l ? v * expf(cs0[l] - cs0[s]) : 0.0f; });
-}
-#endif
 
-#if SSD_TILES == 1
-// dX (B, L, H, P): block per (b, h, chunk, s-tile, p-tile). has_g: whether G of this chunk can be non-zero.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dx_f32(
-    const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg,
-    const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
-{
-    AIM_PDL_PROLOGUE();
-    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, p0 = tile.j0;
-    if (s0 >= qlen) return;
-    const i64 bh = tile.bh;
-    __shared__ GemmSmem sm;
-    float acc[4][4] = {};
-    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    const float* cs0 = cs + bh * L + t0;
-    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
-    const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
-    block_gemm<false, false>(acc, qlen - s0, sm, mm,
-        [&](int i, int k) {
-            int s = s0 + i, l = s0 + k;
-            if (s >= qlen || l < s) return 0.0f;
-            return cb0[(i64)l * Q + s] * expf(cs0[l] - cs0[s]) * dt0[(i64)s * H];
-        },
-        [&](int k, int j) { int p = p0 + j; return p < P ? gy0[(i64)(s0 + k) * H * P + p] : 0.0f; });
-    if (c < nc - 1 || has_final)
-    {
-        const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-        const float* w0 = w + bh * L + t0;
-        const float* g0 = gst + (bh * nc + c) * P * N;
-        block_gemm<true, true>(acc, N, sm, mm,
-            [&](int i, int n) { int s = s0 + i; return s < qlen ? b0[(i64)s * sbl + n] * w0[s] : 0.0f; },
-            [&](int n, int j) { int p = p0 + j; return p < P ? g0[(i64)p * N + n] : 0.0f; });
-    }
-    float dh = d ? d[h] : 0.0f;
-    block_store(acc, s0, qlen, p0, P, [&](int s, int p, float v) {
-        i64 at = (((i64)b * L + t0 + s) * H + h) * P + p;
-        dx[at] = fmaf(dh, gy[at], v);
-    });
-}
-#endif
 
-#if SSD_TILES == 1
-// dch (B, L, H, N) per head and part_i (B, H, L, tn): block per (b, h, chunk, l-tile, n-tile).
-// has_state: whether S_in can be non-zero (an initial state was given); chunk 0 without one skips that term.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dc_f32(
-    const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
-    const float* cs, const float* st, int has_state, const float* dmd, float* dch, float* part_i,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
-{
-    AIM_PDL_PROLOGUE();
-    const int tn = (N + SSD_TN - 1) / SSD_TN;
-    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, n0 = tile.j0, nj = tile.jt;
-    if (l0 >= qlen) return;
-    const i64 bh = tile.bh;
-    __shared__ GemmSmem sm;
-    float acc[4][4] = {};
-    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    const float* cs0 = cs + bh * L + t0;
-    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    if (c > 0 || has_state)
-    {
-        const float* s0 = st + (bh * nc + c) * P * N;
-        block_gemm<true, false>(acc, P, sm, mm,
-            [&](int i, int p) { int l = l0 + i; return l < qlen ? gy0[(i64)l * H * P + p] * expf(cs0[l]) : 0.0f; },
-            [&](int p, int j) { int n = n0 + j; return n < N ? s0[(i64)p * N + n] : 0.0f; });
-    }
-    tile_row_dots(acc, c0, scl, l0, qlen, n0, N, part_i + (bh * L + t0) * tn, tn, nj);
-    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
-    const float* dm0 = dmd + (bh * nc + c) * Q * Q;
-    block_gemm<true, false>(acc, min(qlen, l0 + SSD_TM), sm, mm,
-        [&](int i, int s) { int l = l0 + i; return (l < qlen && s <= l) ? dm0[(i64)l * Q + s] * dt0[(i64)s * H] : 0.0f; },
-        [&](int s, int j) { int n = n0 + j; return n < N ? b0[(i64)s * sbl + n] : 0.0f; });
-    block_store(acc, l0, qlen, n0, N, [&](int l, int n, float v) { dch[(((i64)b * L + t0 + l) * H + h) * N + n] = v; });
-}
-#endif
 
-#if SSD_TILES == 1
-// dbh (B, L, H, N) per head and part_v (B, H, L, tn): block per (b, h, chunk, s-tile, n-tile).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_db_f32(
-    const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
-    const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
-    float* dbh, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
-{
-    AIM_PDL_PROLOGUE();
-    const int tn = (N + SSD_TN - 1) / SSD_TN;
-    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, n0 = tile.j0, nj = tile.jt;
-    if (s0 >= qlen) return;
-    const i64 bh = tile.bh;
-    __shared__ GemmSmem sm;
-    float acc[4][4] = {};
-    const int ty = threadIdx.x / 16;
-    const float* cs0 = cs + bh * L + t0;
-    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
-    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    if (c < nc - 1 || has_final)
-    {
-        const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-        const float* g0 = gst + (bh * nc + c) * P * N;
-        float cslast = cs0[qlen - 1];
-        block_gemm<true, false>(acc, P, sm, mm,
-            [&](int i, int p) { int s = s0 + i; return s < qlen ? x0[(i64)s * sxl + p] * expf(cslast - cs0[s]) : 0.0f; },
-            [&](int p, int j) { int n = n0 + j; return n < N ? g0[(i64)p * N + n] : 0.0f; });
-    }
-    tile_row_dots(acc, b0, sbl, s0, qlen, n0, N, part_v + (bh * L + t0) * tn, tn, nj);
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-    {
-        int s = s0 + ty * 4 + i;
-        float dts = s < qlen ? dt0[(i64)s * H] : 0.0f;
-#pragma unroll
-        for (int j = 0; j < 4; j++) acc[i][j] *= dts;
-    }
-    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    const float* dm0 = dmd + (bh * nc + c) * Q * Q;
-    block_gemm<false, false>(acc, qlen - s0, sm, mm,
-        [&](int i, int k) {
-            int s = s0 + i, l = s0 + k;
-            return (s < qlen && l >= s) ? dm0[(i64)l * Q + s] * dt0[(i64)s * H] : 0.0f;
-        },
-        [&](int k, int j) { int n = n0 + j; return n < N ? c0[(i64)(s0 + k) * scl + n] : 0.0f; });
-    block_store(acc, s0, qlen, n0, N, [&](int s, int n, float v) { dbh[(((i64)b * L + t0 + s) * H + h) * N + n] = v; });
-}
-#endif
 
-#if SSD_TILES == 2
-// ------------------------------------------------------------------------------------------ tiles, SSD_TILES 2
+// ---------------------------------------------------------------------------------------------------- tiles
 //
-// The same 64×64 output tiles (4×4 outputs a thread, or four m16n8 accumulators a warp) as block_gemm, staged for
-// throughput: operands are plain strided tile copies (cp.async, 16 bytes where the inner dimension is contiguous and
-// 16-byte aligned, else 4 bytes; rows and columns outside the problem zero-filled by the copy), K-slices of T2_K = 32
+// 64×64 output tiles (4×4 outputs a thread, or four m16n8 accumulators a warp), staged for throughput: operands are
+// plain strided tile copies (cp.async, 16 bytes where the inner dimension is contiguous and 16-byte aligned, else 4 bytes; rows and columns outside the problem zero-filled by the copy), K-slices of T2_K = 32
 // double-buffered, both slices of a K ≤ 64 product issued before the first is used. Each operand is staged in the
 // layout its memory has: MK ([m][k], k contiguous: C, B rows, dY rows, x rows as reduction over p/n) or KM ([k][m], m
 // contiguous), so no copy transposes. Factors: a factor of the output row scales the accumulator between products or
@@ -844,7 +417,7 @@ __device__ __forceinline__ void t2_fma(float (&acc)[4][4], const float* as, cons
     }
 }
 
-// d += one staged slice on the tensor cores (the warp's four m16n8 tiles, as block_gemm).
+// d += one staged slice on the tensor cores (warp w: rows 16·(w/2) .. +16, columns 32·(w%2) .. +32, four m16n8 tiles).
 template <bool AMK, bool BMK>
 __device__ __forceinline__ void t2_mma(float (&d)[4][4], const float* as, const float* bs, int mm)
 {
@@ -993,7 +566,8 @@ __device__ __forceinline__ void t2_scale_rows(float (&acc)[4][4], int r0, FR f)
     }
 }
 
-// The tile kernels with SSD_TILES 2: the same arguments, grids and outputs as the SSD_TILES 1 kernels above.
+// The tile kernels: forward (ssd_cb, ssd_chunk_state, ssd_chunk_scan) and backward (ssd_bwd_dstate, ssd_bwd_dm,
+// ssd_bwd_dx, ssd_bwd_dc, ssd_bwd_db), grids and formulas as listed at the top and in the backward's derivation.
 
 // CB (B, G, nc, Q, Q): block per (b, g, chunk, l-tile, s-tile), upper tiles skipped.
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb_f32(
@@ -1226,7 +800,6 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? dt0[(i64)s * H] : 0.0f; });
     t2_store<false>(acc, s0, qlen, n0, N, [&](int s, int n, float v) { dbh[(((i64)b * L + t0 + s) * H + h) * N + n] = v; });
 }
-#endif
 
 // dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above.
 #define SSD_SCALAR_THREADS 128
