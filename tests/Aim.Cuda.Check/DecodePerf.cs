@@ -1,7 +1,7 @@
 // Where a decode step's time goes on the GPU: every kernel of one AiM-B layer step (and the once-per-step head and
 // sampler) timed inside a CUDA graph of 20 back-to-back launches, as the recorded decode runs them, at the row
 // counts of batch 1, 64 and 256 with CFG. Rows with 0 calls per step time alternatives of a row above (SsmStep's
-// launch plans, SampleTokens' general path) for tuning; they are not in the sum. Each figure sits next to its bandwidth floor (bytes / measured copy rate).
+// launch plans) for tuning; they are not in the sum. Each figure sits next to its bandwidth floor (bytes / measured copy rate).
 using Aim.Engine.Autograd;
 using Aim.Engine.Backends;
 using Aim.Engine.Cuda.Runtime;
@@ -80,7 +80,7 @@ internal static class DecodePerf
                     kernels.PersistentDecodeLayer = before;
                 }
             };
-            // SsmStep with a forced launch plan (CudaKernels.SsmStepPlanOverride), SampleTokens forced onto its general path.
+            // SsmStep with a forced launch plan (CudaKernels.SsmStepPlanOverride).
             Action SsmPlan(int threads, int perWarp) => () =>
             {
                 kernels.SsmStepPlanOverride = (threads, perWarp);
@@ -93,18 +93,6 @@ internal static class DecodePerf
                     kernels.SsmStepPlanOverride = null;
                 }
             };
-            void SampleGeneral()
-            {
-                kernels.SampleRegisterPath = false;
-                try
-                {
-                    Ops.SampleTokens(logits, steps, tokens, positions, history, settings);
-                }
-                finally
-                {
-                    kernels.SampleRegisterPath = true;
-                }
-            }
             double layerBytes = ((double)inProj * d + (double)d * e) * 2 + 2.0 * rows * c * k * f32 + 2.0 * rows * h * p * n * f32 + 8.0 * rows * d * f32;
             var cases = new (string Name, Action Work, double Bytes, int PerStep)[]
             {
@@ -127,7 +115,6 @@ internal static class DecodePerf
                 ("SsmStep plan 128 thr x 4 rows/warp", SsmPlan(128, 4), 2.0 * rows * h * p * n * f32, 0),
                 ("MatMul head (bf16 tied table)", () => Ops.MatMul(hidden, head, transB: true), (double)v * d * 2 + rows * (d + v) * f32, 1),
                 ("SampleTokens (cfg, top-k 600, top-p 0.98)", () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings), rows * v * f32, 1),
-                ("SampleTokens general path (no registers)", SampleGeneral, rows * v * f32, 0),
                 ("Embedding word (bf16 table) + pos + add", () => Ops.Add(Ops.Embedding(head, tokens), Ops.Embedding(Ops.Narrow(head, 0, 0, 257), positions)), 3.0 * rows * d * f32, 1),
             };
             double total = 0, floorTotal = 0;

@@ -39,11 +39,6 @@ internal static class SampleEmit
             // top-p over more than the 4096-key shared tile: the global scratch sort path.
             ("v16384_b2_topp0.5_k0", 2, 16384, defaults with { TopK = 0, TopP = 0.5 }, 1),
             ("v257_b2_step_out_of_range", 2, 257, defaults, Length),
-            // more kept entries than the 1024 threads (the register path sorts them in the shared tile), a V that is no
-            // multiple of 1024 (a partial last tile), top-k 1 (one kept entry, no top-p sort).
-            ("v16384_b1_topk1500", 1, 16384, defaults with { TopK = 1500 }, 2),
-            ("v12345_b3_defaults", 3, 12345, defaults with { CfgScale = 3 }, 1),
-            ("v12345_b1_topk1", 1, 12345, defaults with { TopK = 1 }, 0),
         ];
         var reference = new ReferenceKernels();
         using var manifest = new StreamWriter(Path.Combine(dir, "manifest.txt"));

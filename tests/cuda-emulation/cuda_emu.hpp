@@ -21,7 +21,7 @@
 //     `__shared__` is `static` (see the cooperative launches below for the exception).
 //   * __syncthreads releases when every thread that has not returned waits at it (as hardware counts only live
 //     threads). Threads still waiting at a warp-collective whose lanes sit at __syncthreads = deadlock: reported.
-//   * Warp collectives (__syncwarp, __shfl*_sync, __ballot_sync, __match_any_sync, __any/__all_sync) wait until every lane of the
+//   * Warp collectives (__syncwarp, __shfl*_sync, __ballot_sync, __any/__all_sync) wait until every lane of the
 //     mask (restricted to lanes that exist in the block) has arrived with the same mask; a mask naming a lane that
 //     has returned, or lanes of one warp in different collectives, are reported as errors. Shuffles follow the
 //     CUDA width/segment rules; reading a lane outside the mask is reported as an error (undefined on hardware).
@@ -819,20 +819,6 @@ inline unsigned __ballot_sync(unsigned mask, int pred)
     unsigned r = 0, m = g_cur->wait_mask;
     for (unsigned k = 0; k < 32; k++)
         if ((m & (1u << k)) && b.slots[w * 32 + k]) r |= 1u << k;
-    warp_wait(mask, 3);
-    return r;
-}
-// The lanes of mask whose value equals this lane's (sm_70+).
-inline unsigned __match_any_sync(unsigned mask, unsigned value)
-{
-    using namespace emu::detail;
-    Block& b = block();
-    unsigned w = warp_id();
-    b.slots[w * 32 + lane_id()] = value;
-    warp_wait(mask, 2);
-    unsigned r = 0, m = g_cur->wait_mask;
-    for (unsigned k = 0; k < 32; k++)
-        if ((m & (1u << k)) && b.slots[w * 32 + k] == value) r |= 1u << k;
     warp_wait(mask, 3);
     return r;
 }

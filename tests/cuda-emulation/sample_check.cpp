@@ -2,8 +2,7 @@
 // src/Aim.Engine.Cuda/Kernels/CudaKernels.Sample.cs (one 1024-thread block per image, a shared tile of
 // min(2^ceil(log2 V), 4096) keys, a global scratch of B·2^ceil(log2 V) keys when top-p is on and V exceeds the
 // tile) on the cases written by `Aim.Cuda.Check --emit-sample DIR`, and compares tokens, steps, positions and
-// history EXACTLY with ReferenceKernels.SampleTokens (as OpCases.Sample.cs does, MaxNmse 0). Every case runs twice:
-// allowRegisters 1 (the launch of CudaKernels.Sample.cs: the register path for V <= 16384) and 0 (the general path).
+// history EXACTLY with ReferenceKernels.SampleTokens (as OpCases.Sample.cs does, MaxNmse 0).
 // Usage: sample_check DIR [case-name-substring]    exit 1 on any difference.
 #include "cuda_emu.hpp"
 #include "emu_cases.hpp"
@@ -50,12 +49,8 @@ int main(int argc, char** argv)
         if (!filter.empty() && name.find(filter) == std::string::npos) continue;
         const std::string at = dir + "/" + name + "/";
         auto logits = read_file<float>(at + "logits.f32", (size_t)2 * B * V);
-        const auto stepsIn = read_file<i64>(at + "steps.i64", (size_t)2 * B);
-        const auto historyIn = read_file<i64>(at + "history.i64", (size_t)B * T);
-      for (int allowRegisters : {1, 0})
-      {
-        auto steps = stepsIn;
-        auto history = historyIn;
+        auto steps = read_file<i64>(at + "steps.i64", (size_t)2 * B);
+        auto history = read_file<i64>(at + "history.i64", (size_t)B * T);
         std::vector<i64> tokens(2 * B, -7), positions(2 * B, -7);
 
         auto t0 = std::chrono::steady_clock::now();
@@ -67,7 +62,7 @@ int main(int argc, char** argv)
         std::vector<u64> scratch(useScratch ? (size_t)B * span : 0, ~0ULL);
         emu::launch(dim3((unsigned)B), dim3(SampleThreads), (size_t)tileCap * sizeof(u64), sample_tokens,
                     logits.data(), steps.data(), tokens.data(), positions.data(), history.data(), B, V, T, (float)cfg, temperature, topK,
-                    topP, (u64)seed, (u64)counterBase, shift, tileCap, useScratch ? scratch.data() : nullptr, useScratch ? (i64)span : (i64)0, allowRegisters);
+                    topP, (u64)seed, (u64)counterBase, shift, tileCap, useScratch ? scratch.data() : nullptr, useScratch ? (i64)span : (i64)0);
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
         std::string detail;
@@ -75,13 +70,11 @@ int main(int argc, char** argv)
                  + differences("steps", steps, read_file<i64>(at + "steps_out.i64", (size_t)2 * B), detail)
                  + differences("positions", positions, read_file<i64>(at + "positions.i64", (size_t)2 * B), detail)
                  + differences("history", history, read_file<i64>(at + "history_out.i64", (size_t)B * T), detail);
-        const bool registers = allowRegisters && V <= 16 * SampleThreads;
-        std::printf("%-28s | %-8s | %s | %d differing values | tokens", name.c_str(), registers ? "register" : "general", diff == 0 ? "pass" : "FAIL", diff);
+        std::printf("%-28s | %s | %d differing values | tokens", name.c_str(), diff == 0 ? "pass" : "FAIL", diff);
         for (int b = 0; b < B; b++) std::printf(" %lld", (long long)tokens[b]);
         std::printf(" | %.1f s%s\n%s", secs, useScratch ? " (global scratch allocated)" : "", detail.c_str());
         std::fflush(stdout);
         (diff == 0 ? pass : fail)++;
-      }
     }
     std::printf("sample_check: %d pass, %d fail (exact comparison with ReferenceKernels.SampleTokens)\n", pass, fail);
     return fail == 0 && pass > 0 ? 0 : 1;

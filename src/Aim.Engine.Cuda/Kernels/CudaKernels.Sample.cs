@@ -1,8 +1,7 @@
 // SampleTokens (IKernels.Sample.cs) on CUDA: one block of SampleThreads threads per image, kernel in sample.cu (how
-// it works, and how it can differ from the host, is described there; V <= 16384 takes its register path). One block
-// per image even at batch 1: the steps depend on each other (max, four radix digits, the top-p cut, the draw), and
-// spreading an image over blocks would put a grid-wide barrier (~1.5 µs on the H200, NOTES.md) where a block barrier
-// costs tens of nanoseconds; the register path removes the passes over global memory and most barriers instead. The wrapper checks shapes, dtypes and
+// it works, and how it can differ from the host, is described there). One block per image even at batch 1: the steps
+// depend on each other (max, four radix digits, the top-p cut, the draw), and spreading an image over blocks would put
+// a grid-wide barrier (~1.9 µs on the H200, NOTES.md) where a block barrier costs tens of nanoseconds. The wrapper checks shapes, dtypes and
 // settings on the host and never reads device memory, so a decode step that calls it has no host synchronisation:
 // steps out of [0, T) and all -inf/NaN rows, which the host kernels reject, are handled on the device as sample.cu
 // documents (token 0). Shared memory: a tile of min(2^ceil(log2 V), SampleTileCap) 64-bit keys (at most 32 KiB,
@@ -21,10 +20,6 @@ public sealed unsafe partial class CudaKernels
 {
     private const int SampleThreads = 1024;
     private const int SampleTileCap = 4096; // 64-bit keys in the shared tile: 32 KiB
-
-    /// <summary>Whether sample_tokens may take its register path (V up to 16 · 1024; same tokens as the general path, bit for bit).
-    /// On by default; off only to time the two paths against each other (Aim.Cuda.Check's DecodePerf).</summary>
-    internal bool SampleRegisterPath { get; set; } = true;
 
     /// <inheritdoc />
     public void SampleTokens(Tensor logits, Tensor steps, Tensor tokens, Tensor positions, Tensor history, in SampleSettings settings)
@@ -57,7 +52,6 @@ public sealed unsafe partial class CudaKernels
         args.Add(tileCap);
         args.Add(scratch is null ? 0UL : Ptr(scratch));
         args.Add(scratch is null ? 0L : (long)span);
-        args.Add(SampleRegisterPath ? 1 : 0);
         Launch(Function("sample.cu", "sample_tokens"), (uint)b, SampleThreads, (uint)(tileCap * sizeof(ulong)), args);
     }
 }

@@ -2,10 +2,7 @@
 // every image, plus the decode-state update, with nothing read back to the host. The host algorithm it restates is
 // Reference/TokenSampler.cs; the uniforms are Philox.UniformDouble (Random/Philox.cs), bit for bit.
 //
-// One block per image (blockDim.x a multiple of 32, up to 1024). Two paths give the same tokens bit for bit: the
-// register path (sample_row_registers, V <= SAMPLE_REG · blockDim.x, i.e. 16384 at 1024 threads, when the host allows
-// it) reads the guided row once into registers and cuts the barriers (its comment lists how); the general path below
-// handles any V. General path: the guided row is never stored: every pass over
+// One block per image (blockDim.x a multiple of 32, up to 1024). The guided row is never stored: every pass over
 // the vocabulary recomputes guided[i] from the two logits rows (two loads and three float32 operations, with the
 // *_rn intrinsics so that NVRTC cannot contract them into an FMA; the temperature division is a double division).
 //  1. Block max of the guided row and a NaN flag. A row that is all -inf or holds a NaN (where the host kernels
@@ -201,54 +198,6 @@ __device__ void bitonic_sort(u64* data, int n, u64* tile, int tileCap)
     }
 }
 
-// ---------------------------------------------------------------- the register path
-
-// Guided values a thread holds in registers on the register path (V <= SAMPLE_REG · blockDim.x, blockDim.x >= 32 ·
-// SAMPLE_REG): entry i = threadIdx.x + j · blockDim.x sits in register j, so the thread-strided loops of the general
-// path visit the same entries in the same order, and tile j of the draw's scan is register j of every thread.
-#define SAMPLE_REG 16
-
-// Bitonic sort of n keys (a power of two, n <= blockDim.x) held one per thread (thread t holds element t; threads >= n
-// take part in the shuffles and barriers only). Stages with j < 32 exchange within a warp by shuffles, the others
-// through the shared tile (n keys): 15 stages of barriers for n = 1024 instead of 55. Keys are distinct (the index is
-// in the low bits; padding ~0 sorts last), so the result equals bitonic_sort's.
-__device__ __forceinline__ u64 bitonic_sort_registers(u64 key, int n, u64* tile)
-{
-    const int tid = threadIdx.x;
-    for (int k = 2; k <= n; k <<= 1)
-        for (int j = k >> 1; j > 0; j >>= 1)
-        {
-            u64 other;
-            if (j >= 32)
-            {
-                __syncthreads(); // the previous stage's readers are done
-                if (tid < n) tile[tid] = key;
-                __syncthreads();
-                other = tid < n ? tile[tid ^ j] : key;
-            }
-            else
-            {
-                other = __shfl_xor_sync(SAMPLE_FULL_MASK, key, j);
-            }
-            // bitonic_stage: the lower element of a pair takes the minimum where (index & k) == 0, the maximum elsewhere.
-            const bool up = (tid & k) == 0, lower = (tid & j) == 0;
-            if (tid < n) key = lower == up ? (other < key ? other : key) : (other > key ? other : key);
-        }
-    return key;
-}
-
-// Appends entry_key(g, i) for every thread whose `keep` is set at keys[found[2]++]: one shared atomic per warp (the
-// order of the keys is irrelevant: they are sorted next). Called by every thread of the block.
-__device__ __forceinline__ void gather_kept(bool keep, u64 key, u64* keys, int* counter)
-{
-    const int lane = threadIdx.x & 31;
-    const unsigned votes = __ballot_sync(SAMPLE_FULL_MASK, keep);
-    int base = 0;
-    if (lane == 0 && votes != 0u) base = atomicAdd(counter, __popc(votes));
-    base = __shfl_sync(SAMPLE_FULL_MASK, base, 0);
-    if (keep) keys[base + __popc(votes & ((1u << lane) - 1u))] = key;
-}
-
 // ---------------------------------------------------------------- the kernel
 
 // guided[i] = u[i] + (c[i] - u[i]) * cfg in float32, one rounding each; then / temperature in double when scaled.
@@ -263,246 +212,18 @@ __device__ __forceinline__ float guided_at(const float* c, const float* u, int i
 // The 64-bit sort key of entry i with guided value g: (float key << 32) | i.
 __device__ __forceinline__ u64 entry_key(float g, int i) { return ((u64)float_key(g) << 32) | (u64)(unsigned int)i; }
 
-// Radix select, one digit: hist holds the 256 counts of the candidates' current digit; the digit of the `remaining`-th
-// largest candidate goes to found[0] and its rank among that digit's candidates to found[1] (warp 0 writes them).
-__device__ __forceinline__ void radix_digit(const int* hist, int remaining, int* found)
-{
-    const int tid = threadIdx.x;
-    if (tid < 32)
-    {
-        // lane l owns bins 255 - 8l down to 248 - 8l; counts accumulate from the top bin down.
-        int sum = 0;
-        for (int q = 0; q < 8; q++) sum += hist[255 - 8 * tid - q];
-        int incl = sum;
-        for (int o = 1; o < 32; o <<= 1)
-        {
-            int n = __shfl_up_sync(SAMPLE_FULL_MASK, incl, o);
-            if (tid >= o) incl += n;
-        }
-        int excl = incl - sum;
-        unsigned int here = __ballot_sync(SAMPLE_FULL_MASK, excl < remaining && remaining <= incl);
-        if (tid == __ffs(here) - 1)
-        {
-            int acc = excl;
-            for (int q = 0; q < 8; q++)
-            {
-                int bin = 255 - 8 * tid - q, h = hist[bin];
-                if (acc + h >= remaining)
-                {
-                    found[0] = bin;
-                    found[1] = remaining - acc;
-                    break;
-                }
-                acc += h;
-            }
-        }
-    }
-}
-
-// Top-p on the m (> 1) kept entries sorted ascending in keys: the 64-bit key of the smallest entry that stays. Masses
-// e^(x - max) in double, their total (thread-strided partial sums, block_reduce), then a block scan of mass/total in
-// sorted order, tile by tile: the entries j < m - 1 with cumulative mass <= 1 - p are removed.
-__device__ __forceinline__ u64 top_p_cut(const u64* keys, int m, double topP, double* slots)
-{
-    const int tid = threadIdx.x, bd = blockDim.x;
-    double top = (double)key_float((unsigned int)(keys[m - 1] >> 32));
-    double total = 0.0;
-    for (int j = tid; j < m; j += bd) total += exp((double)key_float((unsigned int)(keys[j] >> 32)) - top);
-    total = block_reduce(total, SumOp(), 0.0, slots);
-    double threshold = 1.0 - topP, carry = 0.0;
-    int removed = 0;
-    for (int base = 0; base < m - 1; base += bd)
-    {
-        int j = base + tid;
-        double q = j < m - 1 ? exp((double)key_float((unsigned int)(keys[j] >> 32)) - top) / total : 0.0;
-        double tileTotal;
-        double cum = carry + block_inclusive_scan(q, slots, &tileTotal);
-        if (j < m - 1 && cum <= threshold) removed++;
-        carry += tileTotal;
-    }
-    removed = block_reduce(removed, SumOp(), 0, slots);
-    return keys[removed];
-}
-
-// The register path of sample_tokens for one image (V <= SAMPLE_REG · blockDim.x): the general path's steps with the
-// guided row read once into registers (the general path recomputes it from global memory in each of its ~9 passes),
-// the radix histograms with one shared atomic per (warp, distinct digit) (the first digit of most logits is one of a
-// few values: per-lane atomics on the same bin serialise), the top-p gather with one atomic per warp, the sort of
-// up to blockDim.x kept entries in registers (bitonic_sort_registers), and the draw's scan of every tile at once
-// (one barrier pass instead of a scan and a reduction per tile until the hit). Every double sum has the general path's
-// terms and order: a thread's partial sum of the draw adds its entries in increasing index (zeros of entries past V
-// are exact no-ops), the tile scans are the same Kogge-Stone shuffles and warp-sum scans, and the carry adds the tile
-// totals in order; so the token is the general path's, bit for bit. Returns the token; 0 for an all -inf or NaN row.
-__device__ __forceinline__ i64 sample_row_registers(const float* c, const float* u, int v, float cfg, double temperature, bool scaled, int topK,
-                                    double topP, double uniform, int tileCap, u64* scratchSlice, u64* tile, double* slots, int* hist,
-                                    int* found, double* tileSums)
-{
-    const int tid = threadIdx.x, bd = blockDim.x, lane = tid & 31, warp = tid >> 5, warps = bd >> 5;
-    float gv[SAMPLE_REG];
-    float mx = SAMPLE_NEG_INF;
-    int nan = 0;
-#pragma unroll
-    for (int j = 0; j < SAMPLE_REG; j++)
-    {
-        const int i = tid + j * bd;
-        gv[j] = SAMPLE_NEG_INF;
-        if (i < v)
-        {
-            gv[j] = guided_at(c, u, i, cfg, temperature, scaled);
-            if (gv[j] != gv[j]) nan = 1;
-            else mx = fmaxf(mx, gv[j]);
-        }
-    }
-    mx = block_reduce(mx, MaxOp(), SAMPLE_NEG_INF, slots);
-    nan = block_reduce(nan, MaxOp(), 0, slots);
-    if (nan != 0 || mx == SAMPLE_NEG_INF) return 0;
-
-    // top-k
-    unsigned int kthKey = 0u;
-    if (topK > 0 && topK < v)
-    {
-        unsigned int prefix = 0u, mask = 0u;
-        int remaining = topK;
-        for (int shift = 24; shift >= 0; shift -= 8)
-        {
-            for (int j = tid; j < 256; j += bd) hist[j] = 0;
-            __syncthreads();
-#pragma unroll
-            for (int j = 0; j < SAMPLE_REG; j++)
-            {
-                const unsigned int key = float_key(gv[j]), bin = (key >> shift) & 255u;
-                const bool candidate = tid + j * bd < v && (key & mask) == prefix;
-                // the lanes of one digit (non-candidates group under 256); the lowest adds their count
-                const unsigned int peers = __match_any_sync(SAMPLE_FULL_MASK, candidate ? bin : 256u);
-                if (candidate && lane == __ffs(peers) - 1) atomicAdd(&hist[bin], __popc(peers));
-            }
-            __syncthreads();
-            radix_digit(hist, remaining, found);
-            __syncthreads();
-            prefix |= (unsigned int)found[0] << shift;
-            mask |= 255u << shift;
-            remaining = found[1];
-        }
-        kthKey = prefix;
-    }
-
-    // top-p
-    u64 cutKey = 0ull;
-    if (topP < 1.0)
-    {
-        int m = 0;
-#pragma unroll
-        for (int j = 0; j < SAMPLE_REG; j++)
-            if (tid + j * bd < v && gv[j] != SAMPLE_NEG_INF && float_key(gv[j]) >= kthKey) m++;
-        m = block_reduce(m, SumOp(), 0, slots);
-        if (m > 1)
-        {
-            int n = 1;
-            while (n < m) n <<= 1;
-            u64* keys = n <= tileCap ? tile : scratchSlice;
-            if (tid == 0) found[2] = 0;
-            __syncthreads();
-#pragma unroll
-            for (int j = 0; j < SAMPLE_REG; j++)
-            {
-                const int i = tid + j * bd;
-                gather_kept(i < v && gv[j] != SAMPLE_NEG_INF && float_key(gv[j]) >= kthKey, entry_key(gv[j], i), keys, &found[2]);
-            }
-            for (int j = m + tid; j < n; j += bd) keys[j] = ~0ull; // padding sorts last
-            __syncthreads();
-            if (n <= bd) // then keys is the shared tile (n <= min(2^ceil(log2 V), 4096) = tileCap)
-            {
-                const u64 key = bitonic_sort_registers(tid < n ? keys[tid] : ~0ull, n, keys);
-                __syncthreads();
-                if (tid < n) keys[tid] = key;
-                __syncthreads();
-            }
-            else
-            {
-                bitonic_sort(keys, n, tile, tileCap);
-            }
-            cutKey = top_p_cut(keys, m, topP, slots);
-        }
-    }
-
-    // draw
-    const double top = (double)mx;
-    double p[SAMPLE_REG];
-    double total = 0.0;
-    int last = -1;
-    unsigned int positive = 0u;
-#pragma unroll
-    for (int j = 0; j < SAMPLE_REG; j++)
-    {
-        const int i = tid + j * bd;
-        p[j] = i < v && float_key(gv[j]) >= kthKey && entry_key(gv[j], i) >= cutKey ? exp((double)gv[j] - top) : 0.0;
-        total += p[j];
-        if (!(p[j] <= 0.0))
-        {
-            last = i;
-            positive |= 1u << j;
-        }
-    }
-    total = block_reduce(total, SumOp(), 0.0, slots);
-    last = block_reduce(last, MaxOp(), -1, slots);
-    const double target = __dmul_rn(uniform, total);
-    // Tile j (entries j·bd .. j·bd + bd - 1) is register j of every thread: block_inclusive_scan's two levels for all
-    // tiles at once (warp j scans tile j's warp sums), then acc = carry + scan with carry the running sum of the tile
-    // totals, as the general path's loop adds them.
-    const int tiles = (v + bd - 1) / bd;
-#pragma unroll
-    for (int j = 0; j < SAMPLE_REG; j++)
-        if (j < tiles)
-        {
-            double x = p[j];
-            for (int o = 1; o < 32; o <<= 1)
-            {
-                double n = __shfl_up_sync(SAMPLE_FULL_MASK, x, o);
-                if (lane >= o) x += n;
-            }
-            p[j] = x;
-            if (lane == 31) tileSums[j * 32 + warp] = x;
-        }
-    __syncthreads();
-    if (warp < tiles)
-    {
-        double w = lane < warps ? tileSums[warp * 32 + lane] : 0.0;
-        for (int o = 1; o < 32; o <<= 1)
-        {
-            double n = __shfl_up_sync(SAMPLE_FULL_MASK, w, o);
-            if (lane >= o) w += n;
-        }
-        if (lane < warps) tileSums[warp * 32 + lane] = w;
-    }
-    __syncthreads();
-    double carry = 0.0;
-    int hit = SAMPLE_INT_MAX;
-#pragma unroll
-    for (int j = 0; j < SAMPLE_REG; j++)
-        if (j < tiles)
-        {
-            const double acc = carry + ((warp > 0 ? tileSums[j * 32 + warp - 1] : 0.0) + p[j]);
-            if (hit == SAMPLE_INT_MAX && ((positive >> j) & 1u) != 0u && target < acc) hit = tid + j * bd;
-            carry += tileSums[j * 32 + warps - 1];
-        }
-    hit = block_reduce(hit, MinOp(), SAMPLE_INT_MAX, slots);
-    return hit != SAMPLE_INT_MAX ? hit : (last >= 0 ? last : 0);
-}
-
 // logits (2B, V); steps, tokens, positions (2B); history (B, T); scratch: B slices of scratchStride keys, or null
-// when every top-p sort fits the shared tile of tileCap keys (dynamic shared memory, tileCap * 8 bytes);
-// allowRegisters: 1 lets an image take the register path where V fits it (0 forces the general path: tests, timing).
+// when every top-p sort fits the shared tile of tileCap keys (dynamic shared memory, tileCap * 8 bytes).
 extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
     const float* logits, i64* steps, i64* tokens, i64* positions, i64* history,
     int images, int v, int t, float cfg, double temperature, int topK, double topP,
-    u64 seed, u64 counterBase, int positionShift, int tileCap, u64* scratch, i64 scratchStride, int allowRegisters)
+    u64 seed, u64 counterBase, int positionShift, int tileCap, u64* scratch, i64 scratchStride)
 {
     AIM_PDL_PROLOGUE();
     extern __shared__ u64 tile[];
     __shared__ double slots[32];
     __shared__ int hist[256];
     __shared__ int found[3];
-    __shared__ double tileSums[SAMPLE_REG * 32];
 
     int b = blockIdx.x;
     if (b >= images) return;
@@ -520,20 +241,6 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
     const float* c = logits + (i64)b * v;
     const float* u = logits + (i64)(images + b) * v;
     bool scaled = temperature != 1.0;
-    if (allowRegisters && v <= SAMPLE_REG * bd && bd >= 32 * SAMPLE_REG)
-    {
-        i64 token = sample_row_registers(c, u, v, cfg, temperature, scaled, topK, topP,
-                                         philox_uniform_double(seed, counterBase, (u64)s * (u64)images + (u64)b), tileCap,
-                                         scratch ? scratch + (i64)b * scratchStride : nullptr, tile, slots, hist, found, tileSums);
-        if (tid == 0)
-        {
-            tokens[b] = tokens[images + b] = token;
-            history[(i64)b * t + s] = token;
-            steps[b] = steps[images + b] = s + 1;
-            positions[b] = positions[images + b] = s + 1 - positionShift;
-        }
-        return;
-    }
 
     // 1. max and NaN
     float mx = SAMPLE_NEG_INF;
@@ -567,7 +274,35 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
                     if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & 255u], 1);
                 }
                 __syncthreads();
-                radix_digit(hist, remaining, found);
+                if (tid < 32)
+                {
+                    // lane l owns bins 255 - 8l down to 248 - 8l; counts accumulate from the top bin down.
+                    int sum = 0;
+                    for (int q = 0; q < 8; q++) sum += hist[255 - 8 * tid - q];
+                    int incl = sum;
+                    for (int o = 1; o < 32; o <<= 1)
+                    {
+                        int n = __shfl_up_sync(SAMPLE_FULL_MASK, incl, o);
+                        if (tid >= o) incl += n;
+                    }
+                    int excl = incl - sum;
+                    unsigned int here = __ballot_sync(SAMPLE_FULL_MASK, excl < remaining && remaining <= incl);
+                    if (tid == __ffs(here) - 1)
+                    {
+                        int acc = excl;
+                        for (int q = 0; q < 8; q++)
+                        {
+                            int bin = 255 - 8 * tid - q, h = hist[bin];
+                            if (acc + h >= remaining)
+                            {
+                                found[0] = bin;
+                                found[1] = remaining - acc;
+                                break;
+                            }
+                            acc += h;
+                        }
+                    }
+                }
                 __syncthreads();
                 prefix |= (unsigned int)found[0] << shift;
                 mask |= 255u << shift;
@@ -602,7 +337,23 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
                 for (int j = m + tid; j < n; j += bd) keys[j] = ~0ull; // padding sorts last
                 __syncthreads();
                 bitonic_sort(keys, n, tile, tileCap);
-                cutKey = top_p_cut(keys, m, topP, slots);
+                double top = (double)key_float((unsigned int)(keys[m - 1] >> 32));
+                double total = 0.0;
+                for (int j = tid; j < m; j += bd) total += exp((double)key_float((unsigned int)(keys[j] >> 32)) - top);
+                total = block_reduce(total, SumOp(), 0.0, slots);
+                double threshold = 1.0 - topP, carry = 0.0;
+                int removed = 0;
+                for (int base = 0; base < m - 1; base += bd)
+                {
+                    int j = base + tid;
+                    double q = j < m - 1 ? exp((double)key_float((unsigned int)(keys[j] >> 32)) - top) / total : 0.0;
+                    double tileTotal;
+                    double cum = carry + block_inclusive_scan(q, slots, &tileTotal);
+                    if (j < m - 1 && cum <= threshold) removed++;
+                    carry += tileTotal;
+                }
+                removed = block_reduce(removed, SumOp(), 0, slots);
+                cutKey = keys[removed];
             }
         }
 
