@@ -18,6 +18,14 @@ public static unsafe class NormChecks
         if (x.Rank < 1) throw new ArgumentException($"{op}: x must have at least one dimension, got a scalar");
         KernelChecks.Contiguous(op, "x", x);
         int d = x.Shape[^1];
+        Operands(op, x, d, sameAsX, perChannel);
+        return d;
+    }
+
+    /// <summary>Every tensor of <paramref name="sameAsX"/> has x's shape and dtype and is contiguous; every tensor of
+    /// <paramref name="perChannel"/> is (D) of x's dtype and contiguous (null entries are skipped).</summary>
+    private static void Operands(string op, Tensor x, int d, ReadOnlySpan<Tensor?> sameAsX, ReadOnlySpan<Tensor?> perChannel)
+    {
         foreach (var t in sameAsX)
         {
             if (t is null) continue;
@@ -34,7 +42,6 @@ public static unsafe class NormChecks
             KernelChecks.SameDType(op, x, t);
             KernelChecks.Contiguous(op, "per-channel operand", t);
         }
-        return d;
     }
 
     /// <summary>
@@ -52,22 +59,7 @@ public static unsafe class NormChecks
         KernelChecks.SameDType(op, x, z);
         long sx = RowStride(op, "x", x), sz = RowStride(op, "z", z);
         int d = x.Shape[^1];
-        foreach (var t in sameAsX)
-        {
-            if (t is null) continue;
-            if (!t.Shape.SequenceEqual(x.Shape))
-                throw new ArgumentException($"{op}: tensor {Tensor.ShapeString(t.Shape)} must have x's shape {Tensor.ShapeString(x.Shape)}");
-            KernelChecks.SameDType(op, x, t);
-            KernelChecks.Contiguous(op, "operand", t);
-        }
-        foreach (var t in perChannel)
-        {
-            if (t is null) continue;
-            if (t.Rank != 1 || t.Shape[0] != d)
-                throw new ArgumentException($"{op}: per-channel tensor {Tensor.ShapeString(t.Shape)} must be ({d}) for x {Tensor.ShapeString(x.Shape)}");
-            KernelChecks.SameDType(op, x, t);
-            KernelChecks.Contiguous(op, "per-channel operand", t);
-        }
+        Operands(op, x, d, sameAsX, perChannel);
         GroupSize(op, d, groupSize);
         return (d, sx, sz);
     }
