@@ -146,13 +146,20 @@ public class KernelProfiler : DispatchProxy
         return elements * t.DType.SizeOf();
     }
 
-    /// <summary>Bytes a call moves: <see cref="TensorBytes"/> summed over its tensor arguments (nulls skipped).</summary>
+    /// <summary>
+    /// Bytes a call moves: <see cref="TensorBytes"/> summed over its tensor arguments and the tensors of its tensor-list
+    /// arguments (the optimizer's list kernels; nulls skipped).
+    /// </summary>
     public static long CallBytes(object?[]? args)
     {
         long bytes = 0;
         if (args is null) return 0;
         foreach (var a in args)
+        {
             if (a is Tensor t) bytes += TensorBytes(t);
+            else if (a is IEnumerable<Tensor> list)
+                foreach (var x in list) bytes += TensorBytes(x);
+        }
         return bytes;
     }
 

@@ -750,6 +750,7 @@ template <typename... Params, typename... Args>
 #define __device__
 #define __host__
 #define __constant__
+#define __grid_constant__
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
@@ -895,6 +896,8 @@ inline double __fma_rn(double a, double b, double c) { return std::fma(a, b, c);
 inline float __double2float_rn(double d) { return (float)d; }
 inline float __frcp_rn(float a) { return 1.0f / a; }
 inline float __fsqrt_rn(float a) { return std::sqrt(a); }
+inline double __dsqrt_rn(double a) { return std::sqrt(a); }
+using std::isfinite; // CUDA's device isfinite (float and double)
 
 // Approximate intrinsics: computed exactly here (the GPU's approximations differ in the last bits).
 inline float __expf(float x) { return expf(x); }

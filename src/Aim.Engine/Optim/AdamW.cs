@@ -1,6 +1,7 @@
 // Holds: the AdamW optimizer (torch.optim.AdamW semantics, AiM's settings from spec §7.1: β 0.9/0.95, ε 1e-8,
 // weight decay only on tensors with at least 2 dimensions, as LlamaGen and AiM's get_decay_parameter_names intend).
-// One fused kernel call per tensor (IKernels.AdamWStep); clipping and accumulation enter as the gradient scale.
+// One fused kernel call for all tensors (IKernels.AdamWStepMany); clipping and accumulation enter as the gradient scale,
+// which the device computes from the summed norm partials, so issuing an update never waits for the GPU.
 using Aim.Engine.Kernels;
 using Aim.Engine.Operations;
 using Aim.Engine.Tensors;
@@ -61,30 +62,40 @@ public sealed class AdamW : IDisposable
 
     /// <summary>
     /// Global L2 norm of the current gradients times <paramref name="gradScale"/> (torch.nn.utils.clip_grad_norm_'s
-    /// total norm). Each tensor writes partial sums of squares into its own slice of one buffer on the device (one kernel per
-    /// tensor), the buffer is summed once and the host reads that sum once: a read per tensor would synchronise with
-    /// the GPU ~270 times per AiM-B step.
+    /// total norm). Reads the norm from the device (a synchronisation); see <see cref="SumOfSquares"/>.
     /// </summary>
     public double GradientNorm(double gradScale = 1)
     {
-        var grads = new List<Tensor>();
-        foreach (var s in _slots)
-            if (s.Param.Grad is { } g) grads.Add(g);
-        if (grads.Count == 0) return 0;
+        using var sum = SumOfSquares(Gradients());
+        return sum is null ? 0 : GradClip.Norm(sum.Item(), gradScale);
+    }
+
+    /// <summary>
+    /// Σ‖g‖² of <paramref name="grads"/> as a (1) tensor on their device, in the first gradient's dtype (others are
+    /// cast to it), without reading it: every tensor writes partial sums of squares into its slice of one buffer
+    /// (one <see cref="IKernels.SquaredNormPartialsMany"/> call, a handful of GPU launches for all tensors) and the
+    /// buffer is summed once. Null when there is no gradient. The caller owns the result.
+    /// </summary>
+    private static Tensor? SumOfSquares(List<Tensor> grads)
+    {
+        if (grads.Count == 0) return null;
         using var scope = TensorScope.Open();
         using var noGrad = Autograd.Tape.NoGrad();
         var dtype = grads[0].DType;
         var counts = grads.Select(g => PartialCount(g.Count)).ToArray();
         var partials = Tensor.Empty([counts.Sum()], dtype, grads[0].Device);     // (Σ k)
-        int at = 0;
-        for (int i = 0; i < grads.Count; i++)
-        {
-            var g = grads[i].DType == dtype ? grads[i] : Ops.Cast(grads[i], dtype);
-            Ops.SquaredNormPartials(g, Ops.Narrow(partials, 0, at, counts[i]));
-            at += counts[i];
-        }
-        double sum = Ops.Sum(partials).Item();
-        return Math.Sqrt(sum) * Math.Abs(gradScale);
+        var same = grads.Select(g => g.DType == dtype ? g : Ops.Cast(g, dtype)).ToList();
+        Ops.SquaredNormPartialsMany(same, counts, partials);
+        return TensorScope.Detach(Ops.Sum(partials));                          // (1)
+    }
+
+    /// <summary>The gradients present, in parameter order.</summary>
+    private List<Tensor> Gradients()
+    {
+        var grads = new List<Tensor>();
+        foreach (var s in _slots)
+            if (s.Param.Grad is { } g) grads.Add(g);
+        return grads;
     }
 
     /// <summary>Partial sums per gradient: one per 8192 elements, at most 128 (enough chunks to fill a GPU).</summary>
@@ -94,20 +105,43 @@ public sealed class AdamW : IDisposable
     /// One update with learning rate <paramref name="lr"/>. The gradients are first multiplied by
     /// <paramref name="gradScale"/> (e.g. 1/accumulation steps), then clipped to a global norm of
     /// <paramref name="maxNorm"/> (≤ 0: no clipping) with PyTorch's coefficient min(1, max / (norm + 1e-6)).
-    /// Returns the gradient norm before clipping. Gradients are not cleared.
+    /// Returns the gradient norm before clipping, read after the update is issued (<see cref="IssueStep"/>).
+    /// Gradients are not cleared.
     /// </summary>
     public double Step(double lr, double gradScale = 1, double maxNorm = 0)
     {
-        double norm = GradientNorm(gradScale);
-        double scale = gradScale * GradClip.Coefficient(norm, maxNorm);
+        using var norm = IssueStep(lr, gradScale, maxNorm);
+        return norm.Value;
+    }
+
+    /// <summary>
+    /// <see cref="Step"/> without waiting for the device: the norm's partial sums, their total, the clip scale
+    /// (<see cref="IKernels.GradClipScale"/>, computed where the gradients live) and the updates
+    /// (<see cref="IKernels.AdamWStepMany"/>, which reads that scale from device memory) are all queued, and the
+    /// returned <see cref="PendingNorm"/> reads the norm only when asked. The results are the bits <see cref="Step"/>
+    /// has always produced: the device evaluates the host's double formula on the same sum.
+    /// </summary>
+    public PendingNorm IssueStep(double lr, double gradScale = 1, double maxNorm = 0)
+    {
+        if (!double.IsFinite(gradScale)) throw new ArgumentException($"AdamW: gradient scale {gradScale} is not finite");
+        var live = _slots.Where(s => s.Param.Grad is not null).ToList();
+        var sum = SumOfSquares(live.Select(s => s.Param.Grad!).ToList());
         StepCount++;
-        foreach (var s in _slots)
+        if (sum is null) return new PendingNorm(null, gradScale);
+        using (var scope = TensorScope.Open())
+        using (Autograd.Tape.NoGrad())
         {
-            if (s.Param.Grad is not { } g) continue;
-            var hyper = new AdamWHyper(lr, Options.Beta1, Options.Beta2, Options.Eps, s.Decay ? Options.WeightDecay : 0, StepCount, scale);
-            Ops.AdamWStep(s.Param, g, s.M, s.V, hyper);
+            var scale = Ops.GradClipScale(sum, gradScale, maxNorm);                // (1), the sum's dtype
+            foreach (var group in live.GroupBy(s => s.Param.DType))
+            {
+                var slots = group.ToList();
+                var hypers = slots.Select(s => new AdamWHyper(lr, Options.Beta1, Options.Beta2, Options.Eps, s.Decay ? Options.WeightDecay : 0, StepCount, 1)).ToList();
+                var groupScale = scale.DType == group.Key ? scale : Ops.Cast(scale, group.Key);
+                Ops.AdamWStepMany(slots.Select(s => s.Param).ToList(), slots.Select(s => s.Param.Grad!).ToList(),
+                    slots.Select(s => s.M).ToList(), slots.Select(s => s.V).ToList(), hypers, groupScale);
+            }
         }
-        return norm;
+        return new PendingNorm(sum, gradScale);
     }
 
     /// <summary>The moments as "m/NAME" and "v/NAME" (views of the live tensors, for checkpoints).</summary>
@@ -152,5 +186,44 @@ public sealed class AdamW : IDisposable
             s.V.Dispose();
         }
         _slots.Clear();
+    }
+}
+
+/// <summary>
+/// The global gradient norm of an update issued by <see cref="AdamW.IssueStep"/>: the sum of squares stays on the
+/// device until <see cref="Value"/> is first read (which waits for the queued work up to that sum).
+/// </summary>
+public sealed class PendingNorm : IDisposable
+{
+    private Tensor? _sumOfSquares;
+    private readonly double _gradScale;
+    private double _value;
+
+    internal PendingNorm(Tensor? sumOfSquares, double gradScale)
+    {
+        _sumOfSquares = sumOfSquares;
+        _gradScale = gradScale;
+    }
+
+    /// <summary>√(Σ‖g‖²) · |gradScale| before clipping (0 when no parameter had a gradient); read once, then cached.</summary>
+    public double Value
+    {
+        get
+        {
+            if (_sumOfSquares is { } s)
+            {
+                _value = GradClip.Norm(s.Item(), _gradScale);
+                s.Dispose();
+                _sumOfSquares = null;
+            }
+            return _value;
+        }
+    }
+
+    /// <summary>Frees the device copy of the sum (the value is lost unless it was read).</summary>
+    public void Dispose()
+    {
+        _sumOfSquares?.Dispose();
+        _sumOfSquares = null;
     }
 }

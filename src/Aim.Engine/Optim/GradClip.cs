@@ -16,4 +16,15 @@ public static class GradClip
         double c = maxNorm / (norm + 1e-6);
         return c < 1 ? c : double.IsFinite(c) ? 1 : c;
     }
+
+    /// <summary>
+    /// The gradient scale of a clipped update from the sum of squares <paramref name="sumOfSquares"/> of gradients
+    /// that still carry the factor <paramref name="gradScale"/>: gradScale · Coefficient(√s · |gradScale|, maxNorm).
+    /// The formula of <see cref="Kernels.IKernels.GradClipScale"/>, which evaluates it on the device.
+    /// </summary>
+    public static double Scale(double sumOfSquares, double gradScale, double maxNorm)
+        => gradScale * Coefficient(Norm(sumOfSquares, gradScale), maxNorm);
+
+    /// <summary>The global norm √s · |gradScale| of gradients with sum of squares s that carry the factor gradScale.</summary>
+    public static double Norm(double sumOfSquares, double gradScale) => Math.Sqrt(sumOfSquares) * Math.Abs(gradScale);
 }

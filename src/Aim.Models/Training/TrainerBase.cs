@@ -139,9 +139,13 @@ public abstract class TrainerBase : IDisposable
             lastLoss = lossSum / Options.Accum;
             if (!double.IsFinite(lastLoss))
                 throw new InvalidDataException($"train: the loss became {lastLoss} at step {Step + 1}; lower --lr or check the data (the last checkpoint is intact)");
-            double norm = _optimizer.Step(lr, 1.0 / Options.Accum, Options.Clip);
-            foreach (var p in trainable) p.ZeroGrad();
-            _ema?.Update();
+            double norm;
+            using (var pending = _optimizer.IssueStep(lr, 1.0 / Options.Accum, Options.Clip))
+            {
+                foreach (var p in trainable) p.ZeroGrad();
+                _ema?.Update();
+                norm = pending.Value;                                    // read once the step's work is queued
+            }
             _rng = new Rng(_rng.Seed, _rng.Position);
             Step++;
             Progress?.Invoke(new TrainProgress(Step, Options.Steps, lastLoss, lr, norm, items / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), ItemName, parts));

@@ -4,7 +4,9 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Backends.Cpu;
 
-// provides: Float32 AdamWStep, EmaUpdate and SquaredNormPartials with Vector256 lanes and threads (chunks depend only on the size).
+// provides: Float32 AdamWStep, EmaUpdate and SquaredNormPartials with Vector256 lanes and threads (chunks depend only on the size),
+// and AdamWStepMany, which forms each tensor's gradient scale in float32 (as optim.cu does) and runs AdamWStep per tensor
+// (the list versions of the reference already loop over the single kernels, so SquaredNormPartialsMany needs nothing here).
 // Same formula as ReferenceKernels.Optim.cs, evaluated in float32 with the scalars rounded once per call; the
 // lane loop and the tail use the same operation order, so every element gets the same bits wherever it falls.
 public unsafe partial class CpuKernels
@@ -101,5 +103,19 @@ public unsafe partial class CpuKernels
                 po[j] = (float)sum;
             }
         });
+    }
+
+    /// <inheritdoc />
+    public override void AdamWStepMany(IReadOnlyList<Tensor> grads, Tensor? gradScale, IReadOnlyList<AdamWHyper> hypers,
+        IReadOnlyList<Tensor> parameters, IReadOnlyList<Tensor> ms, IReadOnlyList<Tensor> vs)
+    {
+        if (parameters.Count == 0 || parameters[0].DType != DType.Float32) { base.AdamWStepMany(grads, gradScale, hypers, parameters, ms, vs); return; }
+        OptimChecks.AdamWMany(grads, gradScale, hypers, parameters, ms, vs);
+        float s = gradScale is null ? 1f : *(float*)gradScale.DataPointer;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            float scale = (float)hypers[i].GradScale * s;                       // exact when either factor is 1
+            AdamWStep(grads[i], hypers[i] with { GradScale = scale }, parameters[i], ms[i], vs[i]);
+        }
     }
 }

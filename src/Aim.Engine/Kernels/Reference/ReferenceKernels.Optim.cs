@@ -4,7 +4,9 @@ using Aim.Engine.Tensors;
 namespace Aim.Engine.Kernels.Reference;
 
 // provides: AdamWStep, EmaUpdate and SquaredNormPartials, reference versions: one element at a time, computed in double
-// and rounded to the tensor's dtype once per stored value (torch.optim.AdamW's single-tensor formula).
+// and rounded to the tensor's dtype once per stored value (torch.optim.AdamW's single-tensor formula); the list
+// versions (AdamWStepMany, SquaredNormPartialsMany) call the single-tensor kernel per tensor (virtually, so a backend
+// that overrides only the single kernel gets its own per-tensor path); GradClipScale evaluates GradClip.Scale.
 public unsafe partial class ReferenceKernels
 {
     /// <inheritdoc />
@@ -71,4 +73,39 @@ public unsafe partial class ReferenceKernels
             po[j] = T.CreateChecked(sum);
         }
     }
+
+    /// <inheritdoc />
+    public virtual void AdamWStepMany(IReadOnlyList<Tensor> grads, Tensor? gradScale, IReadOnlyList<AdamWHyper> hypers,
+        IReadOnlyList<Tensor> parameters, IReadOnlyList<Tensor> ms, IReadOnlyList<Tensor> vs)
+    {
+        OptimChecks.AdamWMany(grads, gradScale, hypers, parameters, ms, vs);
+        double s = gradScale is null ? 1 : ReadScalar(gradScale);
+        for (int i = 0; i < parameters.Count; i++)
+            AdamWStep(grads[i], hypers[i] with { GradScale = hypers[i].GradScale * s }, parameters[i], ms[i], vs[i]);
+    }
+
+    /// <inheritdoc />
+    public virtual void SquaredNormPartialsMany(IReadOnlyList<Tensor> xs, IReadOnlyList<int> counts, Tensor output)
+    {
+        OptimChecks.SquaredNormPartialsMany(xs, counts, output);
+        long at = output.Offset;
+        for (int i = 0; i < xs.Count; i++)
+        {
+            using var slice = output.CreateView([counts[i]], [1], at);       // (k_i)
+            SquaredNormPartials(xs[i], slice);
+            at += counts[i];
+        }
+    }
+
+    /// <inheritdoc />
+    public virtual void GradClipScale(Tensor sumOfSquares, double gradScale, double maxNorm, Tensor output)
+    {
+        OptimChecks.GradClipScale(sumOfSquares, gradScale, output);
+        double scale = Optim.GradClip.Scale(ReadScalar(sumOfSquares), gradScale, maxNorm);
+        if (IsDouble(nameof(GradClipScale), output.DType)) *(double*)output.DataPointer = scale;
+        else *(float*)output.DataPointer = (float)scale;
+    }
+
+    /// <summary>Element 0 of a one-element float32 or float64 tensor in host memory, as double.</summary>
+    private static double ReadScalar(Tensor t) => IsDouble("optimizer scalar", t.DType) ? *(double*)t.DataPointer : *(float*)t.DataPointer;
 }
