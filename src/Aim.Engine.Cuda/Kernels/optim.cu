@@ -74,10 +74,12 @@ __device__ __forceinline__ int owner_of_block(const int* starts, int count, int 
 }
 
 // AdamWStepMany: block b updates tile b - block_start[t] of tensor t (OPTIM_ADAMW_TILE elements, strided over the
-// block's threads). The gradient scale is the entry's times grad_scale[0] when grad_scale is not null.
+// block's threads). The gradient scale is the entry's times grad_scale[0] when grad_scale is not null; a non-finite
+// grad_scale[0] (a NaN or infinite norm under clipping) leaves every tensor as it was.
 extern "C" __global__ void adamw_many_f32(const __grid_constant__ AdamWTable table, const float* grad_scale)
 {
     AIM_PDL_PROLOGUE();
+    if (grad_scale != nullptr && !isfinite(grad_scale[0])) return;
     int t = owner_of_block(table.block_start, table.count, (int)blockIdx.x);
     const AdamWEntry& e = table.t[t];
     float scale = grad_scale != nullptr ? e.scale * grad_scale[0] : e.scale;

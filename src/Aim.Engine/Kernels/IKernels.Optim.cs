@@ -42,6 +42,8 @@ public partial interface IKernels
     /// <paramref name="gradScale"/>[0] when given and 1 otherwise; the effective scale GradScale·s is formed in the
     /// compute precision (float32 on the CPU and GPU), so with GradScale = 1 (or no tensor) every element gets the same bits as
     /// the single-tensor kernel. Reading the scale from device memory lets clipping skip a host read of the norm.
+    /// When <paramref name="gradScale"/>[0] is not finite (a NaN or infinite gradient norm under clipping) nothing is
+    /// updated: parameters and moments keep their values, so the caller can report the step without having lost them.
     /// </summary>
     /// <param name="grads">Per tensor (...ᵢ), contiguous, all of one float dtype.</param>
     /// <param name="gradScale">Optional (1), the grads' dtype: a factor every gradient is multiplied by (e.g. from <see cref="GradClipScale"/>).</param>

@@ -146,6 +146,8 @@ public abstract class TrainerBase : IDisposable
                 _ema?.Update();
                 norm = pending.Value;                                    // read once the step's work is queued
             }
+            if (Options.Clip > 0 && !double.IsFinite(norm))
+                throw new InvalidDataException($"train: the gradient norm became {norm} at step {Step + 1}; the weights were left unchanged (lower --lr or check the data; the last checkpoint is intact)");
             _rng = new Rng(_rng.Seed, _rng.Position);
             Step++;
             Progress?.Invoke(new TrainProgress(Step, Options.Steps, lastLoss, lr, norm, items / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), ItemName, parts));

@@ -116,4 +116,18 @@ public class OptimManyTests
         reference.GradClipScale(sum, 0.5, 1, outp);
         Assert.Equal((float)(0.5 * GradClip.Coefficient(2.5, 1)), outp.ToArray<float>()[0]);
     }
+
+    [Fact]
+    public void NonFiniteNormUnderClippingLeavesWeightsAndMomentsUnchanged()
+    {
+        using var scope = TensorScope.Open();
+        var p = TensorScope.Detach(Tensor.FromArray(new float[] { 1, 2, 3 }, [3]));
+        p.RequiresGrad = true;
+        Tape.Backward(Ops.Sum(Ops.Mul(p, Tensor.FromArray(new float[] { 0.5f, float.NaN, 1 }, [3]))));
+        using var opt = new AdamW([("p", p)]);
+        double norm = opt.Step(0.1, 1, maxNorm: 1);
+        Assert.True(double.IsNaN(norm));
+        Assert.Equal(new float[] { 1, 2, 3 }, p.ToArray<float>());
+        Assert.All(opt.StateTensors(), kv => Assert.All(kv.Value.ToArray<float>(), x => Assert.Equal(0f, x)));
+    }
 }

@@ -112,6 +112,7 @@ public unsafe partial class CpuKernels
         if (parameters.Count == 0 || parameters[0].DType != DType.Float32) { base.AdamWStepMany(grads, gradScale, hypers, parameters, ms, vs); return; }
         OptimChecks.AdamWMany(grads, gradScale, hypers, parameters, ms, vs);
         float s = gradScale is null ? 1f : *(float*)gradScale.DataPointer;
+        if (!float.IsFinite(s)) return;                                    // a non-finite norm: nothing is updated
         for (int i = 0; i < parameters.Count; i++)
         {
             float scale = (float)hypers[i].GradScale * s;                       // exact when either factor is 1

@@ -80,6 +80,7 @@ public unsafe partial class ReferenceKernels
     {
         OptimChecks.AdamWMany(grads, gradScale, hypers, parameters, ms, vs);
         double s = gradScale is null ? 1 : ReadScalar(gradScale);
+        if (!double.IsFinite(s)) return;                                   // a non-finite norm: nothing is updated
         for (int i = 0; i < parameters.Count; i++)
             AdamWStep(grads[i], hypers[i] with { GradScale = hypers[i].GradScale * s }, parameters[i], ms[i], vs[i]);
     }
