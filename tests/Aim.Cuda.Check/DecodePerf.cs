@@ -61,25 +61,11 @@ internal static class DecodePerf
             var cm = Ops.Reshape(Ops.Narrow(zxbcdt, 1, 2 * e + n, n), rows, 1, n);
             var dt = Ops.Narrow(zxbcdt, 1, 2 * e + 2 * n, h);
             double f32 = 4;
-            // A whole layer through Ops.MambaDecodeLayer, as DecodeSession.Step calls it, with CudaKernels.PersistentDecodeLayer
-            // off (the six kernels above: ModulatedAddRmsNorm, MatMul in_proj, CausalConv1dStep, SsmStep, GatedRmsNorm, MatMul
-            // out_proj) and on (one cooperative launch, decode_layer.cu). The switch is set for the warm-up call and the
-            // recording alike.
+            // A whole layer through Ops.MambaDecodeLayer, as DecodeSession.Step calls it: the six kernels above
+            // (ModulatedAddRmsNorm, MatMul in_proj, CausalConv1dStep, SsmStep, GatedRmsNorm, MatMul out_proj).
             var kernels = backend.CudaKernels;
-            Action Layer(bool persistent) => () =>
-            {
-                bool before = kernels.PersistentDecodeLayer;
-                kernels.PersistentDecodeLayer = persistent;
-                try
-                {
-                    Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inW, convState, convW, convB, ssm, dtBias, a, dSkip,
-                        normE, 1e-5, e, outW);
-                }
-                finally
-                {
-                    kernels.PersistentDecodeLayer = before;
-                }
-            };
+            Action layer = () => Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inW, convState, convW, convB, ssm,
+                dtBias, a, dSkip, normE, 1e-5, e, outW);
             // SsmStep with a forced launch plan (CudaKernels.SsmStepPlanOverride).
             Action SsmPlan(int threads, int perWarp) => () =>
             {
@@ -104,10 +90,9 @@ internal static class DecodePerf
                 // GatedRmsNormMatMul runs these two (GatedRmsNorm reading z in place, then the product).
                 ("GatedRmsNorm (GatedRmsNormMatMul 1/2)", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, 24),
                 ("out_proj bf16 (GatedRmsNormMatMul 2/2)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, 24),
-                // The whole layer as one op: the six kernels above (their sum), then the persistent kernel that would replace them
-                // (0 calls per step: the rows above already count the layer; flip the default when the second row wins).
-                ("MambaDecodeLayer (6 kernels, default)", Layer(false), layerBytes, 0),
-                ("MambaDecodeLayer (persistent, opt-in)", Layer(true), layerBytes, 0),
+                // The whole layer as one op: the six kernels above in one recording (0 calls per step: the rows above
+                // already count the layer).
+                ("MambaDecodeLayer (6 kernels)", layer, layerBytes, 0),
                 ("SsmStep plan 256 thr x 1 row/warp", SsmPlan(256, 1), 2.0 * rows * h * p * n * f32, 0),
                 ("SsmStep plan 256 thr x 2 rows/warp", SsmPlan(256, 2), 2.0 * rows * h * p * n * f32, 0),
                 ("SsmStep plan 256 thr x 4 rows/warp", SsmPlan(256, 4), 2.0 * rows * h * p * n * f32, 0),

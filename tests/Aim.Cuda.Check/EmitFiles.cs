@@ -1,4 +1,4 @@
-// What the --emit-* options (SsdEmit, SampleEmit, NormGemmEmit, ConvEmit, DecodeLayerEmit) write for tests/cuda-emulation:
+// What the --emit-* options (SsdEmit, SampleEmit, NormGemmEmit, ConvEmit) write for tests/cuda-emulation:
 // raw little-endian arrays, one file per tensor, and manifest fields in the invariant culture.
 using System.Globalization;
 using System.Runtime.InteropServices;

@@ -2,12 +2,11 @@
 // kernel, runs every backend-ops harness case and the CUDA-only checks on cuda:0, optionally the golden fixture
 // parity of the AiM and VQ folders under a fixtures root (FixtureParity.cs; the value column is then the relative
 // max error), times a few kernels, and prints "case | status | nmse". Exit code 1 when any case fails.
-// --decode-perf adds the per-kernel decode-step table (DecodePerf.cs) and the grid-barrier latency (GridBarrierPerf.cs).
+// --decode-perf adds the per-kernel decode-step table (DecodePerf.cs).
 // Usage: Aim.Cuda.Check [--compile-only] [--no-perf] [--no-harness] [--cases TEXT] [--decode-perf] [--ssd-perf] [--fixtures ROOT]
 //        (--cases TEXT: only the harness cases whose name contains TEXT, no CUDA-only checks; --ssd-perf: only the SSD table)
-//        Aim.Cuda.Check --emit-ssd DIR | --emit-sample DIR | --emit-norm-gemm DIR | --emit-conv DIR | --emit-decode-layer DIR
-//        (no GPU: cases for tests/cuda-emulation, SsdEmit.cs, SampleEmit.cs, NormGemmEmit.cs, ConvEmit.cs,
-//        DecodeLayerEmit.cs)
+//        Aim.Cuda.Check --emit-ssd DIR | --emit-sample DIR | --emit-norm-gemm DIR | --emit-conv DIR
+//        (no GPU: cases for tests/cuda-emulation, SsdEmit.cs, SampleEmit.cs, NormGemmEmit.cs, ConvEmit.cs)
 using System.Diagnostics;
 using System.Globalization;
 using Aim.BackendOps;
@@ -16,7 +15,7 @@ using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Cuda.Tests;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-norm-gemm", "--emit-conv", "--emit-decode-layer" })
+foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-norm-gemm", "--emit-conv" })
 {
     int emitAt = Array.IndexOf(args, emitOption);
     if (emitAt < 0) continue;
@@ -30,8 +29,7 @@ foreach (string emitOption in new[] { "--emit-ssd", "--emit-sample", "--emit-nor
         "--emit-ssd" => SsdEmit.Run(args[emitAt + 1]),
         "--emit-sample" => SampleEmit.Run(args[emitAt + 1]),
         "--emit-norm-gemm" => NormGemmEmit.Run(args[emitAt + 1]),
-        "--emit-conv" => ConvEmit.Run(args[emitAt + 1]),
-        _ => DecodeLayerEmit.Run(args[emitAt + 1]),
+        _ => ConvEmit.Run(args[emitAt + 1]),
     };
 }
 bool compileOnly = args.Contains("--compile-only");
@@ -115,11 +113,7 @@ foreach (var r in rows)
 int pass = rows.Count(r => r.Status == "pass"), unsupported = rows.Count(r => r.Status == "unsupported"), failed = rows.Count(r => !r.Ok);
 failures += failed;
 Console.WriteLine($"harness + checks + fixtures: {pass} pass, {unsupported} unsupported, {failed} fail in {total.Elapsed.TotalSeconds:F1} s");
-if (args.Contains("--decode-perf"))
-{
-    DecodePerf.Run(backend);
-    GridBarrierPerf.Run(backend);
-}
+if (args.Contains("--decode-perf")) DecodePerf.Run(backend);
 if (ssdPerfOnly) CudaPerfSsm.Run(backend);
 if (perf)
 {

@@ -4,21 +4,16 @@
 //
 // API
 //   emu::launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, kernel, args...)   runs a launch to completion
-//   emu::launch_cooperative(same) -> bool   cuLaunchCooperativeKernel: all blocks at once (see below); false on a
-//       grid deadlock (emu::last_error() says which blocks are stuck);   emu::cooperative_schedule()   its schedule
 //   emu::dynamic_shared()   the running block's dynamic shared memory;   emu::stats()   counters (blocks, barriers,
-//   tf32_unrounded, spins);   EMU_STACK_KB (environment)   stack per thread;   EMU_SPIN_ROUNDS (environment)   rounds
-//   without progress before a spinning launch is called deadlocked (default 10000). Other errors print the block
-//   and thread, then abort.
+//   tf32_unrounded);   EMU_STACK_KB (environment)   stack per thread. Errors print the block and thread, then abort.
 //
 // Execution model
 //   * Fibers rather than one std::thread per CUDA thread: the SSD backward alone crosses ~7 million warp barriers,
 //     which OS threads on a 2-core machine would make minutes of context switches; fibers also make runs repeatable.
 //   * emu::launch: blocks run one after another (x fastest, then y, z). Every thread of a block is a cooperative fiber
 //     with its own stack (EMU_STACK_KB, default 256 KiB, guard page below) on the one OS thread; a fiber runs until
-//     it reaches a barrier (__syncthreads, a warp-collective call), spins (AIM_SPIN_HINT) or returns. Scheduling is
-//     deterministic: threads run in linear-id order between barriers. Because one block runs at a time,
-//     `__shared__` is `static` (see the cooperative launches below for the exception).
+//     it reaches a barrier (__syncthreads, a warp-collective call) or returns. Scheduling is deterministic: threads
+//     run in linear-id order between barriers. Because one block runs at a time, `__shared__` is `static`.
 //   * __syncthreads releases when every thread that has not returned waits at it (as hardware counts only live
 //     threads). Threads still waiting at a warp-collective whose lanes sit at __syncthreads = deadlock: reported.
 //   * Warp collectives (__syncwarp, __shfl*_sync, __ballot_sync, __any/__all_sync) wait until every lane of the
@@ -30,28 +25,9 @@
 //     aligned buffer of EMU_MAX_DYNAMIC_SHARED bytes that the launcher fills with 0xFF bytes (float NaN) before
 //     every block. Static __shared__ is NOT poisoned: it keeps the previous block's values.
 //   * Atomics are plain read-modify-writes (fibers never interleave inside one call), so they are exact.
-//
-// Cooperative launches (emu::launch_cooperative; for persistent kernels that meet at grid_barrier, grid_sync.cuh)
-//   * Every thread of every block is a fiber of one scheduler, all alive at once. Blocks take turns in order (x
-//     fastest): in its turn a block runs as above (barriers and warp collectives stay per block / per warp) until
-//     it has finished or its live threads spin or wait for a spinning thread; with emu::cooperative_schedule() =
-//     Schedule::PreemptAtAtomics a turn also ends right after any atomic. The two schedules expose different
-//     missing-barrier mistakes (grid_sync_check.cpp): check cooperative kernels under both.
-//   * Spinning: a loop that waits on memory must call AIM_SPIN_HINT() (grid_sync.cuh does; empty on the GPU), which
-//     yields the fiber. A round of turns in which no thread did anything but spin again counts as no progress;
-//     EMU_SPIN_ROUNDS such rounds in a row = grid deadlock: launch_cooperative prints the unfinished blocks (threads
-//     spinning / at __syncthreads / ...) and returns false (the stuck fibers are abandoned; later launches work).
-//     Under emu::launch the same condition aborts with a hint to use launch_cooperative.
-//   * Each block has its own dynamic shared memory (emu::dynamic_shared() is the running block's; the pointers
-//     emu_prep.sh writes read it when the declaration runs, i.e. per thread, so they resolve per block).
-//   * Static __shared__ cannot be per block (it is a function-local static): the __shared__ macro puts a marker
-//     declaration before each one, and a cooperative launch that reaches it aborts naming file:line. Rule:
-//     cooperative kernels use dynamic (extern __shared__) memory only. (Markers need block scope, which every
-//     __shared__ in our kernels has; a declaration jumped over by a switch/goto would not compile.)
 //   * volatile reads are real loads and every switch between fibers is an opaque call, so each fiber sees all
 //     earlier writes of the others: the memory is sequentially consistent and __threadfence() is a no-op. Missing
 //     fences (or volatile) are therefore NOT detected; ordering mistakes show only where a barrier is missing.
-//   * Co-residency limits are not checked (any grid up to 16384 threads in all runs); the GPU launch checks them.
 //
 // Numerics
 //   * Compile with -ffp-contract=off -fno-strict-aliasing: no FMA contraction on the CPU, where nvcc/NVRTC fuse
@@ -82,8 +58,9 @@
 //
 // Not emulated: lane layouts of fragments, the memory model (caches, visibility order, races beyond barrier
 // placement), timing, occupancy, register/shared-memory limits of the hardware (only the dynamic-shared-memory size
-// is checked), streams, cooperative groups (the cooperative_groups API; emu::launch_cooperative is the launch), warp-synchronous code that omits __syncwarp (lanes do NOT run in lock
-// step here: a fiber runs ahead until its next barrier).
+// is checked), streams, cooperative groups and cooperative launches (grid-wide waiting: blocks run one after
+// another), warp-synchronous code that omits __syncwarp (lanes do NOT run in lock step here: a fiber runs ahead
+// until its next barrier).
 #pragma once
 
 #if !defined(__x86_64__) || !defined(__linux__)
@@ -167,7 +144,6 @@ struct Stats
 {
     unsigned long long blocks = 0, threads = 0, block_barriers = 0, warp_barriers = 0;
     unsigned long long tf32_unrounded = 0; // mma_sync tf32 operands whose low 13 bits were not zero
-    unsigned long long spins = 0;          // AIM_SPIN_HINT() calls (a thread waiting on memory yielded)
 };
 inline Stats& stats()
 {
@@ -179,22 +155,9 @@ inline Stats& stats()
 #define EMU_MAX_DYNAMIC_SHARED (227 * 1024) // the H100/H200 opt-in maximum per block
 #endif
 
-/// Where emu::launch_cooperative ends a block's turn (both deterministic; check cooperative kernels under both).
-enum class Schedule
-{
-    RunAhead,         // a block runs until its live threads have finished, spin, or wait for a spinning thread
-    PreemptAtAtomics, // as RunAhead, and the turn also ends right after any thread's atomic operation
-};
-/// The schedule of the next emu::launch_cooperative calls (default RunAhead).
-inline Schedule& cooperative_schedule()
-{
-    static Schedule s = Schedule::RunAhead;
-    return s;
-}
-
 namespace detail
 {
-enum class St { Runnable, BlockWait, WarpWait, Spin, Done };
+enum class St { Runnable, BlockWait, WarpWait, Done };
 
 struct Fiber
 {
@@ -213,7 +176,6 @@ struct Block
     std::vector<Fiber> fibers;
     unsigned count = 0;
     uint3 idx{};
-    bool finished = false;
     unsigned char* shared = nullptr;       // dynamic shared memory: EMU_MAX_DYNAMIC_SHARED bytes, 128-byte aligned
     void* sched_sp = nullptr;
     void (*body)(void*) = nullptr;
@@ -233,23 +195,19 @@ inline unsigned char* alloc_shared()
     return static_cast<unsigned char*>(p);
 }
 
-// The one block of emu::launch (blocks run in it one after another) and the running block. emu::launch_cooperative
-// points g_block at each of its blocks in turn.
-inline Block& sequential_block()
+// The one block of emu::launch: blocks run in it one after another.
+inline Block& block()
 {
     static Block b = [] { Block x; x.shared = alloc_shared(); return x; }();
     return b;
 }
-inline Block* g_block = &sequential_block();
-inline Block& block() { return *g_block; }
 inline Fiber* g_cur = nullptr;
 inline uint3 g_blockIdx{};
 inline dim3 g_blockDim{};
 inline dim3 g_gridDim{};
-inline bool g_cooperative = false; // inside emu::launch_cooperative
 } // namespace detail
 
-/// The dynamic shared memory of the running block (see emu_prep.sh); every block of a cooperative launch has its own.
+/// The dynamic shared memory of the running block (see emu_prep.sh).
 inline unsigned char* dynamic_shared() { return detail::block().shared; }
 
 namespace detail
@@ -317,55 +275,6 @@ inline void block_wait()
     yield_to_scheduler();
 }
 
-// AIM_SPIN_HINT(): the calling thread waits on memory another thread (usually of another block) will write. It yields
-// so that the others run; the schedulers count a round in which every live thread only spun as no progress.
-inline void spin_wait()
-{
-    if (!g_cur) fail("AIM_SPIN_HINT() outside a kernel");
-    stats().spins++;
-    g_cur->state = St::Spin;
-    yield_to_scheduler();
-}
-
-// Called after every atomic operation. In a cooperative launch under Schedule::PreemptAtAtomics it ends the block's
-// turn: the other blocks run before this thread's block continues, as they may on the GPU the moment a value is
-// published through an atomic (this is what lets a grid barrier whose thread 0 arrives before the rest of its block
-// has written show stale data). A no-op otherwise.
-inline void atomic_point()
-{
-    if (!g_cooperative || !g_cur || cooperative_schedule() != Schedule::PreemptAtAtomics) return;
-    yield_to_scheduler(); // state stays Runnable: turn() sees a preempted thread
-}
-
-// Called where a static __shared__ variable is declared (the __shared__ macro below), each time a thread passes the
-// declaration. A cooperative launch runs all blocks at once, so a function-local static would be ONE variable shared
-// by every block (on the GPU each block has its own): refused there.
-inline bool static_shared_declared(const char* file, int line)
-{
-    if (g_cooperative)
-    {
-        char msg[512];
-        std::snprintf(msg, sizeof msg,
-                      "static __shared__ variable declared at %s:%d used in emu::launch_cooperative: all blocks run at once "
-                      "there and would share one copy; cooperative kernels must use dynamic (extern __shared__) memory",
-                      file, line);
-        fail(msg);
-    }
-    return true;
-}
-
-// Rounds in which no thread of the launch makes progress (every live thread spins or waits) before the launch is
-// declared deadlocked. EMU_SPIN_ROUNDS (environment) changes it.
-inline unsigned long spin_round_limit()
-{
-    static unsigned long n = [] {
-        const char* e = std::getenv("EMU_SPIN_ROUNDS");
-        unsigned long v = e ? std::strtoul(e, nullptr, 10) : 10000;
-        return std::max<unsigned long>(v, 2);
-    }();
-    return n;
-}
-
 inline void init_fiber(Fiber& f)
 {
     size_t bytes = stack_bytes();
@@ -390,7 +299,7 @@ inline void init_fiber(Fiber& f)
 inline const char* state_name(St s)
 {
     return s == St::Done ? "returned" : s == St::BlockWait ? "__syncthreads" : s == St::WarpWait ? "warp collective"
-         : s == St::Spin ? "spinning (AIM_SPIN_HINT)" : "runnable";
+         : "runnable";
 }
 
 [[noreturn]] inline void deadlock(const char* why)
@@ -408,32 +317,11 @@ inline const char* state_name(St s)
     fail("block cannot make progress");
 }
 
-// One line per block: how many of its threads are in each state, and the first spinning threads.
-inline std::string describe_block(const Block& b)
-{
-    unsigned n[5] = {0, 0, 0, 0, 0};
-    std::string spinners;
-    unsigned listed = 0;
-    for (unsigned i = 0; i < b.count; i++)
-    {
-        St s = b.fibers[i].state;
-        n[(int)s]++;
-        if (s == St::Spin && listed++ < 8) spinners += (spinners.empty() ? "" : ",") + std::to_string(i);
-    }
-    char line[320];
-    std::snprintf(line, sizeof line, "  block %u,%u,%u: %u spinning%s%s%s, %u at __syncthreads, %u in warp collectives, %u runnable, %u returned\n",
-                  b.idx.x, b.idx.y, b.idx.z, n[(int)St::Spin], spinners.empty() ? "" : " (threads ", spinners.c_str(),
-                  spinners.empty() ? "" : (n[(int)St::Spin] > 8 ? ",...)" : ")"), n[(int)St::BlockWait],
-                  n[(int)St::WarpWait], n[(int)St::Runnable], n[(int)St::Done]);
-    return line;
-}
-
 // Prepares the block's fibers for a run of count threads.
 inline void start_block(Block& b, unsigned count)
 {
     if (b.fibers.size() < count) b.fibers.resize(count);
     b.count = count;
-    b.finished = false;
     b.slots.assign(((count + 31) / 32) * 32, 0);
     for (unsigned i = 0; i < count; i++)
     {
@@ -448,32 +336,24 @@ inline void start_block(Block& b, unsigned count)
     stats().threads += count;
 }
 
-// Runs block b (g_block, g_blockIdx already point at it) as far as it goes: its runnable threads in linear-id order
-// until each reaches a barrier, spins or returns; then it releases complete warp groups, else the block barrier, and
-// goes on. Returns when the block has finished or when some of its threads spin (they wait on memory someone else
-// must write: the caller lets the other blocks run). The result says whether anything happened besides spinning
-// threads spinning again. Errors within the block (divergent warps, warp collectives against __syncthreads) abort.
-inline bool turn(Block& b)
+// Runs one block (of emu::launch; g_blockIdx already points at it) to completion: its runnable threads in linear-id
+// order until each reaches a barrier or returns; then it releases complete warp groups, else the block barrier, and
+// goes on. Errors within the block (divergent warps, warp collectives against __syncthreads) abort.
+inline void run_block(unsigned count)
 {
-    const unsigned count = b.count;
-    bool progress = false;
+    Block& b = block();
+    start_block(b, count);
     for (;;)
     {
-        bool spinning = false;
         for (unsigned i = 0; i < count; i++)
         {
             Fiber& f = b.fibers[i];
-            if (f.state != St::Runnable && f.state != St::Spin) continue;
-            bool wasSpin = f.state == St::Spin;
-            f.state = St::Runnable;
+            if (f.state != St::Runnable) continue;
             g_cur = &f;
             emu_ctx_switch(&b.sched_sp, f.sp);
             g_cur = nullptr;
-            if (f.state == St::Spin) spinning = true;
-            if (!wasSpin || f.state != St::Spin) progress = true;
-            if (f.state == St::Runnable) return true; // preempted after an atomic (atomic_point): other blocks' turn
         }
-        // Everyone is done, waiting or spinning: release complete warp groups first, else the block barrier.
+        // Everyone is done or waiting: release complete warp groups first, else the block barrier.
         bool released = false, anyBlock = false, anyWarp = false;
         for (unsigned w = 0; w * 32 < count; w++)
         {
@@ -511,13 +391,7 @@ inline bool turn(Block& b)
                 released = true;
             }
         }
-        if (released)
-        {
-            progress = true;
-            if (spinning) return progress;
-            continue;
-        }
-        if (spinning) return progress;
+        if (released) continue;
         unsigned done = 0;
         for (unsigned i = 0; i < count; i++)
         {
@@ -526,36 +400,11 @@ inline bool turn(Block& b)
             anyBlock |= s == St::BlockWait;
             anyWarp |= s == St::WarpWait;
         }
-        if (done == count)
-        {
-            b.finished = true;
-            return true;
-        }
+        if (done == count) return;
         if (anyWarp) deadlock(anyBlock ? "threads wait at __syncthreads while lanes of their warps wait in a warp collective" : "warp collective never completes");
         for (unsigned i = 0; i < count; i++)
             if (b.fibers[i].state == St::BlockWait) b.fibers[i].state = St::Runnable;
         stats().block_barriers++;
-        progress = true;
-    }
-}
-
-// Runs one block (of emu::launch) to completion.
-inline void run_block(unsigned count)
-{
-    Block& b = block();
-    start_block(b, count);
-    unsigned long idle = 0;
-    while (!b.finished)
-    {
-        if (turn(b)) idle = 0;
-        else if (++idle >= spin_round_limit())
-        {
-            std::fprintf(stderr, "cuda_emu: no progress for %lu rounds: every live thread spins (AIM_SPIN_HINT) or waits:\n%s",
-                         idle, describe_block(b).c_str());
-            g_cur = nullptr;
-            fail("emu::launch runs blocks one after another, so a thread waiting for another block (a grid-wide "
-                 "barrier) waits forever: launch such kernels with emu::launch_cooperative");
-        }
     }
 }
 
@@ -612,18 +461,6 @@ inline void check_launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, const
     fail(msg);
 }
 
-// The blocks of emu::launch_cooperative, kept between launches so that fiber stacks and shared buffers are reused.
-inline std::vector<Block*>& cooperative_pool()
-{
-    static std::vector<Block*> pool;
-    return pool;
-}
-
-inline std::string& last_error_text()
-{
-    static std::string s;
-    return s;
-}
 } // namespace detail
 
 /// Runs kernel over grid × block: blocks one after another, each thread a fiber. Arguments are converted to the
@@ -633,13 +470,12 @@ void launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, void (*kernel)(Par
 {
     static_assert(sizeof...(Params) == sizeof...(Args), "emu::launch: argument count differs from the kernel's");
     using namespace detail;
-    if (g_cooperative || g_cur) fail("launch: called from inside a launch");
+    if (g_cur) fail("launch: called from inside a launch");
     check_launch(grid, block, dynamicSharedBytes, "launch");
     unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
     std::tuple<std::decay_t<Params>...> params(std::forward<Args>(args)...);
     struct Ctx { void (*k)(Params...); std::tuple<std::decay_t<Params>...>* p; } ctx{kernel, &params};
-    Block& b = sequential_block();
-    g_block = &b;
+    Block& b = detail::block(); // qualified: the parameter `block` hides the function
     b.ctx = &ctx;
     b.body = [](void* c) {
         auto* x = static_cast<Ctx*>(c);
@@ -658,90 +494,6 @@ void launch(dim3 grid, dim3 block, size_t dynamicSharedBytes, void (*kernel)(Par
                 run_block((unsigned)threads);
             }
 }
-
-/// Why the last emu::launch_cooperative returned false (empty after a launch that completed).
-inline const std::string& last_error() { return detail::last_error_text(); }
-
-/// Runs kernel as cuLaunchCooperativeKernel would: ALL blocks of the grid at once, every thread of every block a
-/// fiber of one scheduler, so blocks may wait for each other through global memory (grid_barrier in grid_sync.cuh).
-/// Each block has its own dynamic shared memory (0xFF-filled); static __shared__ variables are refused (they would
-/// be one copy for all blocks). Blocks take turns in order (x fastest, then y, z): in its turn a block runs until it
-/// has finished or its live threads spin (AIM_SPIN_HINT) or wait for a spinning thread, and under
-/// Schedule::PreemptAtAtomics (emu::cooperative_schedule()) also until one of its threads does an atomic operation.
-/// Returns true when every
-/// block has finished; false, with the stuck blocks printed to stderr and in emu::last_error(), when for
-/// EMU_SPIN_ROUNDS (default 10000) rounds every live thread only spun or waited (a grid deadlock: e.g. one block
-/// skipped a grid barrier). Errors inside a block (divergent barriers, bad shuffles) abort as in emu::launch.
-template <typename... Params, typename... Args>
-[[nodiscard]] bool launch_cooperative(dim3 grid, dim3 block, size_t dynamicSharedBytes, void (*kernel)(Params...), Args&&... args)
-{
-    static_assert(sizeof...(Params) == sizeof...(Args), "emu::launch_cooperative: argument count differs from the kernel's");
-    using namespace detail;
-    if (g_cooperative || g_cur) fail("launch_cooperative: called from inside a launch");
-    check_launch(grid, block, dynamicSharedBytes, "launch_cooperative");
-    unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
-    unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
-    // Every thread of the grid holds a stack (two memory mappings) at once; Linux allows ~65k mappings by default.
-    if (blocks * threads > 16384) fail("launch_cooperative: more than 16384 threads in the grid (each keeps a fiber stack)");
-    std::tuple<std::decay_t<Params>...> params(std::forward<Args>(args)...);
-    struct Ctx { void (*k)(Params...); std::tuple<std::decay_t<Params>...>* p; } ctx{kernel, &params};
-    auto& pool = cooperative_pool();
-    while (pool.size() < blocks)
-    {
-        pool.push_back(new Block());
-        pool.back()->shared = alloc_shared();
-    }
-    g_gridDim = grid;
-    g_blockDim = block;
-    for (unsigned long long i = 0; i < blocks; i++)
-    {
-        Block& b = *pool[i];
-        b.idx = {(unsigned)(i % grid.x), (unsigned)((i / grid.x) % grid.y), (unsigned)(i / ((unsigned long long)grid.x * grid.y))};
-        b.ctx = &ctx;
-        b.body = [](void* c) {
-            auto* x = static_cast<Ctx*>(c);
-            auto copy = *x->p;
-            std::apply(x->k, copy);
-        };
-        std::memset(b.shared, 0xFF, EMU_MAX_DYNAMIC_SHARED);
-        start_block(b, (unsigned)threads);
-    }
-    last_error_text().clear();
-    g_cooperative = true;
-    unsigned long long unfinished = blocks;
-    unsigned long idle = 0;
-    bool ok = true;
-    while (unfinished > 0)
-    {
-        bool progress = false;
-        for (unsigned long long i = 0; i < blocks; i++)
-        {
-            Block& b = *pool[i];
-            if (b.finished) continue;
-            g_block = &b;
-            g_blockIdx = b.idx;
-            progress |= turn(b);
-            if (b.finished) unfinished--;
-        }
-        if (progress) idle = 0;
-        else if (++idle >= spin_round_limit())
-        {
-            std::string& e = last_error_text();
-            e = "launch_cooperative: grid deadlock: no progress for " + std::to_string(idle) +
-                " rounds (every live thread spins in AIM_SPIN_HINT or waits for one); blocks not finished:\n";
-            for (unsigned long long i = 0; i < blocks; i++)
-                if (!pool[i]->finished) e += describe_block(*pool[i]);
-            std::fprintf(stderr, "cuda_emu: %s", e.c_str());
-            std::fflush(stderr);
-            ok = false;
-            break; // the unfinished fibers are abandoned; start_block re-initialises them at the next launch
-        }
-    }
-    g_cooperative = false;
-    g_cur = nullptr;
-    g_block = &sequential_block();
-    return ok;
-}
 } // namespace emu
 
 // ------------------------------------------------------------------------------------------- CUDA keywords
@@ -755,14 +507,7 @@ template <typename... Params, typename... Args>
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
-// `static`, preceded by a marker declaration that reports the variable if a cooperative launch reaches it
-// (detail::static_shared_declared). Works at block scope (every __shared__ in our kernels); at namespace scope the
-// marker runs once at start-up and checks nothing.
-#define EMU_CAT2(a, b) a##b
-#define EMU_CAT(a, b) EMU_CAT2(a, b)
-#define __shared__ [[maybe_unused]] const bool EMU_CAT(emu_static_shared_, __COUNTER__) = ::emu::detail::static_shared_declared(__FILE__, __LINE__); static
-// grid_sync.cuh's spin loops call this: the waiting thread yields to the other fibers (on the GPU it is empty).
-#define AIM_SPIN_HINT() ::emu::detail::spin_wait()
+#define __shared__ static
 #define threadIdx (::emu::detail::g_cur->tidx)
 #define blockIdx (::emu::detail::g_blockIdx)
 #define blockDim (::emu::detail::g_blockDim)
@@ -836,7 +581,6 @@ template <typename T> inline T emu_atomic_rmw(T* p, T v, int op)
 {
     T old = *p;
     *p = op == 0 ? old + v : op == 1 ? (v > old ? v : old) : (v < old ? v : old);
-    ::emu::detail::atomic_point();
     return old;
 }
 inline int atomicAdd(int* p, int v) { return emu_atomic_rmw(p, v, 0); }
@@ -857,14 +601,12 @@ template <typename T> inline T atomicCAS(T* p, T compare, T v)
     static_assert(std::is_integral_v<T>, "atomicCAS: integer types only");
     T old = *p;
     if (old == compare) *p = v;
-    ::emu::detail::atomic_point();
     return old;
 }
 template <typename T> inline T atomicExch(T* p, T v)
 {
     T old = *p;
     *p = v;
-    ::emu::detail::atomic_point();
     return old;
 }
 
@@ -1127,7 +869,7 @@ inline void mma_tf32_16x8x8(float (&d)[4], const unsigned (&a)[4], const unsigne
     using namespace emu::detail;
     unsigned w = warp_id(), lane = lane_id();
     if (w >= 32) fail("mma emulation: more than 32 warps");
-    std::vector<unsigned>& stage = block().mma_stage; // per block: blocks of a cooperative launch interleave
+    std::vector<unsigned>& stage = block().mma_stage;
     if (stage.empty()) stage.assign(32 * 32 * 6, 0);
     unsigned* staged = &stage[w * 32 * 6];           // [lane][a0..a3, b0, b1]
     for (int r = 0; r < 4; r++) staged[lane * 6 + r] = a[r];

@@ -3,9 +3,7 @@
 #   extern __shared__ [__align__(n)] TYPE NAME[];    (TYPE: one name, optionally after unsigned/signed/long/short/const;
 #                                                     the __align__ may also follow TYPE)
 # into `TYPE* const NAME = reinterpret_cast<TYPE*>(::emu::dynamic_shared());`, which g++ can compile
-# (cuda_emu.hpp defines __shared__ as static). The pointer is a local evaluated where each thread passes the
-# declaration, so under emu::launch_cooperative it is the running block's own buffer. Usage: emu_prep.sh SRC DST
-# (run.sh prepares src/Aim.Engine.Cuda/Kernels and tests/cuda-emulation/kernels, the emulation-only test kernels).
+# (cuda_emu.hpp defines __shared__ as static). Usage: emu_prep.sh SRC DST (run.sh prepares src/Aim.Engine.Cuda/Kernels).
 set -euo pipefail
 src=$1 dst=$2
 mkdir -p "$dst"

@@ -3,17 +3,15 @@
 # forward / backward kernels on cases written by `Aim.Cuda.Check --emit-ssd` against float64 references, and
 # sample.cu's sample_tokens on cases of `Aim.Cuda.Check --emit-sample` (exact comparison), GatedRmsNormMatMul's
 # composition (norm.cu's rms_norm_f32 on strided rows, then skinny_gemm.cu's skinny_gemm_bf16) and skinny_gemm_bf16
-# alone on cases of `--emit-norm-gemm`,
-# decode_layer.cu's persistent mamba_decode_layer_bf16 under emu::launch_cooperative on cases of `--emit-decode-layer`, and
-# grid_sync.cuh's grid_barrier under emu::launch_cooperative (grid_sync_check.cpp, kernels/grid_sync_test.cu; needs
-# no emitted cases), sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases),
+# alone on cases of `--emit-norm-gemm`, conv1d.cu's CausalConv1d forward / backward kernels on cases of `--emit-conv`,
+# sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases),
 # ssm.cu's ssm_step_f32 (decode_step.cuh's step_ssm_rows) on cases built in ssm_step_check.cpp (no emitted cases),
 # norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z (gated_norm_check.cpp, no emitted cases),
 # optim.cu's list kernels bit for bit against the single-tensor kernels (optim_check.cpp, no emitted cases).
 # Usage: tests/cuda-emulation/run.sh [--no-emit] [case-name-substring]
 #   --no-emit   reuse build/cases and build/sample-cases from an earlier run instead of rebuilding
 #               Aim.Cuda.Check and re-emitting
-#   a case-name substring filters the SSD, sampling, norm-gemm, conv, decode-layer, SumTo and gated-norm cases
+#   a case-name substring filters the SSD, sampling, norm-gemm, conv, SumTo and gated-norm cases
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -31,8 +29,7 @@ CXX=${CXX:-g++}
 CXXFLAGS=(-std=c++20 -O2 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unknown-pragmas)
 
 "$here/emu_prep.sh" "$root/src/Aim.Engine.Cuda/Kernels" "$build/kernels"
-"$here/emu_prep.sh" "$here/kernels" "$build/test-kernels"
-echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, decode_layer_check, grid_sync_check, sum_to_check, ssm_step_check, gated_norm_check, optim_check ($CXX)"
+echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, sum_to_check, ssm_step_check, gated_norm_check, optim_check ($CXX)"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" "$here/emu_selftest.cpp" -o "$build/emu_selftest" &
 p1=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check" &
@@ -44,10 +41,6 @@ wait $p2
 p4=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/conv_check.cpp" -o "$build/conv_check"
 wait $p4
-"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/decode_layer_check.cpp" -o "$build/decode_layer_check" &
-p5=$!
-"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" -I"$build/test-kernels" "$here/grid_sync_check.cpp" -o "$build/grid_sync_check"
-wait $p5
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/sum_to_check.cpp" -o "$build/sum_to_check" &
 p6=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssm_step_check.cpp" -o "$build/ssm_step_check"
@@ -57,16 +50,15 @@ wait $p6
 
 if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ] \
     || [ ! -f "$build/norm-gemm-cases/manifest.txt" ] \
-    || [ ! -f "$build/conv-cases/manifest.txt" ] || [ ! -f "$build/decode-layer-cases/manifest.txt" ]; then
-    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample, --emit-norm-gemm, --emit-conv, --emit-decode-layer)"
+    || [ ! -f "$build/conv-cases/manifest.txt" ]; then
+    echo "== emitting cases (Aim.Cuda.Check --emit-ssd, --emit-sample, --emit-norm-gemm, --emit-conv)"
     dotnet build "$root/tests/Aim.Cuda.Check" -v q -nologo > "$build/dotnet-build.log" 2>&1 || { cat "$build/dotnet-build.log"; exit 1; }
     dll=$(ls "$root"/tests/Aim.Cuda.Check/bin/Debug/net*/Aim.Cuda.Check.dll | head -n 1)
-    rm -rf "$build/cases" "$build/sample-cases" "$build/norm-gemm-cases" "$build/conv-cases" "$build/decode-layer-cases"
+    rm -rf "$build/cases" "$build/sample-cases" "$build/norm-gemm-cases" "$build/conv-cases"
     dotnet "$dll" --emit-ssd "$build/cases"
     dotnet "$dll" --emit-sample "$build/sample-cases"
     dotnet "$dll" --emit-norm-gemm "$build/norm-gemm-cases"
     dotnet "$dll" --emit-conv "$build/conv-cases"
-    dotnet "$dll" --emit-decode-layer "$build/decode-layer-cases"
 fi
 
 status=0
@@ -80,10 +72,6 @@ echo "== normgemm_check"
 "$build/normgemm_check" "$build/norm-gemm-cases" $filter || status=1
 echo "== conv_check"
 "$build/conv_check" "$build/conv-cases" $filter || status=1
-echo "== decode_layer_check"
-"$build/decode_layer_check" "$build/decode-layer-cases" $filter || status=1
-echo "== grid_sync_check"
-"$build/grid_sync_check" || status=1
 echo "== sum_to_check"
 "$build/sum_to_check" $filter || status=1
 echo "== ssm_step_check"

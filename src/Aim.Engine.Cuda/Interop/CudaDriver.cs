@@ -101,12 +101,6 @@ internal static unsafe partial class CudaDriver
     /// stream completes; it resolves the dependency itself (griddepcontrol.wait, AIM_PDL_PROLOGUE in common.cuh).</summary>
     public const int LaunchAttributeProgrammaticStreamSerialization = 6;
 
-    [LibraryImport(CudaLibraries.Driver)]
-    public static partial int cuLaunchCooperativeKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
-        uint sharedMemBytes, nint stream, void** kernelParams);
-    [LibraryImport(CudaLibraries.Driver)]
-    public static partial int cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, nint function, int blockSize, nuint dynamicSharedBytes);
-
     [LibraryImport(CudaLibraries.Driver)] public static partial int cuStreamCreate(nint* stream, uint flags);
     [LibraryImport(CudaLibraries.Driver)] public static partial int cuStreamSynchronize(nint stream);
     [LibraryImport(CudaLibraries.Driver, EntryPoint = "cuStreamDestroy_v2")] public static partial int cuStreamDestroy(nint stream);

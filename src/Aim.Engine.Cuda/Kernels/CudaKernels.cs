@@ -152,26 +152,6 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
         Check(cuLaunchKernel(function, grid, 1, 1, block, 1, 1, sharedBytes, _backend.Stream, args.Pointer, null));
     }
 
-    /// <summary>
-    /// Launches with every block resident at once (cuLaunchCooperativeKernel), as a kernel that waits on
-    /// grid_barrier (grid_sync.cuh) needs; <paramref name="grid"/> must not exceed
-    /// <see cref="MaxResidentBlocks"/>, or the driver refuses the launch.
-    /// </summary>
-    internal void LaunchCooperative(nint function, uint grid, uint block, uint sharedBytes, scoped in KernelArgs args)
-    {
-        _backend.Context.MakeCurrent();
-        Check(cuLaunchCooperativeKernel(function, grid, 1, 1, block, 1, 1, sharedBytes, _backend.Stream, args.Pointer));
-    }
-
-    /// <summary>How many blocks of <paramref name="blockSize"/> threads can be resident on the whole device at once.</summary>
-    internal int MaxResidentBlocks(nint function, int blockSize, int dynamicSharedBytes)
-    {
-        _backend.Context.MakeCurrent();
-        int perSm;
-        Check(cuOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, function, blockSize, (nuint)dynamicSharedBytes));
-        return perSm * _backend.Context.MultiprocessorCount;
-    }
-
     /// <summary>Launches a grid-stride elementwise kernel over <paramref name="n"/> elements.</summary>
     internal void LaunchElementwise(nint function, long n, scoped in KernelArgs args)
     {
@@ -212,7 +192,6 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
             _cublas = null;
             if (_cublasWorkspace != 0) _backend.Allocator.Free(_cublasWorkspace, CuBlasWorkspaceBytes);
             _cublasWorkspace = 0;
-            FreeDecodeLayerBarrier();
         }
     }
 }

@@ -1,50 +1,7 @@
-// Device pieces of one Mamba-2 decode step shared by ssm.cu (SsmStep's ssm_step_f32) and decode_layer.cu (the
-// persistent layer kernel): the conv window of one channel and the SSM update of a block's rows, with the arithmetic
-// and order of conv1d.cu's conv1d_step_f32 and ssm.cu's ssm_step_f32 (see step_ssm_rows for when the bits agree).
+// Device pieces of ssm.cu's ssm_step_f32 (SsmStep, one Mamba-2 decode step of the SSM): the step size and the SSM
+// update of a block's rows. (Their other user, a persistent per-layer decode kernel, was deleted: NOTES.md.)
 #pragma once
 #include "common.cuh"
-
-__device__ __forceinline__ float step_silu(float z) { return z / (1.0f + expf(-z)); }
-
-// SiLU(bias + Σ_k w[ch,k]·window[k]) with window = (row[1..K-1], xin): the channel's output from its OLD window.
-__device__ __forceinline__ float step_conv(const float* row, float xin, const float* w, const float* bias, int ch, int K)
-{
-    float z = bias ? bias[ch] : 0.0f;
-    for (int j = 0; j < K - 1; j++) z = fmaf(row[j + 1], w[(i64)ch * K + j], z);
-    z = fmaf(xin, w[(i64)ch * K + K - 1], z);
-    return step_silu(z);
-}
-
-// The window moves one step: row ← (row[1..K-1], xin).
-__device__ __forceinline__ void step_shift(float* row, float xin, int K)
-{
-    for (int j = 0; j < K - 1; j++) row[j] = row[j + 1];
-    row[K - 1] = xin;
-}
-
-// The conv outputs a (row, head, slice of P) block needs, from the row's windows cs (C, K) and new inputs xr (C):
-// sbc = the group's b (N) then c (N) from their OLD windows (only read here: other blocks read them too), and
-// sx = x of rows first .. first + count, whose windows only this block touches (the thread that reads one shifts it).
-// E = H·P, the first b channel.
-__device__ __forceinline__ void step_conv_block(float* cs, const float* xr, const float* w, const float* bias, int K, int E,
-                                                int G, int N, int g, int h, int P, int first, int count, float* sbc, float* sx)
-{
-    for (int i = threadIdx.x; i < 2 * N; i += blockDim.x)
-    {
-        int ch = E + (i < N ? g * N + i : G * N + g * N + (i - N));
-        sbc[i] = step_conv(cs + (i64)ch * K, xr[ch], w, bias, ch, K);
-    }
-    for (int r = threadIdx.x; r < count; r += blockDim.x)
-    {
-        int p = first + r;
-        if (p >= P) break;
-        int ch = h * P + p;
-        float* row = cs + (i64)ch * K;
-        float xin = xr[ch];
-        sx[r] = step_conv(row, xin, w, bias, ch, K);
-        step_shift(row, xin, K);
-    }
-}
 
 // softplus(raw + bias), passing values above 20 through (mamba's selective_state_update with dt_softplus).
 __device__ __forceinline__ float step_dt(float raw, float bias)
@@ -58,20 +15,18 @@ __device__ __forceinline__ float step_dt(float raw, float bias)
 #define SSM_STEP_GROUP 4
 
 // S[p, n] ← α·S[p, n] + (b[n]·dt)·x[p] and out[p] = Σ_n S[p, n]·c[n] + d·x[p] for the rows p = first + warp,
-// first + warp + warps, ... below first + count and P; a warp shuffle sums y. state: the head's (P, N) rows; x[p - xBase]
-// is row p's input (xBase = first for a block-local copy, 0 for the whole head); b, c: (N). When N % 4 == 0 and the
-// rows, b and c are 16-byte aligned each lane moves 4 consecutive values at a time, and a warp takes its rows
-// SSM_STEP_GROUP at a time (rows p0, p0 + warps, ..., p0 + 3·warps): it loads every row's float4s, then updates and
-// stores them, then sums the group's y values with interleaved shuffle chains (the state stream is what bounds large
-// decode batches; a warp that waits for one row at a time leaves too few bytes in flight). Otherwise lanes stride over
-// n one value at a time, a row at a time.
+// first + warp + warps, ... below first + count and P; a warp shuffle sums y. state: the head's (P, N) rows; x[p]
+// is row p's input; b, c: (N). When N % 4 == 0 and the rows, b and c are 16-byte aligned each lane moves 4
+// consecutive values at a time, and a warp takes its rows SSM_STEP_GROUP at a time (rows p0, p0 + warps, ...,
+// p0 + 3·warps): it loads every row's float4s, then updates and stores them, then sums the group's y values with
+// interleaved shuffle chains (the state stream is what bounds large decode batches; a warp that waits for one row at
+// a time leaves too few bytes in flight). Otherwise lanes stride over n one value at a time, a row at a time.
 // Per row the arithmetic does not depend on the grouping, the warp count or which warp takes the row: every state
 // value is fmaf(α, S, (b·dt)·x); a lane adds its products in increasing n (fmaf chains, one float4 after the other)
 // and the 32 lane sums meet in the same xor butterfly (16, 8, 4, 2, 1), then fmaf(d, x, y). So any (warps, first,
-// count) split gives the same bits. The two paths add y's terms in different orders: two callers (ssm.cu's
-// ssm_step_f32 and decode_layer.cu) give the same bits when they take the same path.
+// count) split gives the same bits. The two paths add y's terms in different orders.
 __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int first, int count, int warp, int warps, int lane,
-                                              const float* x, int xBase, const float* b, const float* c, float dt, float alpha,
+                                              const float* x, const float* b, const float* c, float dt, float alpha,
                                               float d, float* out)
 {
     const bool vec = N % 4 == 0 && ((reinterpret_cast<unsigned long long>(state) | reinterpret_cast<unsigned long long>(b)
@@ -90,7 +45,7 @@ __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int fi
 #pragma unroll
             for (int j = 0; j < SSM_STEP_GROUP; j++)
             {
-                xp[j] = p0 + j * warps < end ? x[p0 + j * warps - xBase] : 0.0f;
+                xp[j] = p0 + j * warps < end ? x[p0 + j * warps] : 0.0f;
                 acc[j] = 0.0f;
             }
 #pragma unroll 1
@@ -132,7 +87,7 @@ __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int fi
     }
     for (int p = first + warp; p < end; p += warps)
     {
-        float xp = x[p - xBase], acc = 0.0f;
+        float xp = x[p], acc = 0.0f;
         float* row = state + (i64)p * N;
 #pragma unroll 1
         for (int n = lane; n < N; n += 32)

@@ -1,6 +1,5 @@
 // y (M, N) f32 = alpha · x (M, K) f32 · W (N, K)ᵀ bf16 for the few rows of a decode step (Gemm.cs's TrySkinny). The
-// device code (the weight stream) and its comments are in skinny_gemv.cuh, shared with decode_layer.cu's persistent
-// kernel; this kernel gives it static shared memory.
+// device code (the weight stream) and its comments are in skinny_gemv.cuh; this kernel gives it static shared memory.
 #include "skinny_gemv.cuh"
 
 extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_bf16(

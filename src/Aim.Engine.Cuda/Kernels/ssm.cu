@@ -1125,7 +1125,7 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     const int pFirst = (blockIdx.x % pBlocks) * rowsPerBlock;
     // With dt_bias the step size comes raw from in_proj: softplus(dt + bias), passing values above 20 through.
     float dtv = dt_bias ? step_dt(dt[(i64)b * sdtb + h], dt_bias[h]) : dt[(i64)b * sdtb + h];
-    step_ssm_rows(state + (i64)bh * P * N, P, N, pFirst, rowsPerBlock, warp, warps, lane, x + (i64)b * sxb + (i64)h * sxh, 0,
+    step_ssm_rows(state + (i64)bh * P * N, P, N, pFirst, rowsPerBlock, warp, warps, lane, x + (i64)b * sxb + (i64)h * sxh,
                   bm + (i64)b * sbb + (i64)g * sbg, cm + (i64)b * scb + (i64)g * scg, dtv, expf(dtv * a[h]), d ? d[h] : 0.0f,
                   y + (i64)bh * P);
 }

@@ -4,7 +4,7 @@ namespace Aim.Engine.Kernels;
 
 // provides: the argument checks of MambaDecodeLayer (IKernels.DecodeLayer.cs), shared by every backend, and its
 // definition as the composition of a backend's own ModulatedAddRmsNorm, Gemm, ConvSsmStep and GatedRmsNormMatMul
-// (used by the reference, by the CPU and by CUDA wherever its persistent kernel is off or does not apply).
+// (used by the reference, by the CPU and by CUDA).
 internal static class DecodeLayerChecks
 {
     /// <summary>

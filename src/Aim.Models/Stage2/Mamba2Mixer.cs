@@ -110,7 +110,7 @@ public sealed class Mamba2Mixer : Module
     /// <summary>
     /// One decode step of the whole block around this mixer (inference; spec §3.6, §6.2): the previous block's gated
     /// residual add, this block's RMSNorm (<paramref name="normWeight"/>) with adaLN modulation, then <see cref="Step"/>,
-    /// in one Ops.MambaDecodeLayer call (one persistent kernel on CUDA when that backend enables it). Equal to
+    /// in one Ops.MambaDecodeLayer call. Equal to
     /// <c>(u, r) = Ops.ModulatedAddRmsNorm(hidden, gate, residual, normWeight, normEps, scalePlusOne, shift); y = Step(u, state)</c>.
     /// </summary>
     /// <param name="hidden">(B, d) the previous block's mixer output (the block input for the first block).</param>
