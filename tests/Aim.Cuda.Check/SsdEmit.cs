@@ -66,7 +66,7 @@ internal static class SsdEmit
             var (x64, dt64, a64, b64, c64, d64, init64) = (F64(x), F64(dt), F64(a), F64(b), F64(c), F64N(d), F64N(init));
             var y = Out(s.B, s.L, s.H, s.P);
             var final = Out(s.B, s.H, s.P, s.N);
-            reference.SsdScan(x64, dt64, a64, b64, c64, d64, init64, s.Chunk, y, final);
+            reference.SsdScan(x64, dt64, a64, b64, c64, d64, init64, s.Chunk, y, final, null);
             WriteF64(at, "y", y);
             WriteF64(at, "final", final);
             if (s.Backward)
@@ -78,7 +78,7 @@ internal static class SsdEmit
                 var dc = Out(s.B, s.L, s.G, s.N);
                 var dd = Out(s.H);
                 var dinit = Out(s.B, s.H, s.P, s.N);
-                reference.SsdScanBackward(x64, dt64, a64, b64, c64, d64, init64, F64(dy), F64N(dfinal), dx, ddt, da, db, dc, dd, dinit);
+                reference.SsdScanBackward(x64, dt64, a64, b64, c64, d64, init64, F64(dy), F64N(dfinal), null, 0, dx, ddt, da, db, dc, dd, dinit);
                 foreach (var (name, t) in new[] { ("dx", dx), ("ddt", ddt), ("da", da), ("db", db), ("dc", dc), ("dd", dd), ("dinit", dinit) })
                     WriteF64(at, name, t);
             }
