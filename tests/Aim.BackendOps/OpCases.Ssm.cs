@@ -109,7 +109,7 @@ public static partial class OpCases
                     var dc = Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, x.Device);
                     var dd = Tensor.Empty([s.H], x.DType, x.Device);
                     var di = Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, x.Device);
-                    k.SsdScanBackward(x, dt, a, b, c, d, init, gy, gf, dx, ddt, da, db, dc, dd, di);
+                    k.SsdScanBackward(x, dt, a, b, c, d, init, gy, gf, null, 0, dx, ddt, da, db, dc, dd, di);
                     return [dx, ddt, da, db, dc, dd, di];
                 }) { HasGradient = false, MaxNmse = 1e-9 };
             }

@@ -1,6 +1,6 @@
 // Device-event timings of the Ssm kernels on cuda:0 at AiM's training and sampling shapes (H=24 heads of P=64,
 // N=128 state, one group): the chunked SsdScan forward and backward at B=32, L=256 with each matrix engine (and the
-// serial backward), and SsmStep / CausalConv1dStep for B = 2..128 rows. FLOP counts are those of the chunked algorithm as implemented.
+// serial backward, and the training pair: forward keeping its chunk states, backward reading them), and SsmStep / CausalConv1dStep for B = 2..128 rows. FLOP counts are those of the chunked algorithm as implemented.
 using Aim.Engine.Cuda.Kernels;
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Operations;
@@ -45,7 +45,7 @@ internal static class CudaPerfSsm
                 ck.SsdMath = math;
                 foreach (int q in new[] { 256, 128, 64 })
                 {
-                    float ms = CudaPerf.Time(backend, () => k.SsdScan(x, dt, a, bm, cm, d, null, q, y, fs));
+                    float ms = CudaPerf.Time(backend, () => k.SsdScan(x, dt, a, bm, cm, d, null, q, y, fs, null));
                     // CB (lower triangle), chunk states, state-to-output (chunks after the first), diagonal block product.
                     int nc = l / q;
                     double flops = 2.0 * b * g * nc * q * (q + 1) / 2 * n + 2.0 * b * h * l * p * n
@@ -56,16 +56,25 @@ internal static class CudaPerfSsm
                 const int bq = 64;
                 double bflops = 2.0 * b * g * (l / bq) * bq * (bq + 1) / 2 * n + 2.0 * b * h * l * p * n * 6
                     + 2.0 * b * h * l * (bq + 1) / 2 * (2 * p + 2 * n);
-                float bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
+                float bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, null, 0, dx, ddt, da, db, dc, dd, null));
                 CudaPerf.Report($"SsdScanBackward chunked {math} B={b},L={l},H={h},P={p},N={n}", bms, 0, bflops);
+                // Training: the recorded forward runs at the backward's chunk keeping its chunk states, and the backward
+                // reads them instead of rerunning ssd_chunk_state + ssd_state_pass.
+                using (var states = Tensor.Empty([b, h, l / bq, p, n], DType.Float32, dev))
+                {
+                    float fms = CudaPerf.Time(backend, () => k.SsdScan(x, dt, a, bm, cm, d, null, bq, y, fs, states));
+                    CudaPerf.Report($"SsdScan {math} B={b},L={l},H={h},P={p},N={n},chunk={bq},chunkStates", fms, 0, 0);
+                    float sbms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, states, bq, dx, ddt, da, db, dc, dd, null));
+                    CudaPerf.Report($"SsdScanBackward chunked {math} B={b},L={l},H={h},P={p},N={n},saved states", sbms, 0, bflops - 2.0 * b * h * l * p * n);
+                }
                 int oldChunk = ck.SsdBackwardChunk;
                 ck.SsdBackwardChunk = 128;
-                bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
+                bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, null, 0, dx, ddt, da, db, dc, dd, null));
                 CudaPerf.Report($"SsdScanBackward chunked {math} B={b},L={l},H={h},P={p},N={n},chunk=128", bms, 0, 0);
                 ck.SsdBackwardChunk = oldChunk;
             }
             ck.SsdSerialBackward = true;
-            float sms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, dx, ddt, da, db, dc, dd, null));
+            float sms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, null, 0, dx, ddt, da, db, dc, dd, null));
             CudaPerf.Report($"SsdScanBackward serial B={b},L={l},H={h},P={p},N={n}", sms, 0, 0);
             (ck.SsdMath, ck.SsdSerialBackward) = (oldMath, oldSerial);
         }

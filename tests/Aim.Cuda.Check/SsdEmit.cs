@@ -10,7 +10,9 @@
 //   float32 inputs:   x (B,L,H,P), dt (B,L,H), a (H), b (B,L,G,N), c (B,L,G,N), [d (H)], [init (B,H,P,N)],
 //                     dy (B,L,H,P), [dfinal (B,H,P,N)]                                       -> NAME.f32
 //   float64 outputs:  y (B,L,H,P), final (B,H,P,N); with hasBackward also dx, ddt, da, db, dc, dd (H, computed
-//                     whether or not d is given), dinit (B,H,P,N, computed whether or not init is given) -> NAME.f64
+//                     whether or not d is given), dinit (B,H,P,N, computed whether or not init is given), and
+//                     states64 (B,H,⌈L/64⌉,P,N), the chunk states S_in of the forward at the CUDA backward's chunk
+//                     (SsdBackwardChunk = 64) that a recorded forward hands to the backward          -> NAME.f64
 using Aim.BackendOps;
 using Aim.Engine.Kernels.Reference;
 using Aim.Engine.Operations;
@@ -66,7 +68,7 @@ internal static class SsdEmit
             var (x64, dt64, a64, b64, c64, d64, init64) = (F64(x), F64(dt), F64(a), F64(b), F64(c), F64N(d), F64N(init));
             var y = Out(s.B, s.L, s.H, s.P);
             var final = Out(s.B, s.H, s.P, s.N);
-            reference.SsdScan(x64, dt64, a64, b64, c64, d64, init64, s.Chunk, y, final);
+            reference.SsdScan(x64, dt64, a64, b64, c64, d64, init64, s.Chunk, y, final, null);
             WriteF64(at, "y", y);
             WriteF64(at, "final", final);
             if (s.Backward)
@@ -78,9 +80,13 @@ internal static class SsdEmit
                 var dc = Out(s.B, s.L, s.G, s.N);
                 var dd = Out(s.H);
                 var dinit = Out(s.B, s.H, s.P, s.N);
-                reference.SsdScanBackward(x64, dt64, a64, b64, c64, d64, init64, F64(dy), F64N(dfinal), dx, ddt, da, db, dc, dd, dinit);
+                reference.SsdScanBackward(x64, dt64, a64, b64, c64, d64, init64, F64(dy), F64N(dfinal), null, 0, dx, ddt, da, db, dc, dd, dinit);
                 foreach (var (name, t) in new[] { ("dx", dx), ("ddt", ddt), ("da", da), ("db", db), ("dc", dc), ("dd", dd), ("dinit", dinit) })
                     WriteF64(at, name, t);
+                const int backwardChunk = 64;
+                var states = Out(s.B, s.H, (s.L + backwardChunk - 1) / backwardChunk, s.P, s.N);
+                reference.SsdScan(x64, dt64, a64, b64, c64, d64, init64, backwardChunk, Out(s.B, s.L, s.H, s.P), Out(s.B, s.H, s.P, s.N), states);
+                WriteF64(at, "states64", states);
             }
             Console.WriteLine($"emit {s.Name}: B={s.B} L={s.L} H={s.H} G={s.G} P={s.P} N={s.N} chunk={s.Chunk}");
             return string.Join(' ', s.Name, I(s.B), I(s.L), I(s.H), I(s.G), I(s.P), I(s.N), I(s.Chunk), F(s.D), F(s.Init), F(s.DFinal), F(s.Backward));

@@ -4,7 +4,10 @@
 // launches use the H200's 132 SMs × 32 blocks cap of CudaKernels.LaunchElementwise) on the cases written by
 // `Aim.Cuda.Check --emit-ssd DIR`, and compares every output with the float64 reference. Each case runs with every
 // engine on contiguous operands, with FMA and 3xTF32 on strided views (x inside (B,L,H,P+3) at column 1, b and
-// c inside (B,L,G,2N) at columns 0 and N, as OpCases.Ssm.cs's view cases do), and once with the serial backward.
+// c inside (B,L,G,2N) at columns 0 and N, as OpCases.Ssm.cs's view cases do), once with the serial backward, and
+// with FMA and 3xTF32 as in training ("saved"): the forward at the backward's chunk (64) keeps its chunk states
+// (compared with the reference's S_in), and the chunked backward reads them instead of running ssd_chunk_state and
+// ssd_state_pass (CudaKernels.SsdScan.cs with chunkStates); the states must come out of the backward unchanged.
 // Workspaces and outputs start as NaN so a value that a kernel forgets to write shows up.
 // Usage: ssd_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
 #include "cuda_emu.hpp"
@@ -12,6 +15,7 @@
 #include "ssm.cu"
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -85,6 +89,7 @@ struct ChunkWork
 
 int tiles(int n) { return (n + SsdTile - 1) / SsdTile; }
 
+// finalState null: k.st already holds the states entering each chunk (saved by the forward): steps 1-2 only.
 void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vector<float>& dt, const std::vector<float>& a,
                   const Operand& Bm, const Operand& Cm, const float* init, float* finalState, int mm)
 {
@@ -96,15 +101,18 @@ void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vect
         int tq = tiles(k.q);
         emu::launch(dim3((unsigned)((long long)B * G * k.nc * tq * tq)), dim3(SsdThreads), 0, ssd_cb_f32,
                     Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cb.data(), B, L, G, N, k.q, k.nc, mm);
+        if (!finalState) return;
         emu::launch(dim3((unsigned)(k.bhc * tiles(P) * tiles(N))), dim3(SsdThreads), 0, ssd_chunk_state_f32,
                     X.ptr, X.s0, X.s1, X.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.w.data(), k.st.data(), B, L, H, G, P, N, k.q, k.nc, mm);
     }
+    if (!finalState) return;
     int passTiles = (P * N + SSD_PASS_THREADS * SSD_PASS_ELEMS - 1) / (SSD_PASS_THREADS * SSD_PASS_ELEMS);
     emu::launch(dim3((unsigned)((long long)B * H * passTiles)), dim3(SSD_PASS_THREADS), 0, ssd_state_pass_f32, k.st.data(), k.cs.data(), init, finalState, L, P * N, k.q, k.nc, passTiles);
 }
 
-// mm: the matrix engine (SSD_MM_*); serial: the serial backward instead of the chunked one.
-bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool serial)
+// mm: the matrix engine (SSD_MM_*); serial: the serial backward instead of the chunked one; saved: the forward runs
+// at the backward's chunk and hands its chunk states to the chunked backward.
+bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool serial, bool saved = false)
 {
     const std::string at = dir + "/" + s.name + "/";
     const int B = s.B, L = s.L, H = s.H, G = s.G, P = s.P, N = s.N;
@@ -132,14 +140,21 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
 
     // ---- SsdScan (CudaKernels.SsdScan.cs)
     auto y = nan_buffer(nx), finalState = nan_buffer(ns);
+    std::vector<float> savedStates;
     {
-        ChunkWork k(s, s.chunk);
+        ChunkWork k(s, saved ? SsdBwdChunk : s.chunk);
         chunk_states(s, k, X, dt, a, Bm, Cm, ip, finalState.data(), mm);
         if (k.nc > 0)
             emu::launch(dim3((unsigned)(k.bhc * tiles(k.q) * tiles(P))), dim3(SsdThreads), 0, ssd_chunk_scan_f32,
                         X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, dp, k.cb.data(), k.cs.data(), k.st.data(),
                         s.hasInit ? 1 : 0, y.data(), B, L, H, G, P, N, k.q, k.nc, mm);
+        if (saved)
+        {
+            savedStates = k.st;
+            results.push_back(compare("S_in", savedStates.data(), read_file<double>(at + "states64.f64", savedStates.size()), fwdTol));
+        }
     }
+    const std::vector<float> savedCopy = savedStates;
     results.push_back(compare("y", y.data(), read_file<double>(at + "y.f64", nx), fwdTol));
     results.push_back(compare("final", finalState.data(), read_file<double>(at + "final.f64", ns), fwdTol));
 
@@ -171,7 +186,8 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             ChunkWork k(s, SsdBwdChunk);
             int q = k.q, nc = k.nc, pn = P * N, tq = tiles(q), tp = tiles(P), tn = tiles(N);
             auto fin = nan_buffer(ns);
-            chunk_states(s, k, X, dt, a, Bm, Cm, ip, fin.data(), mm);
+            if (saved) k.st.swap(savedStates);   // the forward's states: ssd_chunk_state and ssd_state_pass skipped
+            chunk_states(s, k, X, dt, a, Bm, Cm, ip, saved ? nullptr : fin.data(), mm);
             auto gst = nan_buffer((size_t)B * H * nc * P * N), r = nan_buffer((size_t)B * H * nc), dmd = nan_buffer((size_t)B * H * nc * q * q);
             auto partI = nan_buffer((size_t)B * H * L * tn), partV = nan_buffer((size_t)B * H * L * tn);
             partRows = B * nc;
@@ -196,6 +212,11 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads / 32) * sizeof(double), ssd_bwd_scalars_f32,
                         dt.data(), a.data(), k.cb.data(), k.cs.data(), dmd.data(), partI.data(), partV.data(), r.data(), ddt.data(),
                         partDa.data(), partDd.data(), B, L, H, G, N, q, nc);
+            if (saved)
+            {
+                bool same = k.st.size() == savedCopy.size() && std::memcmp(k.st.data(), savedCopy.data(), savedCopy.size() * sizeof(float)) == 0;
+                results.push_back({"S_kept", 0, 0, 0, same});   // the backward only reads the saved states
+            }
         }
         if (!direct)
             launch_elementwise((long long)B * L * G * N, ssd_bwd_group_sum_f32, dbh.data(), dch.data(), db.data(), dc.data(), B, L, H, G, N);
@@ -221,8 +242,8 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
         std::snprintf(buf, sizeof buf, "    %-6s nmse %.2e  max|err| %.2e  (tol %.0e)%s\n", r.output.c_str(), r.nmse, r.maxAbs, r.tol, r.ok ? "" : "  FAIL");
         detail << buf;
     }
-    const char* engine = serial ? "serial" : mm == SSD_MM_FMA ? "fma" : mm == SSD_MM_TF32 ? "tf32" : "3xtf32";
-    std::printf("%-28s %-6s %-6s | %s | worst nmse %.2e | %.1f s\n", s.name.c_str(), view ? "view" : "contig", engine, ok ? "pass" : "FAIL", worst, secs);
+    const char* engine = serial ? "serial" : saved ? (mm == SSD_MM_FMA ? "fma-saved" : "3xtf32-saved") : mm == SSD_MM_FMA ? "fma" : mm == SSD_MM_TF32 ? "tf32" : "3xtf32";
+    std::printf("%-28s %-6s %-12s | %s | worst nmse %.2e | %.1f s\n", s.name.c_str(), view ? "view" : "contig", engine, ok ? "pass" : "FAIL", worst, secs);
     std::fputs(detail.str().c_str(), stdout);
     std::fflush(stdout);
     return ok;
@@ -251,6 +272,9 @@ int main(int argc, char** argv)
         for (int mm : {SSD_MM_FMA, SSD_MM_3XTF32, SSD_MM_TF32}) (run_case(dir, s, false, mm, false) ? pass : fail)++;
         for (int mm : {SSD_MM_FMA, SSD_MM_3XTF32}) (run_case(dir, s, true, mm, false) ? pass : fail)++;
         if (s.P <= SsdBwdMaxP && s.N <= SsdBwdMaxN) (run_case(dir, s, false, SSD_MM_FMA, true) ? pass : fail)++;
+        // Training: the forward's chunk states handed to the chunked backward.
+        if (s.hasBackward)
+            for (int mm : {SSD_MM_FMA, SSD_MM_3XTF32}) (run_case(dir, s, false, mm, false, true) ? pass : fail)++;
     }
     const auto& st = emu::stats();
     std::printf("ssd_check: %d pass, %d fail (forward tol %.0e, backward tol %.0e NMSE vs float64); emulated %llu blocks, %llu threads, %llu block barriers, %llu warp barriers\n",

@@ -56,17 +56,19 @@ public sealed unsafe partial class CudaKernels
          : (int)SsdMath;
 
     /// <inheritdoc />
-    public void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState)
+    public void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState, Tensor? chunkStates)
     {
         const string op = nameof(SsdScan);
-        OnDeviceAll(op, x, dt, a, b, c, d, initialState, y, finalState);
+        OnDeviceAll(op, x, dt, a, b, c, d, initialState, y, finalState, chunkStates);
         var s = SsmChecks.Scan(op, x, dt, a, b, c, d, initialState);
         if (chunkSize < 1) throw new ArgumentException($"{op}: chunkSize must be positive, got {chunkSize}");
         F32(op, x);
         Out(op, "y", y, s.B, s.L, s.H, s.P);
         Out(op, "finalState", finalState, s.B, s.H, s.P, s.N);
+        if (chunkStates is not null) SsmChecks.ChunkStates(op, s, x, chunkStates, chunkSize);
         if (s.B == 0 || s.H == 0 || s.P == 0 || s.N == 0) return;
-        using var w = new ChunkWork(s, chunkSize, x.Device);
+        // The state pass leaves S_in[c] in the workspace's states: with chunkStates they are written there directly.
+        using var w = new ChunkWork(s, chunkSize, x.Device, chunkStates);
         ChunkStates(x, dt, a, b, c, initialState, s, w, finalState);
         if (w.Chunks == 0) return;
         int tq = Tiles(w.Q), tp = Tiles(s.P);
@@ -85,13 +87,18 @@ public sealed unsafe partial class CudaKernels
     }
 
     /// <inheritdoc />
+    /// <remarks>The chunked backward's chunk size, <see cref="SsdBackwardChunk"/>; 0 (never read) under <see cref="SsdSerialBackward"/>.</remarks>
+    public int SsdScanStatesChunk => SsdSerialBackward ? 0 : SsdBackwardChunk;
+
+    /// <inheritdoc />
     public void SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
-        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState)
+        Tensor dY, Tensor? dFinalState, Tensor? chunkStates, int statesChunk, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState)
     {
         const string op = nameof(SsdScanBackward);
-        OnDeviceAll(op, x, dt, a, b, c, d, initialState, dY, dFinalState, dX, dDt, dA, dB, dC, dD, dInitialState);
+        OnDeviceAll(op, x, dt, a, b, c, d, initialState, dY, dFinalState, chunkStates, dX, dDt, dA, dB, dC, dD, dInitialState);
         var s = SsmChecks.Scan(op, x, dt, a, b, c, d, initialState);
         F32(op, x);
+        if (chunkStates is not null) SsmChecks.ChunkStates(op, s, x, chunkStates, statesChunk);
         Out(op, "dY", dY, s.B, s.L, s.H, s.P);
         if (dFinalState is not null) Out(op, "dFinalState", dFinalState, s.B, s.H, s.P, s.N);
         Out(op, "dX", dX, s.B, s.L, s.H, s.P);
@@ -106,23 +113,33 @@ public sealed unsafe partial class CudaKernels
         if (SsdSerialBackward || s.B == 0 || s.L == 0 || s.P == 0 || s.N == 0)
             SerialBackward(op, x, dt, a, b, c, d, initialState, dY, dFinalState, dX, dDt, dA, dB, dC, dD, dInitialState, s);
         else
-            ChunkedBackward(x, dt, a, b, c, d, initialState, dY, dFinalState, dX, dDt, dA, dB, dC, dD, dInitialState, s);
+            ChunkedBackward(x, dt, a, b, c, d, initialState, dY, dFinalState, chunkStates, statesChunk, dX, dDt, dA, dB, dC, dD, dInitialState, s);
     }
 
-    /// <summary>The forward's chunk workspace: cs and w (B, H, L), CB (B, G, nc, Q, Q), states (B, H, nc, P, N).</summary>
+    /// <summary>
+    /// The forward's chunk workspace: cs and w (B, H, L), CB (B, G, nc, Q, Q), states (B, H, nc, P, N). The states are
+    /// the caller's <c>chunkStates</c> (B, H, nc, P, N) when given (not disposed here), else a temporary.
+    /// </summary>
     private sealed class ChunkWork : IDisposable
     {
-        public ChunkWork(SsmChecks.ScanDims s, int chunkSize, Device device)
+        public ChunkWork(SsmChecks.ScanDims s, int chunkSize, Device device, Tensor? states = null)
         {
-            Q = Math.Max(1, Math.Min(chunkSize, s.L));
+            Q = EffectiveChunk(s.L, chunkSize);
             Chunks = (s.L + Q - 1) / Q;
             Bhc = (long)s.B * s.H * Chunks;
             int l = Math.Max(s.L, 1), nc = Math.Max(Chunks, 1);
             Cs = Tensor.Empty([s.B, s.H, l], DType.Float32, device);
             W = Tensor.Empty([s.B, s.H, l], DType.Float32, device);
             Cb = Tensor.Empty([s.B, s.G, nc, Q, Q], DType.Float32, device);
-            States = Tensor.Empty([s.B, s.H, nc, s.P, s.N], DType.Float32, device);
+            // With no chunk (L = 0) the caller's (B, H, 0, P, N) tensor has nothing to hold: a one-chunk temporary instead.
+            _ownsStates = states is null || Chunks == 0;
+            States = _ownsStates ? Tensor.Empty([s.B, s.H, nc, s.P, s.N], DType.Float32, device) : states!;
         }
+
+        private readonly bool _ownsStates;
+
+        /// <summary>The chunk length the kernels run at for a sequence of <paramref name="l"/> steps: chunkSize, at most L, at least 1.</summary>
+        public static int EffectiveChunk(int l, int chunkSize) => Math.Max(1, Math.Min(chunkSize, l));
 
         public int Q { get; }
         public int Chunks { get; }
@@ -137,12 +154,16 @@ public sealed unsafe partial class CudaKernels
             Cs.Dispose();
             W.Dispose();
             Cb.Dispose();
-            States.Dispose();
+            if (_ownsStates) States.Dispose();
         }
     }
 
-    /// <summary>Forward steps 1-4 of ssm.cu: cs, w, CB, the chunk states, then the state entering each chunk and the final state.</summary>
-    private void ChunkStates(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? initialState, SsmChecks.ScanDims s, ChunkWork w, Tensor finalState)
+    /// <summary>
+    /// Forward steps 1-4 of ssm.cu: cs, w, CB, the chunk states, then the state entering each chunk and the final state.
+    /// With <paramref name="finalState"/> null the states are already in w.States (the forward's, handed to the
+    /// backward): steps 1-2 only.
+    /// </summary>
+    private void ChunkStates(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? initialState, SsmChecks.ScanDims s, ChunkWork w, Tensor? finalState)
     {
         int mm = SsdMatrixMode;
         if (w.Chunks > 0)
@@ -161,6 +182,7 @@ public sealed unsafe partial class CudaKernels
             k2.Add(Ptr(w.Cb));
             AddDims(ref k2, s.B, s.L, s.G, s.N, w.Q, w.Chunks, mm);
             Launch(Function("ssm.cu", "ssd_cb_f32"), Grid((long)s.B * s.G * w.Chunks * tq * tq), SsdThreads, 0, k2);
+            if (finalState is null) return;
             var k3 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
             AddStrided(ref k3, x, 3);
             AddStrided(ref k3, b, 3);
@@ -169,6 +191,7 @@ public sealed unsafe partial class CudaKernels
             AddDims(ref k3, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks, mm);
             Launch(Function("ssm.cu", "ssd_chunk_state_f32"), Grid(w.Bhc * Tiles(s.P) * Tiles(s.N)), SsdThreads, 0, k3);
         }
+        if (finalState is null) return;
         var k4 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k4.Add(Ptr(w.States));
         k4.Add(Ptr(w.Cs));
@@ -179,17 +202,28 @@ public sealed unsafe partial class CudaKernels
         Launch(Function("ssm.cu", "ssd_state_pass_f32"), Grid((long)s.B * s.H * passTiles), SsdPassThreads, 0, k4);
     }
 
-    /// <summary>The chunked backward of ssm.cu (B, L, P, N ≥ 1).</summary>
+    /// <summary>
+    /// The chunked backward of ssm.cu (B, L, P, N ≥ 1). The forward's quantities are recomputed at
+    /// <see cref="SsdBackwardChunk"/>, except the states entering each chunk (ssd_chunk_state + ssd_state_pass, most of
+    /// the recompute) when <paramref name="savedStates"/> were made at the same effective chunk length. The kernels
+    /// only read w.States (ssd_bwd_chunk_dot, ssd_bwd_dc; the backward's own pass runs in place on gst), so the saved
+    /// tensor is left as it was.
+    /// </summary>
     private void ChunkedBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
-        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState,
+        Tensor dY, Tensor? dFinalState, Tensor? savedStates, int savedChunk, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState,
         SsmChecks.ScanDims s)
     {
         var dev = x.Device;
         int mm = SsdMatrixMode;
-        using var w = new ChunkWork(s, SsdBackwardChunk, dev);
+        bool useSaved = savedStates is not null
+            && ChunkWork.EffectiveChunk(s.L, savedChunk) == ChunkWork.EffectiveChunk(s.L, SsdBackwardChunk);
+        using var w = new ChunkWork(s, SsdBackwardChunk, dev, useSaved ? savedStates : null);
         int q = w.Q, nc = w.Chunks, pn = s.P * s.N, tq = Tiles(q), tp = Tiles(s.P), tn = Tiles(s.N);
-        using (var final = Tensor.Empty([s.B, s.H, s.P, s.N], DType.Float32, dev))
-            ChunkStates(x, dt, a, b, c, initialState, s, w, final);
+        if (useSaved)
+            ChunkStates(x, dt, a, b, c, initialState, s, w, null);
+        else
+            using (var final = Tensor.Empty([s.B, s.H, s.P, s.N], DType.Float32, dev))
+                ChunkStates(x, dt, a, b, c, initialState, s, w, final);
         using var gst = Tensor.Empty([s.B, s.H, nc, s.P, s.N], DType.Float32, dev);
         using var r = Tensor.Empty([s.B, s.H, nc], DType.Float32, dev);
         using var dmd = Tensor.Empty([s.B, s.H, nc, q, q], DType.Float32, dev);

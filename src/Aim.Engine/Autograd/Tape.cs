@@ -67,6 +67,9 @@ public static class Tape
     /// <summary>Records a multi-output op.</summary>
     public static void Record(string op, Tensor[] outputs, Tensor[] inputs, BackwardFunction backward) => Append(op, outputs, inputs, backward, null);
 
+    /// <summary>Records a multi-output op whose backward also reads <paramref name="saved"/>, held as in the single-output overload.</summary>
+    public static void Record(string op, Tensor[] outputs, Tensor[] inputs, Tensor[] saved, BackwardFunction backward) => Append(op, outputs, inputs, backward, saved);
+
     private static void Append(string op, Tensor[] outputs, Tensor[] inputs, BackwardFunction backward, Tensor[]? saved)
     {
         foreach (var o in outputs)

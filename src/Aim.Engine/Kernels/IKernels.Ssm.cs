@@ -61,7 +61,21 @@ public partial interface IKernels
     /// <param name="chunkSize">Chunk length of the chunked SSD form (&gt; 0). It does not change the result, only how it is computed.</param>
     /// <param name="y">(B, L, H, P).</param>
     /// <param name="finalState">(B, H, P, N).</param>
-    void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState);
+    /// <param name="chunkStates">
+    /// (B, H, nc, P, N), nc = ⌈L / chunkSize⌉, contiguous, x's dtype, or null (not written): S_in[c], the state
+    /// entering chunk c (steps c·chunkSize .. (c+1)·chunkSize - 1), i.e. state_{c·chunkSize - 1}, with S_in[0] the
+    /// initial state (or 0). A forward recorded for training hands them to <see cref="SsdScanBackward"/>, which may then
+    /// skip recomputing them (see <see cref="SsdScanStatesChunk"/>).
+    /// </param>
+    void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState, Tensor? chunkStates);
+
+    /// <summary>
+    /// The chunk length at which <see cref="SsdScanBackward"/> reads the chunk states it is given (the forward's
+    /// <c>chunkStates</c> output made at that chunk size), or 0 when this backend's backward never reads them. A
+    /// forward recorded for training asks for the states at this chunk size only when it is positive, so backends whose
+    /// backward recomputes everything cost no memory for them.
+    /// </summary>
+    int SsdScanStatesChunk { get; }
 
     /// <summary>
     /// Backward of <see cref="SsdScan"/>: given dY (and optionally dFinalState), writes the gradients to x, dt, a,
@@ -76,6 +90,13 @@ public partial interface IKernels
     /// <param name="initialState">(B, H, P, N) or null.</param>
     /// <param name="dY">(B, L, H, P), contiguous.</param>
     /// <param name="dFinalState">(B, H, P, N), contiguous, or null (no gradient reaches the final state).</param>
+    /// <param name="chunkStates">
+    /// (B, H, ⌈L / statesChunk⌉, P, N), contiguous, or null: the <c>chunkStates</c> output of the forward
+    /// <see cref="SsdScan"/> on the same inputs at chunk size <paramref name="statesChunk"/>. Read only; a backend may
+    /// use it to skip recomputing the states (CUDA does when statesChunk is its <see cref="SsdScanStatesChunk"/>) or
+    /// ignore it. The gradients must not depend on whether it is given, up to float rounding.
+    /// </param>
+    /// <param name="statesChunk">The chunk size <paramref name="chunkStates"/> was made at (ignored when it is null).</param>
     /// <param name="dX">(B, L, H, P).</param>
     /// <param name="dDt">(B, L, H).</param>
     /// <param name="dA">(H).</param>
@@ -84,7 +105,7 @@ public partial interface IKernels
     /// <param name="dD">(H), or null (not computed).</param>
     /// <param name="dInitialState">(B, H, P, N), or null (not computed).</param>
     void SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
-        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState);
+        Tensor dY, Tensor? dFinalState, Tensor? chunkStates, int statesChunk, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState);
 
     /// <summary>
     /// One inference step of the scan: state ← exp(dt·a_h)·state + (b·dt) ⊗ x per head, then

@@ -78,6 +78,21 @@ internal static class SsmChecks
         return s;
     }
 
+    /// <summary>The number of chunks of length <paramref name="chunkSize"/> (&gt; 0) covering <paramref name="l"/> steps.</summary>
+    public static int ChunkCount(int l, int chunkSize) => (int)(((long)l + chunkSize - 1) / chunkSize);
+
+    /// <summary>
+    /// Checks the chunk states of a scan: (B, H, nc, P, N) with nc = ⌈L / chunkSize⌉, contiguous, the dtype of
+    /// <paramref name="x"/>, and chunkSize &gt; 0.
+    /// </summary>
+    public static void ChunkStates(string op, ScanDims s, Tensor x, Tensor chunkStates, int chunkSize)
+    {
+        if (chunkSize < 1) throw new ArgumentException($"{op}: the chunk size of chunkStates must be positive, got {chunkSize}");
+        KernelChecks.Shape(op, "chunkStates", chunkStates, s.B, s.H, ChunkCount(s.L, chunkSize), s.P, s.N);
+        KernelChecks.Contiguous(op, "chunkStates", chunkStates);
+        KernelChecks.SameDType(op, x, chunkStates);
+    }
+
     /// <summary>Checks the single-step scan arguments; returns dims with L = 1.</summary>
     public static ScanDims Step(string op, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? dtBias)
     {

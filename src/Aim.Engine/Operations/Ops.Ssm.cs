@@ -1,4 +1,5 @@
 using Aim.Engine.Autograd;
+using Aim.Engine.Kernels;
 using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Operations;
@@ -103,7 +104,13 @@ public static partial class Ops
     /// <param name="b">(B, L, G, N), H % G == 0.</param>
     /// <param name="c">(B, L, G, N).</param>
     /// <param name="d">(H) skip weights or null.</param>
-    /// <param name="chunkSize">Chunk length of the chunked SSD algorithm (does not change the result).</param>
+    /// <param name="chunkSize">
+    /// Chunk length of the chunked SSD algorithm (does not change the result). When the call is recorded for autograd
+    /// and the backend's backward reads saved chunk states (<see cref="IKernels.SsdScanStatesChunk"/> &gt; 0), the
+    /// forward runs at that chunk length instead and keeps its chunk states (B, H, ⌈L / chunk⌉, P, N) for the backward,
+    /// which then skips recomputing them: the states must be at the backward's chunk boundaries, and the chunk length
+    /// changes only the rounding.
+    /// </param>
     /// <param name="initialState">(B, H, P, N) or null (zeros).</param>
     /// <returns>Y (B, L, H, P) and FinalState (B, H, P, N), the state after the last step.</returns>
     public static (Tensor Y, Tensor FinalState) SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, int chunkSize, Tensor? initialState)
@@ -112,6 +119,18 @@ public static partial class Ops
         SameDeviceOptional(op, x, dt, a, b, c, d, initialState);
         if (x.Rank != 4 || b.Rank != 4)
             throw new ArgumentException($"{op}: x {Tensor.ShapeString(x.Shape)} must be (B, L, H, P) and b {Tensor.ShapeString(b.Shape)} (B, L, G, N)");
+        if (chunkSize < 1) throw new ArgumentException($"{op}: chunkSize must be positive, got {chunkSize}");
+        var inputs = new List<Tensor> { x, dt, a, b, c };
+        if (d is not null) inputs.Add(d);
+        if (initialState is not null) inputs.Add(initialState);
+        Tensor[] ins = [.. inputs];
+        bool record = Tape.ShouldRecord(ins);
+        // Recorded: the chunk states for the backward, at the chunk length it reads them at (only when it does).
+        int statesChunk = record && x.Shape[1] > 0 ? K(x).SsdScanStatesChunk : 0;
+        int runChunk = statesChunk > 0 ? statesChunk : chunkSize;
+        Tensor? chunkStates = statesChunk > 0
+            ? Tensor.Empty([x.Shape[0], x.Shape[2], SsmChecks.ChunkCount(x.Shape[1], statesChunk), x.Shape[3], b.Shape[3]], x.DType, x.Device)
+            : null;
         Tensor xk, dtk, ak, bk, ck;
         Tensor? dk, ik;
         using (Tape.NoGrad())
@@ -128,12 +147,13 @@ public static partial class Ops
         var finalState = Tensor.Empty([x.Shape[0], x.Shape[2], x.Shape[3], b.Shape[3]], x.DType, x.Device);
         try
         {
-            K(x).SsdScan(xk, dtk, ak, bk, ck, dk, ik, chunkSize, y, finalState);
+            K(x).SsdScan(xk, dtk, ak, bk, ck, dk, ik, runChunk, y, finalState, chunkStates);
         }
         catch
         {
             y.Dispose();
             finalState.Dispose();
+            chunkStates?.Dispose();
             throw;
         }
         finally
@@ -146,17 +166,26 @@ public static partial class Ops
             dk?.Dispose();
             ik?.Dispose();
         }
-        var inputs = new List<Tensor> { x, dt, a, b, c };
-        if (d is not null) inputs.Add(d);
-        if (initialState is not null) inputs.Add(initialState);
-        Tensor[] ins = [.. inputs];
-        if (Tape.ShouldRecord(ins))
-            Tape.Record(op, [y, finalState], ins, g => SsdScanBackward(x, dt, a, b, c, d, initialState, g[0], g[1]));
+        if (record)
+        {
+            if (chunkStates is null)
+                Tape.Record(op, [y, finalState], ins, g => SsdScanBackward(x, dt, a, b, c, d, initialState, null, 0, g[0], g[1]));
+            else
+            {
+                // The tape holds the states until it lets go of the entry.
+                Tape.Record(op, [y, finalState], ins, [chunkStates], g => SsdScanBackward(x, dt, a, b, c, d, initialState, chunkStates, statesChunk, g[0], g[1]));
+                chunkStates.Dispose();
+            }
+        }
         return (y, finalState);
     }
 
-    /// <summary>Gradients of <see cref="SsdScan"/> in the order of its recorded inputs (x, dt, a, b, c, [d], [initialState]).</summary>
-    private static Tensor?[] SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, Tensor? dY, Tensor? dFinal)
+    /// <summary>
+    /// Gradients of <see cref="SsdScan"/> in the order of its recorded inputs (x, dt, a, b, c, [d], [initialState]);
+    /// chunkStates (B, H, nc, P, N) are the forward's at chunk length statesChunk, or null.
+    /// </summary>
+    private static Tensor?[] SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
+        Tensor? chunkStates, int statesChunk, Tensor? dY, Tensor? dFinal)
     {
         using var xk = UnitStrideNoGrad(x);
         using var dtk = ContiguousNoGrad(dt);
@@ -174,7 +203,7 @@ public static partial class Ops
         var dc = Tensor.Empty(c.Shape, x.DType, x.Device);
         var dd = d is null || !d.RequiresGrad ? null : Tensor.Empty(d.Shape, x.DType, x.Device);
         var di = initialState is null || !initialState.RequiresGrad ? null : Tensor.Empty(initialState.Shape, x.DType, x.Device);
-        K(x).SsdScanBackward(xk, dtk, ak, bk, ck, dk, ik, gy, gf, dx, ddt, da, db, dc, dd, di);
+        K(x).SsdScanBackward(xk, dtk, ak, bk, ck, dk, ik, gy, gf, chunkStates, statesChunk, dx, ddt, da, db, dc, dd, di);
         var result = new List<Tensor?> { dx, ddt, da, db, dc };
         if (d is not null) result.Add(dd);
         if (initialState is not null) result.Add(di);

@@ -113,7 +113,7 @@ public static class CudaSsdChecks
         Tensor Empty(params int[] shape) => Tensor.Empty(shape, dtype, device);
         var y = Empty(s.B, s.L, s.H, s.P);
         var final = Empty(s.B, s.H, s.P, s.N);
-        k.SsdScan(x, dt, a, b, c, d, init, s.Chunk, y, final);
+        k.SsdScan(x, dt, a, b, c, d, init, s.Chunk, y, final, null);
         var dx = Empty(s.B, s.L, s.H, s.P);
         var ddt = Empty(s.B, s.L, s.H);
         var da = Empty(s.H);
@@ -121,7 +121,7 @@ public static class CudaSsdChecks
         var dc = Empty(s.B, s.L, s.G, s.N);
         var dd = Empty(s.H);
         var dinit = Empty(s.B, s.H, s.P, s.N);
-        k.SsdScanBackward(x, dt, a, b, c, d, init, gy, gf, dx, ddt, da, db, dc, dd, dinit);
+        k.SsdScanBackward(x, dt, a, b, c, d, init, gy, gf, null, 0, dx, ddt, da, db, dc, dd, dinit);
         var outputs = new[] { y, final, dx, ddt, da, db, dc, dd }.Select(CudaHarness.HostDoubles).ToList();
         return [.. outputs, s.Init || s.Final ? CudaHarness.HostDoubles(dinit) : null];
     }

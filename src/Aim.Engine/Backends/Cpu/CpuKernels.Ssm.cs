@@ -11,7 +11,8 @@ namespace Aim.Engine.Backends.Cpu;
 // recurrence, vectorised over N with the state kept in the (B, H, P, N) output. It was measured against a chunked
 // SSD forward (§3.5: C·Bᵀ masked by the segment-sum decay, then inter-chunk state passing, register-blocked
 // AVX-512) at L=256, H=24, P=64, N=128, G=1, one thread: recurrence 19 ms per batch element, chunked 37 ms
-// (chunk 256) and 27 ms (chunk 64), so the recurrence is kept and chunkSize does not change the CPU path. Its backward runs the
+// (chunk 256) and 27 ms (chunk 64), so the recurrence is kept and chunkSize does not change the CPU path (it only
+// sets where the optional chunk states are copied out). Its backward runs the
 // recurrence forward once (for dC and the ⟨dY_t, S_t c_t⟩ terms) and then backward in time for G_t = dL/dS_t,
 // without storing the states: the decay gradient uses q_t = ⟨G_t, S_t⟩, obtained in reverse from
 //   q_{L-1} = ⟨dFinal, S_{L-1}⟩ + dY_{L-1}·(S_{L-1} c_{L-1}),
@@ -289,19 +290,22 @@ public unsafe partial class CpuKernels
         => t is null || (t.DType == DType.Float32 && t.IsContiguous && t.Shape.SequenceEqual(shape));
 
     /// <inheritdoc />
-    public override void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState)
+    public override void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState, Tensor? chunkStates)
     {
         if (!AllF32(x, dt, a, b, c, d, initialState) || x.Rank != 4 || b.Rank != 4
-            || !Dense(y, x.Shape) || !Dense(finalState, x.Shape[0], x.Shape[2], x.Shape[3], b.Shape[3]))
+            || !Dense(y, x.Shape) || !Dense(finalState, x.Shape[0], x.Shape[2], x.Shape[3], b.Shape[3])
+            || (chunkStates is not null && (chunkStates.DType != DType.Float32 || !chunkStates.IsContiguous)))
         {
-            base.SsdScan(x, dt, a, b, c, d, initialState, chunkSize, y, finalState);
+            base.SsdScan(x, dt, a, b, c, d, initialState, chunkSize, y, finalState, chunkStates);
             return;
         }
         var s = SsmChecks.Scan(nameof(SsdScan), x, dt, a, b, c, d, initialState);
         if (chunkSize < 1) throw new ArgumentException($"{nameof(SsdScan)}: chunkSize must be positive, got {chunkSize}");
+        if (chunkStates is not null) SsmChecks.ChunkStates(nameof(SsdScan), s, x, chunkStates, chunkSize);
         var v = new ScanPtrs(x, dt, a, b, c, d, initialState);
         float* py = (float*)y.DataPointer, pf = (float*)finalState.DataPointer;
-        int pn = s.P * s.N;
+        float* pcs = chunkStates is null ? null : (float*)chunkStates.DataPointer;
+        int pn = s.P * s.N, nc = SsmChecks.ChunkCount(s.L, chunkSize);
         CpuParallel.For((long)s.B * s.H, 1, (i0, i1) =>
         {
             var bdt = stackalloc float[s.N];
@@ -314,6 +318,9 @@ public unsafe partial class CpuKernels
                 float ah = v.A[h], dh = v.D == null ? 0f : v.D[h];
                 for (int t = 0; t < s.L; t++)
                 {
+                    // S_in[c]: the state before the chunk's first step.
+                    if (pcs != null && t % chunkSize == 0)
+                        Buffer.MemoryCopy(state, pcs + (i * nc + t / chunkSize) * pn, pn * 4L, pn * 4L);
                     float dtv = v.Dt[((long)bi * s.L + t) * s.H + h];
                     float* xt = v.X + bi * v.Sxb + t * v.Sxl + h * v.Sxh;
                     float* bt = v.B + bi * v.Sbb + t * v.Sbl + grp * v.Sbg;
@@ -405,7 +412,7 @@ public unsafe partial class CpuKernels
 
     /// <inheritdoc />
     public override void SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
-        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState)
+        Tensor dY, Tensor? dFinalState, Tensor? chunkStates, int statesChunk, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState)
     {
         bool fast = AllF32(x, dt, a, b, c, d, initialState) && x.Rank == 4 && b.Rank == 4
             && Dense(dY, x.Shape) && Dense(dFinalState, x.Shape[0], x.Shape[2], x.Shape[3], b.Shape[3])
@@ -413,10 +420,12 @@ public unsafe partial class CpuKernels
             && Dense(dD, x.Shape[2]) && Dense(dInitialState, x.Shape[0], x.Shape[2], x.Shape[3], b.Shape[3]);
         if (!fast)
         {
-            base.SsdScanBackward(x, dt, a, b, c, d, initialState, dY, dFinalState, dX, dDt, dA, dB, dC, dD, dInitialState);
+            base.SsdScanBackward(x, dt, a, b, c, d, initialState, dY, dFinalState, chunkStates, statesChunk, dX, dDt, dA, dB, dC, dD, dInitialState);
             return;
         }
         var s = SsmChecks.Scan(nameof(SsdScanBackward), x, dt, a, b, c, d, initialState);
+        // The saved chunk states are checked but not read: this backward reruns the recurrence (see the header).
+        if (chunkStates is not null) SsmChecks.ChunkStates(nameof(SsdScanBackward), s, x, chunkStates, statesChunk);
         var v = new ScanPtrs(x, dt, a, b, c, d, initialState);
         float* pgy = (float*)dY.DataPointer, pgf = dFinalState is null ? null : (float*)dFinalState.DataPointer;
         float* pdx = (float*)dX.DataPointer, pddt = (float*)dDt.DataPointer;

@@ -5,7 +5,8 @@ namespace Aim.Engine.Kernels.Reference;
 // provides: CausalConv1d, CausalConv1dBackward, CausalConv1dStep, SsdScan, SsdScanBackward, SsmStep (reference).
 // Every kernel reads its inputs (any layout, f32 or f64) into double arrays, runs the plain definition in double
 // and writes the result in the output's dtype. Formulas: aim-architecture.md §3.4 (conv and recurrence) and §3.6
-// (step); the scan is always the plain time recurrence, whatever the chunk size. The backward of the scan keeps
+// (step); the scan is always the plain time recurrence, whatever the chunk size (its optional chunk states are
+// the recurrence's state before each chunk's first step). The backward of the scan keeps
 // every state S_t (small test sizes only) and walks time in reverse with G_t = dL/dS_t:
 //   G_t = exp(dt_{t+1} a) G_{t+1} + dY_t c_tᵀ (+ dFinalState at t = L-1),
 //   dx_t = d dY_t + dt_t G_t b_t,  db_t = dt_t G_tᵀ x_t,  dc_t = S_tᵀ dY_t,
@@ -106,37 +107,51 @@ public partial class ReferenceKernels
     }
 
     /// <inheritdoc />
-    public virtual void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState)
+    public virtual void SsdScan(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState, int chunkSize, Tensor y, Tensor finalState, Tensor? chunkStates)
     {
         const string op = nameof(SsdScan);
         var s = SsmChecks.Scan(op, x, dt, a, b, c, d, initialState);
         if (chunkSize < 1) throw new ArgumentException($"{op}: chunkSize must be positive, got {chunkSize}");
         CheckOutput(op, "y", y, x, s.B, s.L, s.H, s.P);
         CheckOutput(op, "finalState", finalState, x, s.B, s.H, s.P, s.N);
+        if (chunkStates is not null) SsmChecks.ChunkStates(op, s, x, chunkStates, chunkSize);
         var v = ScanInputs.Read(x, dt, a, b, c, d, initialState);
+        int pn = s.P * s.N, nc = SsmChecks.ChunkCount(s.L, chunkSize);
         var ys = new double[(long)s.B * s.L * s.H * s.P];
-        var fs = new double[(long)s.B * s.H * s.P * s.N];
-        var state = new double[s.P * s.N];
+        var fs = new double[(long)s.B * s.H * pn];
+        var cst = chunkStates is null ? null : new double[(long)s.B * s.H * nc * pn];
+        var state = new double[pn];
         for (int bi = 0; bi < s.B; bi++)
             for (int h = 0; h < s.H; h++)
             {
+                long bh = (long)bi * s.H + h;
                 v.InitialState(s, bi, h, state);
                 for (int t = 0; t < s.L; t++)
+                {
+                    // S_in[c] is the state before the chunk's first step.
+                    if (cst is not null && t % chunkSize == 0) Array.Copy(state, 0, cst, (bh * nc + t / chunkSize) * pn, pn);
                     StepState(v, s, bi, t, h, state, ys);
-                Array.Copy(state, 0, fs, ((long)bi * s.H + h) * s.P * s.N, state.Length);
+                }
+                Array.Copy(state, 0, fs, bh * pn, pn);
             }
         Store(ys, y);
         Store(fs, finalState);
+        if (cst is not null) Store(cst, chunkStates!);
     }
 
     /// <inheritdoc />
+    public virtual int SsdScanStatesChunk => 0;
+
+    /// <inheritdoc />
     public virtual void SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
-        Tensor dY, Tensor? dFinalState, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState)
+        Tensor dY, Tensor? dFinalState, Tensor? chunkStates, int statesChunk, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState)
     {
         const string op = nameof(SsdScanBackward);
         var s = SsmChecks.Scan(op, x, dt, a, b, c, d, initialState);
         CheckOutput(op, "dY", dY, x, s.B, s.L, s.H, s.P);
         if (dFinalState is not null) CheckOutput(op, "dFinalState", dFinalState, x, s.B, s.H, s.P, s.N);
+        // The saved chunk states are checked but not read: the reference rebuilds every S_t itself.
+        if (chunkStates is not null) SsmChecks.ChunkStates(op, s, x, chunkStates, statesChunk);
         CheckOutput(op, "dX", dX, x, s.B, s.L, s.H, s.P);
         CheckOutput(op, "dDt", dDt, x, s.B, s.L, s.H);
         CheckOutput(op, "dA", dA, x, s.H);

@@ -1,0 +1,73 @@
+using Aim.Engine.Backends;
+using Aim.Engine.Tensors;
+
+namespace Aim.BackendOps;
+
+// provides: cases for the SSD scan's saved chunk states: the forward's optional chunkStates output (S_in[c], the
+// state entering each chunk, IKernels.SsdScan) and the backward given those states (IKernels.SsdScanBackward), whose
+// gradients must match the backward without them (the reference never reads them, so target vs reference checks it).
+public static partial class OpCases
+{
+    /// <summary>The SsdScan kernel with its chunkStates output: Y, FinalState and the chunk states, target vs reference.</summary>
+    public static IEnumerable<OpCase> SsdScanChunkStates()
+    {
+        foreach (var s in ScanConfigs)
+        {
+            yield return new OpCase("SsdScanChunkStates", s.ToString(), rng => ScanInputs(rng, s), t =>
+            {
+                var (x, dt, a, b, c, d, init) = ScanOperands(t, s);
+                var k = Backend.Kernels(x.Device);
+                int nc = (s.L + s.Chunk - 1) / s.Chunk;
+                var y = Tensor.Empty([s.B, s.L, s.H, s.P], x.DType, x.Device);
+                var final = Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, x.Device);
+                var states = Tensor.Empty([s.B, s.H, nc, s.P, s.N], x.DType, x.Device);
+                k.SsdScan(x, dt, a, b, c, d, init, s.Chunk, y, final, states);
+                return [y, final, states];
+            }) { HasGradient = false };
+        }
+    }
+
+    /// <summary>
+    /// The SsdScan backward kernel given the forward's chunk states, made at the chunk length the backend's backward
+    /// reads them at (<see cref="Engine.Kernels.IKernels.SsdScanStatesChunk"/>; the case's chunk where it reads none),
+    /// target vs the reference backward (which ignores them): the gradients must not depend on the states being given.
+    /// </summary>
+    public static IEnumerable<OpCase> SsdScanBackwardSavedStates()
+    {
+        foreach (var s in ScanConfigs)
+        {
+            foreach (bool withFinal in new[] { true, false })
+            {
+                yield return new OpCase("SsdScanBackwardSavedStates", $"{s}{(withFinal ? ",dFinal" : "")}", rng =>
+                {
+                    var inputs = ScanInputs(rng, s).ToList();
+                    inputs.Add(Randn(rng, s.B, s.L, s.H, s.P));
+                    inputs.Add(Randn(rng, s.B, s.H, s.P, s.N));
+                    return [.. inputs];
+                }, t =>
+                {
+                    var (x, dt, a, b, c, d, init) = ScanOperands(t, s);
+                    var gy = t[^2];
+                    var gf = withFinal ? t[^1] : null;
+                    var k = Backend.Kernels(x.Device);
+                    int q = k.SsdScanStatesChunk > 0 ? k.SsdScanStatesChunk : s.Chunk;
+                    int nc = (s.L + q - 1) / q;
+                    using var y = Tensor.Empty([s.B, s.L, s.H, s.P], x.DType, x.Device);
+                    using var final = Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, x.Device);
+                    var states = Tensor.Empty([s.B, s.H, nc, s.P, s.N], x.DType, x.Device);
+                    k.SsdScan(x, dt, a, b, c, d, init, q, y, final, states);
+                    var dx = Tensor.Empty([s.B, s.L, s.H, s.P], x.DType, x.Device);
+                    var ddt = Tensor.Empty([s.B, s.L, s.H], x.DType, x.Device);
+                    var da = Tensor.Empty([s.H], x.DType, x.Device);
+                    var db = Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, x.Device);
+                    var dc = Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, x.Device);
+                    var dd = Tensor.Empty([s.H], x.DType, x.Device);
+                    var di = Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, x.Device);
+                    k.SsdScanBackward(x, dt, a, b, c, d, init, gy, gf, states, q, dx, ddt, da, db, dc, dd, di);
+                    // The states come back too: the backward reads them and must leave them as the forward wrote them.
+                    return [dx, ddt, da, db, dc, dd, di, states];
+                }) { HasGradient = false, MaxNmse = 1e-9 };
+            }
+        }
+    }
+}
