@@ -8,11 +8,12 @@
 # grid_sync.cuh's grid_barrier under emu::launch_cooperative (grid_sync_check.cpp, kernels/grid_sync_test.cu; needs
 # no emitted cases), sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases),
 # ssm.cu's ssm_step_f32 (decode_step.cuh's step_ssm_rows) on cases built in ssm_step_check.cpp (no emitted cases),
-# norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z (gated_norm_check.cpp, no emitted cases).
+# norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z (gated_norm_check.cpp, no emitted cases),
+# modulate.cu's row modulation forward / backward (modulate_check.cpp, no emitted cases).
 # Usage: tests/cuda-emulation/run.sh [--no-emit] [case-name-substring]
 #   --no-emit   reuse build/cases and build/sample-cases from an earlier run instead of rebuilding
 #               Aim.Cuda.Check and re-emitting
-#   a case-name substring filters the SSD, sampling, norm-gemm, conv, decode-layer, SumTo and gated-norm cases
+#   a case-name substring filters the SSD, sampling, norm-gemm, conv, decode-layer, SumTo, gated-norm and modulate cases
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -52,6 +53,7 @@ p6=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssm_step_check.cpp" -o "$build/ssm_step_check"
 wait $p6
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/gated_norm_check.cpp" -o "$build/gated_norm_check"
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/modulate_check.cpp" -o "$build/modulate_check"
 
 if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ] \
     || [ ! -f "$build/norm-gemm-cases/manifest.txt" ] \
@@ -88,5 +90,7 @@ echo "== ssm_step_check"
 "$build/ssm_step_check" $filter || status=1
 echo "== gated_norm_check"
 "$build/gated_norm_check" $filter || status=1
+echo "== modulate_check"
+"$build/modulate_check" $filter || status=1
 if [ $status = 0 ]; then echo "cuda-emulation: all checks pass"; else echo "cuda-emulation: FAILURES"; fi
 exit $status
