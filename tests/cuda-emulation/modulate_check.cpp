@@ -118,7 +118,7 @@ void run_case(int b, int l, int d, uint64_t seed)
         runs++;
         auto out = nan_buffer((size_t)n);
         launch_elementwise(n, modulate_f32, (const float*)x.data(), (const float*)scale.data(),
-            withShift ? (const float*)shift.data() : (const float*)nullptr, out.data(), n, (long long)l * d, d);
+            withShift ? (const float*)shift.data() : (const float*)nullptr, out.data(), n, (long long)l, (long long)d);
         out.resize((size_t)n);
         if (!bit_equal(out, withShift ? wantU : wantP)) fail(name + (withShift ? " forward" : " forward no-shift") + ": not bit-equal");
     }

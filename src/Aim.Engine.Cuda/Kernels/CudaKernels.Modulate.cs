@@ -29,8 +29,8 @@ public sealed unsafe partial class CudaKernels
         args.Add(PtrOrNull(shift));
         args.Add(Ptr(output));
         args.Add(n);
-        args.Add((long)x.Shape[1] * x.Shape[2]);
-        args.Add(x.Shape[2]);
+        args.Add((long)x.Shape[1]);
+        args.Add((long)x.Shape[2]);
         LaunchElementwise(Function("modulate.cu", "modulate_f32"), n, args);
     }
 

@@ -2,7 +2,7 @@
 // u = x · (1 + scale) + shift and its gate out = gate · y, with per-image rows (B, D) broadcast over the L positions
 // of (B, L, D) activations. Formulas are the reference kernels' (ReferenceKernels.Modulate.cs).
 //
-// modulate_f32: grid-stride over the B·L·D elements. __fmul_rn / __fadd_rn keep the product and the sum two
+// modulate_f32: grid-stride over the B·L·D elements (32-bit index division where it fits, index_divmod). __fmul_rn / __fadd_rn keep the product and the sum two
 // roundings (no contraction into an fma), so the result is bit-identical to binary_f32's Mul then Add.
 //
 // modulate_backward_f32: dX = dOut · scale, and the row sums dScale[b, d] = Σ_l dOut·x, dShift[b, d] = Σ_l dOut in one
@@ -22,12 +22,14 @@
 #define MODULATE_THREADS 256
 
 extern "C" __global__ void modulate_f32(const float* x, const float* scale, const float* shift, float* out,
-    i64 n, i64 perImage, int d)
+    i64 n, i64 l, i64 d)
 {
     AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, n)
     {
-        i64 row = (i / perImage) * d + (i % d);
+        i64 c, position;
+        i64 image = index_divmod(index_divmod(i, d, c), l, position);
+        i64 row = image * d + c;
         float p = __fmul_rn(x[i], scale[row]);
         out[i] = shift ? __fadd_rn(p, shift[row]) : p;
     }
