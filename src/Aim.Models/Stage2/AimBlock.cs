@@ -60,10 +60,8 @@ public sealed class AimBlock : Module
     public (Tensor Hidden, Tensor Residual) Forward(Tensor hidden, Tensor? residual, (Tensor Shift, Tensor ScalePlusOne, Tensor Gate) mod)
     {
         var (n, r) = Ops.AddRmsNorm(hidden, residual, Norm.Weight, NormEps);
-        var shift = Ops.Unsqueeze(mod.Shift, 1);
-        var onePlusScale = Ops.Unsqueeze(mod.ScalePlusOne, 1);
-        var u = Ops.Add(Ops.Mul(n, onePlusScale), shift);
+        var u = Ops.Modulate(n, mod.ScalePlusOne, mod.Shift);   // n·(1+scale) + shift, rows over L
         var y = Mixer.Forward(u);
-        return (Ops.Mul(Ops.Unsqueeze(mod.Gate, 1), y), r);
+        return (Ops.Gate(mod.Gate, y), r);
     }
 }

@@ -104,7 +104,7 @@ public sealed class AimModel : Module
     {
         var (shift, scalePlusOne) = FinalModulationRows(cond);
         var n = NormFinal.Forward(h);
-        return Ops.Add(Ops.Mul(n, Ops.Unsqueeze(scalePlusOne, 1)), Ops.Unsqueeze(shift, 1));
+        return Ops.Modulate(n, scalePlusOne, shift);                    // rows (B, d) over L
     }
 
     /// <summary>

@@ -1,0 +1,111 @@
+// The row modulation family of the contract (IKernels.Modulate.cs) on CUDA, float32: Modulate and ModulateBackward.
+// Formulas are the reference kernels' (ReferenceKernels.Modulate.cs); kernels and their layout in modulate.cu.
+using Aim.Engine.Cuda.Runtime;
+using Aim.Engine.Kernels;
+using Aim.Engine.Tensors;
+
+namespace Aim.Engine.Cuda.Kernels;
+
+public sealed unsafe partial class CudaKernels
+{
+    private const int ModulateThreads = 256;               // MODULATE_THREADS in modulate.cu
+    private const int ModulateMaxCols = 32;                // channels per backward block (a warp's width)
+    private const int ModulateMinBlocksPerMultiprocessor = 4; // fewer (image, channel tile) blocks: split the positions
+    private const int ModulateSplitBlocksPerMultiprocessor = 8;
+    private const int ModulateMinLoadsPerThread = 8;
+
+    /// <inheritdoc />
+    public void Modulate(Tensor x, Tensor scale, Tensor? shift, Tensor output)
+    {
+        if (shift is null) OnDevice(nameof(Modulate), x, scale, output);
+        else OnDevice(nameof(Modulate), x, scale, shift, output);
+        ModulateChecks.Forward(x, scale, shift, output);
+        if (x.DType != DType.Float32) throw KernelChecks.Unsupported(nameof(Modulate), Name, x.DType);
+        long n = x.Count;
+        if (n == 0) return;
+        var args = new KernelArgs(stackalloc byte[64], stackalloc nint[7]);
+        args.Add(Ptr(x));
+        args.Add(Ptr(scale));
+        args.Add(PtrOrNull(shift));
+        args.Add(Ptr(output));
+        args.Add(n);
+        args.Add((long)x.Shape[1]);
+        args.Add((long)x.Shape[2]);
+        LaunchElementwise(Function("modulate.cu", "modulate_f32"), n, args);
+    }
+
+    /// <inheritdoc />
+    public void ModulateBackward(Tensor x, Tensor scale, Tensor dOutput, Tensor? dX, Tensor? dScale, Tensor? dShift)
+    {
+        OnDevice(nameof(ModulateBackward), x, scale, dOutput);
+        foreach (var t in new[] { dX, dScale, dShift })
+            if (t is not null) OnDevice(nameof(ModulateBackward), t);
+        ModulateChecks.Backward(x, scale, dOutput, dX, dScale, dShift);
+        if (x.DType != DType.Float32) throw KernelChecks.Unsupported(nameof(ModulateBackward), Name, x.DType);
+        int images = x.Shape[0], l = x.Shape[1], d = x.Shape[2];
+        if ((long)images * d == 0) return;
+        if (l == 0)
+        {
+            if (dScale is not null) Fill(0, dScale);
+            if (dShift is not null) Fill(0, dShift);
+            return;
+        }
+        var plan = ModulatePlan(images, l, d, _backend.Context.MultiprocessorCount);
+        bool sums = dScale is not null || dShift is not null;
+        long outputs = (long)images * d;
+        using var partial = sums && plan.Splits > 1 ? Tensor.Empty([checked((int)(plan.Splits * 2 * outputs))], DType.Float32, x.Device) : null;
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[13]);
+        args.Add(Ptr(x));
+        args.Add(Ptr(scale));
+        args.Add(Ptr(dOutput));
+        args.Add(PtrOrNull(dX));
+        args.Add(PtrOrNull(dScale));
+        args.Add(PtrOrNull(dShift));
+        args.Add(images);
+        args.Add((long)l);
+        args.Add(d);
+        args.Add(plan.Cols);
+        args.Add(plan.ColTiles);
+        args.Add(plan.RowsPerSplit);
+        args.Add(PtrOrNull(partial));
+        Launch(Function("modulate.cu", "modulate_backward_f32"), checked((uint)(plan.Splits * images * plan.ColTiles)),
+            (uint)(plan.Cols * plan.Rows), 0, args);
+        if (partial is null) return;
+        var finishArgs = new KernelArgs(stackalloc byte[64], stackalloc nint[5]);
+        finishArgs.Add(Ptr(partial));
+        finishArgs.Add(plan.Splits);
+        finishArgs.Add(outputs);
+        finishArgs.Add(PtrOrNull(dScale));
+        finishArgs.Add(PtrOrNull(dShift));
+        LaunchElementwise(Function("modulate.cu", "modulate_backward_finish_f32"), outputs, finishArgs);
+    }
+
+    /// <summary>The launch of modulate_backward_f32 (modulate.cu).</summary>
+    /// <param name="Cols">Channels per block (a power of two ≤ 32).</param>
+    /// <param name="Rows">Threads per channel of a block (a power of two; Cols · Rows ≤ 256).</param>
+    /// <param name="ColTiles">Channel tiles per image: ⌈D / Cols⌉.</param>
+    /// <param name="Splits">Chunks of the position index (blocks along it); 1 writes the sums directly.</param>
+    /// <param name="RowsPerSplit">Positions per chunk.</param>
+    internal readonly record struct ModulateLaunch(int Cols, int Rows, long ColTiles, long Splits, long RowsPerSplit);
+
+    // One split when the (image, channel tile) blocks alone give ModulateMinBlocksPerMultiprocessor per multiprocessor
+    // (AiM-B training, B = 32, D = 768: 768 blocks on 132 multiprocessors, one launch, 32 positions per thread).
+    // Otherwise sum_to's column rule: enough blocks for ModulateSplitBlocksPerMultiprocessor per multiprocessor, at
+    // least ModulateMinLoadsPerThread positions per thread. The constants were not swept.
+    internal static ModulateLaunch ModulatePlan(int images, int l, int d, int multiprocessors)
+    {
+        int cols = (int)Math.Min(ModulateMaxCols, PowerOfTwoAtLeast(d));
+        int rows = (int)Math.Min(ModulateThreads / cols, PowerOfTwoAtLeast(l));
+        long colTiles = (d + cols - 1) / cols;
+        long blocks = images * colTiles;
+        long splits = 1;
+        if (blocks < (long)multiprocessors * ModulateMinBlocksPerMultiprocessor)
+        {
+            long target = (long)multiprocessors * ModulateSplitBlocksPerMultiprocessor;
+            splits = Math.Clamp(Math.Min((target + blocks - 1) / blocks, l / ((long)rows * ModulateMinLoadsPerThread)), 1, SumToMaxSplits);
+        }
+        long rowsPerSplit = Math.Max((l + splits - 1) / splits, 1);
+        splits = Math.Max((l + rowsPerSplit - 1) / rowsPerSplit, 1);
+        return new ModulateLaunch(cols, rows, colTiles, splits, rowsPerSplit);
+    }
+}
