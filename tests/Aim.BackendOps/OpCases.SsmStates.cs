@@ -27,10 +27,14 @@ public static partial class OpCases
         }
     }
 
+    /// <summary>The chunk length the saved-states cases make their states at (CUDA's SsdBackwardChunk).</summary>
+    private const int SavedStatesChunk = 64;
+
     /// <summary>
-    /// The SsdScan backward kernel given the forward's chunk states, made at the chunk length the backend's backward
-    /// reads them at (<see cref="Engine.Kernels.IKernels.SsdScanStatesChunk"/>; the case's chunk where it reads none),
-    /// target vs the reference backward (which ignores them): the gradients must not depend on the states being given.
+    /// The SsdScan backward kernel given the forward's chunk states, target vs the reference backward (which ignores
+    /// them): the gradients must not depend on the states being given. The states are made at <see cref="SavedStatesChunk"/>
+    /// on both sides (the outputs are compared by shape), the chunk CUDA's backward reads saved states at
+    /// (<see cref="Engine.Kernels.IKernels.SsdScanStatesChunk"/>); at these lengths that is one chunk of L steps.
     /// </summary>
     public static IEnumerable<OpCase> SsdScanBackwardSavedStates()
     {
@@ -50,7 +54,7 @@ public static partial class OpCases
                     var gy = t[^2];
                     var gf = withFinal ? t[^1] : null;
                     var k = Backend.Kernels(x.Device);
-                    int q = k.SsdScanStatesChunk > 0 ? k.SsdScanStatesChunk : s.Chunk;
+                    const int q = SavedStatesChunk;
                     int nc = (s.L + q - 1) / q;
                     using var y = Tensor.Empty([s.B, s.L, s.H, s.P], x.DType, x.Device);
                     using var final = Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, x.Device);

@@ -20,11 +20,14 @@
 __device__ __forceinline__ void adamw_element(const float* g, float* p, float* m, float* v, i64 i, float scale, float b1,
     float c1, float b2, float c2, float eps, float decay, float step_size, float inv_sqrt_bc2)
 {
-    float gi = g[i] * scale;
-    float mi = b1 * m[i] + c1 * gi;
-    float vi = b2 * v[i] + c2 * (gi * gi);
-    float pi = p[i] * decay;
-    pi -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    // Every operation explicitly rounded (no contraction into FMAs): the compiler would otherwise contract differently
+    // in the single and the list kernel (H200: the list kernel's bits differed, NMSE 1e-12), and this is also the
+    // CPU kernel's order (CpuKernels.Optim.cs: separate multiplies and adds).
+    float gi = __fmul_rn(g[i], scale);
+    float mi = __fadd_rn(__fmul_rn(b1, m[i]), __fmul_rn(c1, gi));
+    float vi = __fadd_rn(__fmul_rn(b2, v[i]), __fmul_rn(c2, __fmul_rn(gi, gi)));
+    float pi = __fmul_rn(p[i], decay);
+    pi = __fsub_rn(pi, __fdiv_rn(__fmul_rn(step_size, mi), __fadd_rn(__fmul_rn(__fsqrt_rn(vi), inv_sqrt_bc2), eps)));
     m[i] = mi;
     v[i] = vi;
     p[i] = pi;
