@@ -1,4 +1,5 @@
 using Aim.Engine.Backends;
+using Aim.Engine.Kernels;
 using Aim.Engine.Operations;
 using Aim.Engine.Random;
 using Aim.Engine.Tensors;
@@ -84,13 +85,30 @@ public static partial class OpCases
     }
 
     /// <summary>The SsdScan backward kernel itself, target vs reference (grad mode covers its correctness).</summary>
-    public static IEnumerable<OpCase> SsdScanBackward()
+    public static IEnumerable<OpCase> SsdScanBackward() =>
+        ScanBackwardCases("SsdScanBackward", (k, s, o, g) =>
+        {
+            k.SsdScanBackward(o.X, o.Dt, o.A, o.B, o.C, o.D, o.Init, g.DY, g.DFinal, null, 0, g.Dx, g.Ddt, g.Da, g.Db, g.Dc, g.Dd, g.Di);
+            return [g.Dx, g.Ddt, g.Da, g.Db, g.Dc, g.Dd, g.Di];
+        });
+
+    /// <summary>The scan's operands as <see cref="ScanOperands"/> gives them.</summary>
+    private readonly record struct ScanArgs(Tensor X, Tensor Dt, Tensor A, Tensor B, Tensor C, Tensor? D, Tensor? Init);
+
+    /// <summary>The incoming gradients (dY, dFinal or null) and the backward's outputs, allocated on x's device.</summary>
+    private readonly record struct ScanGrads(Tensor DY, Tensor? DFinal, Tensor Dx, Tensor Ddt, Tensor Da, Tensor Db, Tensor Dc, Tensor Dd, Tensor Di);
+
+    /// <summary>
+    /// A case per scan configuration and with/without dFinal that runs <paramref name="run"/> on the backend's kernels
+    /// with random operands and incoming gradients; HasGradient off (the kernel itself is compared), NMSE ≤ 1e-9.
+    /// </summary>
+    private static IEnumerable<OpCase> ScanBackwardCases(string op, Func<IKernels, ScanConfig, ScanArgs, ScanGrads, Tensor[]> run)
     {
         foreach (var s in ScanConfigs)
         {
             foreach (bool withFinal in new[] { true, false })
             {
-                yield return new OpCase("SsdScanBackward", $"{s}{(withFinal ? ",dFinal" : "")}", rng =>
+                yield return new OpCase(op, $"{s}{(withFinal ? ",dFinal" : "")}", rng =>
                 {
                     var inputs = ScanInputs(rng, s).ToList();
                     inputs.Add(Randn(rng, s.B, s.L, s.H, s.P));
@@ -99,18 +117,12 @@ public static partial class OpCases
                 }, t =>
                 {
                     var (x, dt, a, b, c, d, init) = ScanOperands(t, s);
-                    var gy = t[^2];
-                    var gf = withFinal ? t[^1] : null;
-                    var k = Backend.Kernels(x.Device);
-                    var dx = Tensor.Empty([s.B, s.L, s.H, s.P], x.DType, x.Device);
-                    var ddt = Tensor.Empty([s.B, s.L, s.H], x.DType, x.Device);
-                    var da = Tensor.Empty([s.H], x.DType, x.Device);
-                    var db = Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, x.Device);
-                    var dc = Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, x.Device);
-                    var dd = Tensor.Empty([s.H], x.DType, x.Device);
-                    var di = Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, x.Device);
-                    k.SsdScanBackward(x, dt, a, b, c, d, init, gy, gf, null, 0, dx, ddt, da, db, dc, dd, di);
-                    return [dx, ddt, da, db, dc, dd, di];
+                    var dev = x.Device;
+                    var grads = new ScanGrads(t[^2], withFinal ? t[^1] : null,
+                        Tensor.Empty([s.B, s.L, s.H, s.P], x.DType, dev), Tensor.Empty([s.B, s.L, s.H], x.DType, dev), Tensor.Empty([s.H], x.DType, dev),
+                        Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, dev), Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, dev), Tensor.Empty([s.H], x.DType, dev),
+                        Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, dev));
+                    return run(Backend.Kernels(dev), s, new ScanArgs(x, dt, a, b, c, d, init), grads);
                 }) { HasGradient = false, MaxNmse = 1e-9 };
             }
         }

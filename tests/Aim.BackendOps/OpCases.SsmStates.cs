@@ -36,42 +36,18 @@ public static partial class OpCases
     /// on both sides (the outputs are compared by shape), the chunk CUDA's backward reads saved states at
     /// (<see cref="Engine.Kernels.IKernels.SsdScanStatesChunk"/>); at these lengths that is one chunk of L steps.
     /// </summary>
-    public static IEnumerable<OpCase> SsdScanBackwardSavedStates()
-    {
-        foreach (var s in ScanConfigs)
+    public static IEnumerable<OpCase> SsdScanBackwardSavedStates() =>
+        ScanBackwardCases("SsdScanBackwardSavedStates", (k, s, o, g) =>
         {
-            foreach (bool withFinal in new[] { true, false })
-            {
-                yield return new OpCase("SsdScanBackwardSavedStates", $"{s}{(withFinal ? ",dFinal" : "")}", rng =>
-                {
-                    var inputs = ScanInputs(rng, s).ToList();
-                    inputs.Add(Randn(rng, s.B, s.L, s.H, s.P));
-                    inputs.Add(Randn(rng, s.B, s.H, s.P, s.N));
-                    return [.. inputs];
-                }, t =>
-                {
-                    var (x, dt, a, b, c, d, init) = ScanOperands(t, s);
-                    var gy = t[^2];
-                    var gf = withFinal ? t[^1] : null;
-                    var k = Backend.Kernels(x.Device);
-                    const int q = SavedStatesChunk;
-                    int nc = (s.L + q - 1) / q;
-                    using var y = Tensor.Empty([s.B, s.L, s.H, s.P], x.DType, x.Device);
-                    using var final = Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, x.Device);
-                    var states = Tensor.Empty([s.B, s.H, nc, s.P, s.N], x.DType, x.Device);
-                    k.SsdScan(x, dt, a, b, c, d, init, q, y, final, states);
-                    var dx = Tensor.Empty([s.B, s.L, s.H, s.P], x.DType, x.Device);
-                    var ddt = Tensor.Empty([s.B, s.L, s.H], x.DType, x.Device);
-                    var da = Tensor.Empty([s.H], x.DType, x.Device);
-                    var db = Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, x.Device);
-                    var dc = Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, x.Device);
-                    var dd = Tensor.Empty([s.H], x.DType, x.Device);
-                    var di = Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, x.Device);
-                    k.SsdScanBackward(x, dt, a, b, c, d, init, gy, gf, states, q, dx, ddt, da, db, dc, dd, di);
-                    // The states come back too: the backward reads them and must leave them as the forward wrote them.
-                    return [dx, ddt, da, db, dc, dd, di, states];
-                }) { HasGradient = false, MaxNmse = 1e-9 };
-            }
-        }
-    }
+            const int q = SavedStatesChunk;
+            int nc = (s.L + q - 1) / q;
+            var dev = o.X.Device;
+            using var y = Tensor.Empty([s.B, s.L, s.H, s.P], o.X.DType, dev);
+            using var final = Tensor.Empty([s.B, s.H, s.P, s.N], o.X.DType, dev);
+            var states = Tensor.Empty([s.B, s.H, nc, s.P, s.N], o.X.DType, dev);
+            k.SsdScan(o.X, o.Dt, o.A, o.B, o.C, o.D, o.Init, q, y, final, states);
+            k.SsdScanBackward(o.X, o.Dt, o.A, o.B, o.C, o.D, o.Init, g.DY, g.DFinal, states, q, g.Dx, g.Ddt, g.Da, g.Db, g.Dc, g.Dd, g.Di);
+            // The states come back too: the backward reads them and must leave them as the forward wrote them.
+            return [g.Dx, g.Ddt, g.Da, g.Db, g.Dc, g.Dd, g.Di, states];
+        });
 }
