@@ -75,6 +75,6 @@ inline int row_threads(long long n)
 inline int skinny_split(int n, int k, int warps)
 {
     int split = 1, target = 32 * H200Multiprocessors;
-    while (split < warps && (long long)n * split < target && k / (8 * 32 * split * 2) >= 1) split *= 2;
+    while (split < warps && (long long)n * split * 2 <= target && k / (8 * 32 * split * 2) >= 1) split *= 2;
     return split;
 }
