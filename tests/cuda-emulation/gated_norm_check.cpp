@@ -1,17 +1,24 @@
-// Runs norm.cu's gated RMSNorm forward and backward under the CPU emulation (cuda_emu.hpp) on cases built here (no
-// emitted files), with exactly the launches of src/Aim.Engine.Cuda/Kernels/CudaKernels.Norm.cs: rms_norm_f32
-// (LaunchRmsNorm), rms_norm_backward_f32 (LaunchRmsNormBackward) and the weight gradient's param_grad_partial_f32 +
-// param_grad_finish_f32 (LaunchParamGrad: chunks of at least 64 rows, 32-column blocks of 256 threads). x and z are
-// row views (IKernels.Norm.cs, NormChecks.RowStride) read at their row strides: contiguous, 16-byte aligned column
-// blocks of wider rows, misaligned ones, and the AiM-B training layout (z = columns 0..1535 of in_proj's 3352-wide
-// rows, x contiguous). D 1, 7, 31, 257 (one group), 62 in groups of 31, 1536; 3, 74 and 300 rows (one, two and
-// five chunks of the weight gradient). Per case and layout it checks
+// Runs norm.cu's RMSNorm family (gated RMSNorm forward and backward, AddRmsNorm forward and backward) under the CPU
+// emulation (cuda_emu.hpp) on cases built here (no emitted files), with exactly the launches of
+// src/Aim.Engine.Cuda/Kernels/CudaKernels.Norm.cs: rms_norm_f32 (LaunchRmsNorm) and both paths of LaunchRmsNormBackward:
+// "fused", rms_norm_backward_wgrad_f32 (dx, dz and the weight gradient's per-chunk sums in one pass: chunks of at least
+// 4 rows, at most 1024 chunks) + param_grad_finish_f32 (planes 1; 8-column blocks of 512 threads), which the host takes
+// for d ≤ MaxFusedColumns; and "wide", rms_norm_backward_f32 + param_grad_partial_f32 (chunks of at least 64 rows,
+// 32-column blocks of 256 threads) + param_grad_finish_f32 (planes 2), the host's path for wider rows, run here on every
+// case. x and z are row views (IKernels.Norm.cs, NormChecks.RowStride) read at their row strides: contiguous, 16-byte
+// aligned column blocks of wider rows, misaligned ones, and the AiM-B training layout (z = columns 0..1535 of
+// in_proj's 3352-wide rows, x contiguous). D 1, 7, 31, 257 (one group), 62 in groups of 31, 1536, 4100 (longer than
+// one register tile: the fused backward and the forward read again in their second pass); 3, 74, 300 and 5000 rows
+// (1000 chunks of 5 rows: every lane of param_grad_finish). Per case, layout and path it checks
 //   forward:  out vs a float64 reference of ReferenceKernels.GatedRmsNorm (NMSE ≤ 1e-10);
 //   backward: dx, dz, dweight vs a float64 reference of ReferenceKernels.GatedRmsNormBackward (NMSE ≤ 1e-10; groups of
 //             one element 1e-5: there dg = rstd·(dy·w − ĝ·mean(dy·w·ĝ)) with ĝ² = g²/(g² + eps) ≈ 1 is a float32
 //             cancellation leaving O(eps/g²) — on contiguous rows alike, 1.2e-6 on 3 rows);
-//   strided:  every output of the strided launches bit-equal to the same launches on contiguous copies (the row
-//             strides only move the reads).
+//   strided:  every output of the strided launches bit-equal to the same path's launches on contiguous copies (the
+//             row strides only move the reads).
+// AddRmsNorm (1, 7, 74, 300 rows × D 1, 7, 31, 257, 768): out and the residual sum of rms_norm_f32 with a residual, and
+// the backward with and without the gradient of the sum (extra) on both paths vs float64 references, dx bit-equal
+// across the paths.
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: gated_norm_check [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"

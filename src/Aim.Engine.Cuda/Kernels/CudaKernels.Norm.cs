@@ -25,12 +25,13 @@ public sealed unsafe partial class CudaKernels
 
     // rms_norm_backward_wgrad (the RMS backwards with the weight gradient's partial sums in the same pass): one block per
     // chunk of at least MinFusedChunkRows rows, at most MaxFusedChunks chunks (about 8 blocks per SM of an H200 at
-    // 8192 rows: enough resident threads to keep the loads in flight), a d-float column accumulator in shared memory,
-    // so d up to MaxFusedColumns (48 KiB, no opt-in); wider rows take rms_norm_backward + param_grad_partial.
+    // 8192 rows: enough resident threads to keep the loads in flight), a d-float column accumulator in dynamic shared
+    // memory, so d up to MaxFusedColumns (47 KiB: with the block reduction's static slots under the 48 KiB a launch may
+    // use without opting in); wider rows take rms_norm_backward + param_grad_partial.
     // The chunking depends on the shape only.
     private const long MaxFusedChunks = 1024;
     private const long MinFusedChunkRows = 4;
-    private const int MaxFusedColumns = 12288;
+    private const int MaxFusedColumns = 12032;
 
     // param_grad_finish: FINISH_COLS x FINISH_LANES threads in norm.cu.
     private const int FinishCols = 8;
