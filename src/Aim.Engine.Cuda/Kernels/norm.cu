@@ -37,6 +37,11 @@ __device__ __forceinline__ float rms_input(const T* x, const T* res, const T* z,
 // Elements per thread that the RMS row kernels keep in registers between their two passes (RowThreads gives at most
 // 4 up to 2048-element segments); longer segments are walked in tiles of RMS_TILE · blockDim.x and read twice.
 #define RMS_TILE 4
+// rms_norm and rms_norm_backward_wgrad are launched with RowThreads(seg) ≤ MaxRowThreads = 512 threads
+// (CudaKernels.Norm.cs); asking for 3 resident blocks of 512 caps them at 40 registers without spills (54 and 45
+// uncapped), so an SM keeps 1536 of them resident instead of 1024.
+#define RMS_MAX_THREADS 512
+#define RMS_MIN_BLOCKS 3
 
 template <typename T>
 __device__ __forceinline__ void rms_norm(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg,
@@ -497,7 +502,7 @@ __device__ __forceinline__ void group_norm_backward(const T* x, const T* w, cons
 }
 
 #define AIM_NORM(N, T) \
-    extern "C" __global__ void rms_norm_##N(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg, \
+    extern "C" __global__ void __launch_bounds__(RMS_MAX_THREADS, RMS_MIN_BLOCKS) rms_norm_##N(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg, \
         int segsPerRow, i64 segments, T* out, T* resOut) \
     { AIM_PDL_PROLOGUE(); rms_norm<T>(x, sx, res, z, sz, w, eps, seg, segsPerRow, segments, out, resOut); } \
     extern "C" __global__ void rms_norm_backward_##N(const T* x, i64 sx, const T* z, i64 sz, const T* w, const T* dy, const T* extra, \
@@ -511,7 +516,7 @@ __device__ __forceinline__ void group_norm_backward(const T* x, const T* w, cons
         const T* z, i64 sz, const T* dy, const float* stats, i64 rows, int d, int seg, int segsPerRow, i64 rowsPerChunk, int colBlocks, \
         float* partial) \
     { AIM_PDL_PROLOGUE(); param_grad_partial<T>(mode, x, sx, z, sz, dy, stats, rows, d, seg, segsPerRow, rowsPerChunk, colBlocks, partial); } \
-    extern "C" __global__ void rms_norm_backward_wgrad_##N(const T* x, i64 sx, const T* z, i64 sz, const T* w, const T* dy, \
+    extern "C" __global__ void __launch_bounds__(RMS_MAX_THREADS, RMS_MIN_BLOCKS) rms_norm_backward_wgrad_##N(const T* x, i64 sx, const T* z, i64 sz, const T* w, const T* dy, \
         const T* extra, float eps, int seg, int segsPerRow, i64 rows, i64 rowsPerChunk, T* dx, T* dz, float* partial) \
     { AIM_PDL_PROLOGUE(); rms_norm_backward_wgrad<T>(x, sx, z, sz, w, dy, extra, eps, seg, segsPerRow, rows, rowsPerChunk, dx, dz, partial); } \
     extern "C" __global__ void __launch_bounds__(FINISH_COLS * FINISH_LANES) param_grad_finish_##N(const float* partial, i64 chunks, \
