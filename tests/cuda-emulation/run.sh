@@ -6,7 +6,8 @@
 # alone on cases of `--emit-norm-gemm`, conv1d.cu's CausalConv1d forward / backward kernels on cases of `--emit-conv`,
 # sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases),
 # ssm.cu's ssm_step_f32 (decode_step.cuh's step_ssm_rows) on cases built in ssm_step_check.cpp (no emitted cases),
-# norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z (gated_norm_check.cpp, no emitted cases),
+# norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z and AddRmsNorm forward / backward, both
+# backward paths (the fused rms_norm_backward_wgrad and the wide-row one) (gated_norm_check.cpp, no emitted cases),
 # optim.cu's list kernels bit for bit against the single-tensor kernels (optim_check.cpp, no emitted cases), and
 # modulate.cu's row modulation forward / backward (modulate_check.cpp, no emitted cases).
 # Usage: tests/cuda-emulation/run.sh [--no-emit] [case-name-substring]

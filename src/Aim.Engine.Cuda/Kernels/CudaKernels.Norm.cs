@@ -23,6 +23,20 @@ public sealed unsafe partial class CudaKernels
     private const long MaxParamChunks = 128;
     private const long MinParamChunkRows = 64;
 
+    // rms_norm_backward_wgrad (the RMS backwards with the weight gradient's partial sums in the same pass): one block per
+    // chunk of at least MinFusedChunkRows rows, at most MaxFusedChunks chunks (about 8 blocks per SM of an H200 at
+    // 8192 rows: enough resident threads to keep the loads in flight), a d-float column accumulator in dynamic shared
+    // memory, so d up to MaxFusedColumns (47 KiB: with the block reduction's static slots under the 48 KiB a launch may
+    // use without opting in); wider rows take rms_norm_backward + param_grad_partial.
+    // The chunking depends on the shape only.
+    private const long MaxFusedChunks = 1024;
+    private const long MinFusedChunkRows = 4;
+    private const int MaxFusedColumns = 12032;
+
+    // param_grad_finish: FINISH_COLS x FINISH_LANES threads in norm.cu.
+    private const int FinishCols = 8;
+    private const int FinishThreads = 512;
+
     /// <summary>Threads per block for a reduction over <paramref name="n"/> elements.</summary>
     internal static uint RowThreads(long n)
     {
@@ -146,8 +160,10 @@ public sealed unsafe partial class CudaKernels
         LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dZ, dWeight);
     }
 
-    // rms_norm_backward (dx, dz, per-segment rstd), then the weight gradient from the saved rstd. x and z are contiguous or
-    // (GatedRmsNormBackward) row views read at their row strides; the other tensors are contiguous.
+    // rms_norm_backward_wgrad (dx, dz and per-chunk weight-gradient sums in one pass over x, z and dy), then
+    // param_grad_finish over the chunks; rows wider than MaxFusedColumns: rms_norm_backward (dx, dz, per-segment rstd),
+    // then the weight gradient from the saved rstd (LaunchParamGrad). x and z are contiguous or (GatedRmsNormBackward)
+    // row views read at their row strides; the other tensors are contiguous.
     private void LaunchRmsNormBackward(Tensor x, Tensor? z, Tensor weight, Tensor dOutput, Tensor? extra, double eps, int seg, int d,
         Tensor dX, Tensor? dZ, Tensor dWeight)
     {
@@ -159,12 +175,40 @@ public sealed unsafe partial class CudaKernels
             return;
         }
         long segments = x.Count / seg;
+        string sfx = Suffix(x.DType);
+        long xStride = NormChecks.RowStride("rms_norm_backward", "x", x);
+        long zStride = z is null ? d : NormChecks.RowStride("rms_norm_backward", "z", z);
+        if (d <= MaxFusedColumns)
+        {
+            long rowsPerChunk = Math.Max(MinFusedChunkRows, (rows + MaxFusedChunks - 1) / MaxFusedChunks);
+            long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+            using var partial = Tensor.Empty([checked((int)(chunks * d))], DType.Float32, x.Device);
+            var fused = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
+            fused.Add(Ptr(x));
+            fused.Add(xStride);
+            fused.Add(PtrOrNull(z));
+            fused.Add(zStride);
+            fused.Add(Ptr(weight));
+            fused.Add(Ptr(dOutput));
+            fused.Add(PtrOrNull(extra));
+            fused.Add((float)eps);
+            fused.Add(seg);
+            fused.Add(d / seg);
+            fused.Add(rows);
+            fused.Add(rowsPerChunk);
+            fused.Add(Ptr(dX));
+            fused.Add(PtrOrNull(dZ));
+            fused.Add(Ptr(partial));
+            Launch(Function("norm.cu", $"rms_norm_backward_wgrad_{sfx}"), checked((uint)chunks), RowThreads(seg), (uint)(d * sizeof(float)), fused);
+            LaunchParamFinish(partial, chunks, 1, d, dWeight, null, sfx);
+            return;
+        }
         using var stats = Tensor.Empty([checked((int)segments)], DType.Float32, x.Device);
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
         args.Add(Ptr(x));
-        args.Add(NormChecks.RowStride("rms_norm_backward", "x", x));
+        args.Add(xStride);
         args.Add(PtrOrNull(z));
-        args.Add(z is null ? d : NormChecks.RowStride("rms_norm_backward", "z", z));
+        args.Add(zStride);
         args.Add(Ptr(weight));
         args.Add(Ptr(dOutput));
         args.Add(PtrOrNull(extra));
@@ -175,7 +219,7 @@ public sealed unsafe partial class CudaKernels
         args.Add(Ptr(dX));
         args.Add(PtrOrNull(dZ));
         args.Add(Ptr(stats));
-        Launch(Function("norm.cu", $"rms_norm_backward_{Suffix(x.DType)}"), RowGrid(segments), RowThreads(seg), 0, args);
+        Launch(Function("norm.cu", $"rms_norm_backward_{sfx}"), RowGrid(segments), RowThreads(seg), 0, args);
         LaunchParamGrad(0, x, z, dOutput, stats, rows, d, seg, dWeight, null);
     }
 
@@ -203,18 +247,20 @@ public sealed unsafe partial class CudaKernels
         args.Add(colBlocks);
         args.Add(Ptr(partial));
         Launch(Function("norm.cu", $"param_grad_partial_{sfx}"), checked((uint)(colBlocks * chunks)), ParamThreads, 0, args);
-        LaunchParamFinish(partial, chunks, d, out0, out1, sfx);
+        LaunchParamFinish(partial, chunks, 2, d, out0, out1, sfx);
     }
 
-    private void LaunchParamFinish(Tensor partial, long chunks, int d, Tensor? out0, Tensor? out1, string sfx)
+    // param_grad_finish over partial ([chunks][planes][d]): one block per FinishCols columns.
+    private void LaunchParamFinish(Tensor partial, long chunks, int planes, int d, Tensor? out0, Tensor? out1, string sfx)
     {
         var args = new KernelArgs(stackalloc byte[64], stackalloc nint[8]);
         args.Add(Ptr(partial));
         args.Add(chunks);
+        args.Add(planes);
         args.Add(d);
         args.Add(PtrOrNull(out0));
         args.Add(PtrOrNull(out1));
-        LaunchElementwise(Function("norm.cu", $"param_grad_finish_{sfx}"), d, args);
+        Launch(Function("norm.cu", $"param_grad_finish_{sfx}"), (uint)((d + FinishCols - 1) / FinishCols), FinishThreads, 0, args);
     }
 
     /// <inheritdoc />
@@ -314,6 +360,6 @@ public sealed unsafe partial class CudaKernels
         args.Add(Ptr(dX));
         args.Add(Ptr(partial));
         Launch(Function("norm.cu", $"group_norm_backward_{Suffix(x.DType)}"), RowGrid(segments), RowThreads(cg * s), 0, args);
-        LaunchParamFinish(partial, n, c, dWeight, dBias, Suffix(x.DType));
+        LaunchParamFinish(partial, n, 2, c, dWeight, dBias, Suffix(x.DType));
     }
 }

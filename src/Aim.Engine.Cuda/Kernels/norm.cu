@@ -4,9 +4,10 @@
 // rstd = 1/sqrt(mean(g²) + eps); RMS backward dg = rstd·(dy·w - ĝ·mean(dy·w·ĝ)); LayerNorm/GroupNorm use the
 // biased variance (two passes: mean, then Σ(x - mean)²) and dx = rstd·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)).
 // One block per row (or per group segment); each thread strides over the row, fp32 accumulation, block
-// reductions in reduce.cuh. The weight/bias gradients are column sums over rows: the backward writes the
-// per-row statistics, param_grad_partial sums fixed chunks of rows per column and param_grad_finish adds
-// the chunks in order, so they are deterministic. bf16 storage computes in float32.
+// reductions in reduce.cuh. The weight/bias gradients are column sums over rows, deterministic (no atomics): the
+// RMS backwards sum fixed chunks of rows per column in the same pass (rms_norm_backward_wgrad; rms_norm_backward +
+// param_grad_partial from the saved per-row statistics for rows too wide for its shared accumulator, and for
+// LayerNorm), and param_grad_finish adds the chunks in a fixed order. bf16 storage computes in float32.
 // dx̂ = dy·w is rounded with __fmul_rn (no FMA contraction) wherever it feeds dx̂ - mean(dx̂): a group of one
 // element must give dx̂ - mean(dx̂) = 0 exactly, and a contracted fma(dy, w, -mean) leaves the product's
 // rounding error, which rstd = 1/sqrt(eps) magnifies (seen on the H200: 1.3e-5 where the reference has 0).
@@ -33,10 +34,21 @@ __device__ __forceinline__ float rms_input(const T* x, const T* res, const T* z,
 // receives x + residual. x and z rows (segsPerRow·seg elements) start sx and sz elements apart (the row width when
 // contiguous; the decode's gated norm reads z as a column block of in_proj's output); res, out and resOut are
 // contiguous.
+// Elements per thread that the RMS row kernels keep in registers between their two passes (RowThreads gives at most
+// 4 up to 2048-element segments); longer segments are walked in tiles of RMS_TILE · blockDim.x and read twice.
+#define RMS_TILE 4
+// rms_norm and rms_norm_backward_wgrad are launched with RowThreads(seg) ≤ MaxRowThreads = 512 threads
+// (CudaKernels.Norm.cs); asking for 3 resident blocks of 512 caps them at 40 registers without spills (54 and 45
+// uncapped), so an SM keeps 1536 of them resident instead of 1024.
+#define RMS_MAX_THREADS 512
+#define RMS_MIN_BLOCKS 3
+
 template <typename T>
 __device__ __forceinline__ void rms_norm(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg,
     int segsPerRow, i64 segments, T* out, T* resOut)
 {
+    const int tile = RMS_TILE * (int)blockDim.x;
+    const bool cached = seg <= tile;
     for (i64 s = blockIdx.x; s < segments; s += gridDim.x)
     {
         i64 at = s * seg, row = s / segsPerRow;
@@ -44,16 +56,37 @@ __device__ __forceinline__ void rms_norm(const T* x, i64 sx, const T* res, const
         const T* xs = x + row * sx + wOff;
         const T* zs = z ? z + row * sz + wOff : nullptr;
         const T* rs = res ? res + at : nullptr;
+        float gv[RMS_TILE];
         float ss = 0.0f;
-        for (int j = threadIdx.x; j < seg; j += blockDim.x)
+        for (int j0 = 0; j0 < seg; j0 += tile)
         {
-            float g = rms_input(xs, rs, zs, j);
-            if (resOut) store_c(resOut, at + j, g);
-            ss += g * g;
+#pragma unroll
+            for (int k = 0; k < RMS_TILE; k++)
+            {
+                int j = j0 + (int)threadIdx.x + k * (int)blockDim.x;
+                gv[k] = j < seg ? rms_input(xs, rs, zs, j) : 0.0f;
+            }
+#pragma unroll
+            for (int k = 0; k < RMS_TILE; k++)
+            {
+                int j = j0 + (int)threadIdx.x + k * (int)blockDim.x;
+                if (j < seg)
+                {
+                    if (resOut) store_c(resOut, at + j, gv[k]);
+                    ss += gv[k] * gv[k];
+                }
+            }
         }
         float rstd = 1.0f / sqrtf(block_sum(ss) / (float)seg + eps);
-        for (int j = threadIdx.x; j < seg; j += blockDim.x)
-            store_c(out, at + j, rms_input(xs, rs, zs, j) * rstd * load_c(w, wOff + j));
+        for (int j0 = 0; j0 < seg; j0 += tile)
+        {
+#pragma unroll
+            for (int k = 0; k < RMS_TILE; k++)
+            {
+                int j = j0 + (int)threadIdx.x + k * (int)blockDim.x;
+                if (j < seg) store_c(out, at + j, (cached ? gv[k] : rms_input(xs, rs, zs, j)) * rstd * load_c(w, wOff + j));
+            }
+        }
     }
 }
 
@@ -131,6 +164,105 @@ __device__ __forceinline__ void rms_norm_backward(const T* x, i64 sx, const T* z
             }
         }
     }
+}
+
+// rms_norm_backward with the weight gradient's partial sums in the same pass, so x, z and dy are read once. Block b
+// takes rows [b·rowsPerChunk, (b + 1)·rowsPerChunk) whole (every segment in turn) and adds dy·x̂ (x̂ = g·rstd, as
+// param_grad_partial mode 0) of each element into a shared column accumulator of d = seg·segsPerRow floats (dynamic
+// shared memory); each column is only ever touched by one thread (j ≡ threadIdx.x mod blockDim.x), so the sums run in
+// row order with no atomics. partial[b·d + col] receives the block's sums for param_grad_finish (planes = 1).
+// Per element the arithmetic is rms_norm_backward's; a thread's elements of a segment stay in registers between the
+// two passes (tiles of RMS_TILE · blockDim.x; segments longer than one tile are read again in the second pass).
+template <typename T>
+__device__ __forceinline__ void rms_norm_backward_wgrad(const T* x, i64 sx, const T* z, i64 sz, const T* w, const T* dy, const T* extra,
+    float eps, int seg, int segsPerRow, i64 rows, i64 rowsPerChunk, T* dx, T* dz, float* partial)
+{
+    extern __shared__ float wsum[];
+    const int d = seg * segsPerRow, tile = RMS_TILE * (int)blockDim.x;
+    const bool cached = seg <= tile;
+    for (int c = threadIdx.x; c < d; c += blockDim.x) wsum[c] = 0.0f;
+    __syncthreads();
+    i64 r0 = (i64)blockIdx.x * rowsPerChunk, r1 = min(rows, r0 + rowsPerChunk);
+    for (i64 row = r0; row < r1; row++)
+    {
+        for (int p = 0; p < segsPerRow; p++)
+        {
+            i64 at = (row * segsPerRow + p) * seg;
+            int wOff = p * seg;
+            const T* xs = x + row * sx + wOff;
+            const T* zs = z ? z + row * sz + wOff : nullptr;
+            float xv[RMS_TILE], zv[RMS_TILE], dv[RMS_TILE], wv[RMS_TILE], ev[RMS_TILE];
+            float2 acc = make_float2(0.0f, 0.0f);
+            for (int j0 = 0; j0 < seg; j0 += tile)
+            {
+#pragma unroll
+                for (int k = 0; k < RMS_TILE; k++)
+                {
+                    int j = j0 + (int)threadIdx.x + k * (int)blockDim.x;
+                    bool in = j < seg;
+                    xv[k] = in ? load_c(xs, j) : 0.0f;
+                    zv[k] = in && z ? load_c(zs, j) : 0.0f;
+                    dv[k] = in ? load_c(dy, at + j) : 0.0f;
+                    wv[k] = in ? load_c(w, wOff + j) : 0.0f;
+                    ev[k] = in && extra ? load_c(extra, at + j) : 0.0f;
+                }
+#pragma unroll
+                for (int k = 0; k < RMS_TILE; k++)
+                {
+                    if (j0 + (int)threadIdx.x + k * (int)blockDim.x < seg)
+                    {
+                        float g = z ? xv[k] * zv[k] * sigmoid_f(zv[k]) : xv[k];
+                        acc.x += g * g;
+                        acc.y += dv[k] * wv[k] * g;
+                    }
+                }
+            }
+            acc = block_sum2(acc);
+            float rstd = 1.0f / sqrtf(acc.x / (float)seg + eps);
+            float mean = acc.y * rstd / (float)seg;
+            for (int j0 = 0; j0 < seg; j0 += tile)
+            {
+                if (!cached)
+                {
+#pragma unroll
+                    for (int k = 0; k < RMS_TILE; k++)
+                    {
+                        int j = j0 + (int)threadIdx.x + k * (int)blockDim.x;
+                        bool in = j < seg;
+                        xv[k] = in ? load_c(xs, j) : 0.0f;
+                        zv[k] = in && z ? load_c(zs, j) : 0.0f;
+                        dv[k] = in ? load_c(dy, at + j) : 0.0f;
+                        wv[k] = in ? load_c(w, wOff + j) : 0.0f;
+                        ev[k] = in && extra ? load_c(extra, at + j) : 0.0f;
+                    }
+                }
+#pragma unroll
+                for (int k = 0; k < RMS_TILE; k++)
+                {
+                    int j = j0 + (int)threadIdx.x + k * (int)blockDim.x;
+                    if (j < seg)
+                    {
+                        i64 i = at + j;
+                        float g = z ? xv[k] * zv[k] * sigmoid_f(zv[k]) : xv[k];
+                        float dg = rstd * (dv[k] * wv[k] - g * rstd * mean);
+                        if (z)
+                        {
+                            float sg = sigmoid_f(zv[k]);
+                            store_c(dx, i, dg * zv[k] * sg);
+                            store_c(dz, i, dg * xv[k] * sg * (1.0f + zv[k] * (1.0f - sg)));
+                        }
+                        else
+                        {
+                            store_c(dx, i, extra ? dg + ev[k] : dg);
+                        }
+                        wsum[wOff + j] += dv[k] * (g * rstd);
+                    }
+                }
+            }
+        }
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < d; c += blockDim.x) partial[(i64)blockIdx.x * d + c] = wsum[c];
 }
 
 // Mean and rstd of n values starting at x[at] (two passes, biased variance).
@@ -245,20 +377,61 @@ __device__ __forceinline__ void param_grad_partial(int mode, const T* x, i64 sx,
     }
 }
 
-// Sums the chunks of partial ([chunks][2][d]) in chunk order: out0 from plane 0, out1 from plane 1 (either may be null).
+#define FINISH_COLS 8
+#define FINISH_LANES 64
+#define FINISH_GROUP 8
+
+// Sums the chunks of partial ([chunks][planes][d], planes 1 or 2) per column: out0 from plane 0, out1 from plane 1
+// (either may be null; out1 needs planes = 2). Block of FINISH_COLS x FINISH_LANES threads (flattened): 8 consecutive
+// columns (one 32-byte sector per chunk row), lane l sums chunks l, l + 64, ... in order, then groups of
+// FINISH_GROUP lanes and the groups are added in lane order: a fixed tree, deterministic.
 template <typename T>
-__device__ __forceinline__ void param_grad_finish(const float* partial, i64 chunks, int d, T* out0, T* out1)
+__device__ __forceinline__ void param_grad_finish(const float* partial, i64 chunks, int planes, int d, T* out0, T* out1)
 {
-    AIM_GRID_STRIDE(col, (i64)d)
+    __shared__ float sa[FINISH_LANES][FINISH_COLS + 1];
+    __shared__ float sb[FINISH_LANES][FINISH_COLS + 1];
+    int tx = threadIdx.x % FINISH_COLS, ty = threadIdx.x / FINISH_COLS;
+    int col = blockIdx.x * FINISH_COLS + tx;
+    bool two = out1 && planes > 1;
+    float a = 0.0f, b = 0.0f;
+    if (col < d)
     {
-        float a = 0.0f, b = 0.0f;
-        for (i64 c = 0; c < chunks; c++)
+#pragma unroll 4
+        for (i64 c = ty; c < chunks; c += FINISH_LANES)
         {
-            a += partial[(c * 2) * d + col];
-            b += partial[(c * 2 + 1) * d + col];
+            a += partial[(c * planes) * d + col];
+            if (two) b += partial[(c * planes + 1) * d + col];
+        }
+    }
+    sa[ty][tx] = a;
+    sb[ty][tx] = b;
+    __syncthreads();
+    if (ty < FINISH_LANES / FINISH_GROUP)
+    {
+        a = sa[ty * FINISH_GROUP][tx];
+        b = sb[ty * FINISH_GROUP][tx];
+        for (int k = 1; k < FINISH_GROUP; k++)
+        {
+            a += sa[ty * FINISH_GROUP + k][tx];
+            b += sb[ty * FINISH_GROUP + k][tx];
+        }
+    }
+    __syncthreads();
+    if (ty < FINISH_LANES / FINISH_GROUP)
+    {
+        sa[ty][tx] = a;
+        sb[ty][tx] = b;
+    }
+    __syncthreads();
+    if (ty == 0 && col < d)
+    {
+        for (int k = 1; k < FINISH_LANES / FINISH_GROUP; k++)
+        {
+            a += sa[k][tx];
+            b += sb[k][tx];
         }
         if (out0) store_c(out0, col, a);
-        if (out1) store_c(out1, col, b);
+        if (two) store_c(out1, col, b);
     }
 }
 
@@ -329,7 +502,7 @@ __device__ __forceinline__ void group_norm_backward(const T* x, const T* w, cons
 }
 
 #define AIM_NORM(N, T) \
-    extern "C" __global__ void rms_norm_##N(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg, \
+    extern "C" __global__ void __launch_bounds__(RMS_MAX_THREADS, RMS_MIN_BLOCKS) rms_norm_##N(const T* x, i64 sx, const T* res, const T* z, i64 sz, const T* w, float eps, int seg, \
         int segsPerRow, i64 segments, T* out, T* resOut) \
     { AIM_PDL_PROLOGUE(); rms_norm<T>(x, sx, res, z, sz, w, eps, seg, segsPerRow, segments, out, resOut); } \
     extern "C" __global__ void rms_norm_backward_##N(const T* x, i64 sx, const T* z, i64 sz, const T* w, const T* dy, const T* extra, \
@@ -343,8 +516,12 @@ __device__ __forceinline__ void group_norm_backward(const T* x, const T* w, cons
         const T* z, i64 sz, const T* dy, const float* stats, i64 rows, int d, int seg, int segsPerRow, i64 rowsPerChunk, int colBlocks, \
         float* partial) \
     { AIM_PDL_PROLOGUE(); param_grad_partial<T>(mode, x, sx, z, sz, dy, stats, rows, d, seg, segsPerRow, rowsPerChunk, colBlocks, partial); } \
-    extern "C" __global__ void param_grad_finish_##N(const float* partial, i64 chunks, int d, T* out0, T* out1) \
-    { AIM_PDL_PROLOGUE(); param_grad_finish<T>(partial, chunks, d, out0, out1); } \
+    extern "C" __global__ void __launch_bounds__(RMS_MAX_THREADS, RMS_MIN_BLOCKS) rms_norm_backward_wgrad_##N(const T* x, i64 sx, const T* z, i64 sz, const T* w, const T* dy, \
+        const T* extra, float eps, int seg, int segsPerRow, i64 rows, i64 rowsPerChunk, T* dx, T* dz, float* partial) \
+    { AIM_PDL_PROLOGUE(); rms_norm_backward_wgrad<T>(x, sx, z, sz, w, dy, extra, eps, seg, segsPerRow, rows, rowsPerChunk, dx, dz, partial); } \
+    extern "C" __global__ void __launch_bounds__(FINISH_COLS * FINISH_LANES) param_grad_finish_##N(const float* partial, i64 chunks, \
+        int planes, int d, T* out0, T* out1) \
+    { AIM_PDL_PROLOGUE(); param_grad_finish<T>(partial, chunks, planes, d, out0, out1); } \
     extern "C" __global__ void group_norm_##N(const T* x, const T* w, const T* b, float eps, int groups, int cg, i64 S, i64 segments, T* out) \
     { AIM_PDL_PROLOGUE(); group_norm<T>(x, w, b, eps, groups, cg, S, segments, out); } \
     extern "C" __global__ void group_norm_backward_##N(const T* x, const T* w, const T* dy, float eps, int groups, int cg, i64 S, \
