@@ -52,6 +52,8 @@ internal static class DecodePerf
             var steps = Tensor.Zeros([rows], DType.Int64, dev);
             var tokens = Tensor.Zeros([rows], DType.Int64, dev);
             var positions = Tensor.Zeros([rows], DType.Int64, dev);
+            var embedTokens = Tensor.Zeros([rows], DType.Int64, dev);       // the sampler's run past the 257 positions
+            var embedPositions = Tensor.Zeros([rows], DType.Int64, dev);
             // Long enough that no timed launch reaches the end of the sequence (a finished row's sampler returns at once).
             var history = Tensor.Zeros([rows / 2, 1 << 16], DType.Int64, dev);
             var settings = new SampleSettings(5, 600, 0.98, 1, 1, 0, 0);
@@ -100,7 +102,7 @@ internal static class DecodePerf
                 ("SsmStep plan 128 thr x 4 rows/warp", SsmPlan(128, 4), 2.0 * rows * h * p * n * f32, 0),
                 ("MatMul head (bf16 tied table)", () => Ops.MatMul(hidden, head, transB: true), (double)v * d * 2 + rows * (d + v) * f32, 1),
                 ("SampleTokens (cfg, top-k 600, top-p 0.98)", () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings), rows * v * f32, 1),
-                ("Embedding word (bf16 table) + pos + add", () => Ops.Add(Ops.Embedding(head, tokens), Ops.Embedding(Ops.Narrow(head, 0, 0, 257), positions)), 3.0 * rows * d * f32, 1),
+                ("Embedding word (bf16 table) + pos + add", () => Ops.Add(Ops.Embedding(head, embedTokens), Ops.Embedding(Ops.Narrow(head, 0, 0, 257), embedPositions)), 3.0 * rows * d * f32, 1),
             };
             double total = 0, floorTotal = 0;
             foreach (var (name, work, bytes, perStep) in cases)
