@@ -22,7 +22,7 @@
 
 namespace
 {
-constexpr int SsdTile = 64, SsdThreads = 256, SsdScalarThreads = 256, SsdBwdChunk = 64; // CudaKernels.SsdScan.cs
+constexpr int SsdTile = 64, SsdThreads = 256, SsdScalarThreads = 128, SsdBwdChunk = 64; // CudaKernels.SsdScan.cs
 constexpr int SsdBwdThreads = 256, SsdBwdMaxP = 64, SsdBwdMaxN = 128;                      // the serial backward
 // NMSE vs the float64 reference: FMA and 3xTF32 are float32-grade (BwdTol: OpCases SsdScanBackward); one TF32
 // product rounds each operand to 11 significant bits (CudaSsdChecks.cs uses the same 1e-5).
@@ -209,7 +209,7 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             emu::launch(dim3((unsigned)(k.bhc * tq * tn)), dim3(SsdThreads), 0, ssd_bwd_db_f32,
                         X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.cs.data(), gst.data(),
                         s.hasDFinal ? 1 : 0, dmd.data(), dbOut, partV.data(), B, L, H, G, P, N, q, nc, mm);
-            emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads) * sizeof(double), ssd_bwd_scalars_f32,
+            emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads / 32) * sizeof(double), ssd_bwd_scalars_f32,
                         dt.data(), a.data(), k.cb.data(), k.cs.data(), dmd.data(), partI.data(), partV.data(), r.data(), ddt.data(),
                         partDa.data(), partDd.data(), B, L, H, G, N, q, nc);
             if (saved)

@@ -26,7 +26,7 @@ public sealed unsafe partial class CudaKernels
 {
     private const int SsdTile = 64;           // SSD_TM / SSD_TN in ssm.cu
     private const int SsdThreads = 256;       // SSD_THREADS
-    private const int SsdScalarThreads = 256; // SSD_SCALAR_THREADS
+    private const int SsdScalarThreads = 128; // SSD_SCALAR_THREADS
     private const int SsdBwdThreads = 256;    // BWD_THREADS (serial backward)
     private const int SsdBwdMaxP = 64;        // BWD_WARPS · BWD_RP (serial backward)
     private const int SsdBwdMaxN = 128;       // 32 · BWD_RN (serial backward)
@@ -325,8 +325,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(partDa));
         k.Add(Ptr(partDd));
         AddDims(ref k, s.B, s.L, s.H, s.G, s.N, q, nc);
-        // Dynamic shared memory: dcs (q doubles) and two buffers of per-thread column partials (SsdScalarThreads doubles each).
-        Launch(Function("ssm.cu", "ssd_bwd_scalars_f32"), Grid(w.Bhc), SsdScalarThreads, (uint)((q + 2 * SsdScalarThreads) * sizeof(double)), k);
+        Launch(Function("ssm.cu", "ssd_bwd_scalars_f32"), Grid(w.Bhc), SsdScalarThreads, (uint)((q + 2 * SsdScalarThreads / 32) * sizeof(double)), k);
 
         GroupAndHeadSums(dbh, dch, dB, dC, partDa, partDd, dA, dD, s, s.B * nc);
     }

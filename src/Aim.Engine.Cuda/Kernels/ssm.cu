@@ -801,145 +801,75 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     t2_store<false>(acc, s0, qlen, n0, N, [&](int s, int n, float v) { dbh[(((i64)b * L + t0 + s) * H + h) * N + n] = v; });
 }
 
-// dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above, in three
-// phases, all threads busy and every global read coalesced:
-//   1. the chunk's lower triangle of dMd·CB, one pass over 32-column tiles s0: warp w takes rows k = s0 + w, s0 + w + 8,
-//      ... (k ≥ s0), lane the column s = s0 + lane, so each row segment is one 128-byte read of dmd and of cb. The
-//      product p = dMd[k,s]·CB[k,s] (s ≤ k, exact in double) goes both ways: the lane adds it to its column partial
-//      (colT), and the warp's shuffle tree of p·dt[s] adds the segment to rowT[k] (dcs[k] in shared memory, tiles
-//      ascending). SSD_SCALAR_ROWS rows are loaded before any is reduced, to keep loads in flight.
-//   2. after a tile's barrier its columns are complete (colT[l] needs rows k ≥ l ≥ s0, rowT[l] tiles ≤ l's own): warp 0
-//      adds the 8 warps' column partials in warp order and finishes dcs[l], dDt's colT + v part and Σ v·dt for the tile
-//      while the other warps start the next one (the partials are double-buffered: one barrier a tile).
-//   3. the suffix sums Σ_{l≥j} dcs[l]: a block scan (warp shuffle scan, then the later warps' totals in a fixed order)
-//      over segments of SSD_SCALAR_THREADS steps from the chunk's end, and da = Σ_j dt[j]·(suffix sum).
-// All sums run in double in fixed orders (deterministic). (The previous kernel ran a thread per step: its row walk was
-// strided by Q (uncoalesced), the suffix sums O(Q²) serial; 105 µs at AiM-B's batch 32 on the H200.)
-#define SSD_SCALAR_THREADS 256
-#define SSD_SCALAR_WARPS (SSD_SCALAR_THREADS / 32)
-#define SSD_SCALAR_ROWS 4
+// dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above.
+#define SSD_SCALAR_THREADS 128
 extern "C" __global__ void __launch_bounds__(SSD_SCALAR_THREADS) ssd_bwd_scalars_f32(
     const float* dt, const float* a, const float* cb, const float* cs, const float* dmd, const float* part_i,
     const float* part_v, const float* r, float* ddt, double* part_da, double* part_dd,
     int B, int L, int H, int G, int N, int Q, int nc)
 {
     AIM_PDL_PROLOGUE();
-    extern __shared__ double sh[];                 // dcs[Q], then 2 buffers of SSD_SCALAR_THREADS column partials
+    extern __shared__ double sh[];                 // dcs[Q], then SSD_SCALAR_THREADS / 32 reduction slots
     double* dcs = sh;
     double* red = sh + Q;
     const ChunkTile tile = chunk_tile(1, 1, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen;
     const int tn = (N + SSD_TN - 1) / SSD_TN;
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const i64 bh = tile.bh;
     const float* dt0 = dt + ((i64)b * L + t0) * H + h;
     const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
     const float* dm0 = dmd + (bh * nc + c) * Q * Q;
     double vdt = 0, diag = 0;
-    for (int s0 = 0, buf = 0; s0 < qlen; s0 += 32, buf ^= 1)
+    for (int l = threadIdx.x; l < qlen; l += SSD_SCALAR_THREADS)
     {
-        const int s = s0 + lane;
-        const double dts = s < qlen ? (double)dt0[(i64)s * H] : 0.0;
-        double col = 0;
-        for (int k0 = s0 + warp; k0 < qlen; k0 += SSD_SCALAR_ROWS * SSD_SCALAR_WARPS)
+        double col = 0, row = 0;
+        for (int k = l; k < qlen; k++) col += (double)dm0[(i64)k * Q + l] * cb0[(i64)k * Q + l];
+        for (int s = 0; s <= l; s++) row += (double)dm0[(i64)l * Q + s] * cb0[(i64)l * Q + s] * dt0[(i64)s * H];
+        double iv = 0, vv = 0;
+        for (int j = 0; j < tn; j++)
         {
-            double p[SSD_SCALAR_ROWS];
-#pragma unroll
-            for (int i = 0; i < SSD_SCALAR_ROWS; i++)
-            {
-                const int k = k0 + i * SSD_SCALAR_WARPS;
-                p[i] = 0;
-                if (k < qlen && s <= k)
-                {
-                    const float m = dm0[(i64)k * Q + s];
-                    p[i] = (double)m * cb0[(i64)k * Q + s];
-                    if (s == k) diag += m;
-                }
-            }
-#pragma unroll
-            for (int i = 0; i < SSD_SCALAR_ROWS; i++)
-            {
-                col += p[i];
-                p[i] *= dts;
-            }
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1)
-#pragma unroll
-                for (int i = 0; i < SSD_SCALAR_ROWS; i++) p[i] += __shfl_xor_sync(0xffffffffu, p[i], o);
-#pragma unroll
-            for (int i = 0; i < SSD_SCALAR_ROWS; i++)
-            {
-                const int k = k0 + i * SSD_SCALAR_WARPS;
-                if (lane == 0 && k < qlen) dcs[k] = (s0 == 0 ? 0.0 : dcs[k]) + p[i];
-            }
+            iv += part_i[(bh * L + t0 + l) * tn + j];
+            vv += part_v[(bh * L + t0 + l) * tn + j];
         }
-        double* part = red + buf * SSD_SCALAR_THREADS;
-        part[threadIdx.x] = col;
-        __syncthreads();
-        if (warp == 0 && s < qlen)
-        {
-            double ct = 0;
-            for (int w = 0; w < SSD_SCALAR_WARPS; w++) ct += part[w * 32 + lane];
-            double iv = 0, vv = 0;
-            for (int j = 0; j < tn; j++)
-            {
-                iv += part_i[(bh * L + t0 + s) * tn + j];
-                vv += part_v[(bh * L + t0 + s) * tn + j];
-            }
-            dcs[s] = dcs[s] - ct * dts + iv - vv * dts;
-            vdt += vv * dts;
-            ddt[((i64)b * L + t0 + s) * H + h] = (float)(ct + vv);  // the decay chain is added below
-        }
+        double dtl = dt0[(i64)l * H];
+        dcs[l] = row - col * dtl + iv - vv * dtl;
+        vdt += vv * dtl;
+        diag += dm0[(i64)l * Q + l];
+        ddt[((i64)b * L + t0 + l) * H + h] = (float)(col + vv);  // the decay chain is added below
     }
     for (int o = 16; o > 0; o >>= 1)
     {
         vdt += __shfl_xor_sync(0xffffffffu, vdt, o);
         diag += __shfl_xor_sync(0xffffffffu, diag, o);
     }
-    __syncthreads();                               // the last tile's partials are read; red is free
-    if (lane == 0) { red[warp] = vdt; red[SSD_SCALAR_WARPS + warp] = diag; }
+    const int nw = SSD_SCALAR_THREADS / 32;
+    if (threadIdx.x % 32 == 0) { red[threadIdx.x / 32] = vdt; red[nw + threadIdx.x / 32] = diag; }
     __syncthreads();
     if (threadIdx.x == 0)
     {
         double sv = 0, sd = 0;
-        for (int w = 0; w < SSD_SCALAR_WARPS; w++) { sv += red[w]; sd += red[SSD_SCALAR_WARPS + w]; }
+        for (int w = 0; w < nw; w++) { sv += red[w]; sd += red[nw + w]; }
         dcs[qlen - 1] += sv + r[bh * nc + c];
         part_dd[((i64)b * nc + c) * H + h] = sd;
     }
     __syncthreads();
-    const double ah = a[h];
-    double da = 0, carry = 0;                      // carry: Σ dcs over the segments above this one
-    for (int hi = qlen; hi > 0; hi -= SSD_SCALAR_THREADS)
+    double ah = a[h], da = 0;
+    for (int j = threadIdx.x; j < qlen; j += SSD_SCALAR_THREADS)
     {
-        const int j = hi - SSD_SCALAR_THREADS + (int)threadIdx.x;
-        double v = j >= 0 ? dcs[j] : 0.0;
-#pragma unroll
-        for (int o = 1; o < 32; o <<= 1)
-        {
-            const double u = __shfl_down_sync(0xffffffffu, v, o);
-            if (lane + o < 32) v += u;
-        }
-        if (lane == 0) red[warp] = v;              // the warp's total
-        __syncthreads();
-        double later = carry;
-        for (int w = SSD_SCALAR_WARPS - 1; w > warp; w--) later += red[w];
-        for (int w = SSD_SCALAR_WARPS - 1; w >= 0; w--) carry += red[w];
-        if (j >= 0)
-        {
-            const double rc = v + later;
-            const i64 at = ((i64)b * L + t0 + j) * H + h;
-            ddt[at] = (float)((double)ddt[at] + ah * rc);
-            da += (double)dt0[(i64)j * H] * rc;
-        }
-        __syncthreads();
+        double rc = 0;
+        for (int l = qlen - 1; l >= j; l--) rc += dcs[l];
+        i64 at = ((i64)b * L + t0 + j) * H + h;
+        ddt[at] = (float)((double)ddt[at] + ah * rc);
+        da += (double)dt0[(i64)j * H] * rc;
     }
     for (int o = 16; o > 0; o >>= 1) da += __shfl_xor_sync(0xffffffffu, da, o);
-    if (lane == 0) red[warp] = da;
+    __syncthreads();
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = da;
     __syncthreads();
     if (threadIdx.x == 0)
     {
         double s = 0;
-        for (int w = 0; w < SSD_SCALAR_WARPS; w++) s += red[w];
+        for (int w = 0; w < nw; w++) s += red[w];
         part_da[((i64)b * nc + c) * H + h] = s;
     }
 }
