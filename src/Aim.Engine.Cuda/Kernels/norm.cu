@@ -192,8 +192,8 @@ __device__ __forceinline__ void rms_norm_backward_wgrad(const T* x, i64 sx, cons
             const T* xs = x + row * sx + wOff;
             const T* zs = z ? z + row * sz + wOff : nullptr;
             float xv[RMS_TILE], zv[RMS_TILE], dv[RMS_TILE], wv[RMS_TILE], ev[RMS_TILE];
-            float2 acc = make_float2(0.0f, 0.0f);
-            for (int j0 = 0; j0 < seg; j0 += tile)
+            // The tile of the segment starting at j0: this thread's RMS_TILE elements (0 past the segment's end).
+            auto load_tile = [&](int j0)
             {
 #pragma unroll
                 for (int k = 0; k < RMS_TILE; k++)
@@ -206,6 +206,11 @@ __device__ __forceinline__ void rms_norm_backward_wgrad(const T* x, i64 sx, cons
                     wv[k] = in ? load_c(w, wOff + j) : 0.0f;
                     ev[k] = in && extra ? load_c(extra, at + j) : 0.0f;
                 }
+            };
+            float2 acc = make_float2(0.0f, 0.0f);
+            for (int j0 = 0; j0 < seg; j0 += tile)
+            {
+                load_tile(j0);
 #pragma unroll
                 for (int k = 0; k < RMS_TILE; k++)
                 {
@@ -222,20 +227,7 @@ __device__ __forceinline__ void rms_norm_backward_wgrad(const T* x, i64 sx, cons
             float mean = acc.y * rstd / (float)seg;
             for (int j0 = 0; j0 < seg; j0 += tile)
             {
-                if (!cached)
-                {
-#pragma unroll
-                    for (int k = 0; k < RMS_TILE; k++)
-                    {
-                        int j = j0 + (int)threadIdx.x + k * (int)blockDim.x;
-                        bool in = j < seg;
-                        xv[k] = in ? load_c(xs, j) : 0.0f;
-                        zv[k] = in && z ? load_c(zs, j) : 0.0f;
-                        dv[k] = in ? load_c(dy, at + j) : 0.0f;
-                        wv[k] = in ? load_c(w, wOff + j) : 0.0f;
-                        ev[k] = in && extra ? load_c(extra, at + j) : 0.0f;
-                    }
-                }
+                if (!cached) load_tile(j0);
 #pragma unroll
                 for (int k = 0; k < RMS_TILE; k++)
                 {
