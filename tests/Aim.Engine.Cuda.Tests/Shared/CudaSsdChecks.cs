@@ -127,7 +127,7 @@ public static class CudaSsdChecks
     }
 
     // One warp: A (16×8) and B (8×8, k × n) row-major in global memory, loaded into mma.cuh's fragments as ssm.cu's
-    // block_gemm does, D = A·B (16×8) stored from the accumulator fragment; split as block_gemm's 3xTF32 engine.
+    // tile_gemm does, D = A·B (16×8) stored from the accumulator fragment; split as tile_gemm's 3xTF32 engine.
     private const string MmaSource = """
         #include "common.cuh"
         #include "mma.cuh"
