@@ -8,17 +8,13 @@ namespace Aim.Engine.Cuda.Kernels;
 
 public sealed unsafe partial class CudaKernels
 {
-    private const int ModulateThreads = 256;               // MODULATE_THREADS in modulate.cu
     private const int ModulateMaxCols = 32;                // channels per backward block (a warp's width)
     private const int ModulateMinBlocksPerMultiprocessor = 4; // fewer (image, channel tile) blocks: split the positions
-    private const int ModulateSplitBlocksPerMultiprocessor = 8;
-    private const int ModulateMinLoadsPerThread = 8;
 
     /// <inheritdoc />
     public void Modulate(Tensor x, Tensor scale, Tensor? shift, Tensor output)
     {
-        if (shift is null) OnDevice(nameof(Modulate), x, scale, output);
-        else OnDevice(nameof(Modulate), x, scale, shift, output);
+        OnDeviceAll(nameof(Modulate), x, scale, shift, output);
         ModulateChecks.Forward(x, scale, shift, output);
         if (x.DType != DType.Float32) throw KernelChecks.Unsupported(nameof(Modulate), Name, x.DType);
         long n = x.Count;
@@ -37,9 +33,7 @@ public sealed unsafe partial class CudaKernels
     /// <inheritdoc />
     public void ModulateBackward(Tensor x, Tensor scale, Tensor dOutput, Tensor? dX, Tensor? dScale, Tensor? dShift)
     {
-        OnDevice(nameof(ModulateBackward), x, scale, dOutput);
-        foreach (var t in new[] { dX, dScale, dShift })
-            if (t is not null) OnDevice(nameof(ModulateBackward), t);
+        OnDeviceAll(nameof(ModulateBackward), x, scale, dOutput, dX, dScale, dShift);
         ModulateChecks.Backward(x, scale, dOutput, dX, dScale, dShift);
         if (x.DType != DType.Float32) throw KernelChecks.Unsupported(nameof(ModulateBackward), Name, x.DType);
         int images = x.Shape[0], l = x.Shape[1], d = x.Shape[2];
@@ -89,23 +83,16 @@ public sealed unsafe partial class CudaKernels
     internal readonly record struct ModulateLaunch(int Cols, int Rows, long ColTiles, long Splits, long RowsPerSplit);
 
     // One split when the (image, channel tile) blocks alone give ModulateMinBlocksPerMultiprocessor per multiprocessor
-    // (AiM-B training, B = 32, D = 768: 768 blocks on 132 multiprocessors, one launch, 32 positions per thread).
-    // Otherwise sum_to's column rule: enough blocks for ModulateSplitBlocksPerMultiprocessor per multiprocessor, at
-    // least ModulateMinLoadsPerThread positions per thread. The constants were not swept.
+    // (AiM-B training, B = 32, D = 768: 768 blocks on 132 multiprocessors, one launch, 32 positions per thread);
+    // otherwise sum_to's column plan (SumToColumnPlan) over the images' channel tiles. modulate_backward_f32 has
+    // sum_to_cols's block shape (256 threads, MODULATE_THREADS = SUM_TO_THREADS). The constant was not swept.
     internal static ModulateLaunch ModulatePlan(int images, int l, int d, int multiprocessors)
     {
         int cols = (int)Math.Min(ModulateMaxCols, PowerOfTwoAtLeast(d));
-        int rows = (int)Math.Min(ModulateThreads / cols, PowerOfTwoAtLeast(l));
-        long colTiles = (d + cols - 1) / cols;
-        long blocks = images * colTiles;
-        long splits = 1;
-        if (blocks < (long)multiprocessors * ModulateMinBlocksPerMultiprocessor)
-        {
-            long target = (long)multiprocessors * ModulateSplitBlocksPerMultiprocessor;
-            splits = Math.Clamp(Math.Min((target + blocks - 1) / blocks, l / ((long)rows * ModulateMinLoadsPerThread)), 1, SumToMaxSplits);
-        }
-        long rowsPerSplit = Math.Max((l + splits - 1) / splits, 1);
-        splits = Math.Max((l + rowsPerSplit - 1) / rowsPerSplit, 1);
-        return new ModulateLaunch(cols, rows, colTiles, splits, rowsPerSplit);
+        long colTiles = (d + cols - 1) / cols, blocks = images * colTiles;
+        var plan = blocks >= (long)multiprocessors * ModulateMinBlocksPerMultiprocessor
+            ? new SumToPlan((int)Math.Min(SumToThreads / cols, PowerOfTwoAtLeast(l)), blocks, 1, Math.Max(l, 1))
+            : SumToColumnPlan(blocks * cols, l, cols, multiprocessors);
+        return new ModulateLaunch(cols, plan.Rows, colTiles, plan.Splits, plan.RowsPerSplit);
     }
 }
