@@ -18,20 +18,21 @@ public sealed unsafe partial class CudaKernels
         OnDevice(nameof(AdamWStep), grad, param, m, v);
         OptimChecks.AdamW(grad, hyper, param, m, v);
         if (param.DType != DType.Float32) throw KernelChecks.Unsupported(nameof(AdamWStep), Name, param.DType);
+        var e = AdamWScalars(hyper);
         var args = new KernelArgs(stackalloc byte[160], stackalloc nint[14]);
         args.Add(Ptr(grad));
         args.Add(Ptr(param));
         args.Add(Ptr(m));
         args.Add(Ptr(v));
-        args.Add((float)hyper.GradScale);
-        args.Add((float)hyper.Beta1);
-        args.Add((float)(1 - hyper.Beta1));
-        args.Add((float)hyper.Beta2);
-        args.Add((float)(1 - hyper.Beta2));
-        args.Add((float)hyper.Eps);
-        args.Add((float)(1 - hyper.Lr * hyper.WeightDecay));
-        args.Add((float)(hyper.Lr / hyper.BiasCorrection1));
-        args.Add((float)(1 / Math.Sqrt(hyper.BiasCorrection2)));
+        args.Add(e.Scale);
+        args.Add(e.B1);
+        args.Add(e.C1);
+        args.Add(e.B2);
+        args.Add(e.C2);
+        args.Add(e.Eps);
+        args.Add(e.Decay);
+        args.Add(e.StepSize);
+        args.Add(e.InvSqrtBc2);
         args.Add(param.Count);
         LaunchElementwise(Function("optim.cu", "adamw_f32"), param.Count, args);
     }
@@ -90,15 +91,11 @@ public sealed unsafe partial class CudaKernels
             long blocks = 0;
             for (int t = 0; t < count; t++)
             {
-                var h = hypers[first + t];
                 var p = parameters[first + t];
                 table.BlockStart[t] = (int)blocks;
-                table.Entries[t] = new AdamWEntry
+                table.Entries[t] = AdamWScalars(hypers[first + t]) with
                 {
                     G = Ptr(grads[first + t]), P = Ptr(p), M = Ptr(ms[first + t]), V = Ptr(vs[first + t]), N = p.Count,
-                    Scale = (float)h.GradScale, B1 = (float)h.Beta1, C1 = (float)(1 - h.Beta1), B2 = (float)h.Beta2, C2 = (float)(1 - h.Beta2),
-                    Eps = (float)h.Eps, Decay = (float)(1 - h.Lr * h.WeightDecay), StepSize = (float)(h.Lr / h.BiasCorrection1),
-                    InvSqrtBc2 = (float)(1 / Math.Sqrt(h.BiasCorrection2)),
                 };
                 blocks += (p.Count + AdamWTile - 1) / AdamWTile;
                 if (blocks > int.MaxValue) throw new ArgumentException($"{op}: {blocks} blocks in one launch exceed the grid limit");
@@ -167,6 +164,17 @@ public sealed unsafe partial class CudaKernels
 
     /// <summary>Tensors per squared_norm_partials_many_f32 launch (OPTIM_MANY_NORM).</summary>
     private const int NormPerLaunch = 128;
+
+    /// <summary>
+    /// The float32 scalars of one AdamW update (adamw_f32's arguments, an AdamWEntry's fields), rounded once from the
+    /// double hyper-parameters: one place, so the single and the list kernel see the same bits.
+    /// </summary>
+    private static AdamWEntry AdamWScalars(AdamWHyper h) => new()
+    {
+        Scale = (float)h.GradScale, B1 = (float)h.Beta1, C1 = (float)(1 - h.Beta1), B2 = (float)h.Beta2, C2 = (float)(1 - h.Beta2),
+        Eps = (float)h.Eps, Decay = (float)(1 - h.Lr * h.WeightDecay), StepSize = (float)(h.Lr / h.BiasCorrection1),
+        InvSqrtBc2 = (float)(1 / Math.Sqrt(h.BiasCorrection2)),
+    };
 
     /// <summary>optim.cu's AdamWEntry: one tensor's buffers, element count and float32 scalars (80 bytes).</summary>
     [StructLayout(LayoutKind.Sequential)]
