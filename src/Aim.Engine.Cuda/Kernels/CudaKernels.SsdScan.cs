@@ -1,7 +1,7 @@
 // The SSD selective scan over whole sequences on CUDA (IKernels.SsdScan / SsdScanBackward), float32 storage: the
-// chunked forward and the chunked backward of ssm.cu, their matrix products on the tensor cores (3xTF32 by
-// default, plain TF32 under AllowTf32, fp32 FMAs on request or before sm_80), and the older serial backward kept
-// selectable for comparison. Formulas: aim-architecture.md §3.5 and the derivation at the top of ssm.cu's
+// chunked forward and the chunked backward of ssm.cu, their matrix products on fp32 FMAs by default or on the
+// tensor cores on request (SsdMath: 3xTF32, or plain TF32 under AllowTf32; FMAs before sm_80), and the older serial
+// backward, kept for empty sizes and selectable for comparison. Formulas: aim-architecture.md §3.5 and the derivation at the top of ssm.cu's
 // chunked backward.
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
@@ -34,10 +34,9 @@ public sealed unsafe partial class CudaKernels
     private const int ArgBytes = ArgCount * 8;
 
     /// <summary>
-    /// The SSD scan's matrix-product engine. Default <see cref="SsdMatrixMath.Float32Fma"/>: the 64×64 tiles are
-    /// latency-bound (loads staged per K-slice), not math-bound, and on the H200 the FMA engine measured fastest and
-    /// is the most accurate (AiM-B batch 32 backward: 2.36 ms FMA, 2.50 SplitTf32, 2.44 Tf32; forward at chunk 128:
-    /// 0.55 / 0.57 / 0.56 ms). The tensor-core engines stay selectable for re-measuring once the tiles are math-bound;
+    /// The SSD scan's matrix-product engine. Default <see cref="SsdMatrixMath.Float32Fma"/>: with the cp.async tiles the
+    /// FMA engine still measured fastest on the H200 and is the most accurate (AiM-B batch 32 backward: 1.56 ms FMA,
+    /// 1.68 SplitTf32, 1.60 Tf32; forward at chunk 128: 0.45 / 0.47 / 0.43 ms). The tensor-core engines stay selectable;
     /// <see cref="AllowTf32"/> turns a tensor-core choice into <see cref="SsdMatrixMath.Tf32"/>; devices before sm_80
     /// (no TF32 tensor cores) use FMAs.
     /// </summary>
