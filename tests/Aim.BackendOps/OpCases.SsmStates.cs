@@ -34,7 +34,7 @@ public static partial class OpCases
     /// The SsdScan backward kernel given the forward's chunk states, target vs the reference backward (which ignores
     /// them): the gradients must not depend on the states being given. The states are made at <see cref="SavedStatesChunk"/>
     /// on both sides (the outputs are compared by shape), the chunk CUDA's backward reads saved states at
-    /// (<see cref="Engine.Kernels.IKernels.SsdScanStatesChunk"/>); at these lengths that is one chunk of L steps.
+    /// (<see cref="Engine.Kernels.IKernels.SsdScanStatesChunk"/>): one chunk of L steps at L ≤ 64, five at L = 257.
     /// </summary>
     public static IEnumerable<OpCase> SsdScanBackwardSavedStates() =>
         ScanBackwardCases("SsdScanBackwardSavedStates", (k, s, o, g) =>
