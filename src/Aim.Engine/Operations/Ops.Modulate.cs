@@ -25,7 +25,8 @@ public static partial class Ops
     /// <returns>(B, L, D).</returns>
     public static Tensor Gate(Tensor gate, Tensor y) => RowModulate(nameof(Gate), y, gate, null, gateFirst: true);
 
-    // x (B, L, D), scale and shift (B, D). gateFirst: the recorded inputs are [scale, x] (Gate's order), else [x, scale, shift].
+    // x (B, L, D), scale and shift (B, D). gateFirst (Gate: no shift): the recorded inputs are [scale, x]; else
+    // (Modulate) [x, scale, shift].
     private static Tensor RowModulate(string op, Tensor x, Tensor scale, Tensor? shift, bool gateFirst)
     {
         if (x.Rank != 3)
@@ -34,8 +35,7 @@ public static partial class Ops
         if (!scale.Shape.SequenceEqual(rows) || (shift is not null && !shift.Shape.SequenceEqual(rows)))
             throw new ArgumentException($"{op}: rows must be {Tensor.ShapeString(rows)} for activations {Tensor.ShapeString(x.Shape)}, got "
                 + $"{Tensor.ShapeString(scale.Shape)}{(shift is null ? "" : " and " + Tensor.ShapeString(shift.Shape))}");
-        if (shift is null) SameDevice(op, x, scale);
-        else SameDevice(op, x, scale, shift);
+        SameDeviceOptional(op, x, scale, shift);
         if (scale.DType != x.DType || (shift is not null && shift.DType != x.DType))
             throw new ArgumentException($"{op}: rows and activations must share a dtype, got {scale.DType.ShortName()} and {x.DType.ShortName()}");
         var y = Tensor.Empty(x.Shape, x.DType, x.Device);
@@ -43,7 +43,7 @@ public static partial class Ops
         using (var sc = ContiguousNoGrad(scale))
         using (var hc = shift is null ? null : ContiguousNoGrad(shift))
             K(x).Modulate(xc, sc, hc, y);
-        Tensor[] inputs = gateFirst ? [scale, x] : shift is null ? [x, scale] : [x, scale, shift];
+        Tensor[] inputs = gateFirst ? [scale, x] : [x, scale, shift!];
         if (Tape.ShouldRecord(inputs))
         {
             Tape.Record(op, y, inputs, g =>
@@ -55,7 +55,7 @@ public static partial class Ops
                 var ds = scale.RequiresGrad ? Tensor.Empty(scale.Shape, scale.DType, scale.Device) : null;
                 var dh = shift is not null && shift.RequiresGrad ? Tensor.Empty(shift.Shape, shift.DType, shift.Device) : null;
                 K(x).ModulateBackward(xs, ss, gc, dx, ds, dh);
-                return gateFirst ? [ds, dx] : shift is null ? [dx, ds] : [dx, ds, dh];
+                return gateFirst ? [ds, dx] : [dx, ds, dh];
             });
         }
         return y;
