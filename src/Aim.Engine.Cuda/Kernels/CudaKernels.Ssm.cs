@@ -12,7 +12,7 @@ public sealed unsafe partial class CudaKernels
 {
     private const int SsmStepThreads = 256; // STEP_WARPS · 32: the largest block ssm_step_f32 takes
     private const int ConvDwChannels = 32; // CONV_DW_CH in conv1d.cu
-    private const int ConvDwMaxK = 8;      // CONV_DW_MAX_K: the most taps any conv kernel takes
+    private const int ConvMaxTaps = 8;      // CONV_MAX_K: the most taps any conv kernel takes
     // conv1d.cu's time runs (CONV_RUN, CONV_RUN_THREADS): a thread per (batch, channel, 16 steps), 128 channels a block.
     private const int ConvRun = 16, ConvRunThreads = 128;
 
@@ -43,7 +43,7 @@ public sealed unsafe partial class CudaKernels
 
     private static void CheckConvTaps(string op, int k)
     {
-        if (k > ConvDwMaxK) throw new NotSupportedException($"{op}: kernel size {k} exceeds the CUDA conv kernels' {ConvDwMaxK} taps");
+        if (k > ConvMaxTaps) throw new NotSupportedException($"{op}: kernel size {k} exceeds the CUDA conv kernels' {ConvMaxTaps} taps");
     }
 
     /// <inheritdoc />

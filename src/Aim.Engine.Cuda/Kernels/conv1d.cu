@@ -13,10 +13,10 @@ __device__ __forceinline__ float conv_silu(float z) { return z / (1.0f + expf(-z
 // times and kept one load chain in flight: the AiM-B batch-32 forward took 0.15 ms for 118 MB, 5× its bandwidth
 // floor.) Block: CONV_RUN_THREADS consecutive channels of one (batch, run), so a warp's loads at one step are one
 // contiguous stretch of a row. Each output's arithmetic is the reference's (bias, then the taps in order, taps outside
-// the sequence skipped), so results do not depend on the run length. K ≤ CONV_DW_MAX_K (host-checked).
+// the sequence skipped), so results do not depend on the run length. K ≤ CONV_MAX_K (host-checked).
 #define CONV_RUN 16
 #define CONV_RUN_THREADS 128
-#define CONV_DW_MAX_K 8
+#define CONV_MAX_K 8
 
 // The block's (batch, first step, channel): blockIdx.x = (b · runs + run) · tiles + tile.
 struct ConvRun
@@ -33,12 +33,12 @@ __device__ __forceinline__ ConvRun conv_run(int L, int C)
 
 // z at step t0 + i of a run from win[j] = x at t0 - (K-1) + j (0 outside the sequence): bias, then the
 // taps k = 0..K-1 in order, a tap at negative time skipped (ReferenceKernels.Ssm.cs's order).
-__device__ __forceinline__ float conv_run_pre(const float (&win)[CONV_RUN + 2 * (CONV_DW_MAX_K - 1)], const float (&w)[CONV_DW_MAX_K],
+__device__ __forceinline__ float conv_run_pre(const float (&win)[CONV_RUN + 2 * (CONV_MAX_K - 1)], const float (&w)[CONV_MAX_K],
                                               float bias, int t0, int i, int K)
 {
     float z = bias;
 #pragma unroll
-    for (int k = 0; k < CONV_DW_MAX_K; k++)
+    for (int k = 0; k < CONV_MAX_K; k++)
         if (k < K && t0 + i - (K - 1) + k >= 0) z = fmaf(w[k], win[i + k], z);
     return z;
 }
@@ -50,12 +50,12 @@ extern "C" __global__ void __launch_bounds__(CONV_RUN_THREADS) conv1d_fwd_f32(co
     AIM_PDL_PROLOGUE();
     const ConvRun r = conv_run(L, C);
     if (r.c >= C) return;
-    float wk[CONV_DW_MAX_K], win[CONV_RUN + 2 * (CONV_DW_MAX_K - 1)];
+    float wk[CONV_MAX_K], win[CONV_RUN + 2 * (CONV_MAX_K - 1)];
 #pragma unroll
-    for (int k = 0; k < CONV_DW_MAX_K; k++) wk[k] = k < K ? w[(i64)r.c * K + k] : 0.0f;
+    for (int k = 0; k < CONV_MAX_K; k++) wk[k] = k < K ? w[(i64)r.c * K + k] : 0.0f;
     const float* xb = x + (i64)r.b * sxb + r.c;
 #pragma unroll
-    for (int j = 0; j < CONV_RUN + CONV_DW_MAX_K - 1; j++)
+    for (int j = 0; j < CONV_RUN + CONV_MAX_K - 1; j++)
     {
         int t = r.t0 - (K - 1) + j;
         win[j] = j < CONV_RUN + K - 1 && t >= 0 && t < L ? xb[(i64)t * sxl] : 0.0f;
@@ -83,7 +83,7 @@ extern "C" __global__ void __launch_bounds__(CONV_RUN_THREADS) conv1d_bwd_dzdx_f
     AIM_PDL_PROLOGUE();
     const ConvRun r = conv_run(L, C);
     if (r.c >= C) return;
-    constexpr int MK = CONV_DW_MAX_K, ZN = CONV_RUN + MK - 1;
+    constexpr int MK = CONV_MAX_K, ZN = CONV_RUN + MK - 1;
     const int pad = MK - K;                 // dz slots before step t0 (never read by a tap)
     float wk[MK], dz[ZN];
 #pragma unroll
@@ -136,18 +136,18 @@ extern "C" __global__ void __launch_bounds__(CONV_RUN_THREADS) conv1d_bwd_dzdx_f
 
 // dw[c,k] (k < K) and dbias[c] are sums over all B·L rows, read in one pass: a block per (32-channel tile, chunk of
 // rows); each of its 8 row groups walks a contiguous run of the chunk's rows in time order, keeping its channel's
-// last CONV_DW_MAX_K inputs in registers (win[CONV_DW_MAX_K-1] is x at the current time, win[j] x at d = MAX_K-1-j
+// last CONV_MAX_K inputs in registers (win[CONV_MAX_K-1] is x at the current time, win[j] x at d = MAX_K-1-j
 // steps back, so tap k reads win[MAX_K-K+k]; every index is a compile-time constant), and accumulates the K taps
 // and the bias. Then a shared-memory sum over the row groups into part (chunks, K+1, C), and
 // conv1d_bwd_dw_sum_f32 adds the chunks in order: deterministic. (A block per (tile, k, chunk) read dz and x K+1
-// times: 0.42 ms of the AiM-B batch-32 conv backward, 590 MB against 118.) K ≤ CONV_DW_MAX_K (host-checked).
+// times: 0.42 ms of the AiM-B batch-32 conv backward, 590 MB against 118.) K ≤ CONV_MAX_K (host-checked).
 #define CONV_DW_CH 32
 #define CONV_DW_ROWS 8
 extern "C" __global__ void __launch_bounds__(CONV_DW_CH * CONV_DW_ROWS) conv1d_bwd_dw_f32(const float* x, i64 sxb, i64 sxl, const float* dz, float* part,
                                              int B, int L, int C, int K, int chunks)
 {
     AIM_PDL_PROLOGUE();
-    __shared__ float red[CONV_DW_ROWS][CONV_DW_MAX_K + 1][CONV_DW_CH];
+    __shared__ float red[CONV_DW_ROWS][CONV_MAX_K + 1][CONV_DW_CH];
     int tiles = (C + CONV_DW_CH - 1) / CONV_DW_CH;
     int tile = blockIdx.x % tiles, chunk = blockIdx.x / tiles;
     int lane = threadIdx.x % CONV_DW_CH, row = threadIdx.x / CONV_DW_CH;
@@ -156,52 +156,52 @@ extern "C" __global__ void __launch_bounds__(CONV_DW_CH * CONV_DW_ROWS) conv1d_b
     i64 c0 = (i64)chunk * per, c1 = min(rows, c0 + per);
     i64 sub = c1 > c0 ? (c1 - c0 + CONV_DW_ROWS - 1) / CONV_DW_ROWS : 0;
     i64 r0 = c0 + row * sub, r1 = min(c1, r0 + sub);
-    float acc[CONV_DW_MAX_K], bias = 0.0f;
+    float acc[CONV_MAX_K], bias = 0.0f;
 #pragma unroll
-    for (int j = 0; j < CONV_DW_MAX_K; j++) acc[j] = 0.0f;
+    for (int j = 0; j < CONV_MAX_K; j++) acc[j] = 0.0f;
     if (c < C && r0 < r1)
     {
         i64 t;
         i64 b = index_divmod(r0, L, t);
         const float* xb = x + b * sxb + c;
         // The window as it stands before the first row's shift: win[j] = x at t - (MAX_K - j).
-        float win[CONV_DW_MAX_K];
+        float win[CONV_MAX_K];
         win[0] = 0.0f;
 #pragma unroll
-        for (int j = 1; j < CONV_DW_MAX_K; j++)
+        for (int j = 1; j < CONV_MAX_K; j++)
         {
-            i64 src = t - (CONV_DW_MAX_K - j);
-            win[j] = j > CONV_DW_MAX_K - K && src >= 0 ? xb[src * sxl] : 0.0f;
+            i64 src = t - (CONV_MAX_K - j);
+            win[j] = j > CONV_MAX_K - K && src >= 0 ? xb[src * sxl] : 0.0f;
         }
         for (i64 r = r0; r < r1; r++)
         {
 #pragma unroll
-            for (int j = 0; j < CONV_DW_MAX_K - 1; j++) win[j] = win[j + 1];
-            win[CONV_DW_MAX_K - 1] = xb[t * sxl];
+            for (int j = 0; j < CONV_MAX_K - 1; j++) win[j] = win[j + 1];
+            win[CONV_MAX_K - 1] = xb[t * sxl];
             float g = dz[r * C + c];
             bias += g;
 #pragma unroll
-            for (int j = 0; j < CONV_DW_MAX_K; j++)
-                if (j >= CONV_DW_MAX_K - K) acc[j] = fmaf(win[j], g, acc[j]);
+            for (int j = 0; j < CONV_MAX_K; j++)
+                if (j >= CONV_MAX_K - K) acc[j] = fmaf(win[j], g, acc[j]);
             if (++t == L)
             {
                 t = 0;
                 xb += sxb;
 #pragma unroll
-                for (int j = 0; j < CONV_DW_MAX_K; j++) win[j] = 0.0f;
+                for (int j = 0; j < CONV_MAX_K; j++) win[j] = 0.0f;
             }
         }
     }
 #pragma unroll
-    for (int j = 0; j < CONV_DW_MAX_K; j++) red[row][j][lane] = acc[j];
-    red[row][CONV_DW_MAX_K][lane] = bias;
+    for (int j = 0; j < CONV_MAX_K; j++) red[row][j][lane] = acc[j];
+    red[row][CONV_MAX_K][lane] = bias;
     __syncthreads();
     // Thread (k, lane) of the first K+1 warps writes tap k (k == K: the bias) of its channel.
     int k = threadIdx.x / CONV_DW_CH;
     for (; k <= K; k += CONV_DW_ROWS)
     {
         if (c >= C) break;
-        int slot = k == K ? CONV_DW_MAX_K : CONV_DW_MAX_K - K + k;
+        int slot = k == K ? CONV_MAX_K : CONV_MAX_K - K + k;
         float s = 0.0f;
         for (int j = 0; j < CONV_DW_ROWS; j++) s += red[j][slot][lane];
         part[((i64)chunk * (K + 1) + k) * C + c] = s;
