@@ -859,7 +859,8 @@ inline void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<ma
 //   C, D (16×8):   d0 = D[g][2t], d1 = D[g][2t+1], d2 = D[g+8][2t], d3 = D[g+8][2t+1]
 // so a kernel that puts an operand in the wrong register gets a wrong product here too. The warp's registers meet
 // in a per-warp staging area between two warp barriers; each lane then forms its four outputs (fmaf over k in
-// order; tf32 operands are used as given, and ones with low mantissa bits set are counted as unrounded).
+// order; the tensor core reads the upper 19 bits of each operand, so the low 13 are dropped (truncation), and
+// operands with low mantissa bits set are counted as unrounded).
 #define AIM_CUDA_EMULATION 1
 
 inline unsigned f32_to_tf32(float f) { return __float_as_uint(nvcuda::wmma::__float_to_tf32(f)); }
@@ -879,12 +880,12 @@ inline void mma_tf32_16x8x8(float (&d)[4], const unsigned (&a)[4], const unsigne
     auto A = [&](int row, int k) {                 // lane holding A[row][k]: g = row % 8, t = k % 4
         unsigned v = staged[((row % 8) * 4 + k % 4) * 6 + (row >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)];
         if (v & 0x1fffu) emu::stats().tf32_unrounded++;
-        return __uint_as_float(v);
+        return __uint_as_float(v & 0xffffe000u);
     };
     auto B = [&](int k, int col) {                 // lane holding B[k][col]: g = col, t = k % 4
         unsigned v = staged[(col * 4 + k % 4) * 6 + 4 + (k >= 4 ? 1 : 0)];
         if (v & 0x1fffu) emu::stats().tf32_unrounded++;
-        return __uint_as_float(v);
+        return __uint_as_float(v & 0xffffe000u);
     };
     int g = (int)lane / 4, t = (int)lane % 4;
     int rows[4] = {g, g, g + 8, g + 8}, cols[4] = {2 * t, 2 * t + 1, 2 * t, 2 * t + 1};
@@ -912,5 +913,24 @@ inline void cp_async_copy(void* dst, const void* src, int size, int bytes)
 }
 inline void cp_async16(float* dst, const float* src, int bytes) { cp_async_copy(dst, src, 16, bytes); }
 inline void cp_async4(float* dst, const float* src, int bytes) { cp_async_copy(dst, src, 4, bytes); }
+// ldmatrix.x4 (ssm.cu's tensor-core fragment loads), emulated lane by lane: every lane publishes its row address,
+// then lane 4·g + t reads 32-bit word t of row g of matrix i (the address of lane 8·i + g) into r[i]. Rows must be
+// 16-byte aligned, as on the hardware.
+inline void ldsm_x4(unsigned (&r)[4], const float* row)
+{
+    using namespace emu::detail;
+    if (((uintptr_t)row % 16) != 0) fail("ldmatrix: a row address is not 16-byte aligned");
+    Block& b = block();
+    unsigned w = warp_id(), lane = lane_id();
+    b.slots[w * 32 + lane] = (unsigned long long)(uintptr_t)row;
+    warp_wait(0xffffffffu, 6);
+    if (g_cur->wait_mask != 0xffffffffu) fail("ldmatrix needs all 32 lanes of the warp");
+    for (int i = 0; i < 4; i++)
+    {
+        const float* src = reinterpret_cast<const float*>((uintptr_t)b.slots[w * 32 + 8 * i + lane / 4]);
+        std::memcpy(&r[i], src + lane % 4, 4);
+    }
+    warp_wait(0xffffffffu, 7);
+}
 inline void cp_async_commit() {}
 template <int N> inline void cp_async_wait() {}

@@ -1,8 +1,9 @@
 // The SSD selective scan over whole sequences on CUDA (IKernels.SsdScan / SsdScanBackward), float32 storage: the
 // chunked forward and the chunked backward of ssm.cu, their matrix products on fp32 FMAs by default or on the
-// tensor cores on request (SsdMath: 3xTF32, or plain TF32 under AllowTf32; FMAs before sm_80), and the older serial
+// tensor cores (SsdMath: 3xTF32 on request; plain TF32 under AllowTf32 or a bf16 Autocast scope; FMAs before sm_80), and the older serial
 // backward, kept for empty sizes and selectable for comparison. Formulas: aim-architecture.md §3.5 and the derivation at the top of ssm.cu's
 // chunked backward.
+using Aim.Engine.Autograd;
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
 using Aim.Engine.Tensors;
@@ -34,11 +35,13 @@ public sealed unsafe partial class CudaKernels
     private const int ArgBytes = ArgCount * 8;
 
     /// <summary>
-    /// The SSD scan's matrix-product engine. Default <see cref="SsdMatrixMath.Float32Fma"/>: with the cp.async tiles the
-    /// FMA engine still measured fastest on the H200 and is the most accurate (AiM-B batch 32 backward: 1.56 ms FMA,
-    /// 1.68 SplitTf32, 1.60 Tf32; forward at chunk 128: 0.45 / 0.47 / 0.43 ms). The tensor-core engines stay selectable;
-    /// <see cref="AllowTf32"/> turns a tensor-core choice into <see cref="SsdMatrixMath.Tf32"/>; devices before sm_80
-    /// (no TF32 tensor cores) use FMAs.
+    /// The SSD scan's matrix-product engine when float32 products are asked for (no <see cref="AllowTf32"/>, no
+    /// autocast): default <see cref="SsdMatrixMath.Float32Fma"/>, the exact one. Under <see cref="AllowTf32"/> or
+    /// a bf16 <see cref="Autocast"/> scope the scan runs <see cref="SsdMatrixMath.Tf32"/> whatever this says (the
+    /// original runs these products in bf16 under autocast; TF32 keeps two more mantissa bits), the fastest engine
+    /// on the H200 since its fragments come from ldmatrix and its operands are not rounded first (AiM-B batch 32,
+    /// backward with saved states: FMA 1.34 ms, SplitTf32 1.43, Tf32 1.11; forward at chunk 64: 0.47 / 0.49 / 0.37).
+    /// Devices before sm_80 (no TF32 tensor cores) use FMAs.
     /// </summary>
     public SsdMatrixMath SsdMath { get; set; } = SsdMatrixMath.Float32Fma;
 
@@ -51,7 +54,7 @@ public sealed unsafe partial class CudaKernels
     /// <summary>The engine the SSD kernels get: see <see cref="SsdMath"/>.</summary>
     private int SsdMatrixMode
         => _backend.Context.Major < 8 ? (int)SsdMatrixMath.Float32Fma
-         : AllowTf32 && SsdMath != SsdMatrixMath.Float32Fma ? (int)SsdMatrixMath.Tf32
+         : AllowTf32 || Autocast.IsEnabled ? (int)SsdMatrixMath.Tf32
          : (int)SsdMath;
 
     /// <inheritdoc />

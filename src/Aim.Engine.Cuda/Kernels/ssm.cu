@@ -208,17 +208,30 @@ __device__ __forceinline__ float half_warp_sum(float v)
 __device__ __forceinline__ void tile_row_dots(const float (&acc)[4][4], const float* m, i64 ldm, int r0, int rows, int c0, int cols,
                                               float* part, int tn, int nj)
 {
-    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16, c = c0 + tx * 4;
 #pragma unroll
     for (int i = 0; i < 4; i++)
     {
         int r = r0 + ty * 4 + i;
         float v = 0.0f;
-#pragma unroll
-        for (int j = 0; j < 4; j++)
+        if (r < rows)
         {
-            int c = c0 + tx * 4 + j;
-            if (r < rows && c < cols) v = fmaf(m[(i64)r * ldm + c], acc[i][j], v);
+            // The thread's four columns are adjacent: one 16-byte load where they are all inside and aligned.
+            const float* mr = m + (i64)r * ldm + c;
+            if (c + 3 < cols && ((unsigned long long)mr & 15) == 0)
+            {
+                float4 q = *reinterpret_cast<const float4*>(mr);
+                v = fmaf(q.x, acc[i][0], v);
+                v = fmaf(q.y, acc[i][1], v);
+                v = fmaf(q.z, acc[i][2], v);
+                v = fmaf(q.w, acc[i][3], v);
+            }
+            else
+            {
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    if (c + j < cols) v = fmaf(mr[j], acc[i][j], v);
+            }
         }
         v = half_warp_sum(v);
         if (tx == 0 && r < rows) part[(i64)r * tn + nj] = v;
@@ -303,6 +316,17 @@ __device__ __forceinline__ void cp_async4(float* dst, const float* src, int byte
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(shared_addr(dst)), "l"(src), "r"(bytes) : "memory");
 #else
     *dst = bytes > 0 ? *src : 0.0f;
+#endif
+}
+// ldmatrix.x4 (sm_75+; only the tensor-core engines call it): lane l gives the 16-byte-aligned shared address of row
+// l % 8 of matrix l / 8; lane 4·g + t receives 32-bit word t of row g of each matrix, in r[0..3].
+__device__ __forceinline__ void ldsm_x4(unsigned (&r)[4], const float* row)
+{
+#if __CUDA_ARCH__ >= 800
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_addr(row)));
+#else
+    __trap();    // never reached: before sm_80 the host picks the FMA engine
 #endif
 }
 __device__ __forceinline__ void cp_async_commit()
@@ -417,29 +441,73 @@ __device__ __forceinline__ void t2_fma(float (&acc)[4][4], const float* as, cons
     }
 }
 
-// d += one staged slice on the tensor cores (warp w: rows 16·(w/2) .. +16, columns 32·(w%2) .. +32, four m16n8 tiles).
-template <bool AMK, bool BMK>
-__device__ __forceinline__ void t2_mma(float (&d)[4][4], const float* as, const float* bs, int mm)
+// A float32 operand of the one-product TF32 engine as it is: the tensor core reads its upper 19 bits (sign, exponent,
+// 10 mantissa bits), i.e. truncates. Rounding first (cvt.rna, as 3xTF32's split does) halves the error bound but
+// cost 6% of the SSD's time on the H200 (AiM-B batch 32: backward 1.19 -> 1.11 ms, forward 0.40 -> 0.37 ms without it).
+__device__ __forceinline__ unsigned t2_tf32(float v) { return __float_as_uint(v); }
+
+// d += one staged slice on the tensor cores (warp w: rows 16·(w/2) .. +16, columns 32·(w%2) .. +32, four m16n8 tiles);
+// SPLIT: 3xTF32 (hi·hi + hi·lo + lo·hi), else one TF32 product. Operands staged MK (k contiguous) are read with
+// ldmatrix: an 8×8 b16 matrix of ldmatrix is 8 rows of four floats, and lane 4·g + t receives row g, float t —
+// the m16n8k8 TF32 fragment element (g, t) — so one ldmatrix.x4 fetches A's 16×8 fragment or two n8 tiles of B (rows
+// 9 float4 apart: conflict-free). KM operands are read one element a lane (row 8·t + g: 32 distinct banks).
+template <bool AMK, bool BMK, bool SPLIT>
+__device__ __forceinline__ void t2_mma(float (&d)[4][4], const float* as, const float* bs)
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const int wm = (warp / 2) * 16, wn = (warp % 2) * 32;
-    auto A = [&](int m, int k) { return AMK ? as[m * T2_MK_PITCH + k] : as[k * T2_KM_PITCH + m]; };
-    auto B = [&](int k, int n) { return BMK ? bs[n * T2_MK_PITCH + k] : bs[k * T2_KM_PITCH + n]; };
+    const int lr = lane % 8, lq = lane / 8;     // ldmatrix: this lane gives the address of row lr of matrix lq
 #pragma unroll
     for (int kk = 0; kk < T2_K; kk += 8)
     {
+        unsigned a[4];                          // A[wm+g][kk+t], A[wm+g+8][kk+t], A[wm+g][kk+t+4], A[wm+g+8][kk+t+4]
+        if (AMK)
+            ldsm_x4(a, &as[(wm + lr + 8 * (lq & 1)) * T2_MK_PITCH + kk + 4 * (lq >> 1)]);
+        else
+        {
+            a[0] = __float_as_uint(as[(kk + t) * T2_KM_PITCH + wm + g]);
+            a[1] = __float_as_uint(as[(kk + t) * T2_KM_PITCH + wm + g + 8]);
+            a[2] = __float_as_uint(as[(kk + t + 4) * T2_KM_PITCH + wm + g]);
+            a[3] = __float_as_uint(as[(kk + t + 4) * T2_KM_PITCH + wm + g + 8]);
+        }
+        unsigned b[4][2];                       // B[kk+t][wn+8j+g], B[kk+t+4][wn+8j+g]
+        if (BMK)
+        {
+#pragma unroll
+            for (int j = 0; j < 4; j += 2)
+            {
+                unsigned r[4];
+                ldsm_x4(r, &bs[(wn + 8 * (j + (lq >> 1)) + lr) * T2_MK_PITCH + kk + 4 * (lq & 1)]);
+                b[j][0] = r[0]; b[j][1] = r[1]; b[j + 1][0] = r[2]; b[j + 1][1] = r[3];
+            }
+        }
+        else
+        {
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+            {
+                b[j][0] = __float_as_uint(bs[(kk + t) * T2_KM_PITCH + wn + 8 * j + g]);
+                b[j][1] = __float_as_uint(bs[(kk + t + 4) * T2_KM_PITCH + wn + 8 * j + g]);
+            }
+        }
         unsigned ahi[4], alo[4];
-        split_tf32(A(wm + g, kk + t), ahi[0], alo[0]);
-        split_tf32(A(wm + g + 8, kk + t), ahi[1], alo[1]);
-        split_tf32(A(wm + g, kk + t + 4), ahi[2], alo[2]);
-        split_tf32(A(wm + g + 8, kk + t + 4), ahi[3], alo[3]);
+#pragma unroll
+        for (int r = 0; r < 4; r++)
+        {
+            if (SPLIT) split_tf32(__uint_as_float(a[r]), ahi[r], alo[r]);
+            else ahi[r] = t2_tf32(__uint_as_float(a[r]));
+        }
 #pragma unroll
         for (int j = 0; j < 4; j++)
         {
             unsigned bhi[2], blo[2];
-            split_tf32(B(kk + t, wn + 8 * j + g), bhi[0], blo[0]);
-            split_tf32(B(kk + t + 4, wn + 8 * j + g), bhi[1], blo[1]);
-            if (mm == SSD_MM_3XTF32)
+#pragma unroll
+            for (int r = 0; r < 2; r++)
+            {
+                if (SPLIT) split_tf32(__uint_as_float(b[j][r]), bhi[r], blo[r]);
+                else bhi[r] = t2_tf32(__uint_as_float(b[j][r]));
+            }
+            if (SPLIT)
             {
                 mma_tf32_16x8x8(d[j], alo, bhi);
                 mma_tf32_16x8x8(d[j], ahi, blo);
@@ -517,7 +585,10 @@ __device__ __forceinline__ void tile_gemm(float (&acc)[4][4], const TileOp& A, c
         return;
     }
     float d[4][4] = {};
-    t2_slices<AMK, BMK, FIX>(A, B, ns, sm, fix, [&](const float* as, const float* bs) { t2_mma<AMK, BMK>(d, as, bs, mm); });
+    if (mm == SSD_MM_3XTF32)
+        t2_slices<AMK, BMK, FIX>(A, B, ns, sm, fix, [&](const float* as, const float* bs) { t2_mma<AMK, BMK, true>(d, as, bs); });
+    else
+        t2_slices<AMK, BMK, FIX>(A, B, ns, sm, fix, [&](const float* as, const float* bs) { t2_mma<AMK, BMK, false>(d, as, bs); });
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const int wm = (warp / 2) * 16, wn = (warp % 2) * 32, tx = threadIdx.x % 16, ty = threadIdx.x / 16;
 #pragma unroll
@@ -550,6 +621,50 @@ __device__ __forceinline__ void t2_store(const float (&acc)[4][4], int r0, int r
             int r = r0 + ty * 4 + i, c = c0 + t2_col<CS>(tx, j);
             if (r < rows && c < cols) out(r, c, acc[i][j]);
         }
+}
+
+// Writes a tile of the 4·tx + j column layout (CS = false) into rows with unit column stride: row(r) is row r's
+// element 0. The thread's four columns are adjacent, so they go out as one 16-byte store where they are all inside
+// and aligned (scalar stores of a 16-byte stride per lane wrote four times the sectors).
+template <typename FP>
+__device__ __forceinline__ void t2_store_rows(const float (&acc)[4][4], int r0, int rows, int c0, int cols, FP row)
+{
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16, c = c0 + 4 * tx;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        int r = r0 + ty * 4 + i;
+        if (r >= rows) continue;
+        float* p = row(r) + c;
+        if (c + 3 < cols && ((unsigned long long)p & 15) == 0)
+            *reinterpret_cast<float4*>(p) = make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+        else
+        {
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+                if (c + j < cols) p[j] = acc[i][j];
+        }
+    }
+}
+
+// A per-step vector of the chunk (cs, dt, w), read by the FIX passes, row scales and epilogues: staged in shared
+// memory once per block when the chunk has at most SSD_VEC steps (a global load per element before: dt at a
+// 4·H-byte stride per lane, 63% of ssd_bwd_dc's L2 sectors on the H200), else read from global memory.
+#define SSD_VEC 256
+struct ChunkVec
+{
+    const float* sh;     // the staged copy, or null
+    const float* g;      // element s at g[s·stride]
+    i64 stride;
+    __device__ __forceinline__ float operator()(int s) const { return sh ? sh[s] : g[(i64)s * stride]; }
+};
+
+// Stages v[s] = g[s·stride], s < qlen, into buf (no barrier: the caller's next __syncthreads publishes it).
+__device__ __forceinline__ ChunkVec chunk_vec(float* buf, const float* g, i64 stride, int qlen)
+{
+    if (qlen > SSD_VEC) return ChunkVec{nullptr, g, stride};
+    for (int e = threadIdx.x; e < qlen; e += SSD_THREADS) buf[e] = g[(i64)e * stride];
+    return ChunkVec{buf, g, stride};
 }
 
 // acc row 4·ty + i *= f(r0 + 4·ty + i): a factor of the output row, between products or before the epilogue.
@@ -605,7 +720,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_ch
     const TileOp opa{x0 + p0, sxl, P - p0, qlen}, opb{b0 + n0, sbl, N - n0, qlen};
     tile_gemm<false, false, false, true>(acc, opa, opb, qlen, sm, mm, [&](int, int s, float v) { return s < qlen ? v * w0[s] : v; });
     float* out = st + (tile.bh * nc + c) * P * N;
-    t2_store<false>(acc, p0, P, n0, N, [&](int p, int n, float v) { out[(i64)p * N + n] = v; });
+    t2_store_rows(acc, p0, P, n0, N, [&](int p) { return out + (i64)p * N; });
 }
 
 // y (B, L, H, P): block per (b, h, chunk, l-tile, p-tile); has_state as above.
@@ -619,25 +734,26 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_ch
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, p0 = tile.j0;
     if (l0 >= qlen) return;
     __shared__ T2Smem sm;
+    __shared__ float vec[2][SSD_VEC];
     float acc[4][4] = {};
     const i64 bh = tile.bh;
-    const float* cs0 = cs + bh * L + t0;
+    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
+    __syncthreads();
     const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
     if (c > 0 || has_state)
     {
         const float* s0 = st + (bh * nc + c) * P * N;
         const TileOp opa{c0 + (i64)l0 * scl, scl, qlen - l0, N}, opb{s0 + (i64)p0 * N, N, P - p0, N};
         tile_gemm<true, true, true, false>(acc, opa, opb, N, sm, mm, TileNoFix());
-        t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(cs0[l]) : 0.0f; });
+        t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(csv(l)) : 0.0f; });
     }
     const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
-    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
     const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
     const int kmax = min(qlen, l0 + SSD_TM);
     const TileOp opa{cb0 + (i64)l0 * Q, Q, qlen - l0, kmax}, opb{x0 + p0, sxl, P - p0, kmax};
     tile_gemm<true, false, true, true>(acc, opa, opb, kmax, sm, mm, [&](int m, int s, float v) {
         int l = l0 + m;
-        return (l < qlen && s <= l) ? v * expf(cs0[l] - cs0[s]) * dt0[(i64)s * H] : 0.0f;
+        return (l < qlen && s <= l) ? v * expf(csv(l) - csv(s)) * dtv(s) : 0.0f;
     });
     const float dh = d ? d[h] : 0.0f;
     t2_store<true>(acc, l0, qlen, p0, P, [&](int l, int p, float v) {
@@ -662,7 +778,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     const TileOp opa{gy0 + p0, (i64)H * P, P - p0, qlen}, opb{c0 + n0, scl, N - n0, qlen};
     tile_gemm<false, false, false, true>(acc, opa, opb, qlen, sm, mm, [&](int, int l, float v) { return l < qlen ? v * expf(cs0[l]) : v; });
     float* out = gst + (bh * nc + c) * P * N;
-    t2_store<false>(acc, p0, P, n0, N, [&](int p, int n, float v) { out[(i64)p * N + n] = v; });
+    t2_store_rows(acc, p0, P, n0, N, [&](int p) { return out + (i64)p * N; });
 }
 
 // dmd (B, H, nc, Q, Q): block per (b, h, chunk, l-tile, s-tile), as above.
@@ -677,14 +793,16 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     if (tile.jt > tile.it || l0 >= qlen) return;
     const i64 bh = tile.bh;
     __shared__ T2Smem sm;
+    __shared__ float vec[SSD_VEC];
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
     const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-    const float* cs0 = cs + bh * L + t0;
+    const ChunkVec csv = chunk_vec(vec, cs + bh * L + t0, 1, qlen);
     const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{x0 + (i64)s0 * sxl, sxl, qlen - s0, P};
     tile_gemm<true, true, true, false>(acc, opa, opb, P, sm, mm, TileNoFix());
+    __syncthreads();   // the staged cs (tile_gemm's own barriers already do this for P > 0)
     float* out = dmd + (bh * nc + c) * Q * Q;
-    t2_store<true>(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = s <= l ? v * expf(cs0[l] - cs0[s]) : 0.0f; });
+    t2_store<true>(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = s <= l ? v * expf(csv(l) - csv(s)) : 0.0f; });
 }
 
 // dX (B, L, H, P): block per (b, h, chunk, s-tile, p-tile); has_g as above. The state term first (its row factor
@@ -700,10 +818,11 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     if (s0 >= qlen) return;
     const i64 bh = tile.bh;
     __shared__ T2Smem sm;
+    __shared__ float vec[2][SSD_VEC];
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    const float* cs0 = cs + bh * L + t0;
-    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
+    __syncthreads();
     const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
     if (c < nc - 1 || has_final)
     {
@@ -718,7 +837,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     const TileOp opa{cb0 + (i64)s0 * Q + s0, Q, kc, kc}, opb{gy0 + (i64)s0 * H * P + p0, (i64)H * P, P - p0, kc};
     tile_gemm<false, false, true, true>(acc, opa, opb, kc, sm, mm, [&](int m, int k, float v) {
         int s = s0 + m, l = s0 + k;
-        return (s < qlen && l < qlen && l >= s) ? v * expf(cs0[l] - cs0[s]) * dt0[(i64)s * H] : 0.0f;
+        return (s < qlen && l < qlen && l >= s) ? v * expf(csv(l) - csv(s)) * dtv(s) : 0.0f;
     });
     const float dh = d ? d[h] : 0.0f;
     t2_store<true>(acc, s0, qlen, p0, P, [&](int s, int p, float v) {
@@ -740,28 +859,29 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     if (l0 >= qlen) return;
     const i64 bh = tile.bh;
     __shared__ T2Smem sm;
+    __shared__ float vec[2][SSD_VEC];
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    const float* cs0 = cs + bh * L + t0;
+    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
+    __syncthreads();
     const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
     if (c > 0 || has_state)
     {
         const float* s0 = st + (bh * nc + c) * P * N;
         const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{s0 + n0, N, N - n0, P};
         tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
-        t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(cs0[l]) : 0.0f; });
+        t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(csv(l)) : 0.0f; });
     }
     tile_row_dots(acc, c0, scl, l0, qlen, n0, N, part_i + (bh * L + t0) * tn, tn, nj);
     const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
     const float* dm0 = dmd + (bh * nc + c) * Q * Q;
     const int kmax = min(qlen, l0 + SSD_TM);
     const TileOp opa{dm0 + (i64)l0 * Q, Q, qlen - l0, kmax}, opb{b0 + n0, sbl, N - n0, kmax};
     tile_gemm<true, false, false, true>(acc, opa, opb, kmax, sm, mm, [&](int m, int s, float v) {
         int l = l0 + m;
-        return (l < qlen && s <= l) ? v * dt0[(i64)s * H] : 0.0f;
+        return (l < qlen && s <= l) ? v * dtv(s) : 0.0f;
     });
-    t2_store<false>(acc, l0, qlen, n0, N, [&](int l, int n, float v) { dch[(((i64)b * L + t0 + l) * H + h) * N + n] = v; });
+    t2_store_rows(acc, l0, qlen, n0, N, [&](int l) { return dch + (((i64)b * L + t0 + l) * H + h) * N; });
 }
 
 // dbh (B, L, H, N) per head and part_v (B, H, L, tn): block per (b, h, chunk, s-tile, n-tile). dt[s] is a factor of
@@ -778,9 +898,10 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     if (s0 >= qlen) return;
     const i64 bh = tile.bh;
     __shared__ T2Smem sm;
+    __shared__ float vec[2][SSD_VEC];
     float acc[4][4] = {};
-    const float* cs0 = cs + bh * L + t0;
-    const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
+    __syncthreads();
     const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
     if (c < nc - 1 || has_final)
     {
@@ -788,8 +909,8 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
         const float* g0 = gst + (bh * nc + c) * P * N;
         const TileOp opa{x0 + (i64)s0 * sxl, sxl, qlen - s0, P}, opb{g0 + n0, N, N - n0, P};
         tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
-        const float cslast = cs0[qlen - 1];
-        t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? expf(cslast - cs0[s]) : 0.0f; });
+        const float cslast = csv(qlen - 1);
+        t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? expf(cslast - csv(s)) : 0.0f; });
     }
     tile_row_dots(acc, b0, sbl, s0, qlen, n0, N, part_v + (bh * L + t0) * tn, tn, nj);
     const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
@@ -797,8 +918,8 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     const int kc = qlen - s0;
     const TileOp opa{dm0 + (i64)s0 * Q + s0, Q, kc, kc}, opb{c0 + (i64)s0 * scl + n0, scl, N - n0, kc};
     tile_gemm<false, false, false, false>(acc, opa, opb, kc, sm, mm, TileNoFix());
-    t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? dt0[(i64)s * H] : 0.0f; });
-    t2_store<false>(acc, s0, qlen, n0, N, [&](int s, int n, float v) { dbh[(((i64)b * L + t0 + s) * H + h) * N + n] = v; });
+    t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? dtv(s) : 0.0f; });
+    t2_store_rows(acc, s0, qlen, n0, N, [&](int s) { return dbh + (((i64)b * L + t0 + s) * H + h) * N; });
 }
 
 // dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above.

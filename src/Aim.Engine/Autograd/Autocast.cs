@@ -1,6 +1,8 @@
 // Holds: the autocast scope, mixed precision for matrix products in the manner of PyTorch's torch.autocast
-// (float32 master tensors, bf16 products with float32 accumulation). Only Ops.MatMul and Ops.Linear consult it
-// (Ops.Linear.cs); every other op keeps its operands' dtype. Thread-local like the tape.
+// (float32 master tensors, bf16 products with float32 accumulation). Ops.MatMul and Ops.Linear consult it
+// (Ops.Linear.cs); every other op keeps its operands' dtype. One backend reads it too: the CUDA SSD scan runs its
+// in-chunk matrix products on TF32 tensor cores inside a bf16 scope (CudaKernels.SsdMath; storage stays float32).
+// Thread-local like the tape.
 using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Autograd;
