@@ -6,8 +6,8 @@
 // engine on contiguous operands, with FMA and 3xTF32 on strided views (x inside (B,L,H,P+3) at column 1, b and
 // c inside (B,L,G,2N) at columns 0 and N, as OpCases.Ssm.cs's view cases do), once with the serial backward, and
 // with FMA and 3xTF32 as in training ("saved"): the forward at the backward's chunk (64) keeps its chunk states
-// (compared with the reference's S_in), and the chunked backward reads them instead of running ssd_chunk_state and
-// ssd_state_pass (CudaKernels.SsdScan.cs with chunkStates); the states must come out of the backward unchanged.
+// (compared with the reference's S_in), and the chunked backward reads them instead of running ssd_chunk_states
+// (CudaKernels.SsdScan.cs with chunkStates); the states must come out of the backward unchanged.
 // Workspaces and outputs start as NaN so a value that a kernel forgets to write shows up.
 // Usage: ssd_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
 #include "cuda_emu.hpp"
@@ -101,13 +101,11 @@ void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vect
         int tq = tiles(k.q);
         emu::launch(dim3((unsigned)((long long)B * G * k.nc * tq * tq)), dim3(SsdThreads), 0, ssd_cb_f32,
                     Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cb.data(), B, L, G, N, k.q, k.nc, mm);
-        if (!finalState) return;
-        emu::launch(dim3((unsigned)(k.bhc * tiles(P) * tiles(N))), dim3(SsdThreads), 0, ssd_chunk_state_f32,
-                    X.ptr, X.s0, X.s1, X.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.w.data(), k.st.data(), B, L, H, G, P, N, k.q, k.nc, mm);
     }
     if (!finalState) return;
-    int passTiles = (P * N + SSD_PASS_THREADS * SSD_PASS_ELEMS - 1) / (SSD_PASS_THREADS * SSD_PASS_ELEMS);
-    emu::launch(dim3((unsigned)((long long)B * H * passTiles)), dim3(SSD_PASS_THREADS), 0, ssd_state_pass_f32, k.st.data(), k.cs.data(), init, finalState, L, P * N, k.q, k.nc, passTiles);
+    emu::launch(dim3((unsigned)((long long)B * H * tiles(P) * tiles(N))), dim3(SsdThreads), 0, ssd_chunk_states_f32,
+                X.ptr, X.s0, X.s1, X.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.w.data(), k.cs.data(), init, k.st.data(), finalState,
+                B, L, H, G, P, N, k.q, k.nc, mm);
 }
 
 // mm: the matrix engine (SSD_MM_*); serial: the serial backward instead of the chunked one; saved: the forward runs
@@ -184,20 +182,19 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
         else
         {
             ChunkWork k(s, SsdBwdChunk);
-            int q = k.q, nc = k.nc, pn = P * N, tq = tiles(q), tp = tiles(P), tn = tiles(N);
+            int q = k.q, nc = k.nc, tq = tiles(q), tp = tiles(P), tn = tiles(N);
             auto fin = nan_buffer(ns);
-            if (saved) k.st.swap(savedStates);   // the forward's states: ssd_chunk_state and ssd_state_pass skipped
+            if (saved) k.st.swap(savedStates);   // the forward's states: ssd_chunk_states skipped
             chunk_states(s, k, X, dt, a, Bm, Cm, ip, saved ? nullptr : fin.data(), mm);
-            auto gst = nan_buffer((size_t)B * H * nc * P * N), r = nan_buffer((size_t)B * H * nc), dmd = nan_buffer((size_t)B * H * nc * q * q);
+            auto gst = nan_buffer((size_t)B * H * nc * P * N), dmd = nan_buffer((size_t)B * H * nc * q * q);
             auto partI = nan_buffer((size_t)B * H * L * tn), partV = nan_buffer((size_t)B * H * L * tn);
             partRows = B * nc;
             partDa.assign((size_t)partRows * H, std::numeric_limits<double>::quiet_NaN());
             partDd = partDa;
-            emu::launch(dim3((unsigned)(k.bhc * tp * tn)), dim3(SsdThreads), 0, ssd_bwd_dstate_f32,
-                        dy.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), gst.data(), B, L, H, G, P, N, q, nc, mm);
-            int passTiles = (pn + SSD_PASS_THREADS * SSD_PASS_ELEMS - 1) / (SSD_PASS_THREADS * SSD_PASS_ELEMS);
-            emu::launch(dim3((unsigned)((long long)B * H * passTiles)), dim3(SSD_PASS_THREADS), 0, ssd_bwd_state_pass_f32, gst.data(), k.cs.data(), fp, dinit.data(), L, pn, q, nc, passTiles);
-            emu::launch(dim3((unsigned)k.bhc), dim3(SsdThreads), 0, ssd_bwd_chunk_dot_f32, gst.data(), k.st.data(), k.cs.data(), r.data(), L, H, pn, q, nc);
+            std::vector<double> rpart((size_t)B * H * nc * tp * tn, std::numeric_limits<double>::quiet_NaN());
+            emu::launch(dim3((unsigned)((long long)B * H * tp * tn)), dim3(SsdThreads), 0, ssd_bwd_states_f32,
+                        dy.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), k.st.data(), fp, gst.data(), dinit.data(), rpart.data(),
+                        B, L, H, G, P, N, q, nc, mm);
             emu::launch(dim3((unsigned)(k.bhc * tq * tq)), dim3(SsdThreads), 0, ssd_bwd_dm_f32,
                         dy.data(), X.ptr, X.s0, X.s1, X.s2, k.cs.data(), dmd.data(), B, L, H, P, q, nc, mm);
             emu::launch(dim3((unsigned)(k.bhc * tq * tp)), dim3(SsdThreads), 0, ssd_bwd_dx_f32,
@@ -210,8 +207,8 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
                         X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.cs.data(), gst.data(),
                         s.hasDFinal ? 1 : 0, dmd.data(), dbOut, partV.data(), B, L, H, G, P, N, q, nc, mm);
             emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads / 32) * sizeof(double), ssd_bwd_scalars_f32,
-                        dt.data(), a.data(), k.cb.data(), k.cs.data(), dmd.data(), partI.data(), partV.data(), r.data(), ddt.data(),
-                        partDa.data(), partDd.data(), B, L, H, G, N, q, nc);
+                        dt.data(), a.data(), k.cb.data(), k.cs.data(), dmd.data(), partI.data(), partV.data(), rpart.data(), ddt.data(),
+                        partDa.data(), partDd.data(), B, L, H, G, N, q, nc, tp * tn);
             if (saved)
             {
                 bool same = k.st.size() == savedCopy.size() && std::memcmp(k.st.data(), savedCopy.data(), savedCopy.size() * sizeof(float)) == 0;

@@ -161,7 +161,7 @@ public sealed unsafe partial class CudaKernels
     }
 
     /// <summary>
-    /// Forward steps 1-4 of ssm.cu: cs, w, CB, the chunk states, then the state entering each chunk and the final state.
+    /// Forward steps 1-3 of ssm.cu: cs, w, CB, then the state entering each chunk and the final state.
     /// With <paramref name="finalState"/> null the states are already in w.States (the forward's, handed to the
     /// backward): steps 1-2 only.
     /// </summary>
@@ -184,32 +184,26 @@ public sealed unsafe partial class CudaKernels
             k2.Add(Ptr(w.Cb));
             AddDims(ref k2, s.B, s.L, s.G, s.N, w.Q, w.Chunks, mm);
             Launch(Function("ssm.cu", "ssd_cb_f32"), Grid((long)s.B * s.G * w.Chunks * tq * tq), SsdThreads, 0, k2);
-            if (finalState is null) return;
-            var k3 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
-            AddStrided(ref k3, x, 3);
-            AddStrided(ref k3, b, 3);
-            k3.Add(Ptr(w.W));
-            k3.Add(Ptr(w.States));
-            AddDims(ref k3, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks, mm);
-            Launch(Function("ssm.cu", "ssd_chunk_state_f32"), Grid(w.Bhc * Tiles(s.P) * Tiles(s.N)), SsdThreads, 0, k3);
         }
         if (finalState is null) return;
-        var k4 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
-        k4.Add(Ptr(w.States));
-        k4.Add(Ptr(w.Cs));
-        k4.Add(PtrOrNull(initialState));
-        k4.Add(Ptr(finalState));
-        int passTiles = PassTiles(s.P * s.N);
-        AddDims(ref k4, s.L, s.P * s.N, w.Q, w.Chunks, passTiles);
-        Launch(Function("ssm.cu", "ssd_state_pass_f32"), Grid((long)s.B * s.H * passTiles), SsdPassThreads, 0, k4);
+        // With no chunk (L = 0) the walker only copies the initial state (or zeros) to finalState.
+        var k3 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        AddStrided(ref k3, x, 3);
+        AddStrided(ref k3, b, 3);
+        k3.Add(Ptr(w.W));
+        k3.Add(Ptr(w.Cs));
+        k3.Add(PtrOrNull(initialState));
+        k3.Add(Ptr(w.States));
+        k3.Add(Ptr(finalState));
+        AddDims(ref k3, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks, mm);
+        Launch(Function("ssm.cu", "ssd_chunk_states_f32"), Grid((long)s.B * s.H * Tiles(s.P) * Tiles(s.N)), SsdThreads, 0, k3);
     }
 
     /// <summary>
     /// The chunked backward of ssm.cu (B, L, P, N ≥ 1). The forward's quantities are recomputed at
-    /// <see cref="SsdBackwardChunk"/>, except the states entering each chunk (ssd_chunk_state + ssd_state_pass, most of
-    /// the recompute) when <paramref name="savedStates"/> were made at the same effective chunk length. The kernels
-    /// only read w.States (ssd_bwd_chunk_dot, ssd_bwd_dc; the backward's own pass runs in place on gst), so the saved
-    /// tensor is left as it was.
+    /// <see cref="SsdBackwardChunk"/>, except the states entering each chunk (ssd_chunk_states, most of the
+    /// recompute) when <paramref name="savedStates"/> were made at the same effective chunk length. The kernels only
+    /// read w.States (ssd_bwd_states, ssd_bwd_dc), so the saved tensor is left as it was.
     /// </summary>
     private void ChunkedBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,
         Tensor dY, Tensor? dFinalState, Tensor? savedStates, int savedChunk, Tensor dX, Tensor dDt, Tensor dA, Tensor dB, Tensor dC, Tensor? dD, Tensor? dInitialState,
@@ -220,14 +214,14 @@ public sealed unsafe partial class CudaKernels
         bool useSaved = savedStates is not null
             && ChunkWork.EffectiveChunk(s.L, savedChunk) == ChunkWork.EffectiveChunk(s.L, SsdBackwardChunk);
         using var w = new ChunkWork(s, SsdBackwardChunk, dev, useSaved ? savedStates : null);
-        int q = w.Q, nc = w.Chunks, pn = s.P * s.N, tq = Tiles(q), tp = Tiles(s.P), tn = Tiles(s.N);
+        int q = w.Q, nc = w.Chunks, tq = Tiles(q), tp = Tiles(s.P), tn = Tiles(s.N);
         if (useSaved)
             ChunkStates(x, dt, a, b, c, initialState, s, w, null);
         else
             using (var final = Tensor.Empty([s.B, s.H, s.P, s.N], DType.Float32, dev))
                 ChunkStates(x, dt, a, b, c, initialState, s, w, final);
         using var gst = Tensor.Empty([s.B, s.H, nc, s.P, s.N], DType.Float32, dev);
-        using var r = Tensor.Empty([s.B, s.H, nc], DType.Float32, dev);
+        using var rpart = Tensor.Empty([s.B, s.H, nc, tp * tn], DType.Float64, dev);
         using var dmd = Tensor.Empty([s.B, s.H, nc, q, q], DType.Float32, dev);
         using var partI = Tensor.Empty([s.B, s.H, s.L, tn], DType.Float32, dev);
         using var partV = Tensor.Empty([s.B, s.H, s.L, tn], DType.Float32, dev);
@@ -242,26 +236,13 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(dY));
         AddStrided(ref k, c, 3);
         k.Add(Ptr(w.Cs));
-        k.Add(Ptr(gst));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
-        Launch(Function("ssm.cu", "ssd_bwd_dstate_f32"), Grid(w.Bhc * tp * tn), SsdThreads, 0, k);
-
-        k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
-        k.Add(Ptr(gst));
-        k.Add(Ptr(w.Cs));
-        k.Add(PtrOrNull(dFinalState));
-        k.Add(PtrOrNull(dInitialState));
-        int passTiles = PassTiles(pn);
-        AddDims(ref k, s.L, pn, q, nc, passTiles);
-        Launch(Function("ssm.cu", "ssd_bwd_state_pass_f32"), Grid((long)s.B * s.H * passTiles), SsdPassThreads, 0, k);
-
-        k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
-        k.Add(Ptr(gst));
         k.Add(Ptr(w.States));
-        k.Add(Ptr(w.Cs));
-        k.Add(Ptr(r));
-        AddDims(ref k, s.L, s.H, pn, q, nc);
-        Launch(Function("ssm.cu", "ssd_bwd_chunk_dot_f32"), Grid(w.Bhc), SsdThreads, 0, k);
+        k.Add(PtrOrNull(dFinalState));
+        k.Add(Ptr(gst));
+        k.Add(PtrOrNull(dInitialState));
+        k.Add(Ptr(rpart));
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
+        Launch(Function("ssm.cu", "ssd_bwd_states_f32"), Grid((long)s.B * s.H * tp * tn), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dY));
@@ -322,11 +303,11 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(dmd));
         k.Add(Ptr(partI));
         k.Add(Ptr(partV));
-        k.Add(Ptr(r));
+        k.Add(Ptr(rpart));
         k.Add(Ptr(dDt));
         k.Add(Ptr(partDa));
         k.Add(Ptr(partDd));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.N, q, nc);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.N, q, nc, tp * tn);
         Launch(Function("ssm.cu", "ssd_bwd_scalars_f32"), Grid(w.Bhc), SsdScalarThreads, (uint)((q + 2 * SsdScalarThreads / 32) * sizeof(double)), k);
 
         GroupAndHeadSums(dbh, dch, dB, dC, partDa, partDd, dA, dD, s, s.B * nc);
@@ -399,13 +380,7 @@ public sealed unsafe partial class CudaKernels
         Launch(Function("ssm.cu", "ssd_bwd_head_sum_f32"), Grid(s.H), 32, 0, r);   // a warp per head
     }
 
-    private const int SsdPassElements = 4;   // SSD_PASS_ELEMS in ssm.cu
-    private const int SsdPassThreads = 256;  // SSD_PASS_THREADS
-
     private static int Tiles(int n) => (n + SsdTile - 1) / SsdTile;
-
-    /// <summary>Blocks of a chunk-state pass per (batch, head) over its P·N elements (ssd_pass in ssm.cu).</summary>
-    private static int PassTiles(int pn) => (pn + SsdPassThreads * SsdPassElements - 1) / (SsdPassThreads * SsdPassElements);
 
     private static uint Grid(long blocks) => checked((uint)blocks);
 }

@@ -6,9 +6,9 @@
 // Forward, per (batch, head, chunk of Q steps), with cs[l] = Σ_{j≤l in chunk} dt[j]·a[h]:
 //   1. ssd_cumsum:      cs, and w[s] = exp(cs[Q-1] - cs[s])·dt[s] (the weight of step s in the chunk state)
 //   2. ssd_cb:          CB[l,s] = Σ_n C[l,n]·B[s,n] per (batch, group, chunk), lower-triangular tiles only
-//   3. ssd_chunk_state: st[p,n] = Σ_s w[s]·x[s,p]·B[s,n]
-//   4. ssd_state_pass:  S_in[0] = initial state, S_in[c+1] = exp(cs_c[Q-1])·S_in[c] + st_c; final = S_in[nc]
-//   5. ssd_chunk_scan:  y[l,p] = exp(cs[l])·Σ_n C[l,n]·S_in[p,n] + Σ_{s≤l} CB[l,s]·exp(cs[l]-cs[s])·dt[s]·x[s,p] + D·x[l,p]
+//   3. ssd_chunk_states: S_in[0] = initial state, S_in[c+1] = exp(cs_c[Q-1])·S_in[c] + st_c with the chunk's own
+//                        st[p,n] = Σ_s w[s]·x[s,p]·B[s,n]; final = S_in[nc] (a block walks a tile's chunks in order)
+//   4. ssd_chunk_scan:  y[l,p] = exp(cs[l])·Σ_n C[l,n]·S_in[p,n] + Σ_{s≤l} CB[l,s]·exp(cs[l]-cs[s])·dt[s]·x[s,p] + D·x[l,p]
 // The matrix products are block tiles of 64×64 outputs per 256-thread block, computed by one of three engines chosen
 // by the kernels' `mm` argument: SSD_MM_FMA (fp32 FMAs, 4×4 outputs per thread), SSD_MM_TF32 (one TF32 tensor-core
 // product: 10-bit mantissa inputs, fp32 accumulation) or SSD_MM_3XTF32 (each operand split into TF32 hi + lo and
@@ -103,78 +103,6 @@ extern "C" __global__ void ssd_cumsum_f32(const float* dt, const float* a, float
 
 
 
-// The pass over the chunk states of one element, shared by the forward (states, from the initial state forwards)
-// and the backward (dL/dS_out, from dFinal backwards): in place, buf[c] becomes the running value entering chunk c
-// and run = exp(cs_c[Q-1])·run + buf[c] moves on; end gets the value after the last chunk. It is pure data
-// movement (read and write B·H·nc·P·N floats), so it is latency-bound unless each thread keeps many loads in
-// flight: SSD_PASS_ELEMS elements a thread (a block-width apart, coalesced) and SSD_PASS_CHUNKS chunks loaded
-// before any is written. (One element a thread, one chunk at a time ran at 3% of the bandwidth: 1.1 ms at
-// AiM-B's batch 32, chunk 64.) Block per (b·H + h, tile of SSD_PASS_ELEMS·256 elements of P·N): tiles blocks per
-// (b, h), so indices stay 32-bit within the slab and registers few enough for 4 blocks a multiprocessor.
-#define SSD_PASS_ELEMS 4
-#define SSD_PASS_CHUNKS 4
-#define SSD_PASS_THREADS 256
-template <bool Reverse>
-__device__ __forceinline__ void ssd_pass(float* buf, const float* cs, const float* start, float* end, int L, int PN, int Q, int nc, int tiles)
-{
-    const i64 bh = blockIdx.x / tiles;
-    const int e0 = (int)(blockIdx.x % tiles) * SSD_PASS_THREADS * SSD_PASS_ELEMS + threadIdx.x;
-    float* b0 = buf + bh * nc * PN;
-    const float* cs0 = cs + bh * L;
-    float run[SSD_PASS_ELEMS];
-#pragma unroll
-    for (int k = 0; k < SSD_PASS_ELEMS; k++)
-    {
-        int e = e0 + k * SSD_PASS_THREADS;
-        run[k] = e < PN && start ? start[bh * PN + e] : 0.0f;
-    }
-    for (int cc = 0; cc < nc; cc += SSD_PASS_CHUNKS)
-    {
-        float v[SSD_PASS_CHUNKS][SSD_PASS_ELEMS];
-#pragma unroll
-        for (int j = 0; j < SSD_PASS_CHUNKS; j++)
-        {
-            int c = Reverse ? nc - 1 - (cc + j) : cc + j;
-#pragma unroll
-            for (int k = 0; k < SSD_PASS_ELEMS; k++)
-            {
-                int e = e0 + k * SSD_PASS_THREADS;
-                v[j][k] = cc + j < nc && e < PN ? b0[(i64)c * PN + e] : 0.0f;
-            }
-        }
-#pragma unroll
-        for (int j = 0; j < SSD_PASS_CHUNKS; j++)
-        {
-            if (cc + j >= nc) break;
-            int c = Reverse ? nc - 1 - (cc + j) : cc + j;
-            float decay = expf(cs0[min(L, (c + 1) * Q) - 1]);
-#pragma unroll
-            for (int k = 0; k < SSD_PASS_ELEMS; k++)
-            {
-                int e = e0 + k * SSD_PASS_THREADS;
-                if (e >= PN) continue;
-                b0[(i64)c * PN + e] = run[k];
-                run[k] = fmaf(decay, run[k], v[j][k]);
-            }
-        }
-    }
-#pragma unroll
-    for (int k = 0; k < SSD_PASS_ELEMS; k++)
-    {
-        int e = e0 + k * SSD_PASS_THREADS;
-        if (e < PN && end) end[bh * PN + e] = run[k];
-    }
-}
-
-// In place: st[c] becomes the state entering chunk c; final gets the state after the last chunk (ssd_pass).
-extern "C" __global__ void __launch_bounds__(SSD_PASS_THREADS, 4) ssd_state_pass_f32(
-    float* st, const float* cs, const float* init, float* final_state, int L, int PN, int Q, int nc, int tiles)
-{
-    AIM_PDL_PROLOGUE();
-    ssd_pass<false>(st, cs, init, final_state, L, PN, Q, nc, tiles);
-}
-
-
 // ------------------------------------------------------------------------------------ backward (chunked)
 //
 // Per (batch, head, chunk), with the forward quantities cs, w, CB and S_in recomputed by the forward kernels,
@@ -190,8 +118,8 @@ extern "C" __global__ void __launch_bounds__(SSD_PASS_THREADS, 4) ssd_state_pass
 // r = exp(cs[Q-1])·⟨G, S_in⟩:
 //   dcs[l]       = rowT[l] - colT[l]·dt[l] + i[l] - v[l]·dt[l] + [l = Q-1]·(Σ_s v[s]·dt[s] + r)
 //   ddt[j]       = colT[j] + v[j] + a·Σ_{l≥j} dcs[l],     da = Σ_j dt[j]·Σ_{l≥j} dcs[l]
-// Kernels: ssd_bwd_dstate (Σ_l exp(cs)·dY ⊗ C per chunk), ssd_bwd_state_pass (G per chunk, dInitialState),
-// ssd_bwd_chunk_dot (r), ssd_bwd_dm (dMd), ssd_bwd_dx, ssd_bwd_dc (+ partial i), ssd_bwd_db (+ partial v),
+// Kernels: ssd_bwd_states (G per chunk walking the chunks backwards with Σ_l exp(cs)·dY ⊗ C, dInitialState, and
+// ⟨G, S_in⟩ per tile for r), ssd_bwd_dm (dMd), ssd_bwd_dx, ssd_bwd_dc (+ partial i), ssd_bwd_db (+ partial v),
 // ssd_bwd_scalars (dDt, partial dA and dD per chunk); then ssd_bwd_group_sum and ssd_bwd_head_sum below.
 // Partial sums over the 64-wide n-tiles go to (B, H, L, tn) buffers and are added in a fixed order.
 
@@ -237,44 +165,6 @@ __device__ __forceinline__ void tile_row_dots(const float (&acc)[4][4], const fl
         if (tx == 0 && r < rows) part[(i64)r * tn + nj] = v;
     }
 }
-
-
-// In place: gst[c] (Σ_l exp(cs)·dY ⊗ C of chunk c) becomes G_c = dL/dS_out of chunk c; G_{nc-1} = dFinal (or 0),
-// G_{c-1} = exp(cs_c[Q-1])·G_c + gst[c]; dinit gets the gradient of the state entering chunk 0. As ssd_state_pass.
-extern "C" __global__ void __launch_bounds__(SSD_PASS_THREADS, 4) ssd_bwd_state_pass_f32(
-    float* gst, const float* cs, const float* gfinal, float* dinit, int L, int PN, int Q, int nc, int tiles)
-{
-    AIM_PDL_PROLOGUE();
-    ssd_pass<true>(gst, cs, gfinal, dinit, L, PN, Q, nc, tiles);
-}
-
-// r (B, H, nc) = exp(cs[Q-1])·⟨G_c, S_in_c⟩: block per (b, h, chunk), summed in double in a fixed order.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_chunk_dot_f32(
-    const float* gst, const float* st, const float* cs, float* r, int L, int H, int PN, int Q, int nc)
-{
-    AIM_PDL_PROLOGUE();
-    __shared__ double red[SSD_THREADS / 32];
-    i64 bhc = blockIdx.x;
-    int c = (int)(bhc % nc);
-    i64 bh = bhc / nc;
-    const float* gc = gst + bhc * PN;
-    const float* sc = st + bhc * PN;
-    double v = 0;
-    for (int e = threadIdx.x; e < PN; e += SSD_THREADS) v += (double)gc[e] * sc[e];
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
-    __syncthreads();
-    if (threadIdx.x == 0)
-    {
-        double sum = 0;
-        for (int w = 0; w < SSD_THREADS / 32; w++) sum += red[w];
-        int last = min(L, (c + 1) * Q) - 1;
-        r[bhc] = (float)(sum * exp((double)cs[bh * L + last]));
-    }
-}
-
-
-
 
 
 // ---------------------------------------------------------------------------------------------------- tiles
@@ -647,6 +537,53 @@ __device__ __forceinline__ void t2_store_rows(const float (&acc)[4][4], int r0, 
     }
 }
 
+// The load matching t2_store_rows: acc = the tile of rows row(r), zero outside rows × cols.
+template <typename FP>
+__device__ __forceinline__ void t2_load_rows(float (&acc)[4][4], int r0, int rows, int c0, int cols, FP row)
+{
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16, c = c0 + 4 * tx;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        int r = r0 + ty * 4 + i;
+        const float* p = r < rows ? row(r) + c : nullptr;
+        if (p && c + 3 < cols && ((unsigned long long)p & 15) == 0)
+        {
+            float4 q = *reinterpret_cast<const float4*>(p);
+            acc[i][0] = q.x; acc[i][1] = q.y; acc[i][2] = q.z; acc[i][3] = q.w;
+        }
+        else
+        {
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[i][j] = p && c + j < cols ? p[j] : 0.0f;
+        }
+    }
+}
+
+// The block's (b, h, p-tile, n-tile) in a grid of B·H·tp·tn blocks (n-tile fastest): the chunk-state walkers.
+struct StateTile
+{
+    int b, h, g, p0, n0, tile, tiles;
+    i64 bh;
+};
+
+__device__ __forceinline__ StateTile state_tile(int H, int G, int P, int N)
+{
+    const int tp = (P + SSD_TM - 1) / SSD_TM, tn = (N + SSD_TN - 1) / SSD_TN;
+    StateTile r;
+    i64 id = blockIdx.x;
+    r.tiles = tp * tn;
+    r.tile = (int)(id % r.tiles);
+    id /= r.tiles;
+    r.h = (int)(id % H);
+    r.b = (int)(id / H);
+    r.g = r.h / (H / G);
+    r.bh = (i64)r.b * H + r.h;
+    r.p0 = (r.tile / tn) * SSD_TM;
+    r.n0 = (r.tile % tn) * SSD_TN;
+    return r;
+}
+
 // A per-step vector of the chunk (cs, dt, w), read by the FIX passes, row scales and epilogues: staged in shared
 // memory once per block when the chunk has at most SSD_VEC steps (a global load per element before: dt at a
 // 4·H-byte stride per lane, 63% of ssd_bwd_dc's L2 sectors on the H200), else read from global memory.
@@ -704,23 +641,39 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb
     t2_store<true>(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = v; });
 }
 
-// st (B, H, nc, P, N): block per (b, h, chunk, p-tile, n-tile).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_state_f32(
-    const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, float* st,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+// st (B, H, nc, P, N) = S_in of each chunk and final (B, H, P, N): block per (b, h, p-tile, n-tile) walking the chunks
+// in order with the running state in registers: S_in[c] is written, the chunk's own state Σ_s w[s]·x[s,p]·B[s,n]
+// is one tile product, and S_in[c+1] = fmaf(exp(cs_c[Q-1]), S_in[c], st_c). (A separate pass over the states
+// written by a per-chunk kernel moved 2 × 100 MB more per AiM-B layer at batch 32.)
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_states_f32(
+    const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, const float* cs,
+    const float* init, float* st, float* final_state, int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
     AIM_PDL_PROLOGUE();
-    const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
+    const StateTile tile = state_tile(H, G, P, N);
+    const int b = tile.b, h = tile.h, g = tile.g, p0 = tile.p0, n0 = tile.n0;
+    const i64 bh = tile.bh;
     __shared__ T2Smem sm;
-    float acc[4][4] = {};
-    const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    const float* w0 = w + tile.bh * L + t0;
-    const TileOp opa{x0 + p0, sxl, P - p0, qlen}, opb{b0 + n0, sbl, N - n0, qlen};
-    tile_gemm<false, false, false, true>(acc, opa, opb, qlen, sm, mm, [&](int, int s, float v) { return s < qlen ? v * w0[s] : v; });
-    float* out = st + (tile.bh * nc + c) * P * N;
-    t2_store_rows(acc, p0, P, n0, N, [&](int p) { return out + (i64)p * N; });
+    float run[4][4];
+    t2_load_rows(run, p0, init ? P : 0, n0, N, [&](int p) { return init + (bh * P + p) * N; });
+    for (int c = 0; c < nc; c++)
+    {
+        const int t0 = c * Q, qlen = min(Q, L - t0);
+        float* out = st + (bh * nc + c) * P * N;
+        t2_store_rows(run, p0, P, n0, N, [&](int p) { return out + (i64)p * N; });
+        float acc[4][4] = {};
+        const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
+        const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
+        const float* w0 = w + bh * L + t0;
+        const TileOp opa{x0 + p0, sxl, P - p0, qlen}, opb{b0 + n0, sbl, N - n0, qlen};
+        tile_gemm<false, false, false, true>(acc, opa, opb, qlen, sm, mm, [&](int, int s, float v) { return s < qlen ? v * w0[s] : v; });
+        const float decay = expf(cs[bh * L + t0 + qlen - 1]);
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) run[i][j] = fmaf(decay, run[i][j], acc[i][j]);
+    }
+    if (final_state) t2_store_rows(run, p0, P, n0, N, [&](int p) { return final_state + (bh * P + p) * N; });
 }
 
 // y (B, L, H, P): block per (b, h, chunk, l-tile, p-tile); has_state as above.
@@ -761,24 +714,59 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_ch
     });
 }
 
-// gst (B, H, nc, P, N) = Σ_l exp(cs[l])·dY[l,p]·C[l,n] per chunk: block per (b, h, chunk, p-tile, n-tile).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dstate_f32(
-    const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, float* gst,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+// gst (B, H, nc, P, N) = G_c = dL/dS_out of each chunk, dinit (B, H, P, N) and rpart (B, H, nc, tiles) double =
+// ⟨G_c, S_in_c⟩ over this block's tile (r of the derivation before its decay; ssd_bwd_scalars adds the tiles in
+// order): block per (b, h, p-tile, n-tile) walking the chunks backwards with the running gradient in registers:
+// G_{nc-1} = dFinal (or 0), G_{c-1} = fmaf(exp(cs_c[Q-1]), G_c, Σ_l exp(cs[l])·dY[l,p]·C[l,n]); dinit = G_{-1}.
+extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_states_f32(
+    const float* gy, const float* cm, i64 scb, i64 scl, i64 scg, const float* cs, const float* st, const float* gfinal,
+    float* gst, float* dinit, double* rpart, int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
 {
     AIM_PDL_PROLOGUE();
-    const ChunkTile tile = chunk_tile((P + SSD_TM - 1) / SSD_TM, (N + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, p0 = tile.i0, n0 = tile.j0;
+    const StateTile tile = state_tile(H, G, P, N);
+    const int b = tile.b, h = tile.h, g = tile.g, p0 = tile.p0, n0 = tile.n0;
     const i64 bh = tile.bh;
     __shared__ T2Smem sm;
-    float acc[4][4] = {};
-    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    const float* cs0 = cs + bh * L + t0;
-    const TileOp opa{gy0 + p0, (i64)H * P, P - p0, qlen}, opb{c0 + n0, scl, N - n0, qlen};
-    tile_gemm<false, false, false, true>(acc, opa, opb, qlen, sm, mm, [&](int, int l, float v) { return l < qlen ? v * expf(cs0[l]) : v; });
-    float* out = gst + (bh * nc + c) * P * N;
-    t2_store_rows(acc, p0, P, n0, N, [&](int p) { return out + (i64)p * N; });
+    __shared__ double red[SSD_THREADS / 32];
+    float run[4][4];
+    t2_load_rows(run, p0, gfinal ? P : 0, n0, N, [&](int p) { return gfinal + (bh * P + p) * N; });
+    for (int c = nc - 1; c >= 0; c--)
+    {
+        const int t0 = c * Q, qlen = min(Q, L - t0);
+        const i64 slab = (bh * nc + c) * P * N;
+        t2_store_rows(run, p0, P, n0, N, [&](int p) { return gst + slab + (i64)p * N; });
+        {
+            float sin[4][4];
+            t2_load_rows(sin, p0, P, n0, N, [&](int p) { return st + slab + (i64)p * N; });
+            double v = 0;
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) v += (double)run[i][j] * sin[i][j];
+            for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
+            __syncthreads();
+            if (threadIdx.x == 0)
+            {
+                double sum = 0;
+                for (int k = 0; k < SSD_THREADS / 32; k++) sum += red[k];
+                rpart[(bh * nc + c) * tile.tiles + tile.tile] = sum;
+            }
+        }
+        float acc[4][4] = {};
+        const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+        const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
+        const float* cs0 = cs + bh * L + t0;
+        const TileOp opa{gy0 + p0, (i64)H * P, P - p0, qlen}, opb{c0 + n0, scl, N - n0, qlen};
+        // (tile_gemm's barriers also keep red from being rewritten before thread 0 has read it)
+        tile_gemm<false, false, false, true>(acc, opa, opb, qlen, sm, mm, [&](int, int l, float v) { return l < qlen ? v * expf(cs0[l]) : v; });
+        const float decay = expf(cs0[qlen - 1]);
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) run[i][j] = fmaf(decay, run[i][j], acc[i][j]);
+    }
+    if (dinit) t2_store_rows(run, p0, P, n0, N, [&](int p) { return dinit + (bh * P + p) * N; });
 }
 
 // dmd (B, H, nc, Q, Q): block per (b, h, chunk, l-tile, s-tile), as above.
@@ -926,8 +914,8 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
 #define SSD_SCALAR_THREADS 128
 extern "C" __global__ void __launch_bounds__(SSD_SCALAR_THREADS) ssd_bwd_scalars_f32(
     const float* dt, const float* a, const float* cb, const float* cs, const float* dmd, const float* part_i,
-    const float* part_v, const float* r, float* ddt, double* part_da, double* part_dd,
-    int B, int L, int H, int G, int N, int Q, int nc)
+    const float* part_v, const double* rpart, float* ddt, double* part_da, double* part_dd,
+    int B, int L, int H, int G, int N, int Q, int nc, int rtiles)
 {
     AIM_PDL_PROLOGUE();
     extern __shared__ double sh[];                 // dcs[Q], then SSD_SCALAR_THREADS / 32 reduction slots
@@ -970,7 +958,9 @@ extern "C" __global__ void __launch_bounds__(SSD_SCALAR_THREADS) ssd_bwd_scalars
     {
         double sv = 0, sd = 0;
         for (int w = 0; w < nw; w++) { sv += red[w]; sd += red[nw + w]; }
-        dcs[qlen - 1] += sv + r[bh * nc + c];
+        double rs = 0;                                  // r = exp(cs[Q-1])·⟨G, S_in⟩, the tiles added in order
+        for (int t = 0; t < rtiles; t++) rs += rpart[(bh * nc + c) * rtiles + t];
+        dcs[qlen - 1] += sv + (float)(rs * exp((double)cs[bh * L + t0 + qlen - 1]));
         part_dd[((i64)b * nc + c) * H + h] = sd;
     }
     __syncthreads();
