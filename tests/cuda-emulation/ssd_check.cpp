@@ -188,6 +188,7 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             chunk_states(s, k, X, dt, a, Bm, Cm, ip, saved ? nullptr : fin.data(), mm);
             auto gst = nan_buffer((size_t)B * H * nc * P * N), dmd = nan_buffer((size_t)B * H * nc * q * q);
             auto partI = nan_buffer((size_t)B * H * L * tn), partV = nan_buffer((size_t)B * H * L * tn);
+            auto partRow = nan_buffer((size_t)B * H * L * tq), partCol = nan_buffer((size_t)B * H * L * tq);
             partRows = B * nc;
             partDa.assign((size_t)partRows * H, std::numeric_limits<double>::quiet_NaN());
             partDd = partDa;
@@ -196,7 +197,8 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
                         dy.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), k.st.data(), fp, gst.data(), dinit.data(), rpart.data(),
                         B, L, H, G, P, N, q, nc, mm);
             emu::launch(dim3((unsigned)(k.bhc * tq * tq)), dim3(SsdThreads), 0, ssd_bwd_dm_f32,
-                        dy.data(), X.ptr, X.s0, X.s1, X.s2, k.cs.data(), dmd.data(), B, L, H, P, q, nc, mm);
+                        dy.data(), X.ptr, X.s0, X.s1, X.s2, k.cs.data(), dt.data(), k.cb.data(), dmd.data(), partRow.data(), partCol.data(),
+                        B, L, H, G, P, q, nc, mm);
             emu::launch(dim3((unsigned)(k.bhc * tq * tp)), dim3(SsdThreads), 0, ssd_bwd_dx_f32,
                         dy.data(), X.ptr, X.s0, X.s1, X.s2, dt.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, dp, k.cb.data(), k.cs.data(), k.w.data(),
                         gst.data(), s.hasDFinal ? 1 : 0, dx.data(), B, L, H, G, P, N, q, nc, mm);
@@ -207,7 +209,7 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
                         X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.cs.data(), gst.data(),
                         s.hasDFinal ? 1 : 0, dmd.data(), dbOut, partV.data(), B, L, H, G, P, N, q, nc, mm);
             emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads / 32) * sizeof(double), ssd_bwd_scalars_f32,
-                        dt.data(), a.data(), k.cb.data(), k.cs.data(), dmd.data(), partI.data(), partV.data(), rpart.data(), ddt.data(),
+                        dt.data(), a.data(), k.cs.data(), dmd.data(), partRow.data(), partCol.data(), partI.data(), partV.data(), rpart.data(), ddt.data(),
                         partDa.data(), partDd.data(), B, L, H, G, N, q, nc, tp * tn);
             if (saved)
             {

@@ -225,6 +225,8 @@ public sealed unsafe partial class CudaKernels
         using var dmd = Tensor.Empty([s.B, s.H, nc, q, q], DType.Float32, dev);
         using var partI = Tensor.Empty([s.B, s.H, s.L, tn], DType.Float32, dev);
         using var partV = Tensor.Empty([s.B, s.H, s.L, tn], DType.Float32, dev);
+        using var partRow = Tensor.Empty([s.B, s.H, s.L, tq], DType.Float32, dev);
+        using var partCol = Tensor.Empty([s.B, s.H, s.L, tq], DType.Float32, dev);
         using var partDa = Tensor.Empty([s.B * nc, s.H], DType.Float64, dev);
         using var partDd = Tensor.Empty([s.B * nc, s.H], DType.Float64, dev);
         bool direct = s.H == s.G;
@@ -248,8 +250,12 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(dY));
         AddStrided(ref k, x, 3);
         k.Add(Ptr(w.Cs));
+        k.Add(Ptr(dt));
+        k.Add(Ptr(w.Cb));
         k.Add(Ptr(dmd));
-        AddDims(ref k, s.B, s.L, s.H, s.P, q, nc, mm);
+        k.Add(Ptr(partRow));
+        k.Add(Ptr(partCol));
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, q, nc, mm);
         Launch(Function("ssm.cu", "ssd_bwd_dm_f32"), Grid(w.Bhc * tq * tq), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
@@ -298,9 +304,10 @@ public sealed unsafe partial class CudaKernels
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dt));
         k.Add(Ptr(a));
-        k.Add(Ptr(w.Cb));
         k.Add(Ptr(w.Cs));
         k.Add(Ptr(dmd));
+        k.Add(Ptr(partRow));
+        k.Add(Ptr(partCol));
         k.Add(Ptr(partI));
         k.Add(Ptr(partV));
         k.Add(Ptr(rpart));

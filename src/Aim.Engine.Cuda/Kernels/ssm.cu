@@ -769,28 +769,63 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     if (dinit) t2_store_rows(run, p0, P, n0, N, [&](int p) { return dinit + (bh * P + p) * N; });
 }
 
-// dmd (B, H, nc, Q, Q): block per (b, h, chunk, l-tile, s-tile), as above.
+// dmd (B, H, nc, Q, Q): block per (b, h, chunk, l-tile, s-tile), as above; and, for ssd_bwd_scalars, the tile's
+// parts of rowT and colT: part_row (B, H, L, tq)[l, s-tile] = Σ_s dMd[l,s]·CB[l,s]·dt[s] and part_col (B, H, L,
+// tq)[s, l-tile] = Σ_l dMd[l,s]·CB[l,s] over the tile (tiles above the diagonal are not run: their parts are not
+// written and not read). (ssd_bwd_scalars read dMd and CB again for these, a thread per row walking its row and its
+// column serially: 105 µs a call at AiM-B's batch 32.)
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dm_f32(
-    const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* cs, float* dmd,
-    int B, int L, int H, int P, int Q, int nc, int mm)
+    const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* cs, const float* dt, const float* cb,
+    float* dmd, float* part_row, float* part_col, int B, int L, int H, int G, int P, int Q, int nc, int mm)
 {
     AIM_PDL_PROLOGUE();
-    int tiles = (Q + SSD_TM - 1) / SSD_TM;
-    const ChunkTile tile = chunk_tile(tiles, tiles, H, H, L, Q, nc);
-    const int b = tile.b, h = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
+    const int tq = (Q + SSD_TM - 1) / SSD_TM;
+    const ChunkTile tile = chunk_tile(tq, tq, H, G, L, Q, nc);
+    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
     if (tile.jt > tile.it || l0 >= qlen) return;
     const i64 bh = tile.bh;
     __shared__ T2Smem sm;
-    __shared__ float vec[SSD_VEC];
+    __shared__ float vec[2][SSD_VEC];
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
     const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-    const ChunkVec csv = chunk_vec(vec, cs + bh * L + t0, 1, qlen);
+    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
     const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{x0 + (i64)s0 * sxl, sxl, qlen - s0, P};
     tile_gemm<true, true, true, false>(acc, opa, opb, P, sm, mm, TileNoFix());
-    __syncthreads();   // the staged cs (tile_gemm's own barriers already do this for P > 0)
+    __syncthreads();   // the staged vectors (tile_gemm's own barriers already do this for P > 0); sm is free from here
     float* out = dmd + (bh * nc + c) * Q * Q;
-    t2_store<true>(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = s <= l ? v * expf(csv(l) - csv(s)) : 0.0f; });
+    const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    float colsum[4] = {};
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        const int l = l0 + 4 * ty + i;
+        float rowsum = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            const int s = s0 + t2_col<true>(tx, j);
+            if (l >= qlen || s >= qlen) continue;
+            const float v = s <= l ? acc[i][j] * expf(csv(l) - csv(s)) : 0.0f;
+            out[(i64)l * Q + s] = v;
+            const float pr = v * cb0[(i64)l * Q + s];
+            rowsum = fmaf(pr, dtv(s), rowsum);
+            colsum[j] += pr;
+        }
+        rowsum = half_warp_sum(rowsum);
+        if (tx == 0 && l < qlen) part_row[(bh * L + t0 + l) * tq + tile.jt] = rowsum;
+    }
+    float* red = reinterpret_cast<float*>(&sm);     // 16 row groups × 64 columns, added in row-group order
+#pragma unroll
+    for (int j = 0; j < 4; j++) red[ty * SSD_TN + t2_col<true>(tx, j)] = colsum[j];
+    __syncthreads();
+    if (threadIdx.x < SSD_TN && s0 + (int)threadIdx.x < qlen)
+    {
+        float v = 0.0f;
+        for (int k = 0; k < SSD_THREADS / 16; k++) v += red[k * SSD_TN + threadIdx.x];
+        part_col[(bh * L + t0 + s0 + threadIdx.x) * tq + tile.it] = v;
+    }
 }
 
 // dX (B, L, H, P): block per (b, h, chunk, s-tile, p-tile); has_g as above. The state term first (its row factor
@@ -913,8 +948,8 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
 // dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above.
 #define SSD_SCALAR_THREADS 128
 extern "C" __global__ void __launch_bounds__(SSD_SCALAR_THREADS) ssd_bwd_scalars_f32(
-    const float* dt, const float* a, const float* cb, const float* cs, const float* dmd, const float* part_i,
-    const float* part_v, const double* rpart, float* ddt, double* part_da, double* part_dd,
+    const float* dt, const float* a, const float* cs, const float* dmd, const float* part_row, const float* part_col,
+    const float* part_i, const float* part_v, const double* rpart, float* ddt, double* part_da, double* part_dd,
     int B, int L, int H, int G, int N, int Q, int nc, int rtiles)
 {
     AIM_PDL_PROLOGUE();
@@ -922,18 +957,19 @@ extern "C" __global__ void __launch_bounds__(SSD_SCALAR_THREADS) ssd_bwd_scalars
     double* dcs = sh;
     double* red = sh + Q;
     const ChunkTile tile = chunk_tile(1, 1, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen;
-    const int tn = (N + SSD_TN - 1) / SSD_TN;
+    const int b = tile.b, h = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen;
+    const int tn = (N + SSD_TN - 1) / SSD_TN, tq = (Q + SSD_TM - 1) / SSD_TM;
     const i64 bh = tile.bh;
     const float* dt0 = dt + ((i64)b * L + t0) * H + h;
-    const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
     const float* dm0 = dmd + (bh * nc + c) * Q * Q;
     double vdt = 0, diag = 0;
     for (int l = threadIdx.x; l < qlen; l += SSD_SCALAR_THREADS)
     {
+        // colT[l]: the parts of the l-tiles at or below l's tile; rowT[l]: of the s-tiles at or left of it (ssd_bwd_dm).
         double col = 0, row = 0;
-        for (int k = l; k < qlen; k++) col += (double)dm0[(i64)k * Q + l] * cb0[(i64)k * Q + l];
-        for (int s = 0; s <= l; s++) row += (double)dm0[(i64)l * Q + s] * cb0[(i64)l * Q + s] * dt0[(i64)s * H];
+        const i64 pr = (bh * L + t0 + l) * tq;
+        for (int t = l / SSD_TM; t < tq; t++) col += part_col[pr + t];
+        for (int t = 0; t <= l / SSD_TM; t++) row += part_row[pr + t];
         double iv = 0, vv = 0;
         for (int j = 0; j < tn; j++)
         {
