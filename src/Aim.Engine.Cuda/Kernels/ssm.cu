@@ -776,6 +776,15 @@ __device__ __forceinline__ void t2_add_rows(float (&sum)[4][4], const float (&ac
     }
 }
 
+// v, hidden from the optimizer (an empty asm): what a loop body builds from it is not hoisted out of the loop, where it
+// would hold registers across the loop's tile products (the head loops below rebuild their group's B / C addresses
+// from opaque(b) per head: a few integer operations instead of spills).
+__device__ __forceinline__ i64 opaque(i64 v)
+{
+    asm volatile("" : "+l"(v));
+    return v;
+}
+
 // dC (B, L, G, N), or with splits > 1 split partials (splits, B, L, G, N), and part_i (B, H, L, tn): block per
 // (b, g, chunk, head split, l-tile, n-tile), has_state as above. Per head of the split, in order: the state term
 // exp(cs[l])·Σ_p dY[l,p]·S_in[p,n] in its own tile (its row dots with C are the head's i), added to the running sum;
@@ -793,14 +802,11 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     if (l0 >= qlen) return;
     __shared__ T2Smem sm;
     float sum[4][4] = {};
-    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    const int kmax = min(qlen, l0 + SSD_TM);
     for (int h = tile.h0; h < tile.h1; h++)
     {
-        const i64 bh = (i64)b * H + h;
+        const i64 ob = opaque(b), bh = ob * H + h;
         const float* cs0 = cs + bh * L + t0;
-        const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
+        const float* gy0 = gy + ((ob * L + t0) * H + h) * P;
         {
             float acc[4][4] = {};
             if (c > 0 || has_state)
@@ -810,11 +816,14 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
                 tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
                 t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(cs0[l]) : 0.0f; });
             }
+            const float* c0 = cm + ob * scb + (i64)g * scg + (i64)t0 * scl;
             tile_row_dots(acc, c0, scl, l0, qlen, n0, N, part_i + (bh * L + t0) * tn, tn, nj);
             t2_add_rows(sum, acc, l0, [](int) { return 1.0f; });
         }
-        const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+        const float* b0 = bm + ob * sbb + (i64)g * sbg + (i64)t0 * sbl;
+        const float* dt0 = dt + (ob * L + t0) * H + h;
         const float* dm0 = dmd + (bh * nc + c) * Q * Q;
+        const int kmax = min(qlen, l0 + SSD_TM);
         const TileOp opa{dm0 + (i64)l0 * Q, Q, qlen - l0, kmax}, opb{b0 + n0, sbl, N - n0, kmax};
         tile_gemm<true, false, false, true>(sum, opa, opb, kmax, sm, mm, [&](int m, int s, float v) {
             int l = l0 + m;
@@ -842,29 +851,29 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     if (s0 >= qlen) return;
     __shared__ T2Smem sm;
     float sum[4][4] = {};
-    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    const int kc = qlen - s0;
     for (int h = tile.h0; h < tile.h1; h++)
     {
-        const i64 bh = (i64)b * H + h;
+        const i64 ob = opaque(b), bh = ob * H + h;
         const float* cs0 = cs + bh * L + t0;
-        const float* dt0 = dt + ((i64)b * L + t0) * H + h;
+        const float* dt0 = dt + (ob * L + t0) * H + h;
         {
             float acc[4][4] = {};
             if (c < nc - 1 || has_final)
             {
-                const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
+                const float* x0 = x + ob * sxb + (i64)h * sxh + (i64)t0 * sxl;
                 const float* g0 = gst + (bh * nc + c) * P * N;
                 const TileOp opa{x0 + (i64)s0 * sxl, sxl, qlen - s0, P}, opb{g0 + n0, N, N - n0, P};
                 tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
                 const float cslast = cs0[qlen - 1];
                 t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? expf(cslast - cs0[s]) : 0.0f; });
             }
+            const float* b0 = bm + ob * sbb + (i64)g * sbg + (i64)t0 * sbl;
             tile_row_dots(acc, b0, sbl, s0, qlen, n0, N, part_v + (bh * L + t0) * tn, tn, nj);
             t2_add_rows(sum, acc, s0, [&](int s) { return s < qlen ? dt0[(i64)s * H] : 0.0f; });
         }
+        const float* c0 = cm + ob * scb + (i64)g * scg + (i64)t0 * scl;
         const float* dm0 = dmd + (bh * nc + c) * Q * Q;
+        const int kc = qlen - s0;
         const TileOp opa{dm0 + (i64)s0 * Q + s0, Q, kc, kc}, opb{c0 + (i64)s0 * scl + n0, scl, N - n0, kc};
         tile_gemm<false, false, false, true>(sum, opa, opb, kc, sm, mm, [&](int m, int, float v) {
             return s0 + m < qlen ? v * dt0[(i64)(s0 + m) * H] : v;
