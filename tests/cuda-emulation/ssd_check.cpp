@@ -8,6 +8,9 @@
 // with FMA and 3xTF32 as in training ("saved"): the forward at the backward's chunk (64) keeps its chunk states
 // (compared with the reference's S_in), and the chunked backward reads them instead of running ssd_chunk_state and
 // ssd_state_pass (CudaKernels.SsdScan.cs with chunkStates); the states must come out of the backward unchanged.
+// ssd_bwd_dc / ssd_bwd_db walk the heads of a head split (the host's rule, SsdHeadSplits, mirrored as head_splits);
+// where a group has several heads the FMA engine also runs at forced splits 1 (one block over all of a group's heads)
+// and 3 (uneven where H/G is not a multiple of 3), so dB, dC must not depend on the split beyond rounding.
 // Workspaces and outputs start as NaN so a value that a kernel forgets to write shows up.
 // Usage: ssd_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
 #include "cuda_emu.hpp"
