@@ -29,8 +29,9 @@ internal static class SsdEmit
     private sealed record Case(string Name, int B, int L, int H, int G, int P, int N, int Chunk, bool D, bool Init, bool DFinal, bool Backward);
 
     // Odd sizes, several chunk remainders (L = 1, 7, 257 with chunk 64; chunk 4 over L = 7), G = 1 and 2 with H = 4,
-    // several 64-wide tiles in P, N and the chunk (the serial backward, P ≤ 64 and N ≤ 128, skips those), and AiM's
-    // head shape.
+    // several 64-wide tiles in P, N and the chunk (the serial backward, P ≤ 64 and N ≤ 128, skips those), AiM's head
+    // shape, and for the head loop of ssd_bwd_dc / ssd_bwd_db one head a group (H = G = 3), 3 heads a group over 2
+    // groups and 8 heads in one group.
     private static Case[] Cases =>
     [
         new("l1_p3_n5_g2", 1, 1, 4, 2, 3, 5, 64, true, true, true, true),
@@ -42,6 +43,9 @@ internal static class SsdEmit
         new("l100_p70_n20_g2", 1, 100, 4, 2, 70, 20, 64, true, true, false, true),
         new("l130_p65_n130_g1", 1, 130, 2, 1, 65, 130, 64, true, true, true, true),
         new("aim_l256_h4_p64_n128", 1, 256, 4, 1, 64, 128, 64, true, false, false, true),
+        new("l70_p16_n24_h3_g3", 2, 70, 3, 3, 16, 24, 64, true, true, true, true),
+        new("l90_p20_n72_h6_g2", 1, 90, 6, 2, 20, 72, 64, true, true, true, true),
+        new("l64_p8_n8_h8_g1", 1, 64, 8, 1, 8, 8, 64, false, true, true, true),
     ];
 
     /// <summary>Writes every case under <paramref name="dir"/>; returns the process exit code.</summary>

@@ -8,6 +8,9 @@
 // with FMA and 3xTF32 as in training ("saved"): the forward at the backward's chunk (64) keeps its chunk states
 // (compared with the reference's S_in), and the chunked backward reads them instead of running ssd_chunk_states
 // (CudaKernels.SsdScan.cs with chunkStates); the states must come out of the backward unchanged.
+// ssd_bwd_dc / ssd_bwd_db walk the heads of a head split (the host's rule, SsdHeadSplits, mirrored as head_splits);
+// where a group has several heads the FMA engine also runs at forced splits 1 (one block over all of a group's heads)
+// and 3 (uneven where H/G is not a multiple of 3), so dB, dC must not depend on the split beyond rounding.
 // Workspaces and outputs start as NaN so a value that a kernel forgets to write shows up.
 // Usage: ssd_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
 #include "cuda_emu.hpp"
@@ -24,6 +27,16 @@ namespace
 {
 constexpr int SsdTile = 64, SsdThreads = 256, SsdScalarThreads = 128, SsdBwdChunk = 64; // CudaKernels.SsdScan.cs
 constexpr int SsdBwdThreads = 256, SsdBwdMaxP = 64, SsdBwdMaxN = 128;                      // the serial backward
+constexpr int SsdMaxHeadsPerBlock = 6;                                                      // CudaKernels.SsdScan.cs
+constexpr long long SsdHeadSplitTargetBlocks = 132 * 3;
+
+// CudaKernels.SsdScan.cs SsdHeadSplits: the head splits of ssd_bwd_dc / ssd_bwd_db.
+int head_splits(long long tileBlocks, int headsPerGroup)
+{
+    int splits = std::max(1, (headsPerGroup + SsdMaxHeadsPerBlock - 1) / SsdMaxHeadsPerBlock);
+    while (splits < headsPerGroup && tileBlocks * splits < SsdHeadSplitTargetBlocks) splits++;
+    return splits;
+}
 // NMSE vs the float64 reference: FMA and 3xTF32 are float32-grade (BwdTol: OpCases SsdScanBackward); one TF32
 // product rounds each operand to 11 significant bits (CudaSsdChecks.cs uses the same 1e-5).
 constexpr double FwdTol = 1e-10, BwdTol = 1e-9, Tf32Tol = 1e-5;
@@ -109,8 +122,9 @@ void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vect
 }
 
 // mm: the matrix engine (SSD_MM_*); serial: the serial backward instead of the chunked one; saved: the forward runs
-// at the backward's chunk and hands its chunk states to the chunked backward.
-bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool serial, bool saved = false)
+// at the backward's chunk and hands its chunk states to the chunked backward; splits: the head splits of ssd_bwd_dc /
+// ssd_bwd_db (0: the host's rule, head_splits).
+bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool serial, bool saved = false, int splits = 0)
 {
     const std::string at = dir + "/" + s.name + "/";
     const int B = s.B, L = s.L, H = s.H, G = s.G, P = s.P, N = s.N;
@@ -161,14 +175,14 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
     {
         auto dx = nan_buffer(nx), ddt = nan_buffer((size_t)B * L * H), da = nan_buffer(H), db = nan_buffer(nbc), dc = nan_buffer(nbc);
         auto dd = nan_buffer(H), dinit = nan_buffer(ns);
-        bool direct = H == G;
-        auto dbh = nan_buffer(direct ? 0 : (size_t)B * std::max(L, 1) * H * N), dch = nan_buffer(direct ? 0 : (size_t)B * std::max(L, 1) * H * N);
-        float* dbOut = direct ? db.data() : dbh.data();
-        float* dcOut = direct ? dc.data() : dch.data();
         std::vector<double> partDa, partDd;
         int partRows;
         if (serial || B == 0 || L == 0 || P == 0 || N == 0)
         {
+            bool direct = H == G;
+            auto dbh = nan_buffer(direct ? 0 : (size_t)B * std::max(L, 1) * H * N), dch = nan_buffer(direct ? 0 : (size_t)B * std::max(L, 1) * H * N);
+            float* dbOut = direct ? db.data() : dbh.data();
+            float* dcOut = direct ? dc.data() : dch.data();
             if (P > SsdBwdMaxP || N > SsdBwdMaxN) { std::fprintf(stderr, "%s: serial backward needs P <= 64, N <= 128\n", s.name.c_str()); std::exit(2); }
             partRows = B;
             partDa.assign((size_t)std::max(B, 1) * H, std::numeric_limits<double>::quiet_NaN());
@@ -178,11 +192,20 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
                             X.ptr, X.s0, X.s1, X.s2, dt.data(), a.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2,
                             dp, ip, dy.data(), fp, dx.data(), ddt.data(), dbOut, dcOut, partDa.data(), partDd.data(), dinit.data(),
                             B, L, H, G, P, N);
+            if (!direct)   // the per-head parts (B, L, H, N): H/G parts a group, N apart
+                launch_elementwise((long long)B * L * G * N, ssd_bwd_part_sum_f32, dbh.data(), dch.data(), db.data(), dc.data(),
+                                   (long long)B * L, G, N, H / G, (long long)N, (long long)H * N, (long long)(H / G) * N);
         }
         else
         {
             ChunkWork k(s, SsdBwdChunk);
             int q = k.q, nc = k.nc, tq = tiles(q), tp = tiles(P), tn = tiles(N);
+            long long tileBlocks = (long long)B * G * nc * tq * tn;
+            if (splits == 0) splits = head_splits(tileBlocks, H / G);
+            const size_t nb = (size_t)B * L * G * N;
+            auto dbp = nan_buffer(splits == 1 ? 0 : splits * nb), dcp = nan_buffer(splits == 1 ? 0 : splits * nb);
+            float* dbOut = splits == 1 ? db.data() : dbp.data();
+            float* dcOut = splits == 1 ? dc.data() : dcp.data();
             auto fin = nan_buffer(ns);
             if (saved) k.st.swap(savedStates);   // the forward's states: ssd_chunk_states skipped
             chunk_states(s, k, X, dt, a, Bm, Cm, ip, saved ? nullptr : fin.data(), mm);
@@ -202,23 +225,24 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             emu::launch(dim3((unsigned)(k.bhc * tq * tp)), dim3(SsdThreads), 0, ssd_bwd_dx_f32,
                         dy.data(), X.ptr, X.s0, X.s1, X.s2, dt.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, dp, k.cb.data(), k.cs.data(), k.w.data(),
                         gst.data(), s.hasDFinal ? 1 : 0, dx.data(), B, L, H, G, P, N, q, nc, mm);
-            emu::launch(dim3((unsigned)(k.bhc * tq * tn)), dim3(SsdThreads), 0, ssd_bwd_dc_f32,
+            emu::launch(dim3((unsigned)(tileBlocks * splits)), dim3(SsdThreads), 0, ssd_bwd_dc_f32,
                         dy.data(), dt.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), k.st.data(),
-                        s.hasInit ? 1 : 0, dmd.data(), dcOut, partI.data(), B, L, H, G, P, N, q, nc, mm);
-            emu::launch(dim3((unsigned)(k.bhc * tq * tn)), dim3(SsdThreads), 0, ssd_bwd_db_f32,
+                        s.hasInit ? 1 : 0, dmd.data(), dcOut, partI.data(), B, L, H, G, P, N, q, nc, splits, mm);
+            emu::launch(dim3((unsigned)(tileBlocks * splits)), dim3(SsdThreads), 0, ssd_bwd_db_f32,
                         X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.cs.data(), gst.data(),
-                        s.hasDFinal ? 1 : 0, dmd.data(), dbOut, partV.data(), B, L, H, G, P, N, q, nc, mm);
+                        s.hasDFinal ? 1 : 0, dmd.data(), dbOut, partV.data(), B, L, H, G, P, N, q, nc, splits, mm);
             emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads / 32) * sizeof(double), ssd_bwd_scalars_f32,
                         dt.data(), a.data(), k.cs.data(), dmd.data(), partRow.data(), partCol.data(), partI.data(), partV.data(), rpart.data(), ddt.data(),
                         partDa.data(), partDd.data(), B, L, H, G, N, q, nc, tp * tn);
+            if (splits > 1)   // the split partials (splits, B, L, G, N), added in split order
+                launch_elementwise((long long)nb, ssd_bwd_part_sum_f32, dbp.data(), dcp.data(), db.data(), dc.data(),
+                                   (long long)B * L, G, N, splits, (long long)nb, (long long)G * N, (long long)N);
             if (saved)
             {
                 bool same = k.st.size() == savedCopy.size() && std::memcmp(k.st.data(), savedCopy.data(), savedCopy.size() * sizeof(float)) == 0;
                 results.push_back({"S_kept", 0, 0, 0, same});   // the backward only reads the saved states
             }
         }
-        if (!direct)
-            launch_elementwise((long long)B * L * G * N, ssd_bwd_group_sum_f32, dbh.data(), dch.data(), db.data(), dc.data(), B, L, H, G, N);
         emu::launch(dim3((unsigned)H), dim3(32), 0, ssd_bwd_head_sum_f32, partDa.data(), partDd.data(), da.data(), dd.data(), partRows, H);   // a warp per head
         results.push_back(compare("dx", dx.data(), read_file<double>(at + "dx.f64", nx), bwdTol));
         results.push_back(compare("ddt", ddt.data(), read_file<double>(at + "ddt.f64", (size_t)B * L * H), bwdTol));
@@ -241,8 +265,11 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
         std::snprintf(buf, sizeof buf, "    %-6s nmse %.2e  max|err| %.2e  (tol %.0e)%s\n", r.output.c_str(), r.nmse, r.maxAbs, r.tol, r.ok ? "" : "  FAIL");
         detail << buf;
     }
-    const char* engine = serial ? "serial" : saved ? (mm == SSD_MM_FMA ? "fma-saved" : "3xtf32-saved") : mm == SSD_MM_FMA ? "fma" : mm == SSD_MM_TF32 ? "tf32" : "3xtf32";
-    std::printf("%-28s %-6s %-12s | %s | worst nmse %.2e | %.1f s\n", s.name.c_str(), view ? "view" : "contig", engine, ok ? "pass" : "FAIL", worst, secs);
+    const char* engineName = serial ? "serial" : saved ? (mm == SSD_MM_FMA ? "fma-saved" : "3xtf32-saved") : mm == SSD_MM_FMA ? "fma" : mm == SSD_MM_TF32 ? "tf32" : "3xtf32";
+    char engine[48];
+    if (serial || !s.hasBackward) std::snprintf(engine, sizeof engine, "%s", engineName);
+    else std::snprintf(engine, sizeof engine, "%s/s%d", engineName, splits);
+    std::printf("%-28s %-6s %-16s | %s | worst nmse %.2e | %.1f s\n", s.name.c_str(), view ? "view" : "contig", engine, ok ? "pass" : "FAIL", worst, secs);
     std::fputs(detail.str().c_str(), stdout);
     std::fflush(stdout);
     return ok;
@@ -274,6 +301,11 @@ int main(int argc, char** argv)
         // Training: the forward's chunk states handed to the chunked backward.
         if (s.hasBackward)
             for (int mm : {SSD_MM_FMA, SSD_MM_3XTF32}) (run_case(dir, s, false, mm, false, true) ? pass : fail)++;
+        // dB, dC at head splits other than the rule's (one block walking every head of its group, and an uneven split).
+        const int hpg = s.H / s.G;
+        if (s.hasBackward && hpg > 1)
+            for (int sp : {1, std::min(3, hpg)})
+                (run_case(dir, s, false, SSD_MM_FMA, false, false, sp) ? pass : fail)++;
     }
     const auto& st = emu::stats();
     std::printf("ssd_check: %d pass, %d fail (forward tol %.0e, backward tol %.0e NMSE vs float64); emulated %llu blocks, %llu threads, %llu block barriers, %llu warp barriers\n",

@@ -26,6 +26,9 @@ public enum SsdMatrixMath
 public sealed unsafe partial class CudaKernels
 {
     private const int SsdTile = 64;           // SSD_TM / SSD_TN in ssm.cu
+
+    /// <summary>The longest chunk the SSD kernels run (SSD_VEC in ssm.cu: a chunk's cs and dt are staged in shared memory).</summary>
+    public const int SsdMaxChunk = 256;
     private const int SsdThreads = 256;       // SSD_THREADS
     private const int SsdScalarThreads = 128; // SSD_SCALAR_THREADS
     private const int SsdBwdThreads = 256;    // BWD_THREADS (serial backward)
@@ -67,7 +70,12 @@ public sealed unsafe partial class CudaKernels
         F32(op, x);
         Out(op, "y", y, s.B, s.L, s.H, s.P);
         Out(op, "finalState", finalState, s.B, s.H, s.P, s.N);
-        if (chunkStates is not null) SsmChecks.ChunkStates(op, s, x, chunkStates, chunkSize);
+        if (chunkStates is not null)
+        {
+            SsmChecks.ChunkStates(op, s, x, chunkStates, chunkSize);
+            if (ChunkWork.StatesChunk(s.L, chunkSize) != ChunkWork.EffectiveChunk(s.L, chunkSize))
+                throw new NotSupportedException($"{op}: the CUDA scan runs chunks of at most {SsdMaxChunk} steps, so it cannot keep chunk states for chunkSize={chunkSize} at L={s.L}");
+        }
         if (s.B == 0 || s.H == 0 || s.P == 0 || s.N == 0) return;
         // The state pass leaves S_in[c] in the workspace's states: with chunkStates they are written there directly.
         using var w = new ChunkWork(s, chunkSize, x.Device, chunkStates);
@@ -140,8 +148,14 @@ public sealed unsafe partial class CudaKernels
 
         private readonly bool _ownsStates;
 
-        /// <summary>The chunk length the kernels run at for a sequence of <paramref name="l"/> steps: chunkSize, at most L, at least 1.</summary>
-        public static int EffectiveChunk(int l, int chunkSize) => Math.Max(1, Math.Min(chunkSize, l));
+        /// <summary>
+        /// The chunk length the kernels run at for a sequence of <paramref name="l"/> steps: chunkSize, at most L and at
+        /// most <see cref="SsdMaxChunk"/>, at least 1 (any chunk gives the same results up to rounding).
+        /// </summary>
+        public static int EffectiveChunk(int l, int chunkSize) => Math.Max(1, Math.Min(Math.Min(chunkSize, l), SsdMaxChunk));
+
+        /// <summary>The chunk length chunk states made at <paramref name="chunkSize"/> have: chunkSize, at most L, at least 1.</summary>
+        public static int StatesChunk(int l, int chunkSize) => Math.Max(1, Math.Min(chunkSize, l));
 
         public int Q { get; }
         public int Chunks { get; }
@@ -212,7 +226,7 @@ public sealed unsafe partial class CudaKernels
         var dev = x.Device;
         int mm = SsdMatrixMode;
         bool useSaved = savedStates is not null
-            && ChunkWork.EffectiveChunk(s.L, savedChunk) == ChunkWork.EffectiveChunk(s.L, SsdBackwardChunk);
+            && ChunkWork.StatesChunk(s.L, savedChunk) == ChunkWork.EffectiveChunk(s.L, SsdBackwardChunk);
         using var w = new ChunkWork(s, SsdBackwardChunk, dev, useSaved ? savedStates : null);
         int q = w.Q, nc = w.Chunks, tq = Tiles(q), tp = Tiles(s.P), tn = Tiles(s.N);
         if (useSaved)
@@ -229,9 +243,12 @@ public sealed unsafe partial class CudaKernels
         using var partCol = Tensor.Empty([s.B, s.H, s.L, tq], DType.Float32, dev);
         using var partDa = Tensor.Empty([s.B * nc, s.H], DType.Float64, dev);
         using var partDd = Tensor.Empty([s.B * nc, s.H], DType.Float64, dev);
-        bool direct = s.H == s.G;
-        using var dbh = direct ? null : Tensor.Empty([s.B, s.L, s.H, s.N], DType.Float32, dev);
-        using var dch = direct ? null : Tensor.Empty([s.B, s.L, s.H, s.N], DType.Float32, dev);
+        // dB, dC: blocks of ssd_bwd_dc / ssd_bwd_db walk the heads of one split of a group; with one split they write dB,
+        // dC directly, else per-split partials that ssd_bwd_part_sum adds.
+        long tileBlocks = (long)s.B * s.G * nc * tq * tn;
+        int splits = SsdHeadSplits(tileBlocks, s.H / s.G);
+        using var dbp = splits == 1 ? null : Tensor.Empty([splits, s.B, s.L, s.G, s.N], DType.Float32, dev);
+        using var dcp = splits == 1 ? null : Tensor.Empty([splits, s.B, s.L, s.G, s.N], DType.Float32, dev);
         int hasState = initialState is null ? 0 : 1, hasFinal = dFinalState is null ? 0 : 1;
 
         var k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
@@ -282,10 +299,10 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(w.States));
         k.Add(hasState);
         k.Add(Ptr(dmd));
-        k.Add(Ptr(dch ?? dC));
+        k.Add(Ptr(dcp ?? dC));
         k.Add(Ptr(partI));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
-        Launch(Function("ssm.cu", "ssd_bwd_dc_f32"), Grid(w.Bhc * tq * tn), SsdThreads, 0, k);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, splits, mm);
+        Launch(Function("ssm.cu", "ssd_bwd_dc_f32"), Grid(tileBlocks * splits), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         AddStrided(ref k, x, 3);
@@ -296,10 +313,10 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(gst));
         k.Add(hasFinal);
         k.Add(Ptr(dmd));
-        k.Add(Ptr(dbh ?? dB));
+        k.Add(Ptr(dbp ?? dB));
         k.Add(Ptr(partV));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
-        Launch(Function("ssm.cu", "ssd_bwd_db_f32"), Grid(w.Bhc * tq * tn), SsdThreads, 0, k);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, splits, mm);
+        Launch(Function("ssm.cu", "ssd_bwd_db_f32"), Grid(tileBlocks * splits), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dt));
@@ -317,7 +334,37 @@ public sealed unsafe partial class CudaKernels
         AddDims(ref k, s.B, s.L, s.H, s.G, s.N, q, nc, tp * tn);
         Launch(Function("ssm.cu", "ssd_bwd_scalars_f32"), Grid(w.Bhc), SsdScalarThreads, (uint)((q + 2 * SsdScalarThreads / 32) * sizeof(double)), k);
 
-        GroupAndHeadSums(dbh, dch, dB, dC, partDa, partDd, dA, dD, s, s.B * nc);
+        // The split partials (splits, B, L, G, N), added in split order.
+        if (dbp is not null && dcp is not null)
+            PartSums(dbp, dcp, dB, dC, s, splits, (long)s.B * s.L * s.G * s.N, (long)s.G * s.N, s.N);
+        HeadSums(partDa, partDd, dA, dD, s, s.B * nc);
+    }
+
+    /// <summary>
+    /// Heads a block of ssd_bwd_dc / ssd_bwd_db walks at most (the first bound of <see cref="SsdHeadSplits"/>): enough to
+    /// keep the per-split partials of dB, dC small (AiM-B: 24 heads a group, 4 splits), few enough for a short block.
+    /// </summary>
+    private const int SsdMaxHeadsPerBlock = 6;
+
+    /// <summary>
+    /// The blocks the head splits aim for: the H200's 132 multiprocessors × 3 resident blocks of the tile kernels. A
+    /// constant, not the device's count, so that the split count, and with it the rounding order of dB and dC, depends
+    /// on the shape alone.
+    /// </summary>
+    private const long SsdHeadSplitTargetBlocks = 132 * 3;
+
+    /// <summary>
+    /// The head splits of ssd_bwd_dc / ssd_bwd_db for <paramref name="tileBlocks"/> (B·G·nc·row tiles·n-tiles) and
+    /// <paramref name="headsPerGroup"/> (H/G) heads a group: the fewest splits with at most
+    /// <see cref="SsdMaxHeadsPerBlock"/> heads each, then more (up to one head a split) while the grid has fewer than
+    /// <see cref="SsdHeadSplitTargetBlocks"/> blocks. Split k takes heads k·hpg/splits .. (k+1)·hpg/splits - 1 of its
+    /// group. AiM-B at batch 32 (256 tile blocks, 24 heads): 4 splits of 6, 1024 blocks; one head a group: 1 (no sum).
+    /// </summary>
+    internal static int SsdHeadSplits(long tileBlocks, int headsPerGroup)
+    {
+        int splits = Math.Max(1, (headsPerGroup + SsdMaxHeadsPerBlock - 1) / SsdMaxHeadsPerBlock);
+        while (splits < headsPerGroup && tileBlocks * splits < SsdHeadSplitTargetBlocks) splits++;
+        return splits;
     }
 
     /// <summary>The serial backward: one block per (batch, head) walking the sequence (P ≤ 64, N ≤ 128).</summary>
@@ -360,23 +407,34 @@ public sealed unsafe partial class CudaKernels
             Fill(0, partDa);
             Fill(0, partDd);
         }
-        GroupAndHeadSums(dbh, dch, dB, dC, partDa, partDd, dA, dD, s, s.B);
+        // The per-head parts (B, L, H, N): H/G parts a group, N apart.
+        if (dbh is not null && dch is not null)
+            PartSums(dbh, dch, dB, dC, s, s.H / s.G, s.N, (long)s.H * s.N, (long)(s.H / s.G) * s.N);
+        HeadSums(partDa, partDd, dA, dD, s, s.B);
     }
 
-    /// <summary>dB, dC = per-head parts summed over each group's heads (unless written directly); dA, dD = the partial rows summed.</summary>
-    private void GroupAndHeadSums(Tensor? dbh, Tensor? dch, Tensor dB, Tensor dC, Tensor partDa, Tensor partDd, Tensor dA, Tensor? dD,
-        SsmChecks.ScanDims s, int partRows)
+    /// <summary>
+    /// dB, dC (B, L, G, N) = Σ_k of the parts pb, pc at element k·sk + (b·L + l)·sr + g·sg + n, k ascending
+    /// (ssd_bwd_part_sum).
+    /// </summary>
+    private void PartSums(Tensor pb, Tensor pc, Tensor dB, Tensor dC, SsmChecks.ScanDims s, int parts, long sk, long sr, long sg)
     {
-        if (dbh is not null && dch is not null)
-        {
-            var g = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
-            g.Add(Ptr(dbh));
-            g.Add(Ptr(dch));
-            g.Add(Ptr(dB));
-            g.Add(Ptr(dC));
-            AddDims(ref g, s.B, s.L, s.H, s.G, s.N);
-            LaunchElementwise(Function("ssm.cu", "ssd_bwd_group_sum_f32"), (long)s.B * s.L * s.G * s.N, g);
-        }
+        var g = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
+        g.Add(Ptr(pb));
+        g.Add(Ptr(pc));
+        g.Add(Ptr(dB));
+        g.Add(Ptr(dC));
+        g.Add((long)s.B * s.L);
+        AddDims(ref g, s.G, s.N, parts);
+        g.Add(sk);
+        g.Add(sr);
+        g.Add(sg);
+        LaunchElementwise(Function("ssm.cu", "ssd_bwd_part_sum_f32"), (long)s.B * s.L * s.G * s.N, g);
+    }
+
+    /// <summary>dA, dD = the partial rows (partRows × H, double) summed per head.</summary>
+    private void HeadSums(Tensor partDa, Tensor partDd, Tensor dA, Tensor? dD, SsmChecks.ScanDims s, int partRows)
+    {
         var r = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         r.Add(Ptr(partDa));
         r.Add(Ptr(partDd));

@@ -119,9 +119,15 @@ extern "C" __global__ void ssd_cumsum_f32(const float* dt, const float* a, float
 //   dcs[l]       = rowT[l] - colT[l]·dt[l] + i[l] - v[l]·dt[l] + [l = Q-1]·(Σ_s v[s]·dt[s] + r)
 //   ddt[j]       = colT[j] + v[j] + a·Σ_{l≥j} dcs[l],     da = Σ_j dt[j]·Σ_{l≥j} dcs[l]
 // Kernels: ssd_bwd_states (G per chunk walking the chunks backwards with Σ_l exp(cs)·dY ⊗ C, dInitialState, and
-// ⟨G, S_in⟩ per tile for r), ssd_bwd_dm (dMd), ssd_bwd_dx, ssd_bwd_dc (+ partial i), ssd_bwd_db (+ partial v),
-// ssd_bwd_scalars (dDt, partial dA and dD per chunk); then ssd_bwd_group_sum and ssd_bwd_head_sum below.
-// Partial sums over the 64-wide n-tiles go to (B, H, L, tn) buffers and are added in a fixed order.
+// ⟨G, S_in⟩ per tile for r), ssd_bwd_dm (dMd, and the tile parts of rowT / colT), ssd_bwd_dx, ssd_bwd_dc (+ i),
+// ssd_bwd_db (+ v), ssd_bwd_scalars (dDt, partial dA and dD per chunk); then ssd_bwd_part_sum (when dB, dC came in
+// head splits) and ssd_bwd_head_sum below. Partial sums over the 64-wide n-tiles go to (B, H, L, tn) buffers and are
+// added in a fixed order. dB and dC are sums over the heads of a group (B, C are shared by the group's H/G heads):
+// ssd_bwd_dc and ssd_bwd_db run a block per (b, g, chunk, head split, row tile, n-tile) that walks the heads of its
+// split in order, adds each head's contribution (its row factors applied) to a running tile and writes i / v per head
+// on the way; with one split the tile is dB / dC itself, else a (splits, B, L, G, N) partial that ssd_bwd_part_sum
+// adds in split order. (Until session 6 they wrote per-head (B, L, H, N) parts, 2·H/G times the output's bytes, that
+// a separate pass summed.)
 
 // Adds v over the 16 threads of this thread's row group (tid / 16): a half warp.
 __device__ __forceinline__ float half_warp_sum(float v)
@@ -584,24 +590,18 @@ __device__ __forceinline__ StateTile state_tile(int H, int G, int P, int N)
     return r;
 }
 
-// A per-step vector of the chunk (cs, dt, w), read by the FIX passes, row scales and epilogues: staged in shared
-// memory once per block when the chunk has at most SSD_VEC steps (a global load per element before: dt at a
-// 4·H-byte stride per lane, 63% of ssd_bwd_dc's L2 sectors on the H200), else read from global memory.
+// A per-step vector of the chunk (cs or dt) read by the FIX passes, row scales and epilogues, staged in shared
+// memory once per block (a global load per element before: dt at a 4·H-byte stride per lane, 63% of ssd_bwd_dc's L2
+// sectors on the H200). The host keeps chunks to at most SSD_VEC steps (CudaKernels.SsdMaxChunk); a global fallback
+// for longer chunks cost registers enough to spill in the head-walking kernels.
 #define SSD_VEC 256
-struct ChunkVec
-{
-    const float* sh;     // the staged copy, or null
-    const float* g;      // element s at g[s·stride]
-    i64 stride;
-    __device__ __forceinline__ float operator()(int s) const { return sh ? sh[s] : g[(i64)s * stride]; }
-};
 
-// Stages v[s] = g[s·stride], s < qlen, into buf (no barrier: the caller's next __syncthreads publishes it).
-__device__ __forceinline__ ChunkVec chunk_vec(float* buf, const float* g, i64 stride, int qlen)
+// buf[s] = g(s) for s < qlen (no barrier: the caller's next __syncthreads publishes it). Readers index the kernel's
+// static shared array itself (an address known at compile time: shared loads, no register for the pointer).
+template <typename FG>
+__device__ __forceinline__ void chunk_vec(float* buf, int qlen, FG g)
 {
-    if (qlen > SSD_VEC) return ChunkVec{nullptr, g, stride};
-    for (int e = threadIdx.x; e < qlen; e += SSD_THREADS) buf[e] = g[(i64)e * stride];
-    return ChunkVec{buf, g, stride};
+    for (int e = threadIdx.x; e < qlen; e += SSD_THREADS) buf[e] = g(e);
 }
 
 // acc row 4·ty + i *= f(r0 + 4·ty + i): a factor of the output row, between products or before the epilogue.
@@ -690,7 +690,10 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_ch
     __shared__ float vec[2][SSD_VEC];
     float acc[4][4] = {};
     const i64 bh = tile.bh;
-    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
+    chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+    const auto csv = [&](int s) { return vec[0][s]; };
+    chunk_vec(vec[1], qlen, [=](int l) { return dt[((i64)b * L + t0 + l) * H + h]; });
+    const auto dtv = [&](int s) { return vec[1][s]; };
     __syncthreads();
     const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
     if (c > 0 || has_state)
@@ -789,7 +792,10 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
     const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
+    chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+    const auto csv = [&](int s) { return vec[0][s]; };
+    chunk_vec(vec[1], qlen, [=](int l) { return dt[((i64)b * L + t0 + l) * H + h]; });
+    const auto dtv = [&](int s) { return vec[1][s]; };
     const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{x0 + (i64)s0 * sxl, sxl, qlen - s0, P};
     tile_gemm<true, true, true, false>(acc, opa, opb, P, sm, mm, TileNoFix());
     __syncthreads();   // the staged vectors (tile_gemm's own barriers already do this for P > 0); sm is free from here
@@ -844,7 +850,10 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     __shared__ float vec[2][SSD_VEC];
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
+    chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+    const auto csv = [&](int s) { return vec[0][s]; };
+    chunk_vec(vec[1], qlen, [=](int l) { return dt[((i64)b * L + t0 + l) * H + h]; });
+    const auto dtv = [&](int s) { return vec[1][s]; };
     __syncthreads();
     const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
     if (c < nc - 1 || has_final)
@@ -869,80 +878,164 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
     });
 }
 
-// dch (B, L, H, N) per head and part_i (B, H, L, tn): block per (b, h, chunk, l-tile, n-tile); has_state as above.
+// The block's place in a grid of (batch, group, chunk, head split, i-tile, j-tile) blocks, j fastest: as ChunkTile for
+// the group g, plus the split and its heads h0 .. h1 - 1 (split k of the group's hpg heads takes k·hpg/splits ..
+// (k+1)·hpg/splits: balanced, in order).
+struct HeadTile
+{
+    int b, g, c, t0, qlen, it, jt, i0, j0, split, h0, h1;
+};
+
+__device__ __forceinline__ HeadTile head_tile(int ti, int tj, int splits, int H, int G, int L, int Q, int nc)
+{
+    HeadTile r;
+    i64 id = blockIdx.x;
+    r.jt = (int)(id % tj); id /= tj;
+    r.it = (int)(id % ti); id /= ti;
+    r.split = (int)(id % splits); id /= splits;
+    r.c = (int)(id % nc); id /= nc;
+    r.g = (int)(id % G);
+    r.b = (int)(id / G);
+    const int hpg = H / G;
+    r.h0 = r.g * hpg + r.split * hpg / splits;
+    r.h1 = r.g * hpg + (r.split + 1) * hpg / splits;
+    r.t0 = r.c * Q;
+    r.qlen = min(Q, L - r.t0);
+    r.i0 = r.it * SSD_TM;
+    r.j0 = r.jt * SSD_TN;
+    return r;
+}
+
+// sum(4·ty + i, ·) += acc(4·ty + i, ·)·f(r0 + 4·ty + i): a head's tile, scaled by a factor of the output row, added to the
+// running sum over heads.
+template <typename FR>
+__device__ __forceinline__ void t2_add_rows(float (&sum)[4][4], const float (&acc)[4][4], int r0, FR f)
+{
+    const int ty = threadIdx.x / 16;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+    {
+        float v = f(r0 + ty * 4 + i);
+#pragma unroll
+        for (int j = 0; j < 4; j++) sum[i][j] = fmaf(acc[i][j], v, sum[i][j]);
+    }
+}
+
+// v, hidden from the optimizer (an empty asm): what a loop body builds from it is not hoisted out of the loop, where it
+// would hold registers across the loop's tile products (the head loops below rebuild their group's B / C addresses
+// from opaque(b) per head: a few integer operations instead of spills).
+__device__ __forceinline__ i64 opaque(i64 v)
+{
+    asm volatile("" : "+l"(v));
+    return v;
+}
+
+// dC (B, L, G, N), or with splits > 1 split partials (splits, B, L, G, N), and part_i (B, H, L, tn): block per
+// (b, g, chunk, head split, l-tile, n-tile), has_state as above. Per head of the split, in order: the state term
+// exp(cs[l])·Σ_p dY[l,p]·S_in[p,n] in its own tile (its row dots with C are the head's i), added to the running sum;
+// then the in-chunk term Σ_{s≤l} dMd[l,s]·dt[s]·B[s,n] straight into the sum (dt[s] and the causal mask on the staged
+// dMd slice).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dc_f32(
     const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
-    const float* cs, const float* st, int has_state, const float* dmd, float* dch, float* part_i,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+    const float* cs, const float* st, int has_state, const float* dmd, float* dc, float* part_i,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int splits, int mm)
 {
     AIM_PDL_PROLOGUE();
     const int tn = (N + SSD_TN - 1) / SSD_TN;
-    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, n0 = tile.j0, nj = tile.jt;
+    const HeadTile tile = head_tile((Q + SSD_TM - 1) / SSD_TM, tn, splits, H, G, L, Q, nc);
+    const int b = tile.b, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, n0 = tile.j0, nj = tile.jt;
     if (l0 >= qlen) return;
-    const i64 bh = tile.bh;
     __shared__ T2Smem sm;
     __shared__ float vec[2][SSD_VEC];
-    float acc[4][4] = {};
-    const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
-    __syncthreads();
-    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    if (c > 0 || has_state)
+    float sum[4][4] = {};
+    for (int h = tile.h0; h < tile.h1; h++)
     {
-        const float* s0 = st + (bh * nc + c) * P * N;
-        const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{s0 + n0, N, N - n0, P};
-        tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
-        t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(csv(l)) : 0.0f; });
+        const i64 ob = opaque(b), bh = ob * H + h;
+        const float* gy0 = gy + ((ob * L + t0) * H + h) * P;
+        // This head's cs and dt (the previous head's last reads were before tile_gemm's final barrier).
+        chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+        const auto csv = [&](int s) { return vec[0][s]; };
+        chunk_vec(vec[1], qlen, [=](int l) { return dt[(ob * L + t0 + l) * H + h]; });
+        const auto dtv = [&](int s) { return vec[1][s]; };
+        __syncthreads();
+        {
+            float acc[4][4] = {};
+            if (c > 0 || has_state)
+            {
+                const float* s0 = st + (bh * nc + c) * P * N;
+                const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{s0 + n0, N, N - n0, P};
+                tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
+                t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(csv(l)) : 0.0f; });
+            }
+            const float* c0 = cm + ob * scb + (i64)g * scg + (i64)t0 * scl;
+            tile_row_dots(acc, c0, scl, l0, qlen, n0, N, part_i + (bh * L + t0) * tn, tn, nj);
+            t2_add_rows(sum, acc, l0, [](int) { return 1.0f; });
+        }
+        const float* b0 = bm + ob * sbb + (i64)g * sbg + (i64)t0 * sbl;
+        const float* dm0 = dmd + (bh * nc + c) * Q * Q;
+        const int kmax = min(qlen, l0 + SSD_TM);
+        const TileOp opa{dm0 + (i64)l0 * Q, Q, qlen - l0, kmax}, opb{b0 + n0, sbl, N - n0, kmax};
+        tile_gemm<true, false, false, true>(sum, opa, opb, kmax, sm, mm, [&](int m, int s, float v) {
+            int l = l0 + m;
+            return (l < qlen && s <= l) ? v * dtv(s) : 0.0f;
+        });
     }
-    tile_row_dots(acc, c0, scl, l0, qlen, n0, N, part_i + (bh * L + t0) * tn, tn, nj);
-    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    const float* dm0 = dmd + (bh * nc + c) * Q * Q;
-    const int kmax = min(qlen, l0 + SSD_TM);
-    const TileOp opa{dm0 + (i64)l0 * Q, Q, qlen - l0, kmax}, opb{b0 + n0, sbl, N - n0, kmax};
-    tile_gemm<true, false, false, true>(acc, opa, opb, kmax, sm, mm, [&](int m, int s, float v) {
-        int l = l0 + m;
-        return (l < qlen && s <= l) ? v * dtv(s) : 0.0f;
-    });
-    t2_store_rows(acc, l0, qlen, n0, N, [&](int l) { return dch + (((i64)b * L + t0 + l) * H + h) * N; });
+    float* out = dc + (i64)tile.split * B * L * G * N;
+    t2_store_rows(sum, l0, qlen, n0, N, [&](int l) { return out + (((i64)b * L + t0 + l) * G + g) * N; });
 }
 
-// dbh (B, L, H, N) per head and part_v (B, H, L, tn): block per (b, h, chunk, s-tile, n-tile). dt[s] is a factor of
-// the output row: applied once after both products (dMd is 0 above the diagonal, so the in-chunk term needs no mask).
+// dB (B, L, G, N), or with splits > 1 split partials (splits, B, L, G, N), and part_v (B, H, L, tn): block per
+// (b, g, chunk, head split, s-tile, n-tile), has_final as above. Per head of the split, in order: the state term
+// exp(cs[Q-1]-cs[s])·Σ_p x[s,p]·G[p,n] in its own tile (its row dots with B are the head's v), added to the running
+// sum times dt[s]; then the in-chunk term Σ_{l≥s} dMd[l,s]·dt[s]·C[l,n] straight into the sum (dt[s] on the staged
+// dMd slice; dMd is 0 above the diagonal, so no mask).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_db_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
-    float* dbh, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+    float* db, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int splits, int mm)
 {
     AIM_PDL_PROLOGUE();
     const int tn = (N + SSD_TN - 1) / SSD_TN;
-    const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, tn, H, G, L, Q, nc);
-    const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, n0 = tile.j0, nj = tile.jt;
+    const HeadTile tile = head_tile((Q + SSD_TM - 1) / SSD_TM, tn, splits, H, G, L, Q, nc);
+    const int b = tile.b, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, n0 = tile.j0, nj = tile.jt;
     if (s0 >= qlen) return;
-    const i64 bh = tile.bh;
     __shared__ T2Smem sm;
     __shared__ float vec[2][SSD_VEC];
-    float acc[4][4] = {};
-    const ChunkVec csv = chunk_vec(vec[0], cs + bh * L + t0, 1, qlen), dtv = chunk_vec(vec[1], dt + ((i64)b * L + t0) * H + h, H, qlen);
-    __syncthreads();
-    const float* b0 = bm + (i64)b * sbb + (i64)g * sbg + (i64)t0 * sbl;
-    if (c < nc - 1 || has_final)
+    float sum[4][4] = {};
+    for (int h = tile.h0; h < tile.h1; h++)
     {
-        const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-        const float* g0 = gst + (bh * nc + c) * P * N;
-        const TileOp opa{x0 + (i64)s0 * sxl, sxl, qlen - s0, P}, opb{g0 + n0, N, N - n0, P};
-        tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
-        const float cslast = csv(qlen - 1);
-        t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? expf(cslast - csv(s)) : 0.0f; });
+        const i64 ob = opaque(b), bh = ob * H + h;
+        // This head's cs and dt (the previous head's last reads were before tile_gemm's final barrier).
+        chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+        const auto csv = [&](int s) { return vec[0][s]; };
+        chunk_vec(vec[1], qlen, [=](int l) { return dt[(ob * L + t0 + l) * H + h]; });
+        const auto dtv = [&](int s) { return vec[1][s]; };
+        __syncthreads();
+        {
+            float acc[4][4] = {};
+            if (c < nc - 1 || has_final)
+            {
+                const float* x0 = x + ob * sxb + (i64)h * sxh + (i64)t0 * sxl;
+                const float* g0 = gst + (bh * nc + c) * P * N;
+                const TileOp opa{x0 + (i64)s0 * sxl, sxl, qlen - s0, P}, opb{g0 + n0, N, N - n0, P};
+                tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
+                const float cslast = csv(qlen - 1);
+                t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? expf(cslast - csv(s)) : 0.0f; });
+            }
+            const float* b0 = bm + ob * sbb + (i64)g * sbg + (i64)t0 * sbl;
+            tile_row_dots(acc, b0, sbl, s0, qlen, n0, N, part_v + (bh * L + t0) * tn, tn, nj);
+            t2_add_rows(sum, acc, s0, [&](int s) { return s < qlen ? dtv(s) : 0.0f; });
+        }
+        const float* c0 = cm + ob * scb + (i64)g * scg + (i64)t0 * scl;
+        const float* dm0 = dmd + (bh * nc + c) * Q * Q;
+        const int kc = qlen - s0;
+        const TileOp opa{dm0 + (i64)s0 * Q + s0, Q, kc, kc}, opb{c0 + (i64)s0 * scl + n0, scl, N - n0, kc};
+        tile_gemm<false, false, false, true>(sum, opa, opb, kc, sm, mm, [&](int m, int, float v) {
+            return s0 + m < qlen ? v * dtv(s0 + m) : v;
+        });
     }
-    tile_row_dots(acc, b0, sbl, s0, qlen, n0, N, part_v + (bh * L + t0) * tn, tn, nj);
-    const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
-    const float* dm0 = dmd + (bh * nc + c) * Q * Q;
-    const int kc = qlen - s0;
-    const TileOp opa{dm0 + (i64)s0 * Q + s0, Q, kc, kc}, opb{c0 + (i64)s0 * scl + n0, scl, N - n0, kc};
-    tile_gemm<false, false, false, false>(acc, opa, opb, kc, sm, mm, TileNoFix());
-    t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? dtv(s) : 0.0f; });
-    t2_store_rows(acc, s0, qlen, n0, N, [&](int s) { return dbh + (((i64)b * L + t0 + s) * H + h) * N; });
+    float* out = db + (i64)tile.split * B * L * G * N;
+    t2_store_rows(sum, s0, qlen, n0, N, [&](int s) { return out + (((i64)b * L + t0 + s) * G + g) * N; });
 }
 
 // dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above.
@@ -1201,23 +1294,24 @@ extern "C" __global__ void __launch_bounds__(BWD_THREADS) ssd_bwd_f32(
     }
 }
 
-// dB, dC (B, L, G, N) = Σ over the heads of each group of the per-head (B, L, H, N) parts.
-extern "C" __global__ void ssd_bwd_group_sum_f32(const float* dbh, const float* dch, float* db, float* dc, int B, int L, int H, int G, int N)
+// dB, dC (B, L, G, N) = Σ_{k < parts} of the parts pb, pc at k·sk + r·sr + g·sg + n (r = b·L + l), k ascending (a fixed
+// order: deterministic). The chunked backward's head-split partials (splits, B, L, G, N): sk = B·L·G·N, sr = G·N,
+// sg = N; the serial backward's per-head parts (B, L, H, N): parts = H/G, sk = N, sr = H·N, sg = (H/G)·N.
+extern "C" __global__ void ssd_bwd_part_sum_f32(const float* pb, const float* pc, float* db, float* dc, i64 rows, int G, int N,
+                                                int parts, i64 sk, i64 sr, i64 sg)
 {
     AIM_PDL_PROLOGUE();
-    int hpg = H / G;
-    AIM_GRID_STRIDE(i, (i64)B * L * G * N)
+    AIM_GRID_STRIDE(i, rows * G * N)
     {
         int n = (int)(i % N);
-        i64 r = i / N;
-        int g = (int)(r % G);
-        i64 bl = r / G;
+        i64 rg = i / N;
+        int g = (int)(rg % G);
+        i64 src = (rg / G) * sr + (i64)g * sg + n;
         float sb = 0.0f, sc = 0.0f;
-        for (int k = 0; k < hpg; k++)
+        for (int k = 0; k < parts; k++, src += sk)
         {
-            i64 src = (bl * H + (i64)g * hpg + k) * N + n;
-            sb += dbh[src];
-            sc += dch[src];
+            sb += pb[src];
+            sc += pc[src];
         }
         db[i] = sb;
         dc[i] = sc;
