@@ -910,22 +910,19 @@ __device__ __forceinline__ HeadTile head_tile(int ti, int tj, int splits, int H,
     return r;
 }
 
-// Rows row(r) (unit column stride) = acc (first) or += acc: the head loops below keep their running sum over heads in
-// their own output tile, which only this thread touches (its loads see its own earlier stores) and which stays in L2
-// between heads; a running sum in registers, live across the tile products, spilled (100-240 bytes a thread).
-template <typename FP>
-__device__ __forceinline__ void t2_accumulate_rows(float (&acc)[4][4], bool first, int r0, int rows, int c0, int cols, FP row)
+// sum(4·ty + i, ·) += acc(4·ty + i, ·)·f(r0 + 4·ty + i): a head's tile, scaled by a factor of the output row, added to the
+// running sum over heads.
+template <typename FR>
+__device__ __forceinline__ void t2_add_rows(float (&sum)[4][4], const float (&acc)[4][4], int r0, FR f)
 {
-    if (!first)
+    const int ty = threadIdx.x / 16;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
     {
-        float prev[4][4];
-        t2_load_rows(prev, r0, rows, c0, cols, row);
+        float v = f(r0 + ty * 4 + i);
 #pragma unroll
-        for (int i = 0; i < 4; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++) acc[i][j] += prev[i][j];
+        for (int j = 0; j < 4; j++) sum[i][j] = fmaf(acc[i][j], v, sum[i][j]);
     }
-    t2_store_rows(acc, r0, rows, c0, cols, row);
 }
 
 // v, hidden from the optimizer (an empty asm): what a loop body builds from it is not hoisted out of the loop, where it
@@ -939,9 +936,9 @@ __device__ __forceinline__ i64 opaque(i64 v)
 
 // dC (B, L, G, N), or with splits > 1 split partials (splits, B, L, G, N), and part_i (B, H, L, tn): block per
 // (b, g, chunk, head split, l-tile, n-tile), has_state as above. Per head of the split, in order: the state term
-// exp(cs[l])·Σ_p dY[l,p]·S_in[p,n] (its row dots with C are the head's i), then the in-chunk term
-// Σ_{s≤l} dMd[l,s]·dt[s]·B[s,n] into the same tile (dt[s] and the causal mask on the staged dMd slice); the tile is
-// added to the running sum over heads kept in the output tile (t2_accumulate_rows).
+// exp(cs[l])·Σ_p dY[l,p]·S_in[p,n] in its own tile (its row dots with C are the head's i), added to the running sum;
+// then the in-chunk term Σ_{s≤l} dMd[l,s]·dt[s]·B[s,n] straight into the sum (dt[s] and the causal mask on the staged
+// dMd slice).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) ssd_bwd_dc_f32(
     const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* cs, const float* st, int has_state, const float* dmd, float* dc, float* part_i,
@@ -954,7 +951,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) s
     if (l0 >= qlen) return;
     __shared__ T2Smem sm;
     __shared__ float vec[2][SSD_VEC];
-    float* out = dc + (i64)tile.split * B * L * G * N;
+    float sum[4][4] = {};
     for (int h = tile.h0; h < tile.h1; h++)
     {
         const i64 ob = opaque(b), bh = ob * H + h;
@@ -965,33 +962,37 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) s
         chunk_vec(vec[1], qlen, [=](int l) { return dt[(ob * L + t0 + l) * H + h]; });
         const auto dtv = [&](int s) { return vec[1][s]; };
         __syncthreads();
-        float acc[4][4] = {};
-        if (c > 0 || has_state)
         {
-            const float* s0 = st + (bh * nc + c) * P * N;
-            const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{s0 + n0, N, N - n0, P};
-            tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
-            t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(csv(l)) : 0.0f; });
+            float acc[4][4] = {};
+            if (c > 0 || has_state)
+            {
+                const float* s0 = st + (bh * nc + c) * P * N;
+                const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{s0 + n0, N, N - n0, P};
+                tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
+                t2_scale_rows(acc, l0, [&](int l) { return l < qlen ? expf(csv(l)) : 0.0f; });
+            }
+            const float* c0 = cm + ob * scb + (i64)g * scg + (i64)t0 * scl;
+            tile_row_dots(acc, c0, scl, l0, qlen, n0, N, part_i + (bh * L + t0) * tn, tn, nj);
+            t2_add_rows(sum, acc, l0, [](int) { return 1.0f; });
         }
-        const float* c0 = cm + ob * scb + (i64)g * scg + (i64)t0 * scl;
-        tile_row_dots(acc, c0, scl, l0, qlen, n0, N, part_i + (bh * L + t0) * tn, tn, nj);
         const float* b0 = bm + ob * sbb + (i64)g * sbg + (i64)t0 * sbl;
         const float* dm0 = dmd + (bh * nc + c) * Q * Q;
         const int kmax = min(qlen, l0 + SSD_TM);
         const TileOp opa{dm0 + (i64)l0 * Q, Q, qlen - l0, kmax}, opb{b0 + n0, sbl, N - n0, kmax};
-        tile_gemm<true, false, false, true>(acc, opa, opb, kmax, sm, mm, [&](int m, int s, float v) {
+        tile_gemm<true, false, false, true>(sum, opa, opb, kmax, sm, mm, [&](int m, int s, float v) {
             int l = l0 + m;
             return (l < qlen && s <= l) ? v * dtv(s) : 0.0f;
         });
-        t2_accumulate_rows(acc, h == tile.h0, l0, qlen, n0, N, [&](int l) { return out + (((i64)b * L + t0 + l) * G + g) * N; });
     }
+    float* out = dc + (i64)tile.split * B * L * G * N;
+    t2_store_rows(sum, l0, qlen, n0, N, [&](int l) { return out + (((i64)b * L + t0 + l) * G + g) * N; });
 }
 
 // dB (B, L, G, N), or with splits > 1 split partials (splits, B, L, G, N), and part_v (B, H, L, tn): block per
 // (b, g, chunk, head split, s-tile, n-tile), has_final as above. Per head of the split, in order: the state term
-// exp(cs[Q-1]-cs[s])·Σ_p x[s,p]·G[p,n] (its row dots with B are the head's v) times dt[s], then the in-chunk term
-// Σ_{l≥s} dMd[l,s]·dt[s]·C[l,n] into the same tile (dt[s] on the staged dMd slice; dMd is 0 above the diagonal, so
-// no mask); the tile is added to the running sum over heads kept in the output tile (t2_accumulate_rows).
+// exp(cs[Q-1]-cs[s])·Σ_p x[s,p]·G[p,n] in its own tile (its row dots with B are the head's v), added to the running
+// sum times dt[s]; then the in-chunk term Σ_{l≥s} dMd[l,s]·dt[s]·C[l,n] straight into the sum (dt[s] on the staged
+// dMd slice; dMd is 0 above the diagonal, so no mask).
 extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) ssd_bwd_db_f32(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
@@ -1004,7 +1005,7 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) s
     if (s0 >= qlen) return;
     __shared__ T2Smem sm;
     __shared__ float vec[2][SSD_VEC];
-    float* out = db + (i64)tile.split * B * L * G * N;
+    float sum[4][4] = {};
     for (int h = tile.h0; h < tile.h1; h++)
     {
         const i64 ob = opaque(b), bh = ob * H + h;
@@ -1014,28 +1015,31 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) s
         chunk_vec(vec[1], qlen, [=](int l) { return dt[(ob * L + t0 + l) * H + h]; });
         const auto dtv = [&](int s) { return vec[1][s]; };
         __syncthreads();
-        float acc[4][4] = {};
-        if (c < nc - 1 || has_final)
         {
-            const float* x0 = x + ob * sxb + (i64)h * sxh + (i64)t0 * sxl;
-            const float* g0 = gst + (bh * nc + c) * P * N;
-            const TileOp opa{x0 + (i64)s0 * sxl, sxl, qlen - s0, P}, opb{g0 + n0, N, N - n0, P};
-            tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
-            const float cslast = csv(qlen - 1);
-            t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? expf(cslast - csv(s)) : 0.0f; });
+            float acc[4][4] = {};
+            if (c < nc - 1 || has_final)
+            {
+                const float* x0 = x + ob * sxb + (i64)h * sxh + (i64)t0 * sxl;
+                const float* g0 = gst + (bh * nc + c) * P * N;
+                const TileOp opa{x0 + (i64)s0 * sxl, sxl, qlen - s0, P}, opb{g0 + n0, N, N - n0, P};
+                tile_gemm<true, false, false, false>(acc, opa, opb, P, sm, mm, TileNoFix());
+                const float cslast = csv(qlen - 1);
+                t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? expf(cslast - csv(s)) : 0.0f; });
+            }
+            const float* b0 = bm + ob * sbb + (i64)g * sbg + (i64)t0 * sbl;
+            tile_row_dots(acc, b0, sbl, s0, qlen, n0, N, part_v + (bh * L + t0) * tn, tn, nj);
+            t2_add_rows(sum, acc, s0, [&](int s) { return s < qlen ? dtv(s) : 0.0f; });
         }
-        const float* b0 = bm + ob * sbb + (i64)g * sbg + (i64)t0 * sbl;
-        tile_row_dots(acc, b0, sbl, s0, qlen, n0, N, part_v + (bh * L + t0) * tn, tn, nj);
-        t2_scale_rows(acc, s0, [&](int s) { return s < qlen ? dtv(s) : 0.0f; });
         const float* c0 = cm + ob * scb + (i64)g * scg + (i64)t0 * scl;
         const float* dm0 = dmd + (bh * nc + c) * Q * Q;
         const int kc = qlen - s0;
         const TileOp opa{dm0 + (i64)s0 * Q + s0, Q, kc, kc}, opb{c0 + (i64)s0 * scl + n0, scl, N - n0, kc};
-        tile_gemm<false, false, false, true>(acc, opa, opb, kc, sm, mm, [&](int m, int, float v) {
+        tile_gemm<false, false, false, true>(sum, opa, opb, kc, sm, mm, [&](int m, int, float v) {
             return s0 + m < qlen ? v * dtv(s0 + m) : v;
         });
-        t2_accumulate_rows(acc, h == tile.h0, s0, qlen, n0, N, [&](int s) { return out + (((i64)b * L + t0 + s) * G + g) * N; });
     }
+    float* out = db + (i64)tile.split * B * L * G * N;
+    t2_store_rows(sum, s0, qlen, n0, N, [&](int s) { return out + (((i64)b * L + t0 + s) * G + g) * N; });
 }
 
 // dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above.
