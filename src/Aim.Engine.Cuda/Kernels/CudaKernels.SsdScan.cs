@@ -16,7 +16,7 @@ public enum SsdMatrixMath
     /// <summary>Float32 FMAs on the CUDA cores.</summary>
     Float32Fma = 0,
 
-    /// <summary>One TF32 tensor-core product per tile (10-bit mantissa inputs, float32 accumulation).</summary>
+    /// <summary>One TF32 tensor-core product per tile (the operands' 10-bit mantissas, truncated; float32 accumulation).</summary>
     Tf32 = 1,
 
     /// <summary>Operands split into TF32 hi + lo, three tensor-core products (hi·hi + hi·lo + lo·hi): about float32 accuracy.</summary>

@@ -11,7 +11,8 @@
 //   4. ssd_chunk_scan:  y[l,p] = exp(cs[l])·Σ_n C[l,n]·S_in[p,n] + Σ_{s≤l} CB[l,s]·exp(cs[l]-cs[s])·dt[s]·x[s,p] + D·x[l,p]
 // The matrix products are block tiles of 64×64 outputs per 256-thread block, computed by one of three engines chosen
 // by the kernels' `mm` argument: SSD_MM_FMA (fp32 FMAs, 4×4 outputs per thread), SSD_MM_TF32 (one TF32 tensor-core
-// product: 10-bit mantissa inputs, fp32 accumulation) or SSD_MM_3XTF32 (each operand split into TF32 hi + lo and
+// product: the operands' upper 19 bits, i.e. 10-bit mantissas truncated, fp32 accumulation; the engine under --tf32
+// and bf16 autocast) or SSD_MM_3XTF32 (each operand split into TF32 hi + lo and
 // hi·hi + hi·lo + lo·hi accumulated: about float32 accuracy at three tensor-core products). The tiles (tile_gemm
 // below): the operands are plain strided tile copies issued with cp.async (16 bytes where the inner dimension is
 // contiguous and 16-byte aligned, 4 bytes otherwise; outside the problem zero-filled by the copy), each staged in the
@@ -19,8 +20,9 @@
 // loads in flight before the first multiply and K = 128 keeps one slice in flight while one is multiplied; 2 barriers
 // a slice (3 with a fix pass), 2-4 slices a product. Factors stay out of the loaders: a factor of the output row
 // scales the accumulator (between products or in the epilogue), a factor of k or of (row, k) (w, dt, exp(cs),
-// exp(cs[l]-cs[s]) with the causal mask) is applied once to each staged A slice in shared memory. 36 KB of static
-// shared memory a block. (The first tiles staged K-slices of 16 through registers by per-element loaders that applied
+// exp(cs[l]-cs[s]) with the causal mask) is applied once to each staged A slice in shared memory, the chunk's cs and
+// dt read from a copy staged in shared memory once per block (chunks of at most SSD_VEC steps). 38 KB of static
+// shared memory a block. Tiles whose thread columns are adjacent (4·tx + j) store and read rows 16 bytes at a time. (The first tiles staged K-slices of 16 through registers by per-element loaders that applied
 // the decays, an expf and index arithmetic per element: ~10 TFLOP/s, latency-bound; backward 2.45 -> 1.60 ms per
 // AiM-B layer at batch 32 with these tiles at three blocks a multiprocessor.)
 #include "common.cuh"
