@@ -425,22 +425,26 @@ struct TileNoFix
     __device__ __forceinline__ float operator()(int, int, float v) const { return v; }
 };
 
-// The slice pipeline of tile_gemm: stages A and B slice by slice (kvalid = kcount), applies FIX to each staged A
-// slice and hands each slice to mul(as, bs). Per slice: wait for its copies, barrier, [fix, barrier,] multiply,
-// barrier, issue slice + 2 into the freed buffer; one commit group per slice (possibly empty), so wait_group 1 at
-// slice s means groups 0 .. s have landed.
-template <bool AMK, bool BMK, bool FIX, typename FX, typename MUL>
-__device__ __forceinline__ void t2_slices(const TileOp& A, const TileOp& B, int ns, T2Smem& sm, FX fix, MUL mul)
+// The slice pipeline of tile_gemm and the chunk-state walkers: ns K-slices, slice i named by src(i, A, B, k0) (its
+// operands and its first k within them; kvalid of the operands bounds it), each staged A slice replaced once by
+// fix(i, m, k, v) (k within the slice), multiplied by mul(as, bs), then after(i) (registers and global memory only: no
+// shared memory). Per slice: wait for its copies, barrier, [fix, barrier,] multiply, after, barrier, issue slice + 2
+// into the freed buffer; one commit group per slice (possibly empty), so wait_group 1 at slice s means groups 0 .. s
+// have landed. A walk over several products (the chunks of a sequence) keeps this pipeline full across their
+// boundaries instead of restarting it per product.
+template <bool AMK, bool BMK, bool FIX, typename SRC, typename FX, typename MUL, typename AFTER>
+__device__ __forceinline__ void t2_walk(int ns, SRC src, T2Smem& sm, FX fix, MUL mul, AFTER after)
 {
-    const bool va = t2_vec(A), vb = t2_vec(B);
-    t2_stage<AMK>(sm.in.a[0], A, 0, va);
-    t2_stage<BMK>(sm.in.b[0], B, 0, vb);
+    auto stage = [&](int i, int buf) {
+        TileOp A, B;
+        int k0;
+        src(i, A, B, k0);
+        t2_stage<AMK>(sm.in.a[buf], A, k0, t2_vec(A));
+        t2_stage<BMK>(sm.in.b[buf], B, k0, t2_vec(B));
+    };
+    stage(0, 0);
     cp_async_commit();
-    if (ns > 1)
-    {
-        t2_stage<AMK>(sm.in.a[1], A, T2_K, va);
-        t2_stage<BMK>(sm.in.b[1], B, T2_K, vb);
-    }
+    if (ns > 1) stage(1, 1);
     cp_async_commit();
     for (int s = 0; s < ns; s++)
     {
@@ -450,26 +454,31 @@ __device__ __forceinline__ void t2_slices(const TileOp& A, const TileOp& B, int 
         const float* bs = sm.in.b[s & 1];
         if (FIX)
         {
-            const int k0 = s * T2_K;
 #pragma unroll 2
             for (int q = 0; q < SSD_TM * T2_K / SSD_THREADS; q++)
             {
                 int e = threadIdx.x + q * SSD_THREADS;
                 int m = AMK ? e / T2_K : e % SSD_TM, k = AMK ? e % T2_K : e / SSD_TM;
                 float& v = as[AMK ? m * T2_MK_PITCH + k : k * T2_KM_PITCH + m];
-                v = fix(m, k0 + k, v);
+                v = fix(s, m, k, v);
             }
             __syncthreads();
         }
         mul(as, bs);
+        after(s);
         __syncthreads();
-        if (s + 2 < ns)
-        {
-            t2_stage<AMK>(sm.in.a[s & 1], A, (s + 2) * T2_K, va);
-            t2_stage<BMK>(sm.in.b[s & 1], B, (s + 2) * T2_K, vb);
-        }
+        if (s + 2 < ns) stage(s + 2, s & 1);
         cp_async_commit();
     }
+}
+
+// tile_gemm's pipeline: one product, slice i at k0 = i·T2_K of A and B; fix(m, k, v) sees k within the product.
+template <bool AMK, bool BMK, bool FIX, typename FX, typename MUL>
+__device__ __forceinline__ void t2_slices(const TileOp& A, const TileOp& B, int ns, T2Smem& sm, FX fix, MUL mul)
+{
+    t2_walk<AMK, BMK, FIX>(
+        ns, [&](int i, TileOp& a, TileOp& b, int& k0) { a = A; b = B; k0 = i * T2_K; }, sm,
+        [&](int i, int m, int k, float v) { return fix(m, i * T2_K + k, v); }, mul, [](int) {});
 }
 
 // acc(4·ty + i, col(j)) += Σ_{k < kcount} A(·, k)·B(k, ·), A and B as TileOp (kvalid = kcount), staged MK when AMK /
