@@ -59,19 +59,27 @@ AIM_COPY_FROM(i64, i64)
 // Work is cut into pieces: with vec = 1 (both sides at the same element alignment mod 4, and for rows both row strides
 // multiples of 4) a piece is 4 elements read and written as one aligned access each (float4 for f32: 16 bytes; uint2
 // for bf16: 8 bytes, four values), except one scalar head piece (the 0..3 elements before the first aligned element
-// of a run) and one scalar tail piece (the 0..3 after the last whole vector); with vec = 0 a piece is one element. A
-// thread takes COPY_UNROLL pieces a grid stride apart per round, issuing all loads before the stores (more bytes in
-// flight per thread than one element of the generic loop). Rows: piece index -> (row, piece in row) is one 32-bit
-// division (index_divmod), against two per side per element in the generic kernel at rank 2.
+// of a run) and one scalar tail piece (the 0..3 after the last whole vector); with vec = 0 (its own instantiation) a
+// piece is one element. A thread takes COPY_UNROLL pieces a grid stride apart per round, issuing all loads before the
+// stores. Rows: piece index -> (row, piece in row) is one 32-bit division (index_divmod), against two per side per
+// element in the generic kernel at rank 2.
 // Conversions are direct and bit-identical to the generic kernel's double detour (f32 -> f64 is exact and f64 -> f32
 // returns the same float; NVRTC compiles without ftz, so denormals survive both): f32 -> bf16 is f32_to_bf16 (round to
 // nearest even, NaN kept quiet), bf16 -> f32 the exact widening, f32 -> f32 a plain copy of the bits (as the
-// cuMemcpy path of contiguous same-dtype copies; quiet NaNs keep their payload either way).
+// cuMemcpy path of contiguous same-dtype copies; the generic kernel's cvt may not keep a NaN's payload).
 // Floor (bytes moved / ~4.8 TB/s H200 HBM3e; 4.3 TB/s measured copy ceiling): f32 -> bf16 moves 6 bytes per element:
 // 8192×768 (37.7 MB) 7.9 µs, 8192×1536 (75.5 MB) 15.7 µs, 8192×3352 (165 MB) 34 µs; f32 -> f32 8 bytes per element:
-// 8192×768 (50.3 MB) 10.5 µs. The step's 518 launches (10.8 ms) should come to about a third when they run at the copy
-// ceiling; tests/cuda-emulation/copy_check.cpp checks every path bit for bit against the generic kernel.
+// 8192×768 (50.3 MB) 10.5 µs. tests/cuda-emulation/copy_check.cpp checks every path bit for bit against the generic kernel.
+// Measured (H200, these kernels built by nvcc 13 for sm_90 in a standalone harness with the C# launch geometry, CUDA
+// events, median of 15; cudaMemcpy of 220 MB ran at 3.78 TB/s), generic -> fast: f32 -> bf16 8192×768 19.5 -> 15.3 µs,
+// 8192×1536 44.4 -> 28.9 µs, 8192×3352 88.9 -> 54.4 µs (3.03 TB/s), 3352×768 12.0 -> 9.5 µs, columns 0..1535 of
+// 8192×3352 rows 76.1 -> 29.5 µs; bf16 -> f32 8192×768 17.4 -> 13.1 µs; f32 -> f32 8192×768 flat 25.7 -> 17.3 µs,
+// 8192×1536 slices of 3352-wide rows (either direction) 62..74 -> 40 µs, 8192×256 16.9 -> 11.1 µs; misaligned (scalar)
+// flat f32 -> bf16 19.1 -> 19.1 µs, rows of 771 at column 1 40.8 -> 29.1 µs. COPY_UNROLL 4 was no better, 8 slower
+// (fewer threads in flight: 8192×3352 f32 -> bf16 63 µs).
+#ifndef COPY_UNROLL
 #define COPY_UNROLL 2
+#endif
 
 template <typename S, typename D> struct fast_cast;
 template <> struct fast_cast<float, float> { static __device__ __forceinline__ float run(float v) { return v; } };
@@ -100,7 +108,7 @@ __device__ __forceinline__ void store4(bf16* p, const bf16 (&v)[4])
                                               (unsigned)v[2].bits | ((unsigned)v[3].bits << 16));
 }
 
-// One piece: count == 4 is an aligned vector (only when vec), otherwise count (0..3) scalars.
+// One vector piece: count == 4 is an aligned vector, otherwise count (0..3) scalars (a head or tail, or none).
 template <typename S, typename D>
 __device__ __forceinline__ void load_piece(const S* p, int count, D (&v)[4])
 {
@@ -112,21 +120,23 @@ __device__ __forceinline__ void load_piece(const S* p, int count, D (&v)[4])
         for (int k = 0; k < 4; k++) v[k] = fast_cast<S, D>::run(t[k]);
         return;
     }
-    for (int k = 0; k < count; k++) v[k] = fast_cast<S, D>::run(p[k]);
+#pragma unroll
+    for (int k = 0; k < 3; k++) // constant indices keep v in registers (a loop to count put it in local memory)
+        if (k < count) v[k] = fast_cast<S, D>::run(p[k]);
 }
 template <typename D>
 __device__ __forceinline__ void store_piece(D* p, int count, const D (&v)[4])
 {
     if (count == 4) { store4(p, v); return; }
-    for (int k = 0; k < count; k++) p[k] = v[k];
+#pragma unroll
+    for (int k = 0; k < 3; k++)
+        if (k < count) p[k] = v[k];
 }
 
-// Piece j of a run of `len` elements starting `head` elements before its first aligned element: with vec, piece 0 is
-// the head (when head > 0), then nvec = (len - head) / 4 vectors, then the tail (when any is left); without vec,
-// piece j is element j. Writes the piece's first element and its count.
-__device__ __forceinline__ void run_piece(i64 j, i64 len, int vec, int head, i64& at, int& count)
+// Piece j of a run of `len` elements whose first aligned element is at `head`: piece 0 is the head (when head > 0),
+// then nvec = (len - head) / 4 vectors, then the tail (when any is left). Writes the piece's first element and count.
+__device__ __forceinline__ void run_piece(i64 j, i64 len, int head, i64& at, int& count)
 {
-    if (!vec) { at = j; count = 1; return; }
     if (head > 0)
     {
         if (j == 0) { at = 0; count = head; return; }
@@ -138,7 +148,7 @@ __device__ __forceinline__ void run_piece(i64 j, i64 len, int vec, int head, i64
     count = (int)(len - at);
 }
 
-// Pieces of a run: CudaKernels.Core.cs CopyPieces computes the same number for the grid.
+// Pieces of a run (one per element without vectors); CudaKernels.Core.cs CopyPieces computes the same for the grid.
 __device__ __forceinline__ i64 run_pieces(i64 len, int vec, int head)
 {
     if (!vec) return len;
@@ -146,34 +156,47 @@ __device__ __forceinline__ i64 run_pieces(i64 len, int vec, int head)
     return (head > 0 ? 1 : 0) + nvec + (len - head - 4 * nvec > 0 ? 1 : 0);
 }
 
-template <typename S, typename D>
-__device__ __forceinline__ void copy_flat(const S* src, D* dst, i64 n, int vec, int head)
+template <typename S, typename D, bool Vec>
+__device__ __forceinline__ void copy_flat(const S* src, D* dst, i64 n, int head)
 {
-    const i64 pieces = run_pieces(n, vec, head);
+    const i64 pieces = run_pieces(n, Vec, head);
     const i64 step = (i64)gridDim.x * blockDim.x;
     for (i64 p0 = (i64)blockIdx.x * blockDim.x + threadIdx.x; p0 < pieces; p0 += COPY_UNROLL * step)
     {
-        i64 at[COPY_UNROLL];
-        int count[COPY_UNROLL];
-        D v[COPY_UNROLL][4];
-#pragma unroll
-        for (int u = 0; u < COPY_UNROLL; u++)
+        if (Vec)
         {
-            i64 p = p0 + u * step;
-            count[u] = 0;
-            at[u] = 0;
-            if (p < pieces) run_piece(p, n, vec, head, at[u], count[u]);
-            load_piece<S, D>(src + at[u], count[u], v[u]);
-        }
+            i64 at[COPY_UNROLL];
+            int count[COPY_UNROLL];
+            D v[COPY_UNROLL][4];
 #pragma unroll
-        for (int u = 0; u < COPY_UNROLL; u++) store_piece<D>(dst + at[u], count[u], v[u]);
+            for (int u = 0; u < COPY_UNROLL; u++)
+            {
+                i64 p = p0 + u * step;
+                count[u] = 0;
+                at[u] = 0;
+                if (p < pieces) run_piece(p, n, head, at[u], count[u]);
+                load_piece<S, D>(src + at[u], count[u], v[u]);
+            }
+#pragma unroll
+            for (int u = 0; u < COPY_UNROLL; u++) store_piece<D>(dst + at[u], count[u], v[u]);
+        }
+        else
+        {
+            D v[COPY_UNROLL];
+#pragma unroll
+            for (int u = 0; u < COPY_UNROLL; u++)
+                if (p0 + u * step < n) v[u] = fast_cast<S, D>::run(src[p0 + u * step]);
+#pragma unroll
+            for (int u = 0; u < COPY_UNROLL; u++)
+                if (p0 + u * step < n) dst[p0 + u * step] = v[u];
+        }
     }
 }
 
-template <typename S, typename D>
-__device__ __forceinline__ void copy_rows(const S* src, i64 ss, D* dst, i64 ds, i64 rows, i64 cols, int vec, int head)
+template <typename S, typename D, bool Vec>
+__device__ __forceinline__ void copy_rows(const S* src, i64 ss, D* dst, i64 ds, i64 rows, i64 cols, int head)
 {
-    const i64 perRow = run_pieces(cols, vec, head), pieces = rows * perRow;
+    const i64 perRow = run_pieces(cols, Vec, head), pieces = rows * perRow;
     const i64 step = (i64)gridDim.x * blockDim.x;
     for (i64 p0 = (i64)blockIdx.x * blockDim.x + threadIdx.x; p0 < pieces; p0 += COPY_UNROLL * step)
     {
@@ -191,22 +214,32 @@ __device__ __forceinline__ void copy_rows(const S* src, i64 ss, D* dst, i64 ds, 
             {
                 i64 j, at;
                 i64 r = index_divmod(p, perRow, j);
-                run_piece(j, cols, vec, head, at, count[u]);
+                if (Vec) run_piece(j, cols, head, at, count[u]);
+                else
+                {
+                    at = j;
+                    count[u] = 1;
+                }
                 so[u] = r * ss + at;
                 dO[u] = r * ds + at;
             }
-            load_piece<S, D>(src + so[u], count[u], v[u]);
+            if (Vec) load_piece<S, D>(src + so[u], count[u], v[u]);
+            else if (count[u]) v[u][0] = fast_cast<S, D>::run(src[so[u]]);
         }
 #pragma unroll
-        for (int u = 0; u < COPY_UNROLL; u++) store_piece<D>(dst + dO[u], count[u], v[u]);
+        for (int u = 0; u < COPY_UNROLL; u++)
+        {
+            if (Vec) store_piece<D>(dst + dO[u], count[u], v[u]);
+            else if (count[u]) dst[dO[u]] = v[u][0];
+        }
     }
 }
 
 #define AIM_COPY_FAST(SN, ST, DN, DT) \
     extern "C" __global__ void copy_flat_##SN##_##DN(const ST* src, DT* dst, i64 n, int vec, int head) \
-    { AIM_PDL_PROLOGUE(); copy_flat<ST, DT>(src, dst, n, vec, head); } \
+    { AIM_PDL_PROLOGUE(); if (vec) copy_flat<ST, DT, true>(src, dst, n, head); else copy_flat<ST, DT, false>(src, dst, n, 0); } \
     extern "C" __global__ void copy_rows_##SN##_##DN(const ST* src, i64 ss, DT* dst, i64 ds, i64 rows, i64 cols, int vec, int head) \
-    { AIM_PDL_PROLOGUE(); copy_rows<ST, DT>(src, ss, dst, ds, rows, cols, vec, head); }
+    { AIM_PDL_PROLOGUE(); if (vec) copy_rows<ST, DT, true>(src, ss, dst, ds, rows, cols, head); else copy_rows<ST, DT, false>(src, ss, dst, ds, rows, cols, 0); }
 
 AIM_COPY_FAST(f32, float, f32, float)
 AIM_COPY_FAST(f32, float, bf16, bf16)
