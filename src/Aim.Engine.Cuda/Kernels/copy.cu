@@ -71,12 +71,13 @@ AIM_COPY_FROM(i64, i64)
 // 8192×768 (37.7 MB) 7.9 µs, 8192×1536 (75.5 MB) 15.7 µs, 8192×3352 (165 MB) 34 µs; f32 -> f32 8 bytes per element:
 // 8192×768 (50.3 MB) 10.5 µs. tests/cuda-emulation/copy_check.cpp checks every path bit for bit against the generic kernel.
 // Measured (H200, these kernels built by nvcc 13 for sm_90 in a standalone harness with the C# launch geometry, CUDA
-// events, median of 15; cudaMemcpy of 220 MB ran at 3.78 TB/s), generic -> fast: f32 -> bf16 8192×768 19.5 -> 15.3 µs,
-// 8192×1536 44.4 -> 28.9 µs, 8192×3352 88.9 -> 54.4 µs (3.03 TB/s), 3352×768 12.0 -> 9.5 µs, columns 0..1535 of
-// 8192×3352 rows 76.1 -> 29.5 µs; bf16 -> f32 8192×768 17.4 -> 13.1 µs; f32 -> f32 8192×768 flat 25.7 -> 17.3 µs,
-// 8192×1536 slices of 3352-wide rows (either direction) 62..74 -> 40 µs, 8192×256 16.9 -> 11.1 µs; misaligned (scalar)
-// flat f32 -> bf16 19.1 -> 19.1 µs, rows of 771 at column 1 40.8 -> 29.1 µs. COPY_UNROLL 4 was no better, 8 slower
-// (fewer threads in flight: 8192×3352 f32 -> bf16 63 µs).
+// events, median of 15; cudaMemcpy of 220 MB ran at 3.62 TB/s in the same run), generic -> fast: f32 -> bf16 8192×768
+// 21.2 -> 14.6 µs, 8192×1536 47.4 -> 26.7 µs, 8192×3352 90.3 -> 47.9 µs (3.44 TB/s), 3352×768 14.0 -> 10.6 µs, columns
+// 0..1535 of 8192×3352 rows 78.8 -> 29.2 µs; bf16 -> f32 8192×768 19.1 -> 14.7 µs; f32 -> f32 8192×768 flat 27.7 ->
+// 18.8 µs, 8192×1536 slices of 3352-wide rows 64..76 -> 33..34 µs (3.0 TB/s), 8192×256 18.7 -> 10.7 µs; misaligned
+// (scalar) flat f32 -> bf16 20.7 -> 18.6 µs, rows of 771 at column 1 42.9 -> 26.6 µs. Before the head / tail loops ran
+// over constant indices, v sat in local memory (a 16-32 byte stack frame) and the large copies reached 2.5-3.0 TB/s.
+// COPY_UNROLL 4 was no better, 8 slower (8192×3352 f32 -> bf16 63 µs against 54 at 2, both with the stack frame).
 #ifndef COPY_UNROLL
 #define COPY_UNROLL 2
 #endif
