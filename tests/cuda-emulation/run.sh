@@ -9,11 +9,12 @@
 # norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z and AddRmsNorm forward / backward, both
 # backward paths (the fused rms_norm_backward_wgrad and the wide-row one) (gated_norm_check.cpp, no emitted cases),
 # optim.cu's list kernels bit for bit against the single-tensor kernels (optim_check.cpp, no emitted cases), and
-# modulate.cu's row modulation forward / backward (modulate_check.cpp, no emitted cases).
+# modulate.cu's row modulation forward / backward (modulate_check.cpp, no emitted cases), and copy.cu's flat and row
+# copies bit for bit against the generic strided copy (copy_check.cpp, no emitted cases; built with -fsanitize=alignment).
 # Usage: tests/cuda-emulation/run.sh [--no-emit] [case-name-substring]
 #   --no-emit   reuse build/cases and build/sample-cases from an earlier run instead of rebuilding
 #               Aim.Cuda.Check and re-emitting
-#   a case-name substring filters the SSD, sampling, norm-gemm, conv, SumTo, gated-norm and modulate cases
+#   a case-name substring filters the SSD, sampling, norm-gemm, conv, SumTo, gated-norm, modulate and copy cases
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -31,7 +32,7 @@ CXX=${CXX:-g++}
 CXXFLAGS=(-std=c++20 -O2 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unknown-pragmas)
 
 "$here/emu_prep.sh" "$root/src/Aim.Engine.Cuda/Kernels" "$build/kernels"
-echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, sum_to_check, ssm_step_check, gated_norm_check, optim_check, modulate_check ($CXX)"
+echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, sum_to_check, ssm_step_check, gated_norm_check, optim_check, modulate_check, copy_check ($CXX)"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" "$here/emu_selftest.cpp" -o "$build/emu_selftest" &
 p1=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check" &
@@ -50,6 +51,8 @@ wait $p6
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/gated_norm_check.cpp" -o "$build/gated_norm_check"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/optim_check.cpp" -o "$build/optim_check"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/modulate_check.cpp" -o "$build/modulate_check"
+"$CXX" "${CXXFLAGS[@]}" -fsanitize=alignment -fno-sanitize-recover=all -I"$here" -I"$here/include" -I"$build/kernels" \
+    "$here/copy_check.cpp" -o "$build/copy_check"
 
 if [ "$emit" = 1 ] || [ ! -f "$build/cases/manifest.txt" ] || [ ! -f "$build/sample-cases/manifest.txt" ] \
     || [ ! -f "$build/norm-gemm-cases/manifest.txt" ] \
@@ -85,5 +88,7 @@ echo "== optim_check"
 "$build/optim_check" $filter || status=1
 echo "== modulate_check"
 "$build/modulate_check" $filter || status=1
+echo "== copy_check"
+"$build/copy_check" $filter || status=1
 if [ $status = 0 ]; then echo "cuda-emulation: all checks pass"; else echo "cuda-emulation: FAILURES"; fi
 exit $status

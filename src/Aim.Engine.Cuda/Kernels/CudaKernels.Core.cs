@@ -58,6 +58,30 @@ public sealed unsafe partial class CudaKernels
         }
         var s = StridedDesc.Of(nameof(Copy), source);
         var d = StridedDesc.Of(nameof(Copy), output);
+        if (FastCopyPair(source.DType, output.DType))
+        {
+            var plan = PlanCopy(s, d, n, Ptr(source) / (ulong)source.DType.SizeOf(), Ptr(output) / (ulong)output.DType.SizeOf());
+            if (plan.Kind != CopyKind.Generic)
+            {
+                string pair = $"{Suffix(source.DType)}_{Suffix(output.DType)}";
+                var fast = new KernelArgs(stackalloc byte[128], stackalloc nint[8]);
+                fast.Add(Ptr(source));
+                if (plan.Kind == CopyKind.Rows) fast.Add(plan.SourceRowStride);
+                fast.Add(Ptr(output));
+                if (plan.Kind == CopyKind.Rows)
+                {
+                    fast.Add(plan.OutputRowStride);
+                    fast.Add(plan.Rows);
+                    fast.Add(plan.Cols);
+                }
+                else fast.Add(n);
+                fast.Add(plan.Vector ? 1 : 0);
+                fast.Add(plan.Head);
+                string kernel = plan.Kind == CopyKind.Rows ? $"copy_rows_{pair}" : $"copy_flat_{pair}";
+                LaunchElementwise(Function("copy.cu", kernel), (plan.Pieces + CopyUnroll - 1) / CopyUnroll, fast);
+                return;
+            }
+        }
         var args = new KernelArgs(stackalloc byte[512], stackalloc nint[8]);
         args.Add(Ptr(source));
         args.Add(s);
@@ -65,6 +89,76 @@ public sealed unsafe partial class CudaKernels
         args.Add(d);
         args.Add(n);
         LaunchElementwise(Function("copy.cu", $"copy_{Suffix(source.DType)}_{Suffix(output.DType)}"), n, args);
+    }
+
+    private const int CopyUnroll = 2; // COPY_UNROLL in copy.cu: pieces per thread per grid-stride round
+
+    /// <summary>Which copy.cu kernel a Copy runs (<see cref="PlanCopy"/>).</summary>
+    internal enum CopyKind
+    {
+        /// <summary>copy_&lt;s&gt;_&lt;d&gt;: any strides, one element per thread per round.</summary>
+        Generic,
+        /// <summary>copy_flat_&lt;s&gt;_&lt;d&gt;: both sides one contiguous run.</summary>
+        Flat,
+        /// <summary>copy_rows_&lt;s&gt;_&lt;d&gt;: both sides (rows, cols) with unit inner stride.</summary>
+        Rows,
+    }
+
+    /// <summary>
+    /// The launch of a fast copy: the kind, the (rows, cols) layout and row strides of a row copy (a flat copy is one
+    /// row of n), whether pieces are aligned 4-element vectors and the scalar head before the first aligned element,
+    /// and the number of pieces (the grid covers them <see cref="CopyUnroll"/> per thread).
+    /// </summary>
+    internal readonly record struct CopyPlan(CopyKind Kind, long Rows, long Cols, long SourceRowStride, long OutputRowStride, bool Vector, int Head, long Pieces);
+
+    /// <summary>The dtype pairs with flat and row kernels (copy_flat_*, copy_rows_* in copy.cu); others copy generically.</summary>
+    internal static bool FastCopyPair(DType source, DType output)
+        => (source, output) is (DType.Float32, DType.Float32) or (DType.Float32, DType.BFloat16) or (DType.BFloat16, DType.Float32);
+
+    /// <summary>
+    /// Chooses the copy kernel for collapsed descriptors <paramref name="s"/> (source) and <paramref name="d"/>
+    /// (output) of <paramref name="n"/> elements whose first elements sit at element addresses
+    /// <paramref name="sourceElement"/> and <paramref name="outputElement"/> (byte address / element size; vectors
+    /// need both at the same remainder mod 4). Mirrored in tests/cuda-emulation/copy_check.cpp.
+    /// </summary>
+    internal static CopyPlan PlanCopy(in StridedDesc s, in StridedDesc d, long n, ulong sourceElement, ulong outputElement)
+    {
+        int sa = (int)(sourceElement % 4), da = (int)(outputElement % 4);
+        bool sFlat = s.Rank == 1 && s.Strides[0] == 1, dFlat = d.Rank == 1 && d.Strides[0] == 1;
+        if (sFlat && dFlat)
+        {
+            bool vec = sa == da;
+            int head = vec ? (int)Math.Min((4 - sa) % 4, n) : 0;
+            return new CopyPlan(CopyKind.Flat, 1, n, n, n, vec, head, CopyPieces(n, vec, head));
+        }
+        bool sRows = s.Rank == 2 && s.Strides[1] == 1, dRows = d.Rank == 2 && d.Strides[1] == 1;
+        long rows, cols, ss, ds;
+        if (sRows && (dFlat || (dRows && d.Shape[1] == s.Shape[1])))
+        {
+            rows = s.Shape[0];
+            cols = s.Shape[1];
+            ss = s.Strides[0];
+            ds = dFlat ? cols : d.Strides[0];
+        }
+        else if (dRows && sFlat)
+        {
+            rows = d.Shape[0];
+            cols = d.Shape[1];
+            ss = cols;
+            ds = d.Strides[0];
+        }
+        else return new CopyPlan(CopyKind.Generic, 0, 0, 0, 0, false, 0, 0);
+        bool rowVec = sa == da && ss % 4 == 0 && ds % 4 == 0;
+        int rowHead = rowVec ? (int)Math.Min((4 - sa) % 4, cols) : 0;
+        return new CopyPlan(CopyKind.Rows, rows, cols, ss, ds, rowVec, rowHead, rows * CopyPieces(cols, rowVec, rowHead));
+    }
+
+    /// <summary>copy.cu run_pieces: pieces of a run of <paramref name="length"/> elements.</summary>
+    private static long CopyPieces(long length, bool vec, int head)
+    {
+        if (!vec) return length;
+        long nvec = (length - head) / 4;
+        return (head > 0 ? 1 : 0) + nvec + (length - head - 4 * nvec > 0 ? 1 : 0);
     }
 
     /// <inheritdoc />

@@ -134,6 +134,9 @@ public static class Tape
         // slices may be added into them in place.
         var owned = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         var written = new Dictionary<Tensor, List<(int Dim, int Start, int Length)>>(ReferenceEqualityComparer.Instance);
+        // Slice buffers allocated empty: only the slices listed in `written` hold values until Materialize zeroes the rest
+        // (when the buffer is first read), so a split the slices cover completely (Mamba's z | xBC | dt) is never filled.
+        var lazy = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         grads[root] = seed ?? Tensor.Full(root.Shape, 1.0, root.DType, root.Device);
         try
         {
@@ -148,6 +151,7 @@ public static class Tape
                     {
                         if (grads.Remove(entry.Outputs[i], out var g))
                         {
+                            Materialize(lazy, written, g);
                             dOut[i] = g;
                             any = true;
                         }
@@ -155,7 +159,7 @@ public static class Tape
                     if (!any) continue;
                     if (entry.Slice is { } slice)
                     {
-                        AccumulateSlice(grads, owned, written, entry.Inputs[0], dOut[0]!, slice.Dim, slice.Start);
+                        AccumulateSlice(grads, owned, written, lazy, entry.Inputs[0], dOut[0]!, slice.Dim, slice.Start);
                         continue;
                     }
                     var dIn = entry.Backward!(dOut);
@@ -170,12 +174,20 @@ public static class Tape
                             throw new InvalidOperationException($"{entry.Op} backward: gradient {Tensor.ShapeString(g.Shape)} for input {Tensor.ShapeString(x.Shape)}");
                         // A leaf may keep the gradient buffer itself when this backward hands it out once and it is not the caller's seed.
                         if (x.IsLeaf) x.AccumulateGrad(g, mayAdopt: !ReferenceEquals(g, seed) && Array.IndexOf(dIn, g) == i && Array.LastIndexOf(dIn, g) == i);
-                        else if (grads.TryGetValue(x, out var prev)) owned.Add(grads[x] = Operations.Ops.Add(prev, g));
+                        else if (grads.TryGetValue(x, out var prev))
+                        {
+                            Materialize(lazy, written, prev);
+                            owned.Add(grads[x] = Operations.Ops.Add(prev, g));
+                        }
                         else grads[x] = g;
                     }
                 }
             }
-            if (root.IsLeaf) root.AccumulateGrad(grads[root]);
+            if (root.IsLeaf)
+            {
+                Materialize(lazy, written, grads[root]);
+                root.AccumulateGrad(grads[root]);
+            }
         }
         finally
         {
@@ -186,11 +198,13 @@ public static class Tape
 
     /// <summary>
     /// Adds <paramref name="g"/> into the slice at (<paramref name="dim"/>, <paramref name="start"/>) of <paramref name="x"/>'s gradient.
-    /// <paramref name="written"/> lists the slices already stored into each buffer this pass started from zeros: a slice that
+    /// <paramref name="written"/> lists the slices already stored into each buffer this pass started: a slice that
     /// overlaps none of them is copied into place (no add), which is the common case of a split (Mamba's z | xBC | dt).
+    /// A non-leaf's first slice allocates the buffer empty (<paramref name="lazy"/>): the parts no slice writes are zeroed
+    /// by <see cref="Materialize"/> before the buffer is read, so a buffer the slices cover is never filled.
     /// </summary>
     private static void AccumulateSlice(Dictionary<Tensor, Tensor> grads, HashSet<Tensor> owned, Dictionary<Tensor, List<(int Dim, int Start, int Length)>> written,
-        Tensor x, Tensor g, int dim, int start)
+        HashSet<Tensor> lazy, Tensor x, Tensor g, int dim, int start)
     {
         if (!x.RequiresGrad) return;
         int length = g.Shape[dim];
@@ -203,15 +217,18 @@ public static class Tape
                 slices.Add((dim, start, length));
                 return;
             }
+            Materialize(lazy, written, buffer);             // the add reads the slot: zeros where no slice wrote yet
             written.Remove(buffer);                         // overlapping slices: adds from here on
             using var sum = Operations.Ops.Add(slot, g);
             Operations.Ops.CopyInto(sum, slot);
             return;
         }
-        // First slice (or a full gradient that may alias another tensor): a zeroed buffer of x's shape, ours to add into.
+        // First slice (or a full gradient that may alias another tensor): a buffer of x's shape, ours to add into; a leaf
+        // adopts it, so it starts zeroed, a non-leaf's starts empty and is zeroed where no slice wrote at its first read.
         Tensor? earlier = null;
         if (!x.IsLeaf) grads.TryGetValue(x, out earlier);
-        var fresh = earlier is null ? Tensor.Zeros(x.Shape, g.DType, g.Device) : Operations.Ops.Clone(earlier);
+        var fresh = earlier is not null ? Operations.Ops.Clone(earlier)
+            : x.IsLeaf ? Tensor.Zeros(x.Shape, g.DType, g.Device) : Tensor.Empty(x.Shape, g.DType, g.Device);
         using (var first = Operations.Ops.Narrow(fresh, dim, start, length))
         {
             if (earlier is null) Operations.Ops.CopyInto(g, first);
@@ -228,6 +245,31 @@ public static class Tape
         }
         grads[x] = fresh;
         owned.Add(fresh);
-        if (earlier is null) written[fresh] = [(dim, start, length)];
+        if (earlier is null)
+        {
+            written[fresh] = [(dim, start, length)];
+            lazy.Add(fresh);
+        }
+    }
+
+    /// <summary>
+    /// Zeroes the parts of a lazily allocated slice buffer that no slice has written (all its slices share one dimension
+    /// and are disjoint), once, before its first read; any other tensor is left alone.
+    /// </summary>
+    private static void Materialize(HashSet<Tensor> lazy, Dictionary<Tensor, List<(int Dim, int Start, int Length)>> written, Tensor buffer)
+    {
+        if (!lazy.Remove(buffer)) return;
+        var slices = written[buffer];
+        int dim = slices[0].Dim, at = 0, size = buffer.Shape[dim];
+        foreach (var (_, start, length) in slices.OrderBy(s => s.Start).Append((dim, size, 0)))
+        {
+            if (start > at)
+            {
+                using var gap = Operations.Ops.Narrow(buffer, dim, at, start - at);
+                using var zeros = Tensor.Zeros(gap.Shape, buffer.DType, buffer.Device);
+                Operations.Ops.CopyInto(zeros, gap);
+            }
+            at = Math.Max(at, start + length);
+        }
     }
 }
