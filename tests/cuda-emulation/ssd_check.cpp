@@ -117,9 +117,10 @@ void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vect
                     Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cb.data(), B, L, G, N, k.q, k.nc, mm);
     }
     if (!finalState) return;
-    emu::launch(dim3((unsigned)((long long)B * H * tiles(P) * tiles(N))), dim3(SsdThreads), 0, ssd_chunk_states_f32,
+    auto walker = mm == SSD_MM_FMA ? ssd_chunk_states_fma : mm == SSD_MM_TF32 ? ssd_chunk_states_tf32 : ssd_chunk_states_3xtf32;
+    emu::launch(dim3((unsigned)((long long)B * H * tiles(P) * tiles(N))), dim3(SsdThreads), 0, walker,
                 X.ptr, X.s0, X.s1, X.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.w.data(), k.cs.data(), init, k.st.data(), finalState,
-                B, L, H, G, P, N, k.q, k.nc, mm);
+                B, L, H, G, P, N, k.q, k.nc);
 }
 
 // mm: the matrix engine (SSD_MM_*); serial: the serial backward instead of the chunked one; saved: the forward runs
@@ -216,10 +217,12 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             partRows = B * nc;
             partDa.assign((size_t)partRows * H, std::numeric_limits<double>::quiet_NaN());
             partDd = partDa;
-            std::vector<double> rpart((size_t)B * H * nc * tp * tn, std::numeric_limits<double>::quiet_NaN());
-            emu::launch(dim3((unsigned)((long long)B * H * tp * tn)), dim3(SsdThreads), 0, ssd_bwd_states_f32,
+            const int rparts = tp * tn * SSD_WALK_WARPS;
+            std::vector<double> rpart((size_t)B * H * nc * rparts, std::numeric_limits<double>::quiet_NaN());
+            auto walker = mm == SSD_MM_FMA ? ssd_bwd_states_fma : mm == SSD_MM_TF32 ? ssd_bwd_states_tf32 : ssd_bwd_states_3xtf32;
+            emu::launch(dim3((unsigned)((long long)B * H * tp * tn)), dim3(SsdThreads), 0, walker,
                         dy.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), k.st.data(), fp, gst.data(), dinit.data(), rpart.data(),
-                        B, L, H, G, P, N, q, nc, mm);
+                        B, L, H, G, P, N, q, nc);
             emu::launch(dim3((unsigned)(k.bhc * tq * tq)), dim3(SsdThreads), 0, ssd_bwd_dm_f32,
                         dy.data(), X.ptr, X.s0, X.s1, X.s2, k.cs.data(), dt.data(), k.cb.data(), dmd.data(), partRow.data(), partCol.data(),
                         B, L, H, G, P, q, nc, mm);
@@ -234,7 +237,7 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
                         s.hasDFinal ? 1 : 0, dmd.data(), dbOut, partV.data(), B, L, H, G, P, N, q, nc, splits, mm);
             emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads / 32) * sizeof(double), ssd_bwd_scalars_f32,
                         dt.data(), a.data(), k.cs.data(), dmd.data(), partRow.data(), partCol.data(), partI.data(), partV.data(), rpart.data(), ddt.data(),
-                        partDa.data(), partDd.data(), B, L, H, G, N, q, nc, tp * tn);
+                        partDa.data(), partDd.data(), B, L, H, G, N, q, nc, rparts);
             if (splits > 1)   // the split partials (splits, B, L, G, N), added in split order
                 launch_elementwise((long long)nb, ssd_bwd_part_sum_f32, dbp.data(), dcp.data(), db.data(), dc.data(),
                                    (long long)B * L, G, N, splits, (long long)nb, (long long)G * N, (long long)N);

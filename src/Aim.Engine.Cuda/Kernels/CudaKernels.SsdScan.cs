@@ -31,6 +31,7 @@ public sealed unsafe partial class CudaKernels
     public const int SsdMaxChunk = 256;
     private const int SsdThreads = 256;       // SSD_THREADS
     private const int SsdScalarThreads = 128; // SSD_SCALAR_THREADS
+    private const int SsdWalkWarps = 8;       // SSD_WALK_WARPS (the chunk-state walkers' warps)
     private const int SsdBwdThreads = 256;    // BWD_THREADS (serial backward)
     private const int SsdBwdMaxP = 64;        // BWD_WARPS · BWD_RP (serial backward)
     private const int SsdBwdMaxN = 128;       // 32 · BWD_RN (serial backward)
@@ -209,8 +210,8 @@ public sealed unsafe partial class CudaKernels
         k3.Add(PtrOrNull(initialState));
         k3.Add(Ptr(w.States));
         k3.Add(Ptr(finalState));
-        AddDims(ref k3, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks, mm);
-        Launch(Function("ssm.cu", "ssd_chunk_states_f32"), Grid((long)s.B * s.H * Tiles(s.P) * Tiles(s.N)), SsdThreads, 0, k3);
+        AddDims(ref k3, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks);
+        Launch(Function("ssm.cu", "ssd_chunk_states_" + EngineSuffix(mm)), Grid((long)s.B * s.H * Tiles(s.P) * Tiles(s.N)), SsdThreads, 0, k3);
     }
 
     /// <summary>
@@ -235,7 +236,8 @@ public sealed unsafe partial class CudaKernels
             using (var final = Tensor.Empty([s.B, s.H, s.P, s.N], DType.Float32, dev))
                 ChunkStates(x, dt, a, b, c, initialState, s, w, final);
         using var gst = Tensor.Empty([s.B, s.H, nc, s.P, s.N], DType.Float32, dev);
-        using var rpart = Tensor.Empty([s.B, s.H, nc, tp * tn], DType.Float64, dev);
+        int rparts = tp * tn * SsdWalkWarps;   // ⟨G, S_in⟩ per chunk: a part per warp of each state tile
+        using var rpart = Tensor.Empty([s.B, s.H, nc, rparts], DType.Float64, dev);
         using var dmd = Tensor.Empty([s.B, s.H, nc, q, q], DType.Float32, dev);
         using var partI = Tensor.Empty([s.B, s.H, s.L, tn], DType.Float32, dev);
         using var partV = Tensor.Empty([s.B, s.H, s.L, tn], DType.Float32, dev);
@@ -260,8 +262,8 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(gst));
         k.Add(PtrOrNull(dInitialState));
         k.Add(Ptr(rpart));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
-        Launch(Function("ssm.cu", "ssd_bwd_states_f32"), Grid((long)s.B * s.H * tp * tn), SsdThreads, 0, k);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc);
+        Launch(Function("ssm.cu", "ssd_bwd_states_" + EngineSuffix(mm)), Grid((long)s.B * s.H * tp * tn), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dY));
@@ -331,7 +333,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(dDt));
         k.Add(Ptr(partDa));
         k.Add(Ptr(partDd));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.N, q, nc, tp * tn);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.N, q, nc, rparts);
         Launch(Function("ssm.cu", "ssd_bwd_scalars_f32"), Grid(w.Bhc), SsdScalarThreads, (uint)((q + 2 * SsdScalarThreads / 32) * sizeof(double)), k);
 
         // The split partials (splits, B, L, G, N), added in split order.
@@ -446,6 +448,14 @@ public sealed unsafe partial class CudaKernels
     }
 
     private static int Tiles(int n) => (n + SsdTile - 1) / SsdTile;
+
+    /// <summary>The name suffix of the chunk-state walkers compiled for engine <paramref name="mm"/> (one kernel per engine in ssm.cu).</summary>
+    private static string EngineSuffix(int mm) => (SsdMatrixMath)mm switch
+    {
+        SsdMatrixMath.Float32Fma => "fma",
+        SsdMatrixMath.Tf32 => "tf32",
+        _ => "3xtf32",
+    };
 
     private static uint Grid(long blocks) => checked((uint)blocks);
 }
