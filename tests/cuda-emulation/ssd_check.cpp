@@ -103,6 +103,9 @@ struct ChunkWork
 
 int tiles(int n) { return (n + SsdTile - 1) / SsdTile; }
 
+// The tile kernel NAME compiled for engine mm (ssm.cu's SSD_TILE_KERNELS: one kernel per engine).
+#define SSD_KERNEL(NAME, mm) ((mm) == SSD_MM_FMA ? ssd_##NAME##_fma : (mm) == SSD_MM_TF32 ? ssd_##NAME##_tf32 : ssd_##NAME##_3xtf32)
+
 // finalState null: k.st already holds the states entering each chunk (saved by the forward): steps 1-2 only.
 void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vector<float>& dt, const std::vector<float>& a,
                   const Operand& Bm, const Operand& Cm, const float* init, float* finalState, int mm)
@@ -113,8 +116,8 @@ void chunk_states(const Case& s, ChunkWork& k, const Operand& X, const std::vect
         emu::launch(dim3((unsigned)((k.bhc * 32 + 127) / 128)), dim3(128), 0, ssd_cumsum_f32,   // a warp per (b, h, chunk)
             dt.data(), a.data(), k.cs.data(), k.w.data(), B, L, H, k.q, k.nc);
         int tq = tiles(k.q);
-        emu::launch(dim3((unsigned)((long long)B * G * k.nc * tq * tq)), dim3(SsdThreads), 0, ssd_cb_f32,
-                    Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cb.data(), B, L, G, N, k.q, k.nc, mm);
+        emu::launch(dim3((unsigned)((long long)B * G * k.nc * tq * tq)), dim3(SsdThreads), 0, SSD_KERNEL(cb, mm),
+                    Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cb.data(), B, L, G, N, k.q, k.nc);
     }
     if (!finalState) return;
     auto walker = mm == SSD_MM_FMA ? ssd_chunk_states_fma : mm == SSD_MM_TF32 ? ssd_chunk_states_tf32 : ssd_chunk_states_3xtf32;
@@ -159,9 +162,9 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
         ChunkWork k(s, saved ? SsdBwdChunk : s.chunk);
         chunk_states(s, k, X, dt, a, Bm, Cm, ip, finalState.data(), mm);
         if (k.nc > 0)
-            emu::launch(dim3((unsigned)(k.bhc * tiles(k.q) * tiles(P))), dim3(SsdThreads), 0, ssd_chunk_scan_f32,
+            emu::launch(dim3((unsigned)(k.bhc * tiles(k.q) * tiles(P))), dim3(SsdThreads), 0, SSD_KERNEL(chunk_scan, mm),
                         X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, dp, k.cb.data(), k.cs.data(), k.st.data(),
-                        s.hasInit ? 1 : 0, y.data(), B, L, H, G, P, N, k.q, k.nc, mm);
+                        s.hasInit ? 1 : 0, y.data(), B, L, H, G, P, N, k.q, k.nc);
         if (saved)
         {
             savedStates = k.st;
@@ -223,18 +226,18 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             emu::launch(dim3((unsigned)((long long)B * H * tp * tn)), dim3(SsdThreads), 0, walker,
                         dy.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), k.st.data(), fp, gst.data(), dinit.data(), rpart.data(),
                         B, L, H, G, P, N, q, nc);
-            emu::launch(dim3((unsigned)(k.bhc * tq * tq)), dim3(SsdThreads), 0, ssd_bwd_dm_f32,
+            emu::launch(dim3((unsigned)(k.bhc * tq * tq)), dim3(SsdThreads), 0, SSD_KERNEL(bwd_dm, mm),
                         dy.data(), X.ptr, X.s0, X.s1, X.s2, k.cs.data(), dt.data(), k.cb.data(), dmd.data(), partRow.data(), partCol.data(),
-                        B, L, H, G, P, q, nc, mm);
-            emu::launch(dim3((unsigned)(k.bhc * tq * tp)), dim3(SsdThreads), 0, ssd_bwd_dx_f32,
+                        B, L, H, G, P, q, nc);
+            emu::launch(dim3((unsigned)(k.bhc * tq * tp)), dim3(SsdThreads), 0, SSD_KERNEL(bwd_dx, mm),
                         dy.data(), X.ptr, X.s0, X.s1, X.s2, dt.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, dp, k.cb.data(), k.cs.data(), k.w.data(),
-                        gst.data(), s.hasDFinal ? 1 : 0, dx.data(), B, L, H, G, P, N, q, nc, mm);
-            emu::launch(dim3((unsigned)(tileBlocks * splits)), dim3(SsdThreads), 0, ssd_bwd_dc_f32,
+                        gst.data(), s.hasDFinal ? 1 : 0, dx.data(), B, L, H, G, P, N, q, nc);
+            emu::launch(dim3((unsigned)(tileBlocks * splits)), dim3(SsdThreads), 0, SSD_KERNEL(bwd_dc, mm),
                         dy.data(), dt.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), k.st.data(),
-                        s.hasInit ? 1 : 0, dmd.data(), dcOut, partI.data(), B, L, H, G, P, N, q, nc, splits, mm);
-            emu::launch(dim3((unsigned)(tileBlocks * splits)), dim3(SsdThreads), 0, ssd_bwd_db_f32,
+                        s.hasInit ? 1 : 0, dmd.data(), dcOut, partI.data(), B, L, H, G, P, N, q, nc, splits);
+            emu::launch(dim3((unsigned)(tileBlocks * splits)), dim3(SsdThreads), 0, SSD_KERNEL(bwd_db, mm),
                         X.ptr, X.s0, X.s1, X.s2, dt.data(), Cm.ptr, Cm.s0, Cm.s1, Cm.s2, Bm.ptr, Bm.s0, Bm.s1, Bm.s2, k.cs.data(), gst.data(),
-                        s.hasDFinal ? 1 : 0, dmd.data(), dbOut, partV.data(), B, L, H, G, P, N, q, nc, splits, mm);
+                        s.hasDFinal ? 1 : 0, dmd.data(), dbOut, partV.data(), B, L, H, G, P, N, q, nc, splits);
             emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads / 32) * sizeof(double), ssd_bwd_scalars_f32,
                         dt.data(), a.data(), k.cs.data(), dmd.data(), partRow.data(), partCol.data(), partI.data(), partV.data(), rpart.data(), ddt.data(),
                         partDa.data(), partDd.data(), B, L, H, G, N, q, nc, rparts);

@@ -93,8 +93,8 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(w.States));
         k.Add(initialState is null ? 0 : 1);
         k.Add(Ptr(y));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks, SsdMatrixMode);
-        Launch(Function("ssm.cu", "ssd_chunk_scan_f32"), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks);
+        Launch(Function("ssm.cu", "ssd_chunk_scan_" + EngineSuffix(SsdMatrixMode)), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
     }
 
     /// <inheritdoc />
@@ -197,8 +197,8 @@ public sealed unsafe partial class CudaKernels
             AddStrided(ref k2, b, 3);
             AddStrided(ref k2, c, 3);
             k2.Add(Ptr(w.Cb));
-            AddDims(ref k2, s.B, s.L, s.G, s.N, w.Q, w.Chunks, mm);
-            Launch(Function("ssm.cu", "ssd_cb_f32"), Grid((long)s.B * s.G * w.Chunks * tq * tq), SsdThreads, 0, k2);
+            AddDims(ref k2, s.B, s.L, s.G, s.N, w.Q, w.Chunks);
+            Launch(Function("ssm.cu", "ssd_cb_" + EngineSuffix(mm)), Grid((long)s.B * s.G * w.Chunks * tq * tq), SsdThreads, 0, k2);
         }
         if (finalState is null) return;
         // With no chunk (L = 0) the walker only copies the initial state (or zeros) to finalState.
@@ -274,8 +274,8 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(dmd));
         k.Add(Ptr(partRow));
         k.Add(Ptr(partCol));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, q, nc, mm);
-        Launch(Function("ssm.cu", "ssd_bwd_dm_f32"), Grid(w.Bhc * tq * tq), SsdThreads, 0, k);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, q, nc);
+        Launch(Function("ssm.cu", "ssd_bwd_dm_" + EngineSuffix(mm)), Grid(w.Bhc * tq * tq), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dY));
@@ -289,8 +289,8 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(gst));
         k.Add(hasFinal);
         k.Add(Ptr(dX));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, mm);
-        Launch(Function("ssm.cu", "ssd_bwd_dx_f32"), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc);
+        Launch(Function("ssm.cu", "ssd_bwd_dx_" + EngineSuffix(mm)), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dY));
@@ -303,8 +303,8 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(dmd));
         k.Add(Ptr(dcp ?? dC));
         k.Add(Ptr(partI));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, splits, mm);
-        Launch(Function("ssm.cu", "ssd_bwd_dc_f32"), Grid(tileBlocks * splits), SsdThreads, 0, k);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, splits);
+        Launch(Function("ssm.cu", "ssd_bwd_dc_" + EngineSuffix(mm)), Grid(tileBlocks * splits), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         AddStrided(ref k, x, 3);
@@ -317,8 +317,8 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(dmd));
         k.Add(Ptr(dbp ?? dB));
         k.Add(Ptr(partV));
-        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, splits, mm);
-        Launch(Function("ssm.cu", "ssd_bwd_db_f32"), Grid(tileBlocks * splits), SsdThreads, 0, k);
+        AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, splits);
+        Launch(Function("ssm.cu", "ssd_bwd_db_" + EngineSuffix(mm)), Grid(tileBlocks * splits), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dt));

@@ -636,12 +636,24 @@ __device__ __forceinline__ void t2_scale_rows(float (&acc)[4][4], int r0, FR f)
 // The tile kernels: forward (ssd_cb, ssd_chunk_state, ssd_chunk_scan) and backward (ssd_bwd_dstate, ssd_bwd_dm,
 // ssd_bwd_dx, ssd_bwd_dc, ssd_bwd_db), grids and formulas as listed at the top and in the backward's derivation.
 
+// Every tile kernel is compiled once per engine, ssd_<kernel>_<engine> with engine fma, tf32 or 3xtf32 (the host
+// picks by SsdMatrixMode): with the engine a runtime argument, one kernel held the pipelines of all three and ptxas
+// spilled for the widest (tens to hundreds of bytes a thread at 80 registers); each engine alone mostly fits.
+#define SSD_TILE_KERNELS(NAME, BOUND, PARAMS, ARGS)                                                                       \
+    extern "C" __global__ void __launch_bounds__(SSD_THREADS, BOUND) ssd_##NAME##_fma PARAMS                             \
+    { AIM_PDL_PROLOGUE(); ssd_##NAME##_body<SSD_MM_FMA> ARGS; }                                                          \
+    extern "C" __global__ void __launch_bounds__(SSD_THREADS, BOUND) ssd_##NAME##_tf32 PARAMS                            \
+    { AIM_PDL_PROLOGUE(); ssd_##NAME##_body<SSD_MM_TF32> ARGS; }                                                         \
+    extern "C" __global__ void __launch_bounds__(SSD_THREADS, BOUND) ssd_##NAME##_3xtf32 PARAMS                          \
+    { AIM_PDL_PROLOGUE(); ssd_##NAME##_body<SSD_MM_3XTF32> ARGS; }
+
 // CB (B, G, nc, Q, Q): block per (b, g, chunk, l-tile, s-tile), upper tiles skipped.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb_f32(
+template <int MM>
+__device__ __forceinline__ void ssd_cb_body(
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg, float* cb,
-    int B, int L, int G, int N, int Q, int nc, int mm)
+    int B, int L, int G, int N, int Q, int nc)
 {
-    AIM_PDL_PROLOGUE();
+    constexpr int mm = MM;   // one kernel per engine (SSD_TILE_KERNELS below)
     int tiles = (Q + SSD_TM - 1) / SSD_TM;
     const ChunkTile tile = chunk_tile(tiles, tiles, G, G, L, Q, nc);      // one "head" per group
     const int b = tile.b, g = tile.h, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
@@ -655,6 +667,8 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_cb
     float* out = cb + (((i64)b * G + g) * nc + c) * Q * Q;
     t2_store<true>(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = v; });
 }
+SSD_TILE_KERNELS(cb, SSD_MIN_BLOCKS, (const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg, float* cb,
+    int B, int L, int G, int N, int Q, int nc), (bm, sbb, sbl, sbg, cm, scb, scl, scg, cb, B, L, G, N, Q, nc))
 
 // The chunk-state walkers keep their running tile in the layout of their engine's accumulators: the FMA engine's
 // 4×4 per thread (rows 4·ty + i, columns 4·tx + j) or the tensor-core fragments (d[j][e]: row wm + g + 8·(e/2),
@@ -846,12 +860,13 @@ __device__ __forceinline__ void chunk_states_walk(const float* x, i64 sxb, i64 s
 
 
 // y (B, L, H, P): block per (b, h, chunk, l-tile, p-tile); has_state as above.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_scan_f32(
+template <int MM>
+__device__ __forceinline__ void ssd_chunk_scan_body(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* d, const float* cb, const float* cs, const float* st, int has_state, float* y,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+    int B, int L, int H, int G, int P, int N, int Q, int nc)
 {
-    AIM_PDL_PROLOGUE();
+    constexpr int mm = MM;   // one kernel per engine (SSD_TILE_KERNELS below)
     const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, p0 = tile.j0;
     if (l0 >= qlen) return;
@@ -885,6 +900,9 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_ch
         y[(((i64)b * L + t0 + l) * H + h) * P + p] = fmaf(dh, x0[(i64)l * sxl + p], v);
     });
 }
+SSD_TILE_KERNELS(chunk_scan, SSD_MIN_BLOCKS, (const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
+    const float* d, const float* cb, const float* cs, const float* st, int has_state, float* y,
+    int B, int L, int H, int G, int P, int N, int Q, int nc), (x, sxb, sxl, sxh, dt, cm, scb, scl, scg, d, cb, cs, st, has_state, y, B, L, H, G, P, N, Q, nc))
 
 // gst (B, H, nc, P, N) = G_c = dL/dS_out of each chunk, dinit (B, H, P, N) and rpart (B, H, nc, tiles·8) double =
 // ⟨G_c, S_in_c⟩ over each warp's part of this block's tile (r of the derivation before its decay; ssd_bwd_scalars
@@ -986,11 +1004,12 @@ SSD_STATE_WALKERS(3xtf32, SSD_MM_3XTF32)
 // tq)[s, l-tile] = Σ_l dMd[l,s]·CB[l,s] over the tile (tiles above the diagonal are not run: their parts are not
 // written and not read). (ssd_bwd_scalars read dMd and CB again for these, a thread per row walking its row and its
 // column serially: 105 µs a call at AiM-B's batch 32.)
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dm_f32(
+template <int MM>
+__device__ __forceinline__ void ssd_bwd_dm_body(
     const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* cs, const float* dt, const float* cb,
-    float* dmd, float* part_row, float* part_col, int B, int L, int H, int G, int P, int Q, int nc, int mm)
+    float* dmd, float* part_row, float* part_col, int B, int L, int H, int G, int P, int Q, int nc)
 {
-    AIM_PDL_PROLOGUE();
+    constexpr int mm = MM;   // one kernel per engine (SSD_TILE_KERNELS below)
     const int tq = (Q + SSD_TM - 1) / SSD_TM;
     const ChunkTile tile = chunk_tile(tq, tq, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, s0 = tile.j0;
@@ -1042,15 +1061,18 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
         part_col[(bh * L + t0 + s0 + threadIdx.x) * tq + tile.it] = v;
     }
 }
+SSD_TILE_KERNELS(bwd_dm, SSD_MIN_BLOCKS, (const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* cs, const float* dt, const float* cb,
+    float* dmd, float* part_row, float* part_col, int B, int L, int H, int G, int P, int Q, int nc), (gy, x, sxb, sxl, sxh, cs, dt, cb, dmd, part_row, part_col, B, L, H, G, P, Q, nc))
 
 // dX (B, L, H, P): block per (b, h, chunk, s-tile, p-tile); has_g as above. The state term first (its row factor
 // w[s] then scales the accumulator), then the in-chunk term.
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bwd_dx_f32(
+template <int MM>
+__device__ __forceinline__ void ssd_bwd_dx_body(
     const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg,
     const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int mm)
+    int B, int L, int H, int G, int P, int N, int Q, int nc)
 {
-    AIM_PDL_PROLOGUE();
+    constexpr int mm = MM;   // one kernel per engine (SSD_TILE_KERNELS below)
     const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
     const int b = tile.b, h = tile.h, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, p0 = tile.j0;
     if (s0 >= qlen) return;
@@ -1086,6 +1108,9 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_bw
         dx[at] = fmaf(dh, gy[at], v);
     });
 }
+SSD_TILE_KERNELS(bwd_dx, SSD_MIN_BLOCKS, (const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg,
+    const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
+    int B, int L, int H, int G, int P, int N, int Q, int nc), (gy, x, sxb, sxl, sxh, dt, bm, sbb, sbl, sbg, d, cb, cs, w, gst, has_final, dx, B, L, H, G, P, N, Q, nc))
 
 // The block's place in a grid of (batch, group, chunk, head split, i-tile, j-tile) blocks, j fastest: as ChunkTile for
 // the group g, plus the split and its heads h0 .. h1 - 1 (split k of the group's hpg heads takes k·hpg/splits ..
@@ -1144,12 +1169,13 @@ __device__ __forceinline__ i64 opaque(i64 v)
 // exp(cs[l])·Σ_p dY[l,p]·S_in[p,n] in its own tile (its row dots with C are the head's i), added to the running sum;
 // then the in-chunk term Σ_{s≤l} dMd[l,s]·dt[s]·B[s,n] straight into the sum (dt[s] and the causal mask on the staged
 // dMd slice).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) ssd_bwd_dc_f32(
+template <int MM>
+__device__ __forceinline__ void ssd_bwd_dc_body(
     const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* cs, const float* st, int has_state, const float* dmd, float* dc, float* part_i,
-    int B, int L, int H, int G, int P, int N, int Q, int nc, int splits, int mm)
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int splits)
 {
-    AIM_PDL_PROLOGUE();
+    constexpr int mm = MM;   // one kernel per engine (SSD_TILE_KERNELS below)
     const int tn = (N + SSD_TN - 1) / SSD_TN;
     const HeadTile tile = head_tile((Q + SSD_TM - 1) / SSD_TM, tn, splits, H, G, L, Q, nc);
     const int b = tile.b, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, l0 = tile.i0, n0 = tile.j0, nj = tile.jt;
@@ -1192,18 +1218,22 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) s
     float* out = dc + (i64)tile.split * B * L * G * N;
     t2_store_rows(sum, l0, qlen, n0, N, [&](int l) { return out + (((i64)b * L + t0 + l) * G + g) * N; });
 }
+SSD_TILE_KERNELS(bwd_dc, SSD_HEAD_MIN_BLOCKS, (const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
+    const float* cs, const float* st, int has_state, const float* dmd, float* dc, float* part_i,
+    int B, int L, int H, int G, int P, int N, int Q, int nc, int splits), (gy, dt, bm, sbb, sbl, sbg, cm, scb, scl, scg, cs, st, has_state, dmd, dc, part_i, B, L, H, G, P, N, Q, nc, splits))
 
 // dB (B, L, G, N), or with splits > 1 split partials (splits, B, L, G, N), and part_v (B, H, L, tn): block per
 // (b, g, chunk, head split, s-tile, n-tile), has_final as above. Per head of the split, in order: the state term
 // exp(cs[Q-1]-cs[s])·Σ_p x[s,p]·G[p,n] in its own tile (its row dots with B are the head's v), added to the running
 // sum times dt[s]; then the in-chunk term Σ_{l≥s} dMd[l,s]·dt[s]·C[l,n] straight into the sum (dt[s] on the staged
 // dMd slice; dMd is 0 above the diagonal, so no mask).
-extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) ssd_bwd_db_f32(
+template <int MM>
+__device__ __forceinline__ void ssd_bwd_db_body(
     const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
-    float* db, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int splits, int mm)
+    float* db, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int splits)
 {
-    AIM_PDL_PROLOGUE();
+    constexpr int mm = MM;   // one kernel per engine (SSD_TILE_KERNELS below)
     const int tn = (N + SSD_TN - 1) / SSD_TN;
     const HeadTile tile = head_tile((Q + SSD_TM - 1) / SSD_TM, tn, splits, H, G, L, Q, nc);
     const int b = tile.b, g = tile.g, c = tile.c, t0 = tile.t0, qlen = tile.qlen, s0 = tile.i0, n0 = tile.j0, nj = tile.jt;
@@ -1246,6 +1276,9 @@ extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_HEAD_MIN_BLOCKS) s
     float* out = db + (i64)tile.split * B * L * G * N;
     t2_store_rows(sum, s0, qlen, n0, N, [&](int s) { return out + (((i64)b * L + t0 + s) * G + g) * N; });
 }
+SSD_TILE_KERNELS(bwd_db, SSD_HEAD_MIN_BLOCKS, (const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
+    const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
+    float* db, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int splits), (x, sxb, sxl, sxh, dt, cm, scb, scl, scg, bm, sbb, sbl, sbg, cs, gst, has_final, dmd, db, part_v, B, L, H, G, P, N, Q, nc, splits))
 
 // dDt (B, L, H), part_da and part_dd ((B·nc), H, double): block per (b, h, chunk), the scalar chain above.
 #define SSD_SCALAR_THREADS 128
