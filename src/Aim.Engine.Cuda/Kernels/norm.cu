@@ -98,10 +98,12 @@ __device__ __forceinline__ void rms_norm(const T* x, i64 sx, const T* res, const
 // 1/sqrt(Σg²/seg + eps), out = g·rstd·w), but a block of RMS_WARP_THREADS holds RMS_WARP_THREADS/32 warps, each walks
 // its own segments (grid-stride over warps), keeps its 4·K elements a lane in registers between the sum and the write
 // and reduces with shuffles only: no block barrier, and every warp issues all loads of a segment at once (Little's
-// law: CudaKernels.Norm.cs LaunchRmsNorm). VEC: 16-byte loads and stores, lane l holding elements 4(32c + l) .. +3 of
-// chunk c; the host takes it only when seg % 4 == 0 and every base pointer and row stride is 16-byte aligned. Scalar:
-// lane l holds elements 32i + l. A lane sums its own elements in index order, then warp_sum: only the order of the
-// sum differs from rms_norm (rstd within float32 reduction error; every other rounding is the same).
+// law: CudaKernels.Norm.cs LaunchRmsNorm). Lane l holds elements 4(32c + l) .. 4(32c + l) + 3 of chunk c = 0 .. K-1
+// (g[4c + q]). VEC: 16-byte loads and stores, which the host takes only when seg % 4 == 0 and every base pointer and
+// row stride is 16-byte aligned; scalar: the same elements one float at a time (4 instructions cover a chunk's 512
+// bytes: L1 serves the repeats), for misaligned views and seg % 4 != 0. A lane sums its own elements in index order,
+// then warp_sum, in both forms: the bits do not depend on alignment. Only the order of the sum differs from rms_norm
+// (rstd within float32 reduction error; every other rounding is the same).
 #define RMS_WARP_THREADS 128
 
 template <int K, bool VEC>
@@ -159,13 +161,13 @@ __device__ __forceinline__ void rms_norm_warp(const float* x, i64 sx, const floa
 #pragma unroll
             for (int i = 0; i < 4 * K; i++)
             {
-                int j = 32 * i + lane;
+                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
                 g[i] = j < seg ? rms_input<float>(xs, rs, zs, j) : 0.0f;
             }
 #pragma unroll
             for (int i = 0; i < 4 * K; i++)
             {
-                int j = 32 * i + lane;
+                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
                 if (j < seg)
                 {
                     if (resOut) resOut[at + j] = g[i];
