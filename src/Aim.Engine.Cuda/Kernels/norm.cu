@@ -195,7 +195,7 @@ __device__ __forceinline__ void rms_norm_warp(const float* x, i64 sx, const floa
 #pragma unroll
             for (int i = 0; i < 4 * K; i++)
             {
-                int j = 32 * i + lane;
+                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
                 if (j < seg) out[at + j] = g[i] * rstd * w[wOff + j];
             }
         }
