@@ -155,7 +155,7 @@ public sealed unsafe partial class CudaKernels
         args.Add(segments);
         args.Add(Ptr(output));
         args.Add(PtrOrNull(residualOut));
-        if (x.DType == DType.Float32 && seg <= MaxWarpSegment && segments >= MinWarpSegments && (residual is null || z is null))
+        if (WarpPath(x.DType, seg, segments, residual is not null && z is not null))
         {
             bool vec = WarpVectorised(seg, xStride, zStride, Ptr(x), PtrOrNull(residual), PtrOrNull(z), Ptr(weight), Ptr(output), PtrOrNull(residualOut));
             uint blocks = (uint)Math.Min((segments + WarpRowThreads / 32 - 1) / (WarpRowThreads / 32),
@@ -166,6 +166,11 @@ public sealed unsafe partial class CudaKernels
         }
         Launch(Function("norm.cu", $"rms_norm_{Suffix(x.DType)}"), RowGrid(segments), RowThreads(seg), 0, args);
     }
+
+    /// <summary>Whether the RMSNorm forward over <paramref name="segments"/> segments of <paramref name="seg"/> elements takes
+    /// rms_norm_warp (one warp a segment) rather than rms_norm (one block a segment).</summary>
+    internal static bool WarpPath(DType dtype, int seg, long segments, bool residualAndGate)
+        => dtype == DType.Float32 && seg <= MaxWarpSegment && segments >= MinWarpSegments && !residualAndGate;
 
     /// <summary>float4 chunks a lane of the rms_norm_warp kernel for segments of <paramref name="seg"/> ≤ MaxWarpSegment elements
     /// (the instantiations in norm.cu: 2, 4, 6, 8, 12, 16).</summary>
