@@ -19,6 +19,11 @@
 // AddRmsNorm (1, 7, 74, 300 rows × D 1, 7, 31, 257, 768): out and the residual sum of rms_norm_f32 with a residual, and
 // the backward with and without the gradient of the sum (extra) on both paths vs float64 references, dx bit-equal
 // across the paths.
+// The forward's two kernels (session 6): rms_norm_f32 (a block a segment) and rms_norm_warp{K}[_vec]_f32 (a warp a segment;
+// the host's choice for float32 segments ≤ 2048 from 1024 segments on) both run on every forward (forward_paths): each vs
+// float64, warp vs block within WarpVsBlockRel (only rstd's sum order differs), the scalar warp form bit-equal to the
+// 16-byte one, strided bit-equal to contiguous; forward_case adds AiM-B's shapes (8192 × 1536 gated with z in 3352-wide
+// rows, 8192 × 768 AddRmsNorm) and edges (groups, K = 16, seg % 4 != 0, misaligned views).
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: gated_norm_check [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"

@@ -4,7 +4,8 @@
 // rstd = 1/sqrt(mean(g²) + eps); RMS backward dg = rstd·(dy·w - ĝ·mean(dy·w·ĝ)); LayerNorm/GroupNorm use the
 // biased variance (two passes: mean, then Σ(x - mean)²) and dx = rstd·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)).
 // One block per row (or per group segment); each thread strides over the row, fp32 accumulation, block
-// reductions in reduce.cuh. The weight/bias gradients are column sums over rows, deterministic (no atomics): the
+// reductions in reduce.cuh; the float32 RMS forward over many segments of at most 2048 elements takes rms_norm_warp
+// instead (one warp per segment, shuffle reductions only). The weight/bias gradients are column sums over rows, deterministic (no atomics): the
 // RMS backwards sum fixed chunks of rows per column in the same pass (rms_norm_backward_wgrad; rms_norm_backward +
 // param_grad_partial from the saved per-row statistics for rows too wide for its shared accumulator, and for
 // LayerNorm), and param_grad_finish adds the chunks in a fixed order. bf16 storage computes in float32.
