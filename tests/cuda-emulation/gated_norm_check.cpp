@@ -19,6 +19,11 @@
 // AddRmsNorm (1, 7, 74, 300 rows × D 1, 7, 31, 257, 768): out and the residual sum of rms_norm_f32 with a residual, and
 // the backward with and without the gradient of the sum (extra) on both paths vs float64 references, dx bit-equal
 // across the paths.
+// The forward's two kernels (session 6): rms_norm_f32 (a block a segment) and rms_norm_warp{K}[_vec]_f32 (a warp a segment;
+// the host's choice for float32 segments ≤ 2048 from 1024 segments on) both run on every forward (forward_paths): each vs
+// float64, warp vs block within WarpVsBlockRel (only rstd's sum order differs), the scalar warp form bit-equal to the
+// 16-byte one, strided bit-equal to contiguous; forward_case adds AiM-B's shapes (8192 × 1536 gated with z in 3352-wide
+// rows, 8192 × 768 AddRmsNorm) and edges (groups, K = 16, seg % 4 != 0, misaligned views).
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: gated_norm_check [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"
@@ -36,6 +41,7 @@ constexpr long long MaxParamChunks = 128, MinParamChunkRows = 64;
 constexpr long long MaxFusedChunks = 1024, MinFusedChunkRows = 4;
 constexpr int FinishCols = 8, FinishThreads = 512;
 constexpr double Tol = 1e-10, GroupOfOneTol = 1e-5, Eps = 1e-5;
+constexpr long long AimRows = 8192; // AiM-B's training step: 32 images x 256 tokens
 
 /// A deterministic generator (SplitMix64) for the inputs: uniform in [lo, hi).
 struct Gen
@@ -87,6 +93,135 @@ void finish(const std::vector<float>& partial, long long chunks, int planes, int
                 (i64)chunks, planes, d, out0, (float*)nullptr);
 }
 
+size_t differing(const std::vector<float>& a, const std::vector<float>& b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a.size(); i++) n += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return n;
+}
+
+// The forward's paths (CudaKernels.Norm.cs LaunchRmsNorm): rms_norm_f32 (one block of RowThreads per segment, "block"), or
+// rms_norm_warp{K}[_vec]_f32 (one warp per segment, blocks of WarpRowThreads) for float32 segments of at most MaxWarpSegment
+// elements when there are at least MinWarpSegments of them and not both a residual and a gate; the 16-byte form when
+// seg % 4 == 0 and every pointer and row stride is 16-byte aligned (WarpVectorised).
+constexpr int WarpRowThreads = 128, MaxWarpSegment = 2048;
+constexpr long long MinWarpSegments = 1024;
+using RmsKernel = void (*)(const float*, i64, const float*, const float*, i64, const float*, float, int, int, i64, float*, float*);
+
+/// Which forward kernel runs: as the host chooses, the block kernel, the warp kernel with the host's 16-byte rule at any
+/// segment count, or the warp kernel's scalar form.
+enum class Fwd { Host, Block, Warp, WarpScalar };
+
+/// CudaKernels.Norm.cs WarpChunks: float4 chunks a lane.
+int warp_chunks(int seg)
+{
+    int k = (seg + 127) / 128;
+    return k <= 2 ? 2 : k <= 4 ? 4 : k <= 6 ? 6 : k <= 8 ? 8 : k <= 12 ? 12 : 16;
+}
+
+RmsKernel warp_kernel(int k, bool vec)
+{
+    switch (k)
+    {
+    case 2: return vec ? rms_norm_warp2_vec_f32 : rms_norm_warp2_f32;
+    case 4: return vec ? rms_norm_warp4_vec_f32 : rms_norm_warp4_f32;
+    case 6: return vec ? rms_norm_warp6_vec_f32 : rms_norm_warp6_f32;
+    case 8: return vec ? rms_norm_warp8_vec_f32 : rms_norm_warp8_f32;
+    case 12: return vec ? rms_norm_warp12_vec_f32 : rms_norm_warp12_f32;
+    default: return vec ? rms_norm_warp16_vec_f32 : rms_norm_warp16_f32;
+    }
+}
+
+bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+/// LaunchRmsNorm (RmsNorm: res = z = null; AddRmsNorm: res, resOut; GatedRmsNorm: z, groups of seg) on the given path;
+/// returns the kernel's name.
+std::string forward(Fwd path, const float* x, long long sx, const float* res, const float* z, long long sz, const std::vector<float>& w,
+                    long long rows, int d, int seg, float* out, float* resOut)
+{
+    long long segments = rows * (d / seg);
+    bool warpOk = seg <= MaxWarpSegment && !(res && z);
+    bool warp = path == Fwd::Warp || path == Fwd::WarpScalar || (path == Fwd::Host && warpOk && segments >= MinWarpSegments);
+    if (!warp || !warpOk)
+    {
+        unsigned rowGrid = (unsigned)std::max(1LL, std::min(segments, (long long)H200Multiprocessors * RowBlocksPerMultiprocessor));
+        emu::launch(dim3(rowGrid), dim3(row_threads(seg)), 0, rms_norm_f32, x, (i64)sx, res, z, (i64)sz, w.data(), (float)Eps, seg, d / seg,
+                    (i64)segments, out, resOut);
+        return "rms_norm_f32";
+    }
+    bool vec = path != Fwd::WarpScalar && seg % 4 == 0 && sx % 4 == 0 && sz % 4 == 0 && aligned16(x) && aligned16(res) && aligned16(z) &&
+               aligned16(w.data()) && aligned16(out) && aligned16(resOut);
+    int k = warp_chunks(seg), warps = WarpRowThreads / 32;
+    long long blocks = std::min((segments + warps - 1) / warps, (long long)H200Multiprocessors * RowBlocksPerMultiprocessor);
+    emu::launch(dim3((unsigned)blocks), dim3(WarpRowThreads), 0, warp_kernel(k, vec), x, (i64)sx, res, z, (i64)sz, w.data(), (float)Eps, seg,
+                d / seg, (i64)segments, out, resOut);
+    return "rms_norm_warp" + std::to_string(k) + (vec ? "_vec" : "") + "_f32";
+}
+
+/// Largest |a - b| / |b| (0 where both are 0; infinite where one is not finite).
+double max_rel(const std::vector<float>& a, const std::vector<float>& b)
+{
+    double m = 0;
+    for (size_t i = 0; i < b.size(); i++)
+    {
+        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return std::numeric_limits<double>::infinity();
+        if (a[i] == b[i]) continue;
+        m = std::max(m, std::fabs((double)a[i] - b[i]) / std::fabs((double)b[i]));
+    }
+    return m;
+}
+
+// The warp kernel against the block kernel: the same per-element arithmetic, only rstd's sum runs in another order. Both
+// sums of positive terms carry a relative error of at most (depth of the sum) · 2^-24: the warp's 4·K serial adds + 5
+// shuffle levels (≤ 69 at K = 16), the block's ≤ 4 serial (RMS_TILE) + 5 warp + 4 block levels; so Σg² differ by at most
+// ~82 · 6e-8 = 4.9e-6 relative, rstd = 1/sqrt(Σg²/seg + eps) by half that, and the two roundings of g·rstd·w add 2 ulp:
+// ≤ 2.6e-6 per element. 1e-5 leaves a margin; the residual sum (no reduction) must be bit-equal.
+constexpr double WarpVsBlockRel = 1e-5;
+
+/// The forward of one case on the block kernel, the warp kernel (the host's 16-byte rule) and its scalar form: each vs the
+/// float64 reference (NMSE ≤ Tol), warp vs block elementwise within WarpVsBlockRel, the sum bit-equal to the block's, the
+/// scalar form bit-equal to the warp kernel, and (when given) the warp kernel bit-equal to its run on contiguous copies.
+/// Returns the warp kernel's out (for that last comparison) and counts into pass / fail.
+std::vector<float> forward_paths(const char* name, const char* layout, const float* x, long long sx, const float* res, const float* z, long long sz,
+                                 const std::vector<float>& w, long long rows, int d, int seg, const std::vector<double>& rOut,
+                                 const std::vector<double>* rSum, const std::vector<float>* contiguousWarp, double& worst, int& pass, int& fail)
+{
+    const size_t n = (size_t)(rows * d);
+    std::vector<float> out[3], sum[3];
+    std::string kernel[3];
+    const Fwd paths[3] = {Fwd::Block, Fwd::Warp, Fwd::WarpScalar};
+    for (int p = 0; p < 3; p++)
+    {
+        out[p] = nan_buffer(n);
+        sum[p] = rSum ? nan_buffer(n) : std::vector<float>();
+        kernel[p] = forward(paths[p], x, sx, res, z, sz, w, rows, d, seg, out[p].data(), rSum ? sum[p].data() : nullptr);
+    }
+    double e[3];
+    for (int p = 0; p < 3; p++)
+    {
+        e[p] = error_of(out[p].data(), rOut).nmse;
+        if (rSum) e[p] = std::max(e[p], error_of(sum[p].data(), *rSum).nmse);
+    }
+    std::vector<float> hostOut = nan_buffer(n), hostSum = rSum ? nan_buffer(n) : std::vector<float>();
+    std::string hostKernel = forward(Fwd::Host, x, sx, res, z, sz, w, rows, d, seg, hostOut.data(), rSum ? hostSum.data() : nullptr);
+    int hostPath = hostKernel == kernel[0] ? 0 : 1;
+    size_t hostDiff = differing(hostOut, out[hostPath]) + (rSum ? differing(hostSum, sum[hostPath]) : 0);
+    bool warpable = kernel[1] != kernel[0];
+    double rel = warpable ? max_rel(out[1], out[0]) : 0;
+    size_t sumDiff = rSum ? differing(sum[1], sum[0]) + differing(sum[2], sum[0]) : 0;
+    size_t scalarDiff = differing(out[2], out[1]);
+    size_t contigDiff = contiguousWarp ? differing(out[1], *contiguousWarp) : 0;
+    double tol = seg == 1 ? GroupOfOneTol : Tol;
+    bool ok = e[0] <= tol && e[1] <= tol && e[2] <= tol && rel <= WarpVsBlockRel && sumDiff == 0 && scalarDiff == 0 && contigDiff == 0 && hostDiff == 0;
+    if (seg > 1) worst = std::max({worst, e[0], e[1], e[2]});
+    std::printf("%-28s %-8s fwd    %s block %.1e, %s %.1e, scalar %.1e; warp vs block rel %.1e; host: %s%s%s%s%s\n", name, layout,
+                ok ? "pass" : "FAIL", e[0], warpable ? kernel[1].c_str() : "(block only)", e[1], e[2], rel, hostKernel.c_str(),
+                hostDiff ? " (differs from its path: FAIL)" : "", sumDiff ? ", sum differs (FAIL)" : "", scalarDiff ? ", scalar differs (FAIL)" : "",
+                contigDiff ? ", differs from contiguous (FAIL)" : "");
+    (ok ? pass : fail)++;
+    return out[1];
+}
+
 /// The C# launches of RmsNormBackward / AddRmsNormBackward / GatedRmsNormBackward (LaunchRmsNormBackward): the fused
 /// rms_norm_backward_wgrad + param_grad_finish when d ≤ MaxFusedColumns (legacy = false), or the path of wider rows
 /// (rms_norm_backward, param_grad_partial, param_grad_finish), forced here on any d (legacy = true). z and dz may be null
@@ -121,10 +256,7 @@ void backward(const float* x, long long sx, const float* z, long long sz, const 
 Outputs run(const Laid& x, const Laid& z, const std::vector<float>& w, const std::vector<float>& dy, long long rows, int d, int group, bool legacy)
 {
     Outputs o{nan_buffer((size_t)(rows * d)), nan_buffer((size_t)(rows * d)), nan_buffer((size_t)(rows * d)), nan_buffer((size_t)d)};
-    long long segments = rows * (d / group);
-    unsigned rowGrid = (unsigned)std::max(1LL, std::min(segments, (long long)H200Multiprocessors * RowBlocksPerMultiprocessor));
-    emu::launch(dim3(rowGrid), dim3(row_threads(group)), 0, rms_norm_f32, (const float*)x.at, (i64)x.stride, (const float*)nullptr,
-                (const float*)z.at, (i64)z.stride, w.data(), (float)Eps, group, d / group, (i64)segments, o.out.data(), (float*)nullptr);
+    forward(Fwd::Host, x.at, x.stride, nullptr, z.at, z.stride, w, rows, d, group, o.out.data(), nullptr);
     backward(x.at, x.stride, z.at, z.stride, w, dy, nullptr, rows, d, group, legacy, o.dx.data(), o.dz.data(), o.dw.data());
     return o;
 }
@@ -176,13 +308,6 @@ struct Case
     int d, group;
 };
 
-size_t differing(const std::vector<float>& a, const std::vector<float>& b)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < a.size(); i++) n += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
-    return n;
-}
-
 /// AddRmsNorm forward (rms_norm_f32 with a residual: out and residualOut) and AddRmsNormBackward / RmsNormBackward (seg = d,
 /// no z, the gradient that reached the sum directly as extra, or none) with both backward paths, against float64 references
 /// of ReferenceKernels.AddRmsNorm / AddRmsNormBackward, and dx bit-equal across the two paths. D = 1 without extra is the
@@ -202,9 +327,7 @@ double add_norm_check(long long rows, int d, const std::string& filter, int& pas
     for (auto& v : extra) v = (float)gen.uniform(-1, 1);
     for (auto& v : w) v = (float)gen.uniform(0.5, 1.5);
     std::vector<float> out = nan_buffer(n), sum = nan_buffer(n);
-    unsigned rowGrid = (unsigned)std::max(1LL, std::min(rows, (long long)H200Multiprocessors * RowBlocksPerMultiprocessor));
-    emu::launch(dim3(rowGrid), dim3(row_threads(d)), 0, rms_norm_f32, (const float*)h.data(), (i64)d, (const float*)res.data(), (const float*)nullptr,
-                (i64)d, w.data(), (float)Eps, d, 1, (i64)rows, out.data(), sum.data());
+    forward(Fwd::Host, h.data(), d, res.data(), nullptr, d, w, rows, d, d, out.data(), sum.data());
     std::vector<double> rOut(n), rSum(n), rDx(n), rDxNo(n), rDw(d, 0.0);
     for (long long r = 0; r < rows; r++)
     {
@@ -229,6 +352,9 @@ double add_norm_check(long long rows, int d, const std::string& filter, int& pas
     }
     double worst = std::max(error_of(out.data(), rOut).nmse, error_of(sum.data(), rSum).nmse);
     bool fwdOk = worst <= Tol;
+    double fwdWorst = 0;
+    forward_paths(name, "contig", h.data(), d, res.data(), nullptr, d, w, rows, d, d, rOut, &rSum, nullptr, fwdWorst, pass, fail);
+    if (d > 1) worst = std::max(worst, fwdWorst);
     for (int v = 0; v < 2; v++)
     {
         bool withExtra = v == 0;
@@ -255,6 +381,79 @@ double add_norm_check(long long rows, int d, const std::string& filter, int& pas
         }
     }
     return worst;
+}
+
+/// A float64 forward reference of ReferenceKernels.RmsNorm / AddRmsNorm / GatedRmsNorm on contiguous values (res and z may
+/// be empty): rSum = the float32 sum x + res the kernel stores (as a separate Add would), out = g·rstd·w per segment.
+void forward_reference(const std::vector<float>& x, const std::vector<float>& res, const std::vector<float>& z, const std::vector<float>& w,
+                       long long rows, int d, int seg, std::vector<double>& out, std::vector<double>& sum)
+{
+    const size_t n = (size_t)(rows * d);
+    out.assign(n, 0);
+    sum.assign(res.empty() ? 0 : n, 0);
+    std::vector<double> g(d);
+    for (long long r = 0; r < rows; r++)
+    {
+        size_t at = (size_t)(r * d);
+        for (int j = 0; j < d; j++)
+        {
+            double v = x[at + j];
+            if (!res.empty()) sum[at + j] = v = (double)(x[at + j] + res[at + j]);
+            if (!z.empty()) v = v * z[at + j] / (1 + std::exp(-(double)z[at + j]));
+            g[j] = v;
+        }
+        for (int s0 = 0; s0 < d; s0 += seg)
+        {
+            double ss = 0;
+            for (int j = s0; j < s0 + seg; j++) ss += g[j] * g[j];
+            double rstd = 1.0 / std::sqrt(ss / seg + Eps);
+            for (int j = s0; j < s0 + seg; j++) out[at + j] = g[j] * rstd * w[j];
+        }
+    }
+}
+
+/// Forward-only cases of the warp kernel at the training's shapes and its edges: the block kernel, the warp kernel and its
+/// scalar form (forward_paths) on x (and z) laid out contiguous (layout 0), as aligned column blocks (1: x at 4 of D+4, z at
+/// 0 of D+8), misaligned (2: x at 1 of D+3, z at 1 of D+5) and, gated with D = 1536, the AiM-B training layout (3: z =
+/// columns 0..1535 of 3352-wide rows). Kind: 0 RMSNorm, 1 AddRmsNorm (a residual; x contiguous), 2 gated.
+void forward_case(long long rows, int d, int seg, int kind, std::initializer_list<int> layouts, const std::string& filter, double& worst, int& pass,
+                  int& fail)
+{
+    static const char* kinds[] = {"rms", "add", "gated"};
+    char name[96];
+    std::snprintf(name, sizeof name, "fwd %s rows=%lld,D=%d,seg=%d", kinds[kind], rows, d, seg);
+    if (!filter.empty() && std::string(name).find(filter) == std::string::npos) return;
+    const size_t n = (size_t)(rows * d);
+    Gen gen{(uint64_t)(rows * 104729 + d * 17 + seg + kind)};
+    std::vector<float> x(n), res, z, w(d);
+    for (auto& v : x) v = (float)gen.uniform(-2, 2);
+    if (kind == 1)
+    {
+        res.resize(n);
+        for (auto& v : res) v = (float)gen.uniform(-2, 2);
+    }
+    if (kind == 2)
+    {
+        z.resize(n);
+        for (auto& v : z) v = (float)gen.uniform(-3, 3);
+    }
+    for (auto& v : w) v = (float)gen.uniform(0.5, 1.5);
+    std::vector<double> rOut, rSum;
+    forward_reference(x, res, z, w, rows, d, seg, rOut, rSum);
+    std::vector<float> contiguousWarp;
+    static const char* names[] = {"contig", "aligned", "misalign", "aim-b"};
+    for (int layout : layouts)
+    {
+        int xw = layout == 1 ? d + 4 : layout == 2 ? d + 3 : d, xa = layout == 1 ? 4 : layout == 2 ? 1 : 0;
+        int zw = layout == 1 ? d + 8 : layout == 2 ? d + 5 : layout == 3 ? 3352 : d, za = layout == 2 ? 1 : 0;
+        if (kind == 1) xw = d, xa = 0;
+        Laid xv = lay_out(x, rows, d, xw, xa);
+        Laid zv = kind == 2 ? lay_out(z, rows, d, zw, za) : Laid{};
+        std::vector<float> warpOut = forward_paths(name, names[layout], xv.at, xv.stride, kind == 1 ? res.data() : nullptr, kind == 2 ? zv.at : nullptr,
+                                                   kind == 2 ? zv.stride : d, w, rows, d, seg, rOut, kind == 1 ? &rSum : nullptr,
+                                                   contiguousWarp.empty() ? nullptr : &contiguousWarp, worst, pass, fail);
+        if (layout == 0) contiguousWarp = warpOut;
+    }
 }
 
 } // namespace
@@ -286,6 +485,7 @@ int main(int argc, char** argv)
         Laid xc = lay_out(x, c.rows, c.d, c.d, 0), zc = lay_out(z, c.rows, c.d, c.d, 0);
         Outputs contiguous[2] = {run(xc, zc, w, dy, c.rows, c.d, c.group, false),
                                  c.rows * c.d > 200000 ? Outputs{} : run(xc, zc, w, dy, c.rows, c.d, c.group, true)};
+        std::vector<float> contiguousWarp;
         // 0 contiguous; 1 aligned blocks (x at 4 of D+4, z at 0 of D+8); 2 misaligned (x at 1 of D+3, z at 1 of D+5);
         // 3 the AiM-B training layout when D = 1536: z = columns 0..1535 of 3352-wide rows, x contiguous.
         for (int run_ = 0; run_ < 8; run_++)
@@ -301,6 +501,13 @@ int main(int argc, char** argv)
             std::snprintf(name, sizeof name, "rows=%lld,D=%d,group=%d", c.rows, d, c.group);
             if (!filter.empty() && std::string(name).find(filter) == std::string::npos) continue;
             Laid xv = lay_out(x, c.rows, d, xw, xa), zv = lay_out(z, c.rows, d, zw, za);
+            static const char* names[] = {"contig", "aligned", "misalign", "aim-b"};
+            if (!legacy)
+            {
+                std::vector<float> warpOut = forward_paths(name, names[layout], xv.at, xv.stride, nullptr, zv.at, zv.stride, w, c.rows, d, c.group, rOut,
+                                                           nullptr, layout == 0 ? nullptr : &contiguousWarp, worst, pass, fail);
+                if (layout == 0) contiguousWarp = warpOut;
+            }
             Outputs o = run(xv, zv, w, dy, c.rows, d, c.group, legacy);
             double eOut = error_of(o.out.data(), rOut).nmse, eDx = error_of(o.dx.data(), rDx).nmse;
             double eDz = error_of(o.dz.data(), rDz).nmse, eDw = error_of(o.dw.data(), rDw).nmse;
@@ -309,7 +516,6 @@ int main(int argc, char** argv)
             size_t differ = differing(o.out, same.out) + differing(o.dx, same.dx) + differing(o.dz, same.dz) + differing(o.dw, same.dw);
             bool ok = e <= (c.group == 1 ? GroupOfOneTol : Tol) && differ == 0;
             if (c.group > 1) worst = std::max(worst, e);
-            static const char* names[] = {"contig", "aligned", "misalign", "aim-b"};
             std::printf("%-28s %-8s %-6s %s out %.1e dx %.1e dz %.1e dw %.1e, strided %s\n", name, names[layout], legacy ? "wide" : "fused", ok ? "pass" : "FAIL", eOut, eDx, eDz, eDw,
                         differ == 0 ? "bit-equal" : (std::to_string(differ) + " values differ (FAIL)").c_str());
             (ok ? pass : fail)++;
@@ -317,6 +523,17 @@ int main(int argc, char** argv)
     }
     for (long long rows : {1LL, 7LL, 74LL, 300LL})
         for (int d : {1, 7, 31, 257, 768}) worst = std::max(worst, add_norm_check(rows, d, filter, pass, fail));
+    // The warp kernel at the training's shapes (the host's choice from MinWarpSegments rows on) and its edges.
+    forward_case(AimRows, 1536, 1536, 2, {0, 3, 2}, filter, worst, pass, fail);  // AiM-B's gated norm: z a column block of in_proj's output
+    forward_case(AimRows, 768, 768, 1, {0}, filter, worst, pass, fail);          // AiM-B's AddRmsNorm
+    forward_case(1100, 384, 384, 0, {0, 1, 2}, filter, worst, pass, fail);       // RMSNorm, K = 4 with a chunk masked
+    forward_case(1200, 1536, 256, 2, {0, 1, 2}, filter, worst, pass, fail);      // 6 groups a row (weight offsets), K = 2
+    forward_case(1030, 2048, 2048, 2, {0, 2}, filter, worst, pass, fail);        // the bound: K = 16
+    forward_case(1030, 2000, 2000, 2, {0, 1}, filter, worst, pass, fail);        // K = 16, the last chunk partly masked
+    forward_case(1030, 1000, 1000, 1, {0}, filter, worst, pass, fail);           // K = 8 with a residual
+    forward_case(1100, 62, 31, 2, {0, 1}, filter, worst, pass, fail);            // seg % 4 != 0 on the host's warp path: scalar
+    forward_case(1500, 7, 7, 1, {0}, filter, worst, pass, fail);
+    forward_case(1500, 1, 1, 0, {0}, filter, worst, pass, fail);
     std::printf("gated_norm_check: %d pass, %d fail, worst NMSE %.1e over groups of more than one (tolerance %.0e)\n", pass, fail, worst, Tol);
     return fail == 0 ? 0 : 1;
 }

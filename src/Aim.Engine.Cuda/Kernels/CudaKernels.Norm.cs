@@ -16,6 +16,29 @@ public sealed unsafe partial class CudaKernels
     private const int MaxRowThreads = 512;
     private const int RowBlocksPerMultiprocessor = 64;
 
+    // rms_norm_warp{K}[_vec]_f32 (session 6): the forward of RmsNorm / AddRmsNorm / GatedRmsNorm with one warp per segment,
+    // for float32 segments of at most MaxWarpSegment elements when there are at least MinWarpSegments of them (the
+    // training: the gated norm, 1536 a row, and AddRmsNorm, 768, at 8192 rows, 50 launches a step). rms_norm (one
+    // block per segment, a block reduction with two barriers, 3 blocks of 512 resident) keeps about 3 segments an SM
+    // in flight and waits on a barrier chain per segment: 62 µs a launch on the H200, where the bytes moved (gated:
+    // x, z read and out written, 8192·1536·12 B = 151 MB; AddRmsNorm: x, res read, out, sum written, 8192·768·16 B =
+    // 101 MB) allow 36 and 24 µs at ~4.2 TB/s. Little's law: ~4.8 TB/s × ~1 µs of load latency ≈ 5 MB in flight,
+    // ≈ 38 KB an SM. A warp issues all of its segment's loads at once (8·seg bytes: 12 KB gated, 6 KB AddRmsNorm), then
+    // reduces with shuffles (no barrier) and writes from registers. ptxas (sm_90) registers a thread, K = float4 chunks
+    // a lane (segments ≤ 128·K), vec / scalar: K 2: 41/43, 4: 54/46, 6: 70/55, 8: 88/94, 12: 123/127, 16: 163/159,
+    // no spills; so 16 warps an SM at K = 12 (16 × 12 KB = 192 KB in flight), 28 at K = 6 (168 KB): several times the
+    // 38 KB needed, with room for warps in their reduction or store phase. K = 16 (2048 elements, 64 values a lane,
+    // 160+ registers) is the bound: longer segments would need more than 255 registers or a second read, and take
+    // rms_norm. Blocks of WarpRowThreads (4 warps: fine-grained residency); one warp a segment, grid-strided past
+    // RowBlocksPerMultiprocessor blocks an SM. Fewer segments (the decode: 2-128 rows) keep rms_norm, which spreads
+    // one segment over an SM (a warp per segment would put 128 segments on 32 blocks); bf16, residual and gate together
+    // (no caller does that) keep it too. The 16-byte loads and stores need seg % 4 == 0 and every base pointer and
+    // row stride 16-byte aligned (WarpVectorised); otherwise the scalar kernel (same arithmetic, lane l holding
+    // elements l + 32i).
+    private const int WarpRowThreads = 128;
+    private const int MaxWarpSegment = 2048;
+    private const long MinWarpSegments = 1024;
+
     // param_grad_partial: PARAM_COLS x PARAM_LANES threads in norm.cu; rows are cut into at most
     // MaxParamChunks chunks of at least MinParamChunkRows, a choice that depends on the shape only.
     private const int ParamCols = 32;
@@ -117,12 +140,14 @@ public sealed unsafe partial class CudaKernels
     {
         if (d == 0 || x.Count == 0) return;
         long segments = x.Count / seg;
+        long xStride = NormChecks.RowStride("rms_norm", "x", x);
+        long zStride = z is null ? d : NormChecks.RowStride("rms_norm", "z", z);
         var args = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
         args.Add(Ptr(x));
-        args.Add(NormChecks.RowStride("rms_norm", "x", x));
+        args.Add(xStride);
         args.Add(PtrOrNull(residual));
         args.Add(PtrOrNull(z));
-        args.Add(z is null ? d : NormChecks.RowStride("rms_norm", "z", z));
+        args.Add(zStride);
         args.Add(Ptr(weight));
         args.Add((float)eps);
         args.Add(seg);
@@ -130,7 +155,39 @@ public sealed unsafe partial class CudaKernels
         args.Add(segments);
         args.Add(Ptr(output));
         args.Add(PtrOrNull(residualOut));
+        if (WarpPath(x.DType, seg, segments, residual is not null && z is not null))
+        {
+            bool vec = WarpVectorised(seg, xStride, zStride, Ptr(x), PtrOrNull(residual), PtrOrNull(z), Ptr(weight), Ptr(output), PtrOrNull(residualOut));
+            uint blocks = (uint)Math.Min((segments + WarpRowThreads / 32 - 1) / (WarpRowThreads / 32),
+                (long)_backend.Context.MultiprocessorCount * RowBlocksPerMultiprocessor);
+            string name = $"rms_norm_warp{WarpChunks(seg)}{(vec ? "_vec" : "")}_f32";
+            Launch(Function("norm.cu", name), blocks, WarpRowThreads, 0, args);
+            return;
+        }
         Launch(Function("norm.cu", $"rms_norm_{Suffix(x.DType)}"), RowGrid(segments), RowThreads(seg), 0, args);
+    }
+
+    /// <summary>Whether the RMSNorm forward over <paramref name="segments"/> segments of <paramref name="seg"/> elements takes
+    /// rms_norm_warp (one warp a segment) rather than rms_norm (one block a segment).</summary>
+    internal static bool WarpPath(DType dtype, int seg, long segments, bool residualAndGate)
+        => dtype == DType.Float32 && seg <= MaxWarpSegment && segments >= MinWarpSegments && !residualAndGate;
+
+    /// <summary>float4 chunks a lane of the rms_norm_warp kernel for segments of <paramref name="seg"/> ≤ MaxWarpSegment elements
+    /// (the instantiations in norm.cu: 2, 4, 6, 8, 12, 16).</summary>
+    internal static int WarpChunks(int seg)
+    {
+        int k = (seg + 127) / 128;
+        return k <= 2 ? 2 : k <= 4 ? 4 : k <= 6 ? 6 : k <= 8 ? 8 : k <= 12 ? 12 : 16;
+    }
+
+    /// <summary>Whether rms_norm_warp may use 16-byte loads and stores: whole float4 groups (seg % 4 == 0), row strides of whole
+    /// float4s and every present base pointer (0 = absent) 16-byte aligned.</summary>
+    internal static bool WarpVectorised(int seg, long xStride, long zStride, params ReadOnlySpan<ulong> pointers)
+    {
+        if (seg % 4 != 0 || xStride % 4 != 0 || zStride % 4 != 0) return false;
+        foreach (ulong p in pointers)
+            if (p % 16 != 0) return false;
+        return true;
     }
 
     /// <inheritdoc />

@@ -4,7 +4,8 @@
 // rstd = 1/sqrt(mean(g²) + eps); RMS backward dg = rstd·(dy·w - ĝ·mean(dy·w·ĝ)); LayerNorm/GroupNorm use the
 // biased variance (two passes: mean, then Σ(x - mean)²) and dx = rstd·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)).
 // One block per row (or per group segment); each thread strides over the row, fp32 accumulation, block
-// reductions in reduce.cuh. The weight/bias gradients are column sums over rows, deterministic (no atomics): the
+// reductions in reduce.cuh; the float32 RMS forward over many segments of at most 2048 elements takes rms_norm_warp
+// instead (one warp per segment, shuffle reductions only). The weight/bias gradients are column sums over rows, deterministic (no atomics): the
 // RMS backwards sum fixed chunks of rows per column in the same pass (rms_norm_backward_wgrad; rms_norm_backward +
 // param_grad_partial from the saved per-row statistics for rows too wide for its shared accumulator, and for
 // LayerNorm), and param_grad_finish adds the chunks in a fixed order. bf16 storage computes in float32.
@@ -15,18 +16,21 @@
 
 __device__ __forceinline__ float sigmoid_f(float z) { return 1.0f / (1.0f + expf(-z)); }
 
+// The normalised value g of one element from its loaded x, residual r and gate zz: x (+ r, rounded to T as a
+// separate Add would) (· silu(zz)); r is used only when res is given, zz only when z is.
+template <typename T>
+__device__ __forceinline__ float rms_value(float v, const T* res, float r, const T* z, float zz)
+{
+    if (res) v = round_to<T>(v + r);
+    if (z) v = v * zz * sigmoid_f(zz);
+    return v;
+}
+
 // The normalised value g of element i: x (+ residual, rounded to T as a separate Add would) (· silu(z)).
 template <typename T>
 __device__ __forceinline__ float rms_input(const T* x, const T* res, const T* z, i64 i)
 {
-    float v = load_c(x, i);
-    if (res) v = round_to<T>(v + load_c(res, i));
-    if (z)
-    {
-        float zz = load_c(z, i);
-        v = v * zz * sigmoid_f(zz);
-    }
-    return v;
+    return rms_value<T>(load_c(x, i), res, res ? load_c(res, i) : 0.0f, z, z ? load_c(z, i) : 0.0f);
 }
 
 // Segments of seg consecutive elements (a row for RMSNorm, a group of channels for the gated norm), each
@@ -85,6 +89,115 @@ __device__ __forceinline__ void rms_norm(const T* x, i64 sx, const T* res, const
             {
                 int j = j0 + (int)threadIdx.x + k * (int)blockDim.x;
                 if (j < seg) store_c(out, at + j, (cached ? gv[k] : rms_input(xs, rs, zs, j)) * rstd * load_c(w, wOff + j));
+            }
+        }
+    }
+}
+
+// rms_norm with one warp per segment (session 6), float32, for segments of at most 4·K·32 elements and many of them
+// (the training's gated norm, 1536, and AddRmsNorm, 768, at 8192 rows): rms_norm's arithmetic (rms_value, rstd =
+// 1/sqrt(Σg²/seg + eps), out = g·rstd·w), but a block of RMS_WARP_THREADS holds RMS_WARP_THREADS/32 warps, each walks
+// its own segments (grid-stride over warps), keeps its 4·K elements a lane in registers between the sum and the write
+// and reduces with shuffles only: no block barrier, and every warp issues all loads of a segment at once (Little's
+// law: CudaKernels.Norm.cs LaunchRmsNorm). Lane l holds elements 4(32c + l) .. 4(32c + l) + 3 of chunk c = 0 .. K-1
+// (g[4c + q]). VEC: 16-byte loads and stores, which the host takes only when seg % 4 == 0 and every base pointer and
+// row stride is 16-byte aligned; scalar: the same elements one float at a time (4 instructions cover a chunk's 512
+// bytes: L1 serves the repeats), for misaligned views and seg % 4 != 0. A lane sums its own elements in index order,
+// then warp_sum, in both forms: the bits do not depend on alignment. Only the order of the sum differs from rms_norm
+// (rstd within float32 reduction error; every other rounding is the same).
+#define RMS_WARP_THREADS 128
+
+template <int K, bool VEC>
+__device__ __forceinline__ void rms_norm_warp(const float* x, i64 sx, const float* res, const float* z, i64 sz, const float* w, float eps,
+    int seg, int segsPerRow, i64 segments, float* out, float* resOut)
+{
+    const int lane = (int)threadIdx.x & 31, warpsPerBlock = (int)blockDim.x >> 5;
+    const i64 stride = (i64)gridDim.x * warpsPerBlock;
+    for (i64 s = (i64)blockIdx.x * warpsPerBlock + ((int)threadIdx.x >> 5); s < segments; s += stride)
+    {
+        i64 p, row = index_divmod(s, segsPerRow, p);
+        i64 at = s * seg;
+        int wOff = (int)p * seg;
+        const float* xs = x + row * sx + wOff;
+        const float* zs = z ? z + row * sz + wOff : nullptr;
+        const float* rs = res ? res + at : nullptr;
+        float g[4 * K];
+        float ss = 0.0f;
+        if (VEC)
+        {
+            // x and the one other operand (the residual or the gate; never both, the host's rule) of each chunk: 8K
+            // registers for all of a segment's loads in flight, g then computed in place.
+            const float* os = z ? zs : rs;
+            const float* r1 = z ? nullptr : res;
+            float4 xv[K], ov[K];
+#pragma unroll
+            for (int c = 0; c < K; c++)
+            {
+                int j = 4 * (32 * c + lane);
+                const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                bool in = j < seg;
+                xv[c] = in ? *reinterpret_cast<const float4*>(xs + j) : zero;
+                ov[c] = in && os ? *reinterpret_cast<const float4*>(os + j) : zero;
+            }
+#pragma unroll
+            for (int c = 0; c < K; c++)
+            {
+                g[4 * c] = rms_value<float>(xv[c].x, r1, ov[c].x, z, ov[c].x);
+                g[4 * c + 1] = rms_value<float>(xv[c].y, r1, ov[c].y, z, ov[c].y);
+                g[4 * c + 2] = rms_value<float>(xv[c].z, r1, ov[c].z, z, ov[c].z);
+                g[4 * c + 3] = rms_value<float>(xv[c].w, r1, ov[c].w, z, ov[c].w);
+                int j = 4 * (32 * c + lane);
+                if (j < seg)
+                {
+                    if (resOut) *reinterpret_cast<float4*>(resOut + at + j) = make_float4(g[4 * c], g[4 * c + 1], g[4 * c + 2], g[4 * c + 3]);
+                    ss += g[4 * c] * g[4 * c];
+                    ss += g[4 * c + 1] * g[4 * c + 1];
+                    ss += g[4 * c + 2] * g[4 * c + 2];
+                    ss += g[4 * c + 3] * g[4 * c + 3];
+                }
+            }
+        }
+        else
+        {
+#pragma unroll
+            for (int i = 0; i < 4 * K; i++)
+            {
+                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
+                g[i] = j < seg ? rms_input<float>(xs, rs, zs, j) : 0.0f;
+            }
+#pragma unroll
+            for (int i = 0; i < 4 * K; i++)
+            {
+                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
+                if (j < seg)
+                {
+                    if (resOut) resOut[at + j] = g[i];
+                    ss += g[i] * g[i];
+                }
+            }
+        }
+        float rstd = 1.0f / sqrtf(warp_sum(ss) / (float)seg + eps);
+        if (VEC)
+        {
+#pragma unroll
+            for (int c = 0; c < K; c++)
+            {
+                int j = 4 * (32 * c + lane);
+                if (j < seg)
+                {
+                    float4 wv = *reinterpret_cast<const float4*>(w + wOff + j);
+                    *reinterpret_cast<float4*>(out + at + j) = make_float4(g[4 * c] * rstd * wv.x, g[4 * c + 1] * rstd * wv.y,
+                        g[4 * c + 2] * rstd * wv.z, g[4 * c + 3] * rstd * wv.w);
+                }
+            }
+        }
+        else
+        {
+#pragma unroll
+            for (int i = 0; i < 4 * K; i++)
+            {
+                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
+                if (j < seg) out[at + j] = g[i] * rstd * w[wOff + j];
             }
         }
     }
@@ -522,6 +635,24 @@ __device__ __forceinline__ void group_norm_backward(const T* x, const T* w, cons
 
 AIM_NORM(f32, float)
 AIM_NORM(bf16, bf16)
+
+// rms_norm_warp's kernels: rms_norm_warp{K}_f32 (scalar) and rms_norm_warp{K}_vec_f32 (16-byte) for segments of at most
+// 128·K elements. MINB resident blocks of RMS_WARP_THREADS cap the registers at 65536 / (128·MINB): 3 → 170, 4 → 128, 5 → 102,
+// 6 → 85, 8 → 64 (ptxas counts in CudaKernels.Norm.cs). res and z are never both given (the host's rule).
+#define AIM_RMS_WARP(K, MINB) \
+    extern "C" __global__ void __launch_bounds__(RMS_WARP_THREADS, MINB) rms_norm_warp##K##_f32(const float* x, i64 sx, const float* res, \
+        const float* z, i64 sz, const float* w, float eps, int seg, int segsPerRow, i64 segments, float* out, float* resOut) \
+    { AIM_PDL_PROLOGUE(); rms_norm_warp<K, false>(x, sx, res, z, sz, w, eps, seg, segsPerRow, segments, out, resOut); } \
+    extern "C" __global__ void __launch_bounds__(RMS_WARP_THREADS, MINB) rms_norm_warp##K##_vec_f32(const float* x, i64 sx, const float* res, \
+        const float* z, i64 sz, const float* w, float eps, int seg, int segsPerRow, i64 segments, float* out, float* resOut) \
+    { AIM_PDL_PROLOGUE(); rms_norm_warp<K, true>(x, sx, res, z, sz, w, eps, seg, segsPerRow, segments, out, resOut); }
+
+AIM_RMS_WARP(2, 8)
+AIM_RMS_WARP(4, 8)
+AIM_RMS_WARP(6, 6)
+AIM_RMS_WARP(8, 5)
+AIM_RMS_WARP(12, 4)
+AIM_RMS_WARP(16, 3)
 
 // Float32 only: the decode keeps its residual stream in float32 (other dtypes are refused on the host).
 extern "C" __global__ void mod_add_rms_norm_f32(const float* x, const float* gate, const float* res, const float* w, float eps,
