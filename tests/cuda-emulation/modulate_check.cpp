@@ -121,6 +121,15 @@ void run_case(int b, int l, int d, uint64_t seed)
             withShift ? (const float*)shift.data() : (const float*)nullptr, out.data(), n, (long long)l, (long long)d);
         out.resize((size_t)n);
         if (!bit_equal(out, withShift ? wantU : wantP)) fail(name + (withShift ? " forward" : " forward no-shift") + ": not bit-equal");
+        if (d % 4 == 0)   // the four-channel kernel the host picks for D % 4 == 0 and aligned pointers
+        {
+            runs++;
+            auto out4 = nan_buffer((size_t)n);
+            launch_elementwise(n / 4, modulate4_f32, (const float4*)x.data(), (const float*)scale.data(),
+                withShift ? (const float*)shift.data() : (const float*)nullptr, (float4*)out4.data(), n / 4, (long long)l, (long long)d);
+            out4.resize((size_t)n);
+            if (!bit_equal(out4, withShift ? wantU : wantP)) fail(name + (withShift ? " forward4" : " forward4 no-shift") + ": not bit-equal");
+        }
     }
 
     // Backward: planned and forced split counts; all outputs, the Gate form, dX only.

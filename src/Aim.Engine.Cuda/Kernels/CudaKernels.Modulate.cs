@@ -19,15 +19,20 @@ public sealed unsafe partial class CudaKernels
         if (x.DType != DType.Float32) throw KernelChecks.Unsupported(nameof(Modulate), Name, x.DType);
         long n = x.Count;
         if (n == 0) return;
+        // Four channels a thread (modulate4_f32) where rows of D split into aligned float4s: same values, a quarter of the
+        // memory instructions.
+        long d = x.Shape[2];
+        bool vec = d % 4 == 0 && (Ptr(x) | Ptr(scale) | PtrOrNull(shift) | Ptr(output)) % 16 == 0;
+        long items = vec ? n / 4 : n;
         var args = new KernelArgs(stackalloc byte[64], stackalloc nint[7]);
         args.Add(Ptr(x));
         args.Add(Ptr(scale));
         args.Add(PtrOrNull(shift));
         args.Add(Ptr(output));
-        args.Add(n);
+        args.Add(items);
         args.Add((long)x.Shape[1]);
-        args.Add((long)x.Shape[2]);
-        LaunchElementwise(Function("modulate.cu", "modulate_f32"), n, args);
+        args.Add(d);
+        LaunchElementwise(Function("modulate.cu", vec ? "modulate4_f32" : "modulate_f32"), items, args);
     }
 
     /// <inheritdoc />

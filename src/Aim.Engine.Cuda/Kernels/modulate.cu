@@ -35,6 +35,30 @@ extern "C" __global__ void modulate_f32(const float* x, const float* scale, cons
     }
 }
 
+// modulate_f32 four channels at a time (16-byte loads and stores), for D a multiple of 4 and every pointer 16-byte
+// aligned (CudaKernels.Modulate picks it): piece i4 covers elements 4·i4 .. 4·i4 + 3 of one row of D, so one index
+// division per four elements and a quarter of the memory instructions; the same two roundings per element. (The
+// scalar kernel ran at ~40% of the bandwidth: 28 µs a call for AiM-B's 25 MB (B, L, D) tensors, floor ~12.)
+extern "C" __global__ void modulate4_f32(const float4* x, const float* scale, const float* shift, float4* out,
+    i64 n4, i64 l, i64 d)
+{
+    AIM_PDL_PROLOGUE();
+    AIM_GRID_STRIDE(i4, n4)
+    {
+        i64 c, position;
+        i64 image = index_divmod(index_divmod(4 * i4, d, c), l, position);
+        i64 row = image * d + c;
+        float4 v = x[i4], sc = *reinterpret_cast<const float4*>(scale + row);
+        float4 u = make_float4(__fmul_rn(v.x, sc.x), __fmul_rn(v.y, sc.y), __fmul_rn(v.z, sc.z), __fmul_rn(v.w, sc.w));
+        if (shift)
+        {
+            float4 sh = *reinterpret_cast<const float4*>(shift + row);
+            u = make_float4(__fadd_rn(u.x, sh.x), __fadd_rn(u.y, sh.y), __fadd_rn(u.z, sh.z), __fadd_rn(u.w, sh.w));
+        }
+        out[i4] = u;
+    }
+}
+
 // Thread t = row · cols + lane; cols and blockDim.x / cols are powers of two. dX, dScale, dShift may each be null.
 // partial == nullptr: one split, write dScale / dShift directly.
 extern "C" __global__ void __launch_bounds__(MODULATE_THREADS) modulate_backward_f32(const float* x, const float* scale,

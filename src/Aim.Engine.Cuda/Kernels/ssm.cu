@@ -764,22 +764,15 @@ __device__ __forceinline__ void bwd_states_walk(const float* gy, const float* cm
         const i64 slab = (bh * nc + c) * P * N;
         t2_store_rows(run, p0, P, n0, N, [&](int p) { return gst + slab + (i64)p * N; });
         {
-            // ⟨G_c, S_in_c⟩, element by element in double, added over the warp.
-            const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+            // ⟨G_c, S_in_c⟩ in double, added over the warp (S_in read 16 bytes at a time: scalar loads of the 4·tx + j
+            // layout cost 0.27 ms a training step).
+            float sin[4][4];
+            t2_load_rows(sin, p0, P, n0, N, [&](int p) { return st + slab + (i64)p * N; });
             double v = 0;
 #pragma unroll
             for (int i = 0; i < 4; i++)
-            {
-                const int p = p0 + 4 * ty + i;
-                if (p >= P) continue;
-                const float* sr = st + slab + (i64)p * N;
 #pragma unroll
-                for (int j = 0; j < 4; j++)
-                {
-                    const int n = n0 + 4 * tx + j;
-                    if (n < N) v += (double)run[i][j] * sr[n];
-                }
-            }
+                for (int j = 0; j < 4; j++) v += (double)run[i][j] * sin[i][j];
             for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
             if (threadIdx.x % 32 == 0) rpart[((bh * nc + c) * tile.tiles + tile.tile) * SSD_WALK_WARPS + threadIdx.x / 32] = v;
         }
