@@ -6,7 +6,7 @@
 #   checks   Aim.Cuda.Check with the fixtures and the timing tables
 #   perf     aim bench train (profiled, TF32; bf16) and aim bench generate
 #   tables   the README's speed tables: generate AiM-B bf16/f32, AiM-L, AiM-XL at batch 1-256; train AiM-B f32,
-#            TF32, bf16 and AiM-L, AiM-XL TF32 at batch 32 (about 4 minutes; not part of `all`)
+#            TF32, bf16 and AiM-L, AiM-XL bf16 at batch 32 (about 4 minutes; not part of `all`)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-$here/out}
@@ -23,7 +23,7 @@ if [ "$mode" = tables ]; then
         bash run.sh dotnet Aim.Cli/aim.dll bench generate --device cuda --model "$1" --weights "$2" --batch 1,16,64,256 > "$out/gen-$1-$2.txt" 2>&1 || status=1
         grep -E "│ aim|rror" "$out/gen-$1-$2.txt"
     done
-    for spec in "aim-b fp32" "aim-b fp32 --tf32" "aim-b bf16" "aim-l fp32 --tf32" "aim-xl fp32 --tf32"; do
+    for spec in "aim-b fp32" "aim-b fp32 --tf32" "aim-b bf16" "aim-l bf16" "aim-xl bf16"; do
         set -- $spec
         bash run.sh dotnet Aim.Cli/aim.dll bench train --device cuda --model "$1" --batch 32 --steps 3 --precision "$2" ${3:-} > "$out/train-$1-$2${3:-}.txt" 2>&1 || status=1
         grep -E "│ aim|rror" "$out/train-$1-$2${3:-}.txt"
