@@ -602,12 +602,17 @@ __device__ __forceinline__ StateTile state_tile(int H, int G, int P, int N)
 // for longer chunks cost registers enough to spill in the head-walking kernels.
 #define SSD_VEC 256
 
-// buf[s] = g(s) for s < qlen (no barrier: the caller's next __syncthreads publishes it). Readers index the kernel's
-// static shared array itself (an address known at compile time: shared loads, no register for the pointer).
-template <typename FG>
-__device__ __forceinline__ void chunk_vec(float* buf, int qlen, FG g)
+// vec[0][s] = cs[bh·L + t0 + s] (row bh of (B·H, L)) and vec[1][s] = dt[(b·L + t0 + s)·H + h] for s < qlen (no barrier:
+// the caller's next __syncthreads publishes them). Readers index the kernel's static shared array itself (an address
+// known at compile time: shared loads, no register for a pointer).
+__device__ __forceinline__ void stage_cs_dt(float (&vec)[2][SSD_VEC], const float* cs, const float* dt, i64 bh, i64 b, int h,
+                                            int H, int L, int t0, int qlen)
 {
-    for (int e = threadIdx.x; e < qlen; e += SSD_THREADS) buf[e] = g(e);
+    for (int e = threadIdx.x; e < qlen; e += SSD_THREADS)
+    {
+        vec[0][e] = cs[bh * L + t0 + e];
+        vec[1][e] = dt[(b * L + t0 + e) * H + h];
+    }
 }
 
 // acc row 4·ty + i *= f(r0 + 4·ty + i): a factor of the output row, between products or before the epilogue.
@@ -712,9 +717,8 @@ __device__ __forceinline__ void ssd_chunk_scan_body(
     __shared__ float vec[2][SSD_VEC];
     float acc[4][4] = {};
     const i64 bh = tile.bh;
-    chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+    stage_cs_dt(vec, cs, dt, bh, b, h, H, L, t0, qlen);
     const auto csv = [&](int s) { return vec[0][s]; };
-    chunk_vec(vec[1], qlen, [=](int l) { return dt[((i64)b * L + t0 + l) * H + h]; });
     const auto dtv = [&](int s) { return vec[1][s]; };
     __syncthreads();
     const float* c0 = cm + (i64)b * scb + (i64)g * scg + (i64)t0 * scl;
@@ -836,9 +840,8 @@ __device__ __forceinline__ void ssd_bwd_dm_body(
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
     const float* x0 = x + (i64)b * sxb + (i64)h * sxh + (i64)t0 * sxl;
-    chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+    stage_cs_dt(vec, cs, dt, bh, b, h, H, L, t0, qlen);
     const auto csv = [&](int s) { return vec[0][s]; };
-    chunk_vec(vec[1], qlen, [=](int l) { return dt[((i64)b * L + t0 + l) * H + h]; });
     const auto dtv = [&](int s) { return vec[1][s]; };
     const TileOp opa{gy0 + (i64)l0 * H * P, (i64)H * P, qlen - l0, P}, opb{x0 + (i64)s0 * sxl, sxl, qlen - s0, P};
     tile_gemm<true, true, true, false>(acc, opa, opb, P, sm, mm, TileNoFix());
@@ -897,9 +900,8 @@ __device__ __forceinline__ void ssd_bwd_dx_body(
     __shared__ float vec[2][SSD_VEC];
     float acc[4][4] = {};
     const float* gy0 = gy + (((i64)b * L + t0) * H + h) * P;
-    chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+    stage_cs_dt(vec, cs, dt, bh, b, h, H, L, t0, qlen);
     const auto csv = [&](int s) { return vec[0][s]; };
-    chunk_vec(vec[1], qlen, [=](int l) { return dt[((i64)b * L + t0 + l) * H + h]; });
     const auto dtv = [&](int s) { return vec[1][s]; };
     __syncthreads();
     const float* cb0 = cb + (((i64)b * G + g) * nc + c) * Q * Q;
@@ -1004,9 +1006,8 @@ __device__ __forceinline__ void ssd_bwd_dc_body(
         const i64 ob = opaque(b), bh = ob * H + h;
         const float* gy0 = gy + ((ob * L + t0) * H + h) * P;
         // This head's cs and dt (the previous head's last reads were before tile_gemm's final barrier).
-        chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+        stage_cs_dt(vec, cs, dt, bh, ob, h, H, L, t0, qlen);
         const auto csv = [&](int s) { return vec[0][s]; };
-        chunk_vec(vec[1], qlen, [=](int l) { return dt[(ob * L + t0 + l) * H + h]; });
         const auto dtv = [&](int s) { return vec[1][s]; };
         __syncthreads();
         {
@@ -1061,9 +1062,8 @@ __device__ __forceinline__ void ssd_bwd_db_body(
     {
         const i64 ob = opaque(b), bh = ob * H + h;
         // This head's cs and dt (the previous head's last reads were before tile_gemm's final barrier).
-        chunk_vec(vec[0], qlen, [=](int l) { return cs[bh * L + t0 + l]; });
+        stage_cs_dt(vec, cs, dt, bh, ob, h, H, L, t0, qlen);
         const auto csv = [&](int s) { return vec[0][s]; };
-        chunk_vec(vec[1], qlen, [=](int l) { return dt[(ob * L + t0 + l) * H + h]; });
         const auto dtv = [&](int s) { return vec[1][s]; };
         __syncthreads();
         {
