@@ -25,10 +25,10 @@ public enum SsdMatrixMath
 
 public sealed unsafe partial class CudaKernels
 {
-    private const int SsdTile = 64;           // SSD_TM / SSD_TN in ssm.cu
-
     /// <summary>The longest chunk the SSD kernels run (SSD_VEC in ssm.cu: a chunk's cs and dt are staged in shared memory).</summary>
     public const int SsdMaxChunk = 256;
+
+    private const int SsdTile = 64;           // SSD_TM / SSD_TN in ssm.cu
     private const int SsdThreads = 256;       // SSD_THREADS
     private const int SsdScalarThreads = 128; // SSD_SCALAR_THREADS
     private const int SsdWalkWarps = 8;       // SSD_WALK_WARPS (the chunk-state walkers' warps)
@@ -44,7 +44,7 @@ public sealed unsafe partial class CudaKernels
     /// a bf16 <see cref="Autocast"/> scope the scan runs <see cref="SsdMatrixMath.Tf32"/> whatever this says (the
     /// original runs these products in bf16 under autocast; TF32 keeps two more mantissa bits), the fastest engine
     /// on the H200 since its fragments come from ldmatrix and its operands are not rounded first (AiM-B batch 32,
-    /// backward with saved states: FMA 1.34 ms, SplitTf32 1.43, Tf32 1.11; forward at chunk 64: 0.47 / 0.49 / 0.37).
+    /// backward with saved states: FMA 1.17 ms, SplitTf32 1.26, Tf32 0.89; forward at chunk 64: 0.40 / 0.41 / 0.29).
     /// Devices before sm_80 (no TF32 tensor cores) use FMAs.
     /// </summary>
     public SsdMatrixMath SsdMath { get; set; } = SsdMatrixMath.Float32Fma;
