@@ -59,7 +59,7 @@ internal static class CudaPerfSsm
                 float bms = CudaPerf.Time(backend, () => k.SsdScanBackward(x, dt, a, bm, cm, d, null, gy, null, null, 0, dx, ddt, da, db, dc, dd, null));
                 CudaPerf.Report($"SsdScanBackward chunked {math} B={b},L={l},H={h},P={p},N={n}", bms, 0, bflops);
                 // Training: the recorded forward runs at the backward's chunk keeping its chunk states, and the backward
-                // reads them instead of rerunning ssd_chunk_state + ssd_state_pass.
+                // reads them instead of rerunning ssd_chunk_states.
                 using (var states = Tensor.Empty([b, h, l / bq, p, n], DType.Float32, dev))
                 {
                     float fms = CudaPerf.Time(backend, () => k.SsdScan(x, dt, a, bm, cm, d, null, bq, y, fs, states));

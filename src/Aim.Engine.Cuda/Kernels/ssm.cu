@@ -510,8 +510,10 @@ __device__ __forceinline__ void tile_gemm(float (&acc)[4][4], const TileOp& A, c
     __syncthreads();
 }
 
-// Writes the tile: out(r, c) = acc for rows r0 + 4·ty + i < rows and columns c0 + col(j) < cols.
-template <bool CS, typename FO>
+// Writes a tile of the column-strided layout (CS: columns tx + 16·j, whose scalar stores coalesce across the 16
+// lanes; the 4·tx + j layout goes out 16 bytes at a time through t2_store_rows): out(r, c) = acc for rows
+// r0 + 4·ty + i < rows and columns c0 + tx + 16·j < cols.
+template <typename FO>
 __device__ __forceinline__ void t2_store(const float (&acc)[4][4], int r0, int rows, int c0, int cols, FO out)
 {
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -520,7 +522,7 @@ __device__ __forceinline__ void t2_store(const float (&acc)[4][4], int r0, int r
 #pragma unroll
         for (int j = 0; j < 4; j++)
         {
-            int r = r0 + ty * 4 + i, c = c0 + t2_col<CS>(tx, j);
+            int r = r0 + ty * 4 + i, c = c0 + t2_col<true>(tx, j);
             if (r < rows && c < cols) out(r, c, acc[i][j]);
         }
 }
@@ -629,7 +631,7 @@ __device__ __forceinline__ void t2_scale_rows(float (&acc)[4][4], int r0, FR f)
     }
 }
 
-// The tile kernels: forward (ssd_cb, ssd_chunk_state, ssd_chunk_scan) and backward (ssd_bwd_dstate, ssd_bwd_dm,
+// The tile kernels: forward (ssd_cb, ssd_chunk_states, ssd_chunk_scan) and backward (ssd_bwd_states, ssd_bwd_dm,
 // ssd_bwd_dx, ssd_bwd_dc, ssd_bwd_db), grids and formulas as listed at the top and in the backward's derivation.
 
 // Every tile kernel is compiled once per engine, ssd_<kernel>_<engine> with engine fma, tf32 or 3xtf32 (the host
@@ -661,7 +663,7 @@ __device__ __forceinline__ void ssd_cb_body(
     const TileOp opa{cb0 + (i64)l0 * scl, scl, qlen - l0, N}, opb{bb0 + (i64)s0 * sbl, sbl, qlen - s0, N};
     tile_gemm<true, true, true, false>(acc, opa, opb, N, sm, mm, TileNoFix());
     float* out = cb + (((i64)b * G + g) * nc + c) * Q * Q;
-    t2_store<true>(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = v; });
+    t2_store(acc, l0, qlen, s0, qlen, [&](int l, int s, float v) { out[(i64)l * Q + s] = v; });
 }
 SSD_TILE_KERNELS(cb, SSD_MIN_BLOCKS, (const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg, float* cb,
     int B, int L, int G, int N, int Q, int nc), (bm, sbb, sbl, sbg, cm, scb, scl, scg, cb, B, L, G, N, Q, nc))
@@ -738,7 +740,7 @@ __device__ __forceinline__ void ssd_chunk_scan_body(
         return (l < qlen && s <= l) ? v * expf(csv(l) - csv(s)) * dtv(s) : 0.0f;
     });
     const float dh = d ? d[h] : 0.0f;
-    t2_store<true>(acc, l0, qlen, p0, P, [&](int l, int p, float v) {
+    t2_store(acc, l0, qlen, p0, P, [&](int l, int p, float v) {
         y[(((i64)b * L + t0 + l) * H + h) * P + p] = fmaf(dh, x0[(i64)l * sxl + p], v);
     });
 }
@@ -921,7 +923,7 @@ __device__ __forceinline__ void ssd_bwd_dx_body(
         return (s < qlen && l < qlen && l >= s) ? v * expf(csv(l) - csv(s)) * dtv(s) : 0.0f;
     });
     const float dh = d ? d[h] : 0.0f;
-    t2_store<true>(acc, s0, qlen, p0, P, [&](int s, int p, float v) {
+    t2_store(acc, s0, qlen, p0, P, [&](int s, int p, float v) {
         i64 at = (((i64)b * L + t0 + s) * H + h) * P + p;
         dx[at] = fmaf(dh, gy[at], v);
     });
