@@ -199,7 +199,7 @@ extern "C" __global__ void __launch_bounds__(MODULATE_THREADS / 4) modulate_back
         i64 base = image * l * d4 + c / 4;
         const float4* xs = x + base;
         const float4* gs = dOut + base;
-        float4* dxs = dX ? dX + base : nullptr;
+        float4* dxs = dX + (dX ? base : 0);   // null stays null; a select of null and dX + base made the stores generic
         i64 r = split * rowsPerSplit + row;
         for (; r + (2 * MODULATE_BWD4_PAIRS - 1) * rows < r1; r += 2 * MODULATE_BWD4_PAIRS * rows)
         {
