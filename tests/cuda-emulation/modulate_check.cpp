@@ -1,6 +1,7 @@
 // Runs modulate.cu's kernels under the CPU emulation (cuda_emu.hpp) on cases built here (no emitted files): x, dOut
 // (B, L, D) and the rows scale, shift (B, D) for (B, L, D) in a list of odd sizes (1, 7, 31, 257 channels and
-// positions, L = 1, B = 1 and B > 1), a long L, and the AiM-B training block (32, 256, 768). Each case runs
+// positions, L = 1, B = 1 and B > 1), a long L, the AiM-B training block (32, 256, 768) and D % 4 == 0 shapes with odd
+// L (D = 4, 8, 12, 36, 64, 260). Each case runs
 //   * modulate_f32 with and without the shift, every value bit-equal to the float32 product then sum (Mul then Add),
 //   * modulate_backward_f32 (+ modulate_backward_finish_f32) with the launch of CudaKernels.Modulate.cs ModulatePlan
 //     for the H200's 132 multiprocessors (mirrored below) and with forced split counts 1, 2, 3, 7: dX bit-equal to

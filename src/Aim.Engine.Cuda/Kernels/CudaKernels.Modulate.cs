@@ -112,6 +112,7 @@ public sealed unsafe partial class CudaKernels
     // (AiM-B training, B = 32, D = 768: 768 blocks on 132 multiprocessors, one launch, 32 positions per thread);
     // otherwise sum_to's column plan (SumToColumnPlan) over the images' channel tiles. modulate_backward_f32 has
     // sum_to_cols's block shape (256 threads, MODULATE_THREADS = SUM_TO_THREADS). The constant was not swept.
+    // modulate_backward4_f32 runs this same plan (Cols / 4 lanes × Rows a block), which keeps its sums bit-identical.
     internal static ModulateLaunch ModulatePlan(int images, int l, int d, int multiprocessors)
     {
         int cols = (int)Math.Min(ModulateMaxCols, PowerOfTwoAtLeast(d));
