@@ -1,11 +1,16 @@
 // Runs modulate.cu's kernels under the CPU emulation (cuda_emu.hpp) on cases built here (no emitted files): x, dOut
 // (B, L, D) and the rows scale, shift (B, D) for (B, L, D) in a list of odd sizes (1, 7, 31, 257 channels and
-// positions, L = 1, B = 1 and B > 1), a long L, and the AiM-B training block (32, 256, 768). Each case runs
+// positions, L = 1, B = 1 and B > 1), a long L, the AiM-B training block (32, 256, 768) and D % 4 == 0 shapes with odd
+// L (D = 4, 8, 12, 36, 64, 260). Each case runs
 //   * modulate_f32 with and without the shift, every value bit-equal to the float32 product then sum (Mul then Add),
 //   * modulate_backward_f32 (+ modulate_backward_finish_f32) with the launch of CudaKernels.Modulate.cs ModulatePlan
 //     for the H200's 132 multiprocessors (mirrored below) and with forced split counts 1, 2, 3, 7: dX bit-equal to
 //     float32 dOut · scale, dScale and dShift against float64 sums (NMSE ≤ 1e-10); the Gate form (dShift null) and
-//     the dX-only form (no sums) leave the null outputs' buffers untouched.
+//     the dX-only form (no sums) leave the null outputs' buffers untouched,
+//   * the kernel is the one the host picks (ModulateBackwardVectorised, mirrored: modulate_backward4_f32 for D % 4 == 0
+//     and every pointer 16-byte aligned, which every D % 4 == 0 case here is; a misaligned x keeps the scalar kernel);
+//     where that is modulate_backward4_f32, the same plan, split count and form also runs on modulate_backward_f32 and
+//     every output (dX, dScale, dShift, the partials workspace) must be bit-equal to it.
 // Outputs and the partials workspace start as NaN, so a value a kernel forgets to write shows up.
 // Usage: modulate_check [case-name-substring]    exit 1 when any run fails.
 #include "cuda_emu.hpp"
@@ -15,6 +20,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 
 namespace
 {
@@ -57,7 +63,19 @@ Plan plan_of(int images, int l, int d, int multiprocessors, long long forcedSpli
     return {cols, rows, colTiles, splits, rowsPerSplit};
 }
 
-int failures = 0, runs = 0;
+/// CudaKernels.Modulate.cs ModulateBackwardVectorised: D % 4 == 0 and every present pointer 16-byte aligned.
+bool vectorised_of(int d, std::initializer_list<const void*> pointers)
+{
+    if (d % 4 != 0) return false;
+    for (const void* p : pointers)
+        if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+    return true;
+}
+
+/// CudaKernels.Modulate.cs ModulateBackwardThreads.
+int threads_of(const Plan& p, bool vectorised) { return (vectorised ? p.cols / 4 : p.cols) * p.rows; }
+
+int failures = 0, runs = 0, vectorRuns = 0;
 double worst = 0;
 
 void fail(const std::string& what)
@@ -134,33 +152,67 @@ void run_case(int b, int l, int d, uint64_t seed)
 
     // Backward: planned and forced split counts; all outputs, the Gate form, dX only.
     Plan planned = plan_of(b, l, d, H200Multiprocessors);
-    std::printf("%-24s plan cols=%d rows=%d colTiles=%lld splits=%lld\n", name.c_str(), planned.cols, planned.rows, planned.colTiles, planned.splits);
+    std::printf("%-24s plan cols=%d rows=%d colTiles=%lld splits=%lld%s\n", name.c_str(), planned.cols, planned.rows, planned.colTiles,
+        planned.splits, d % 4 == 0 ? " (+ four-channel kernel)" : "");
+    if (d % 4 == 0)
+    {
+        runs++;
+        if (vectorised_of(d, {x.data() + 1, scale.data(), g.data()})) fail(name + ": the mirror vectorises a misaligned x");
+        if (!vectorised_of(d, {x.data(), scale.data(), g.data(), nullptr})) fail(name + ": the mirror keeps the scalar kernel on aligned pointers");
+    }
     for (long long forced : {0LL, 1LL, 2LL, 3LL, 7LL})
     {
         if (forced > std::max(l, 1)) continue;
         Plan p = plan_of(b, l, d, H200Multiprocessors, forced);
         for (int form = 0; form < 3; form++) // 0: dX, dScale, dShift; 1: dX, dScale (Gate); 2: dX only
         {
-            auto dx = nan_buffer((size_t)n), ds = nan_buffer((size_t)outputs), dh = nan_buffer((size_t)outputs);
-            bool sums = form < 2;
-            std::vector<float> partial = sums && p.splits > 1 ? nan_buffer((size_t)(p.splits * 2 * outputs)) : std::vector<float>();
-            float* pp = partial.empty() ? nullptr : partial.data();
-            float* pds = form < 2 ? ds.data() : nullptr;
-            float* pdh = form == 0 ? dh.data() : nullptr;
-            emu::launch(dim3((unsigned)(p.splits * b * p.colTiles)), dim3((unsigned)(p.cols * p.rows)), 0, modulate_backward_f32,
-                (const float*)x.data(), (const float*)scale.data(), (const float*)g.data(), dx.data(), pds, pdh, b, (long long)l, d,
-                p.cols, p.colTiles, p.rowsPerSplit, pp);
-            if (pp) launch_elementwise(outputs, modulate_backward_finish_f32, (const float*)pp, p.splits, outputs, pds, pdh);
+            // One backward launch (+ finish) with the kernel the host mirror picks (the scalar one when forceScalar); outputs
+            // start as NaN. Returns whether it ran the four-channel kernel.
+            auto backward = [&](bool forceScalar, std::vector<float>& dx, std::vector<float>& ds, std::vector<float>& dh, std::vector<float>& partial)
+            {
+                dx = nan_buffer((size_t)n);
+                ds = nan_buffer((size_t)outputs);
+                dh = nan_buffer((size_t)outputs);
+                bool sums = form < 2;
+                partial = sums && p.splits > 1 ? nan_buffer((size_t)(p.splits * 2 * outputs)) : std::vector<float>();
+                float* pp = partial.empty() ? nullptr : partial.data();
+                float* pds = form < 2 ? ds.data() : nullptr;
+                float* pdh = form == 0 ? dh.data() : nullptr;
+                bool vectorised = !forceScalar && vectorised_of(d, {x.data(), scale.data(), g.data(), dx.data(), pds, pdh, pp});
+                dim3 grid((unsigned)(p.splits * b * p.colTiles)), block((unsigned)threads_of(p, vectorised));
+                if (vectorised)
+                    emu::launch(grid, block, 0, modulate_backward4_f32, (const float4*)x.data(), (const float*)scale.data(),
+                        (const float4*)g.data(), (float4*)dx.data(), pds, pdh, b, (long long)l, d, p.cols, p.colTiles, p.rowsPerSplit, pp);
+                else
+                    emu::launch(grid, block, 0, modulate_backward_f32, (const float*)x.data(), (const float*)scale.data(),
+                        (const float*)g.data(), dx.data(), pds, pdh, b, (long long)l, d, p.cols, p.colTiles, p.rowsPerSplit, pp);
+                if (pp) launch_elementwise(outputs, modulate_backward_finish_f32, (const float*)pp, p.splits, outputs, pds, pdh);
+                dx.resize((size_t)n);
+                ds.resize((size_t)outputs);
+                dh.resize((size_t)outputs);
+                return vectorised;
+            };
+            std::vector<float> dx, ds, dh, partial;
+            bool vectorised = backward(false, dx, ds, dh, partial);
             std::string tag = name + " splits=" + std::to_string(p.splits) + (form == 0 ? " all" : form == 1 ? " gate" : " dx-only");
             runs++;
-            dx.resize((size_t)n);
+            if (vectorised != (d % 4 == 0)) fail(tag + ": the host mirror picks the " + (vectorised ? "four-channel" : "scalar") + " kernel");
             if (!bit_equal(dx, wantDx)) fail(tag + " dX: not bit-equal");
-            ds.resize((size_t)outputs);
-            dh.resize((size_t)outputs);
             if (form < 2) check_sums(tag + " dScale", ds, wantS);
             else if (!std::all_of(ds.begin(), ds.end(), [](float v) { return std::isnan(v); })) fail(tag + " dScale written");
             if (form == 0) check_sums(tag + " dShift", dh, wantH);
             else if (!std::all_of(dh.begin(), dh.end(), [](float v) { return std::isnan(v); })) fail(tag + " dShift written");
+            if (vectorised)   // the scalar kernel on the same plan and form: every output and partial bit for bit
+            {
+                runs++;
+                vectorRuns++;
+                std::vector<float> dx1, ds1, dh1, partial1;
+                backward(true, dx1, ds1, dh1, partial1);
+                if (!bit_equal(dx, dx1)) fail(tag + " four-channel dX: not bit-equal to the scalar kernel's");
+                if (!bit_equal(ds, ds1)) fail(tag + " four-channel dScale: not bit-equal to the scalar kernel's");
+                if (!bit_equal(dh, dh1)) fail(tag + " four-channel dShift: not bit-equal to the scalar kernel's");
+                if (!bit_equal(partial, partial1)) fail(tag + " four-channel partials: not bit-equal to the scalar kernel's");
+            }
         }
     }
 }
@@ -170,7 +222,8 @@ int main(int argc, char** argv)
 {
     std::string filter = argc > 1 ? argv[1] : "";
     const int shapes[][3] = {{1, 1, 1}, {3, 7, 1}, {2, 31, 7}, {3, 5, 31}, {2, 7, 257}, {5, 1, 33}, {1, 257, 31}, {3, 257, 7},
-        {2, 3000, 40}, {2, 256, 768}, {32, 256, 768}};
+        {2, 3000, 40}, {2, 256, 768}, {32, 256, 768},
+        {1, 1, 4}, {3, 7, 4}, {2, 31, 8}, {5, 1, 12}, {1, 257, 36}, {3, 5, 260}, {2, 17, 64}};
     uint64_t seed = 1;
     for (auto& sh : shapes)
     {
@@ -179,6 +232,7 @@ int main(int argc, char** argv)
         seed++;
         if (filter.empty() || std::string(nameBuf).find(filter) != std::string::npos) run_case(sh[0], sh[1], sh[2], seed);
     }
-    std::printf("modulate_check: %d failures in %d runs; worst sum NMSE %.2g\n", failures, runs, worst);
+    std::printf("modulate_check: %d failures in %d runs (%d of the four-channel backward); worst sum NMSE %.2g\n", failures, runs,
+        vectorRuns, worst);
     return failures == 0 ? 0 : 1;
 }
