@@ -456,6 +456,244 @@ void forward_case(long long rows, int d, int seg, int kind, std::initializer_lis
     }
 }
 
+// The backward's warp path (session 6; CudaKernels.Norm.cs BackwardWarpPath): rms_norm_backward_warp{K}[_vec]_f32, a warp a
+// row, blocks of BackwardWarpThreads over chunks of rows (BackwardWarpRowsPerChunk), one partial row a block, then
+// param_grad_finish_f32 (planes 1). The host takes it for float32 rows of one segment from MinWarpSegments rows on, when
+// seg ≤ 1536 with the 16-byte rule (WarpVectorised) or seg ≤ 1024 without it (no scalar K = 12 kernel).
+constexpr int BackwardWarpThreads = 128, MaxBackwardWarpSegment = 1536, MaxBackwardScalarSegment = 1024;
+using BwdKernel = void (*)(const float*, i64, const float*, i64, const float*, const float*, const float*, float, int, i64, i64, float*, float*,
+                           float*);
+
+/// CudaKernels.Norm.cs BackwardWarpChunks, BackwardWarpResident, BackwardWarpRowsPerChunk, BackwardWarpPath.
+int bwd_warp_chunks(int seg)
+{
+    int k = (seg + 127) / 128;
+    return k <= 2 ? 2 : k <= 4 ? 4 : k <= 6 ? 6 : k <= 8 ? 8 : 12;
+}
+int bwd_warp_resident(int k) { return k <= 2 ? 8 : k <= 4 ? 4 : k <= 6 ? 3 : 2; }
+long long bwd_rows_per_chunk(long long rows, int k)
+{
+    long long cap = 128LL * bwd_warp_resident(k);
+    return std::max<long long>(BackwardWarpThreads / 32, (rows + cap - 1) / cap);
+}
+bool bwd_warp_path(int seg, int segsPerRow, long long rows, bool vec)
+{
+    return segsPerRow == 1 && rows >= MinWarpSegments && seg <= (vec ? MaxBackwardWarpSegment : MaxBackwardScalarSegment);
+}
+
+BwdKernel bwd_warp_kernel(int k, bool vec)
+{
+    switch (k)
+    {
+    case 2: return vec ? rms_norm_backward_warp2_vec_f32 : rms_norm_backward_warp2_f32;
+    case 4: return vec ? rms_norm_backward_warp4_vec_f32 : rms_norm_backward_warp4_f32;
+    case 6: return vec ? rms_norm_backward_warp6_vec_f32 : rms_norm_backward_warp6_f32;
+    case 8: return vec ? rms_norm_backward_warp8_vec_f32 : rms_norm_backward_warp8_f32;
+    default: return vec ? rms_norm_backward_warp12_vec_f32 : nullptr;
+    }
+}
+
+/// Which backward kernel runs: as the host chooses, rms_norm_backward_wgrad ("fused"), the warp kernel with the host's
+/// 16-byte rule, or its scalar form.
+enum class Bwd { Host, Fused, Warp, WarpScalar };
+
+/// LaunchRmsNormBackward's short-row paths on the given choice; rowsPerChunk > 0 overrides the warp path's chunking. Returns
+/// the kernel's name, or "" where the warp kernel asked for does not exist (groups, the scalar form beyond 1024).
+std::string backward_path(Bwd path, const float* x, long long sx, const float* z, long long sz, const std::vector<float>& w,
+                          const std::vector<float>& dy, const float* extra, long long rows, int d, int group, float* dx, float* dz, float* dw,
+                          long long rowsPerChunk = 0)
+{
+    bool vecOk = group % 4 == 0 && sx % 4 == 0 && sz % 4 == 0 && aligned16(x) && aligned16(z) && aligned16(w.data()) && aligned16(dy.data()) &&
+                 aligned16(extra) && aligned16(dx) && aligned16(dz);
+    bool warp = path == Bwd::Warp || path == Bwd::WarpScalar || (path == Bwd::Host && bwd_warp_path(group, d / group, rows, vecOk));
+    if (!warp)
+    {
+        backward(x, sx, z, sz, w, dy, extra, rows, d, group, false, dx, dz, dw);
+        return "rms_norm_backward_wgrad_f32";
+    }
+    bool vec = path != Bwd::WarpScalar && vecOk;
+    int k = bwd_warp_chunks(group);
+    BwdKernel kernel = group == d && group <= MaxBackwardWarpSegment ? bwd_warp_kernel(k, vec) : nullptr;
+    if (!kernel) return "";
+    if (rowsPerChunk == 0) rowsPerChunk = bwd_rows_per_chunk(rows, k);
+    long long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+    std::vector<float> partial = nan_buffer((size_t)(chunks * d));
+    emu::launch(dim3((unsigned)chunks), dim3(BackwardWarpThreads), (size_t)d * sizeof(float), kernel, x, (i64)sx, z, (i64)sz, w.data(), dy.data(),
+                extra, (float)Eps, d, (i64)rows, (i64)rowsPerChunk, dx, dz, partial.data());
+    finish(partial, chunks, 1, d, dw);
+    return "rms_norm_backward_warp" + std::to_string(k) + (vec ? "_vec" : "") + "_f32";
+}
+
+// The warp kernel against rms_norm_backward_wgrad. Per element both compute the same expressions with the same roundings;
+// only the row sums Σg² and Σdy·w·g run in another order (the old: ≤ RMS_TILE serial adds a thread, 5 shuffle levels, ≤ 4
+// block levels; the warp: ≤ 48 serial adds a lane, 5 shuffle levels): depth ≤ 66, so each sum differs by at most
+// 66·2⁻²⁴·Σ|terms| ≈ 3.9e-6·Σ|terms|. rstd then differs by ≤ 2e-6 relative and mean = Σdy·w·g·rstd/seg by ≤ 6e-6·M,
+// M = Σ|dy·w·ĝ|/seg, so dg = rstd·(dy·w − ĝ·mean) by ≤ ~6e-6·rstd·(|dy·w| + |ĝ|·M), scaled into dx and dz by the same
+// per-element factor (z·σ(z); x·σ(z)·(1 + z(1 − σ(z))); 1), plus the final roundings of a different value (≤ 4 ulp). The
+// check allows DgVsFusedRel = 1e-5 times that scale + 4 ulp per element. The weight gradient: each term dy·(g·rstd) moves
+// with rstd (≤ 2e-6 relative + 1 ulp of each of its two roundings), and the sums group rows differently (the old: a chunk's
+// rows in order, then the finish; the warp: a warp's rows, the 4 warps, then the finish: depth ≤ rows a chunk + 30 ≤ 60
+// here), so |Δdw| ≤ (2.2e-6 + 60·6e-8)·Σ_r|dy·x̂| ≈ 6e-6·Σ|terms|: DwVsFusedRel = 1e-5 of Σ_r|dy·x̂| per column.
+constexpr double DgVsFusedRel = 1e-5, DwVsFusedRel = 1e-5;
+
+/// One backward case on rms_norm_backward_wgrad, the warp kernel (the host's 16-byte rule, the host's chunking and chunks of
+/// 13 rows: several rows a warp, a short last chunk), its scalar form and the host's choice. kind: 0 RMSNorm (no z, no
+/// extra), 1 AddRmsNorm (extra), 2 gated (z). Layouts of x (and z) as in forward_case (0 contiguous, 1 aligned blocks,
+/// 2 misaligned, 3 AiM-B: z = columns 0..1535 of 3352-wide rows). Checks: each run vs float64 (NMSE ≤ Tol; D = 1: dx, dz by
+/// the comparison with the old kernel alone, see add_norm_check), warp vs old within DgVsFusedRel / DwVsFusedRel, dx and dz
+/// of the 13-row chunking bit-equal to the host chunking's, the scalar form bit-equal to the 16-byte one, every strided
+/// run bit-equal to the same kernel on contiguous rows, and the host's result bit-equal to the kernel it chose.
+void warp_backward_case(long long rows, int d, int group, int kind, std::initializer_list<int> layouts, const std::string& filter, double& worst,
+                        int& pass, int& fail)
+{
+    static const char* kinds[] = {"rms", "add", "gated"};
+    char name[96];
+    std::snprintf(name, sizeof name, "bwd %s rows=%lld,D=%d,seg=%d", kinds[kind], rows, d, group);
+    if (!filter.empty() && std::string(name).find(filter) == std::string::npos) return;
+    const size_t n = (size_t)(rows * d);
+    Gen gen{(uint64_t)(rows * 15485863 + d * 29 + group + kind)};
+    std::vector<float> x(n), z, dy(n), extra, w(d);
+    for (auto& v : x) v = (float)gen.uniform(-2, 2);
+    if (kind == 2)
+    {
+        z.resize(n);
+        for (auto& v : z) v = (float)gen.uniform(-3, 3);
+    }
+    for (auto& v : dy) v = (float)gen.uniform(-1, 1);
+    if (kind == 1)
+    {
+        extra.resize(n);
+        for (auto& v : extra) v = (float)gen.uniform(-1, 1);
+    }
+    for (auto& v : w) v = (float)gen.uniform(0.5, 1.5);
+    // float64 references and the per-element scales of the tolerance against the old kernel.
+    std::vector<double> rDx(n), rDz(kind == 2 ? n : 0), rDw(d, 0.0), absDw(d, 0.0), sDx(n), sDz(kind == 2 ? n : 0);
+    std::vector<double> g(d);
+    for (long long r = 0; r < rows; r++)
+    {
+        size_t at = (size_t)(r * d);
+        for (int s0 = 0; s0 < d; s0 += group)
+        {
+            double ss = 0, dot = 0, m = 0;
+            for (int j = s0; j < s0 + group; j++)
+            {
+                double zv = kind == 2 ? z[at + j] : 0;
+                g[j] = kind == 2 ? (double)x[at + j] * zv / (1 + std::exp(-zv)) : (double)x[at + j];
+                ss += g[j] * g[j];
+            }
+            double rstd = 1.0 / std::sqrt(ss / group + Eps);
+            for (int j = s0; j < s0 + group; j++)
+            {
+                dot += (double)dy[at + j] * w[j] * g[j] * rstd;
+                m += std::fabs((double)dy[at + j] * w[j] * g[j] * rstd);
+            }
+            double mean = dot / group;
+            m /= group;
+            for (int j = s0; j < s0 + group; j++)
+            {
+                double xh = g[j] * rstd, dg = rstd * ((double)dy[at + j] * w[j] - xh * mean);
+                double scale = rstd * (std::fabs((double)dy[at + j] * w[j]) + std::fabs(xh) * m);
+                rDw[j] += (double)dy[at + j] * xh;
+                absDw[j] += std::fabs((double)dy[at + j] * xh);
+                if (kind == 2)
+                {
+                    double zv = z[at + j], sg = 1 / (1 + std::exp(-zv)), fz = x[at + j] * sg * (1 + zv * (1 - sg));
+                    rDx[at + j] = dg * zv * sg;
+                    rDz[at + j] = dg * fz;
+                    sDx[at + j] = scale * std::fabs(zv * sg);
+                    sDz[at + j] = scale * std::fabs(fz);
+                }
+                else
+                {
+                    rDx[at + j] = kind == 1 ? dg + extra[at + j] : dg;
+                    sDx[at + j] = scale;
+                }
+            }
+        }
+    }
+    // Elements outside the allowance of the old kernel's values.
+    auto beyond = [](const std::vector<float>& a, const std::vector<float>& old, const std::vector<double>& scale, double rel, double& worstRatio)
+    {
+        size_t bad = 0;
+        for (size_t i = 0; i < scale.size(); i++)
+        {
+            double allow = rel * scale[i] + 4 * std::ldexp(std::fabs((double)old[i]), -24);
+            double diff = std::fabs((double)a[i] - old[i]);
+            if (!std::isfinite(a[i]) || !(diff <= allow)) bad++;
+            if (allow > 0) worstRatio = std::max(worstRatio, diff / allow);
+        }
+        return bad;
+    };
+    struct Run
+    {
+        std::vector<float> dx, dz, dw;
+        std::string kernel;
+    };
+    Run contiguous[3];
+    static const char* names[] = {"contig", "aligned", "misalign", "aim-b"};
+    for (int layout : layouts)
+    {
+        int xw = layout == 1 ? d + 4 : layout == 2 ? d + 3 : d, xa = layout == 1 ? 4 : layout == 2 ? 1 : 0;
+        int zw = layout == 1 ? d + 8 : layout == 2 ? d + 5 : layout == 3 ? 3352 : d, za = layout == 2 ? 1 : 0;
+        Laid xv = lay_out(x, rows, d, xw, xa);
+        Laid zv = kind == 2 ? lay_out(z, rows, d, zw, za) : Laid{};
+        const float* zp = kind == 2 ? zv.at : nullptr;
+        long long sz = kind == 2 ? zv.stride : d;
+        const float* ep = kind == 1 ? extra.data() : nullptr;
+        auto go = [&](Bwd path, long long rowsPerChunk)
+        {
+            Run o{nan_buffer(n), kind == 2 ? nan_buffer(n) : std::vector<float>(), nan_buffer((size_t)d), ""};
+            o.kernel = backward_path(path, xv.at, xv.stride, zp, sz, w, dy, ep, rows, d, group, o.dx.data(), kind == 2 ? o.dz.data() : nullptr,
+                                     o.dw.data(), rowsPerChunk);
+            return o;
+        };
+        // 0 the old kernel, 1 the warp kernel, 2 its scalar form, 3 the warp kernel on chunks of 13 rows.
+        Run run[4] = {go(Bwd::Fused, 0), go(Bwd::Warp, 0), go(Bwd::WarpScalar, 0), go(Bwd::Warp, 13)};
+        Run host = go(Bwd::Host, 0);
+        bool ok = true;
+        double e = 0, ratio = 0;
+        size_t outside = 0, diffs = 0;
+        std::string notes;
+        for (int p = 0; p < 4; p++)
+        {
+            if (run[p].kernel.empty()) continue;
+            double eDx = error_of(run[p].dx.data(), rDx).nmse, eDw = error_of(run[p].dw.data(), rDw).nmse;
+            double eDz = kind == 2 ? error_of(run[p].dz.data(), rDz).nmse : 0;
+            double eRow = d == 1 ? eDw : std::max({eDx, eDz, eDw});
+            if (!(eRow <= Tol)) ok = false, notes += " NMSE(" + std::to_string(p) + ")";
+            if (group > 1) e = std::max(e, eRow);
+            if (p > 0)
+            {
+                outside += beyond(run[p].dx, run[0].dx, sDx, DgVsFusedRel, ratio);
+                if (kind == 2) outside += beyond(run[p].dz, run[0].dz, sDz, DgVsFusedRel, ratio);
+                outside += beyond(run[p].dw, run[0].dw, absDw, DwVsFusedRel, ratio);
+            }
+        }
+        auto same = [&](const Run& a, const Run& b, bool withDw)
+        { return differing(a.dx, b.dx) + differing(a.dz, b.dz) + (withDw ? differing(a.dw, b.dw) : 0); };
+        if (!run[1].kernel.empty() && !run[2].kernel.empty()) diffs += same(run[1], run[2], true);
+        if (!run[1].kernel.empty()) diffs += same(run[1], run[3], false);
+        if (diffs) notes += " scalar/chunking differ";
+        size_t strided = 0;
+        for (int p = 0; p < 3; p++)
+        {
+            if (layout == 0) contiguous[p] = run[p];
+            else if (!run[p].kernel.empty() && run[p].kernel == contiguous[p].kernel) strided += same(run[p], contiguous[p], true);
+        }
+        if (strided) notes += " strided differs";
+        const Run& chosen = host.kernel == run[0].kernel ? run[0] : run[1];
+        size_t hostDiff = host.kernel == chosen.kernel ? same(host, chosen, true) : 1;
+        if (hostDiff) notes += " host differs";
+        if (outside) notes += " beyond old";
+        ok = ok && outside == 0 && diffs == 0 && strided == 0 && hostDiff == 0;
+        worst = std::max(worst, e);
+        std::printf("%-32s %-8s bwd    %s NMSE %.1e; warp %s%s vs fused: worst %.2f of the allowance; host: %s%s\n", name, names[layout], ok ? "pass" : "FAIL", e,
+                    run[1].kernel.empty() ? "n/a" : run[1].kernel.c_str(), run[2].kernel.empty() || run[2].kernel == run[1].kernel ? "" : " + scalar",
+                    ratio, host.kernel.c_str(), notes.c_str());
+        (ok ? pass : fail)++;
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -534,6 +772,21 @@ int main(int argc, char** argv)
     forward_case(1100, 62, 31, 2, {0, 1}, filter, worst, pass, fail);            // seg % 4 != 0 on the host's warp path: scalar
     forward_case(1500, 7, 7, 1, {0}, filter, worst, pass, fail);
     forward_case(1500, 1, 1, 0, {0}, filter, worst, pass, fail);
+    // The backward's warp kernel (forced on fewer rows, the host's choice from MinWarpSegments rows on) and its edges.
+    warp_backward_case(512, 1536, 1536, 2, {0, 3, 1, 2}, filter, worst, pass, fail);  // AiM-B's gated norm (z in 3352-wide rows), K = 12
+    warp_backward_case(512, 768, 768, 1, {0, 1, 2}, filter, worst, pass, fail);       // AiM-B's AddRmsNorm with extra, K = 6
+    warp_backward_case(300, 768, 768, 0, {0}, filter, worst, pass, fail);             // RMSNorm / AddRmsNorm without extra
+    for (int d : {1, 7, 31, 257})
+    {
+        warp_backward_case(37, d, d, 2, {0, 1, 2}, filter, worst, pass, fail);
+        warp_backward_case(37, d, d, 1, {0, 2}, filter, worst, pass, fail);
+    }
+    warp_backward_case(40, 1000, 1000, 1, {0, 2}, filter, worst, pass, fail);         // K = 8, scalar when misaligned
+    warp_backward_case(45, 384, 384, 2, {0, 2}, filter, worst, pass, fail);           // K = 4
+    warp_backward_case(1030, 257, 257, 2, {0}, filter, worst, pass, fail);            // the host's warp path, scalar (257 % 4 != 0)
+    warp_backward_case(1100, 768, 768, 1, {0}, filter, worst, pass, fail);            // the host's warp path, 16-byte
+    warp_backward_case(1030, 1536, 1536, 2, {3, 2}, filter, worst, pass, fail);       // host: warp (aim-b), old (misaligned: no scalar K = 12)
+    warp_backward_case(1100, 62, 31, 2, {0}, filter, worst, pass, fail);              // groups: the host keeps the old kernel
     std::printf("gated_norm_check: %d pass, %d fail, worst NMSE %.1e over groups of more than one (tolerance %.0e)\n", pass, fail, worst, Tol);
     return fail == 0 ? 0 : 1;
 }

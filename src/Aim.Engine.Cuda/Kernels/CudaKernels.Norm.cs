@@ -56,6 +56,26 @@ public sealed unsafe partial class CudaKernels
     private const long MinFusedChunkRows = 4;
     private const int MaxFusedColumns = 12032;
 
+    // rms_norm_backward_warp{K}[_vec]_f32 (session 6): the RMS backwards with the weight gradient, a warp a row, for float32
+    // rows of one segment (RmsNorm, AddRmsNorm; GatedRmsNorm with one group: the training's gated norm, 1536, and AddRmsNorm,
+    // 768, at 8192 rows, 50 launches a step, 68 µs a call on rms_norm_backward_wgrad). That kernel holds a row in a block of
+    // 512 threads (two block reductions with barriers a row, 3 blocks an SM) and adds every element into a shared column
+    // accumulator; the bytes (gated: x, z, dy read, dx, dz written, 8192·1536·20 B = 252 MB; AddRmsNorm: x, dy, extra, dx,
+    // 101 MB) allow ≈ 60 and 25 µs at ~4.2 TB/s. The warp kernel issues all of a row's loads at once (gated: 18 KB a warp),
+    // reduces with shuffles only and keeps each lane's weight-gradient column sums in registers across its rows; the block's
+    // 4 warps meet once, at the end, to write one partial row (param_grad_finish as before). A lane holds 16·K values (x, dy,
+    // z or extra, the column sums), so registers bound it: ptxas (sm_90, NVRTC 11.8) vec / scalar, no spills: K 2: 62/64,
+    // 4: 101/123, 6: 146/153, 8: 171/218, 12: 249/— (the scalar K = 12 needs more than 255 and spills, so misaligned or
+    // seg % 4 != 0 rows longer than 1024 keep rms_norm_backward_wgrad). Resident blocks of 128 an SM (BackwardWarpResident):
+    // K 2: 8, 4: 4, 6: 3, 8: 2, 12: 2 — at K = 12 8 warps × 18 KB = 144 KB of loads in flight an SM, ~4× Little's law's 38 KB;
+    // AddRmsNorm (K = 6) 12 warps × 9 KB = 108 KB. Rows are cut into at most 128 · resident chunks (a chunk a block: about
+    // one wave on the H200's 132 SMs, no tail) of at least 4 rows (a row a warp); this depends on the shape only, so the
+    // weight gradient's sums are deterministic. Groups (several segments a row), bf16 and fewer than MinWarpSegments rows
+    // (the block kernel spreads a row over an SM) keep rms_norm_backward_wgrad.
+    private const int BackwardWarpThreads = 128;
+    private const int MaxBackwardWarpSegment = 1536;
+    private const int MaxBackwardScalarSegment = 1024;
+
     // param_grad_finish: FINISH_COLS x FINISH_LANES threads in norm.cu.
     private const int FinishCols = 8;
     private const int FinishThreads = 512;
@@ -190,6 +210,31 @@ public sealed unsafe partial class CudaKernels
         return true;
     }
 
+    /// <summary>Whether the RMS backward over <paramref name="rows"/> rows of <paramref name="segsPerRow"/> segments of
+    /// <paramref name="seg"/> elements takes rms_norm_backward_warp (a warp a row) rather than rms_norm_backward_wgrad;
+    /// <paramref name="vectorised"/>: WarpVectorised holds for its operands (only the 16-byte form exists beyond 1024).</summary>
+    internal static bool BackwardWarpPath(DType dtype, int seg, int segsPerRow, long rows, bool vectorised)
+        => dtype == DType.Float32 && segsPerRow == 1 && rows >= MinWarpSegments
+            && seg <= (vectorised ? MaxBackwardWarpSegment : MaxBackwardScalarSegment);
+
+    /// <summary>float4 chunks a lane of rms_norm_backward_warp for rows of <paramref name="seg"/> ≤ MaxBackwardWarpSegment elements
+    /// (the instantiations in norm.cu: 2, 4, 6, 8, 12).</summary>
+    internal static int BackwardWarpChunks(int seg)
+    {
+        int k = (seg + 127) / 128;
+        return k <= 2 ? 2 : k <= 4 ? 4 : k <= 6 ? 6 : k <= 8 ? 8 : 12;
+    }
+
+    /// <summary>Blocks of rms_norm_backward_warp{K} resident an SM at the registers ptxas gives it (65536 / (128 · registers)).</summary>
+    internal static int BackwardWarpResident(int k) => k <= 2 ? 8 : k <= 4 ? 4 : k <= 6 ? 3 : 2;
+
+    /// <summary>Rows a block of rms_norm_backward_warp{<paramref name="k"/>}: at least one a warp, at most 128 · resident chunks.</summary>
+    internal static long BackwardWarpRowsPerChunk(long rows, int k)
+    {
+        long cap = 128L * BackwardWarpResident(k);
+        return Math.Max(BackwardWarpThreads / 32, (rows + cap - 1) / cap);
+    }
+
     /// <inheritdoc />
     public void RmsNormBackward(Tensor x, Tensor weight, Tensor dOutput, double eps, Tensor dX, Tensor dWeight)
     {
@@ -217,9 +262,10 @@ public sealed unsafe partial class CudaKernels
         LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dZ, dWeight);
     }
 
-    // rms_norm_backward_wgrad (dx, dz and per-chunk weight-gradient sums in one pass over x, z and dy), then
-    // param_grad_finish over the chunks; rows wider than MaxFusedColumns: rms_norm_backward (dx, dz, per-segment rstd),
-    // then the weight gradient from the saved rstd (LaunchParamGrad). x and z are contiguous or (GatedRmsNormBackward)
+    // rms_norm_backward_warp (BackwardWarpPath: float32 rows of one segment, many of them) or rms_norm_backward_wgrad (dx, dz
+    // and per-chunk weight-gradient sums in one pass over x, z and dy), then param_grad_finish over the chunks; rows wider
+    // than MaxFusedColumns: rms_norm_backward (dx, dz, per-segment rstd), then the weight gradient from the saved rstd
+    // (LaunchParamGrad). x and z are contiguous or (GatedRmsNormBackward)
     // row views read at their row strides; the other tensors are contiguous.
     private void LaunchRmsNormBackward(Tensor x, Tensor? z, Tensor weight, Tensor dOutput, Tensor? extra, double eps, int seg, int d,
         Tensor dX, Tensor? dZ, Tensor dWeight)
@@ -235,6 +281,33 @@ public sealed unsafe partial class CudaKernels
         string sfx = Suffix(x.DType);
         long xStride = NormChecks.RowStride("rms_norm_backward", "x", x);
         long zStride = z is null ? d : NormChecks.RowStride("rms_norm_backward", "z", z);
+        bool vec = WarpVectorised(seg, xStride, zStride, Ptr(x), PtrOrNull(z), Ptr(weight), Ptr(dOutput), PtrOrNull(extra), Ptr(dX), PtrOrNull(dZ));
+        if (BackwardWarpPath(x.DType, seg, d / seg, rows, vec))
+        {
+            int k = BackwardWarpChunks(seg);
+            long rowsPerChunk = BackwardWarpRowsPerChunk(rows, k);
+            long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+            using var partial = Tensor.Empty([checked((int)(chunks * d))], DType.Float32, x.Device);
+            var warp = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
+            warp.Add(Ptr(x));
+            warp.Add(xStride);
+            warp.Add(PtrOrNull(z));
+            warp.Add(zStride);
+            warp.Add(Ptr(weight));
+            warp.Add(Ptr(dOutput));
+            warp.Add(PtrOrNull(extra));
+            warp.Add((float)eps);
+            warp.Add(seg);
+            warp.Add(rows);
+            warp.Add(rowsPerChunk);
+            warp.Add(Ptr(dX));
+            warp.Add(PtrOrNull(dZ));
+            warp.Add(Ptr(partial));
+            string name = $"rms_norm_backward_warp{k}{(vec ? "_vec" : "")}_f32";
+            Launch(Function("norm.cu", name), checked((uint)chunks), BackwardWarpThreads, (uint)(d * sizeof(float)), warp);
+            LaunchParamFinish(partial, chunks, 1, d, dWeight, null, sfx);
+            return;
+        }
         if (d <= MaxFusedColumns)
         {
             long rowsPerChunk = Math.Max(MinFusedChunkRows, (rows + MaxFusedChunks - 1) / MaxFusedChunks);

@@ -370,6 +370,160 @@ __device__ __forceinline__ void rms_norm_backward_wgrad(const T* x, i64 sx, cons
     for (int c = threadIdx.x; c < d; c += blockDim.x) partial[(i64)blockIdx.x * d + c] = wsum[c];
 }
 
+// rms_norm_backward_wgrad with one warp per row (session 6), float32, one segment a row (seg = d ≤ 128·K; the training's
+// gated norm, 1536, and AddRmsNorm, 768, at 8192 rows): block b (RMS_BWD_WARPS warps) takes rows [b·rowsPerChunk,
+// (b + 1)·rowsPerChunk), warp v of it rows r0 + v, r0 + v + RMS_BWD_WARPS, ... Lane l holds elements 4(32c + l) .. +3 of
+// chunk c = 0 .. K-1 (rms_norm_warp's layout): x, dy and one other operand (z for the gated norm, extra otherwise: the
+// host never sends both) of a row all loaded at once, Σg² and Σdy·w·g summed by the lane in index order then warp_sum
+// (shuffles only, no barrier), dx (dz) written from registers, and dy·x̂ added into acc[i], the lane's weight-gradient
+// sums of its own 4K columns, kept in registers across the warp's rows (row order). Once per block the warps' acc are
+// added in warp order through a d-float shared row (warp 0 writes, then 1 adds, ...: one barrier a warp) and written as
+// the block's partial row, param_grad_finish's contract unchanged. Per element the arithmetic is rms_norm_backward_wgrad's
+// (the same expressions: g, dg = rstd·(dy·w − g·rstd·mean), dx / dz, dy·(g·rstd)); only the two row sums run in another
+// order (rstd, mean within float32 reduction error) and the weight gradient's sums group rows differently. VEC: 16-byte
+// loads and stores (the host: seg % 4 == 0, every pointer and row stride 16-byte aligned); scalar: the same elements one
+// float at a time, the same sums in the same order, so the bits do not depend on alignment.
+#define RMS_BWD_WARPS 4
+
+template <int K, bool VEC>
+__device__ __forceinline__ void rms_norm_backward_warp(const float* x, i64 sx, const float* z, i64 sz, const float* w, const float* dy,
+    const float* extra, float eps, int seg, i64 rows, i64 rowsPerChunk, float* dx, float* dz, float* partial)
+{
+    extern __shared__ float wsum[];
+    const int lane = (int)threadIdx.x & 31, warp = (int)threadIdx.x >> 5;
+    float acc[4 * K];
+#pragma unroll
+    for (int i = 0; i < 4 * K; i++) acc[i] = 0.0f;
+    const i64 r0 = (i64)blockIdx.x * rowsPerChunk, r1 = min(rows, r0 + rowsPerChunk);
+    for (i64 row = r0 + warp; row < r1; row += RMS_BWD_WARPS)
+    {
+        const i64 at = row * seg;
+        const float* xs = x + row * sx;
+        const float* zs = z ? z + row * sz : nullptr;
+        const float* os = z ? zs : extra ? extra + at : nullptr;
+        float xv[4 * K], ov[4 * K], dv[4 * K];
+        if (VEC)
+        {
+#pragma unroll
+            for (int c = 0; c < K; c++)
+            {
+                int j = 4 * (32 * c + lane);
+                const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                bool in = j < seg;
+                float4 a = in ? *reinterpret_cast<const float4*>(xs + j) : zero;
+                float4 o = in && os ? *reinterpret_cast<const float4*>(os + j) : zero;
+                float4 e = in ? *reinterpret_cast<const float4*>(dy + at + j) : zero;
+                xv[4 * c] = a.x, xv[4 * c + 1] = a.y, xv[4 * c + 2] = a.z, xv[4 * c + 3] = a.w;
+                ov[4 * c] = o.x, ov[4 * c + 1] = o.y, ov[4 * c + 2] = o.z, ov[4 * c + 3] = o.w;
+                dv[4 * c] = e.x, dv[4 * c + 1] = e.y, dv[4 * c + 2] = e.z, dv[4 * c + 3] = e.w;
+            }
+        }
+        else
+        {
+#pragma unroll
+            for (int i = 0; i < 4 * K; i++)
+            {
+                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
+                bool in = j < seg;
+                xv[i] = in ? xs[j] : 0.0f;
+                ov[i] = in && os ? os[j] : 0.0f;
+                dv[i] = in ? dy[at + j] : 0.0f;
+            }
+        }
+        // The weights of chunk c (0 past the row's end): one 16-byte load (VEC) or four; w is read again per pass and
+        // row (d floats, held in L1) rather than kept in 4K more registers.
+        auto load_w = [&](int c) -> float4
+        {
+            int j0 = 4 * (32 * c + lane);
+            if (VEC) return j0 < seg ? *reinterpret_cast<const float4*>(w + j0) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            return make_float4(j0 < seg ? w[j0] : 0.0f, j0 + 1 < seg ? w[j0 + 1] : 0.0f, j0 + 2 < seg ? w[j0 + 2] : 0.0f,
+                j0 + 3 < seg ? w[j0 + 3] : 0.0f);
+        };
+        float2 s = make_float2(0.0f, 0.0f);
+#pragma unroll
+        for (int c = 0; c < K; c++)
+        {
+            float4 w4 = load_w(c);
+            const float wq[4] = {w4.x, w4.y, w4.z, w4.w};
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+            {
+                int i = 4 * c + q;
+                if (4 * (32 * c + lane) + q < seg)
+                {
+                    float g = z ? xv[i] * ov[i] * sigmoid_f(ov[i]) : xv[i];
+                    s.x += g * g;
+                    s.y += dv[i] * wq[q] * g;
+                }
+            }
+        }
+        s = warp_sum2(s);
+        float rstd = 1.0f / sqrtf(s.x / (float)seg + eps);
+        float mean = s.y * rstd / (float)seg;
+#pragma unroll
+        for (int c = 0; c < K; c++)
+        {
+            int j0 = 4 * (32 * c + lane);
+            float ox[4], oz[4];
+            float4 w4 = load_w(c);
+            const float wq[4] = {w4.x, w4.y, w4.z, w4.w};
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+            {
+                int i = 4 * c + q;
+                float g = z ? xv[i] * ov[i] * sigmoid_f(ov[i]) : xv[i];
+                float dg = rstd * (dv[i] * wq[q] - g * rstd * mean);
+                if (z)
+                {
+                    float sg = sigmoid_f(ov[i]);
+                    ox[q] = dg * ov[i] * sg;
+                    oz[q] = dg * xv[i] * sg * (1.0f + ov[i] * (1.0f - sg));
+                }
+                else
+                {
+                    ox[q] = extra ? dg + ov[i] : dg;
+                    oz[q] = 0.0f;
+                }
+                if (j0 + q < seg) acc[i] += dv[i] * (g * rstd);
+            }
+            if (VEC)
+            {
+                if (j0 < seg)
+                {
+                    *reinterpret_cast<float4*>(dx + at + j0) = make_float4(ox[0], ox[1], ox[2], ox[3]);
+                    if (z) *reinterpret_cast<float4*>(dz + at + j0) = make_float4(oz[0], oz[1], oz[2], oz[3]);
+                }
+            }
+            else
+            {
+#pragma unroll
+                for (int q = 0; q < 4; q++)
+                {
+                    if (j0 + q < seg)
+                    {
+                        dx[at + j0 + q] = ox[q];
+                        if (z) dz[at + j0 + q] = oz[q];
+                    }
+                }
+            }
+        }
+    }
+    for (int v = 0; v < RMS_BWD_WARPS; v++)
+    {
+        if (warp == v)
+        {
+#pragma unroll
+            for (int i = 0; i < 4 * K; i++)
+            {
+                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
+                if (j < seg) wsum[j] = v == 0 ? acc[i] : wsum[j] + acc[i];
+            }
+        }
+        __syncthreads();
+    }
+    for (int c = threadIdx.x; c < seg; c += blockDim.x) partial[(i64)blockIdx.x * seg + c] = wsum[c];
+}
+
 // Mean and rstd of n values starting at x[at] (two passes, biased variance).
 template <typename T>
 __device__ __forceinline__ float2 mean_rstd(const T* x, i64 at, i64 n, float eps)
@@ -653,6 +807,25 @@ AIM_RMS_WARP(6, 6)
 AIM_RMS_WARP(8, 5)
 AIM_RMS_WARP(12, 4)
 AIM_RMS_WARP(16, 3)
+
+// rms_norm_backward_warp's kernels: rms_norm_backward_warp{K}_f32 (scalar) and rms_norm_backward_warp{K}_vec_f32 (16-byte) for
+// rows of at most 128·K elements (one segment a row). A thread holds x, dy, z-or-extra and the weight-gradient sums, 16·K
+// values: MINB resident blocks of 32·RMS_BWD_WARPS threads cap the registers at 65536 / (128·MINB) (ptxas counts in
+// CudaKernels.Norm.cs). K = 12 has only the 16-byte form (the scalar one needs more than 255 registers and spills).
+#define AIM_RMS_BWD_WARP_KERNEL(K, MINB, NAME, VEC) \
+    extern "C" __global__ void __launch_bounds__(32 * RMS_BWD_WARPS, MINB) NAME(const float* x, i64 sx, const float* z, i64 sz, \
+        const float* w, const float* dy, const float* extra, float eps, int seg, i64 rows, i64 rowsPerChunk, float* dx, float* dz, \
+        float* partial) \
+    { AIM_PDL_PROLOGUE(); rms_norm_backward_warp<K, VEC>(x, sx, z, sz, w, dy, extra, eps, seg, rows, rowsPerChunk, dx, dz, partial); }
+#define AIM_RMS_BWD_WARP(K, MINB) \
+    AIM_RMS_BWD_WARP_KERNEL(K, MINB, rms_norm_backward_warp##K##_f32, false) \
+    AIM_RMS_BWD_WARP_KERNEL(K, MINB, rms_norm_backward_warp##K##_vec_f32, true)
+
+AIM_RMS_BWD_WARP(2, 8)
+AIM_RMS_BWD_WARP(4, 4)
+AIM_RMS_BWD_WARP(6, 3)
+AIM_RMS_BWD_WARP(8, 2)
+AIM_RMS_BWD_WARP_KERNEL(12, 1, rms_norm_backward_warp12_vec_f32, true)
 
 // Float32 only: the decode keeps its residual stream in float32 (other dtypes are refused on the host).
 extern "C" __global__ void mod_add_rms_norm_f32(const float* x, const float* gate, const float* res, const float* w, float eps,
