@@ -24,6 +24,13 @@
 // float64, warp vs block within WarpVsBlockRel (only rstd's sum order differs), the scalar warp form bit-equal to the
 // 16-byte one, strided bit-equal to contiguous; forward_case adds AiM-B's shapes (8192 × 1536 gated with z in 3352-wide
 // rows, 8192 × 768 AddRmsNorm) and edges (groups, K = 16, seg % 4 != 0, misaligned views).
+// The backward's warp kernel (session 6): rms_norm_backward_warp{K}[_vec]_f32 (a warp a row, the host's choice for float32 rows
+// of one segment from 1024 rows on; BackwardWarpPath mirrored) in warp_backward_case: AiM-B's shapes on 512 rows (1536 gated
+// with z in 3352-wide rows, 768 AddRmsNorm with extra, RMSNorm without), D 1/7/31/257 (seg % 4 != 0: the scalar form),
+// 384/1000 (K = 4, 8), aligned and misaligned views, and the host's choice at 1030-1100 rows (groups: the old kernel). Each
+// run vs float64, vs rms_norm_backward_wgrad within DgVsFusedRel / DwVsFusedRel (their comment derives them), the scalar
+// form bit-equal to the 16-byte one, dx / dz independent of the chunking, strided bit-equal to contiguous. The "fused"
+// lines above force rms_norm_backward_wgrad (the host's choice on fewer rows, groups, misaligned rows over 1024).
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: gated_norm_check [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"

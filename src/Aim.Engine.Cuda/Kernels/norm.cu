@@ -6,7 +6,8 @@
 // One block per row (or per group segment); each thread strides over the row, fp32 accumulation, block
 // reductions in reduce.cuh; the float32 RMS forward over many segments of at most 2048 elements takes rms_norm_warp
 // instead (one warp per segment, shuffle reductions only). The weight/bias gradients are column sums over rows, deterministic (no atomics): the
-// RMS backwards sum fixed chunks of rows per column in the same pass (rms_norm_backward_wgrad; rms_norm_backward +
+// RMS backwards sum fixed chunks of rows per column in the same pass (rms_norm_backward_wgrad, or rms_norm_backward_warp
+// for many float32 rows of one segment ≤ 1536: a warp a row, the column sums in registers; rms_norm_backward +
 // param_grad_partial from the saved per-row statistics for rows too wide for its shared accumulator, and for
 // LayerNorm), and param_grad_finish adds the chunks in a fixed order. bf16 storage computes in float32.
 // dx̂ = dy·w is rounded with __fmul_rn (no FMA contraction) wherever it feeds dx̂ - mean(dx̂): a group of one
