@@ -282,6 +282,26 @@ public sealed unsafe partial class CudaKernels
         long xStride = NormChecks.RowStride("rms_norm_backward", "x", x);
         long zStride = z is null ? d : NormChecks.RowStride("rms_norm_backward", "z", z);
         bool vec = WarpVectorised(seg, xStride, zStride, Ptr(x), PtrOrNull(z), Ptr(weight), Ptr(dOutput), PtrOrNull(extra), Ptr(dX), PtrOrNull(dZ));
+        // The arguments the row-chunked backwards share (rms_norm_backward_warp*, rms_norm_backward_wgrad, which also
+        // takes the segments a row): inputs, eps, the segment, rows, the chunking, outputs and the weight-gradient partials.
+        void AddChunkedBackwardArgs(ref KernelArgs a, int? segsPerRow, long rowsPerChunk, Tensor partial)
+        {
+            a.Add(Ptr(x));
+            a.Add(xStride);
+            a.Add(PtrOrNull(z));
+            a.Add(zStride);
+            a.Add(Ptr(weight));
+            a.Add(Ptr(dOutput));
+            a.Add(PtrOrNull(extra));
+            a.Add((float)eps);
+            a.Add(seg);
+            if (segsPerRow is int spr) a.Add(spr);
+            a.Add(rows);
+            a.Add(rowsPerChunk);
+            a.Add(Ptr(dX));
+            a.Add(PtrOrNull(dZ));
+            a.Add(Ptr(partial));
+        }
         if (BackwardWarpPath(x.DType, seg, d / seg, rows, vec))
         {
             int k = BackwardWarpChunks(seg);
@@ -289,20 +309,7 @@ public sealed unsafe partial class CudaKernels
             long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
             using var partial = Tensor.Empty([checked((int)(chunks * d))], DType.Float32, x.Device);
             var warp = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
-            warp.Add(Ptr(x));
-            warp.Add(xStride);
-            warp.Add(PtrOrNull(z));
-            warp.Add(zStride);
-            warp.Add(Ptr(weight));
-            warp.Add(Ptr(dOutput));
-            warp.Add(PtrOrNull(extra));
-            warp.Add((float)eps);
-            warp.Add(seg);
-            warp.Add(rows);
-            warp.Add(rowsPerChunk);
-            warp.Add(Ptr(dX));
-            warp.Add(PtrOrNull(dZ));
-            warp.Add(Ptr(partial));
+            AddChunkedBackwardArgs(ref warp, segsPerRow: null, rowsPerChunk, partial);
             string name = $"rms_norm_backward_warp{k}{(vec ? "_vec" : "")}_f32";
             Launch(Function("norm.cu", name), checked((uint)chunks), BackwardWarpThreads, (uint)(d * sizeof(float)), warp);
             LaunchParamFinish(partial, chunks, 1, d, dWeight, null, sfx);
@@ -314,21 +321,7 @@ public sealed unsafe partial class CudaKernels
             long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
             using var partial = Tensor.Empty([checked((int)(chunks * d))], DType.Float32, x.Device);
             var fused = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
-            fused.Add(Ptr(x));
-            fused.Add(xStride);
-            fused.Add(PtrOrNull(z));
-            fused.Add(zStride);
-            fused.Add(Ptr(weight));
-            fused.Add(Ptr(dOutput));
-            fused.Add(PtrOrNull(extra));
-            fused.Add((float)eps);
-            fused.Add(seg);
-            fused.Add(d / seg);
-            fused.Add(rows);
-            fused.Add(rowsPerChunk);
-            fused.Add(Ptr(dX));
-            fused.Add(PtrOrNull(dZ));
-            fused.Add(Ptr(partial));
+            AddChunkedBackwardArgs(ref fused, segsPerRow: d / seg, rowsPerChunk, partial);
             Launch(Function("norm.cu", $"rms_norm_backward_wgrad_{sfx}"), checked((uint)chunks), RowThreads(seg), (uint)(d * sizeof(float)), fused);
             LaunchParamFinish(partial, chunks, 1, d, dWeight, null, sfx);
             return;
