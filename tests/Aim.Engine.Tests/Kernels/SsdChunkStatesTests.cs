@@ -73,7 +73,7 @@ public class SsdChunkStatesTests
         k.SsdScan(x, dt, a, b, c, d, init, chunk, y, final, states);
         var expectedFinal = Tensor.Empty([bsz, h, p, n], DType.Float32, Device.Cpu);
         k.SsdScan(x, dt, a, b, c, d, init, chunk, Tensor.Empty([bsz, l, h, p], DType.Float32, Device.Cpu), expectedFinal, null);
-        AssertClose(expectedFinal, final, 0, "final state (same with and without chunkStates)");
+        SsmTests.AssertClose(expectedFinal, final, 0, "final state (same with and without chunkStates)");
         Tensor F64(Tensor t) => Ops.Cast(t, DType.Float64);
         for (int ci = 0; ci < nc; ci++)
         {
@@ -87,7 +87,7 @@ public class SsdChunkStatesTests
                 s_reference.SsdScan(Prefix(x), Prefix(dt), F64(a), Prefix(b), Prefix(c), F64(d), init is null ? null : F64(init), 3,
                     Tensor.Empty([bsz, t0, h, p], DType.Float64, Device.Cpu), expected, null);
             }
-            AssertClose(expected, Ops.Select(states, 2, ci), 1e-5, $"S_in[{ci}]");
+            SsmTests.AssertClose(expected, Ops.Select(states, 2, ci), 1e-5, $"S_in[{ci}]");
         }
     }
 
@@ -132,7 +132,7 @@ public class SsdChunkStatesTests
                 Assert.Null(actual[i]);
                 continue;
             }
-            AssertClose(expected[i]!, actual[i]!, 1e-5, $"grad {i}");
+            SsmTests.AssertClose(expected[i]!, actual[i]!, 1e-5, $"grad {i}");
         }
         // Not recorded: the model's chunk size and no states.
         using (Backend.UseCpuKernels(saving))
@@ -140,16 +140,5 @@ public class SsdChunkStatesTests
             Ops.SsdScan(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], 7, null);
         Assert.Equal(7, saving.ForwardChunk);
         Assert.False(saving.ForwardWroteStates);
-    }
-
-    private static void AssertClose(Tensor expected, Tensor actual, double tol, string what)
-    {
-        Assert.Equal(expected.Shape.ToArray(), actual.Shape.ToArray());
-        var e = expected.ToFloatArray();
-        var a = actual.ToFloatArray();
-        double scale = 0;
-        foreach (float v in e) scale = Math.Max(scale, Math.Abs(v));
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= tol * Math.Max(1, scale), $"{what}[{i}]: expected {e[i]}, got {a[i]} (scale {scale})");
     }
 }

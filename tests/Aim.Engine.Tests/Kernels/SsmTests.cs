@@ -21,7 +21,8 @@ public class SsmTests
 
     private static IDisposable? Use(bool reference) => reference ? Backend.UseCpuKernels(s_reference) : null;
 
-    private static void AssertClose(Tensor expected, Tensor actual, double tol, string what)
+    /// <summary>|expected - actual| ≤ tol · max(1, max |expected|) elementwise (also used by SsdChunkStatesTests).</summary>
+    internal static void AssertClose(Tensor expected, Tensor actual, double tol, string what)
     {
         Assert.Equal(expected.Shape.ToArray(), actual.Shape.ToArray());
         var e = expected.ToFloatArray();
