@@ -27,6 +27,7 @@
 #include "cuda_emu.hpp"
 #include "emu_cases.hpp"
 #include "copy.cu"
+#include "emu_strided.hpp"
 
 namespace
 {
@@ -66,40 +67,8 @@ View row_view(int rows, int cols, int width, int c0, long long offset = 0)
     return v;
 }
 
-long long count(const std::vector<int>& shape)
-{
-    long long n = 1;
-    for (int s : shape) n *= s;
-    return n;
-}
-
-/// StridedDesc.Collapse (CudaKernels.cs): drop size-1 dims, merge dims contiguous with each other.
-Strided collapse(const View& v)
-{
-    Strided d{};
-    int r = 0;
-    for (size_t i = 0; i < v.shape.size(); i++)
-    {
-        if (v.shape[i] == 1) continue;
-        if (r > 0 && d.stride[r - 1] == v.strides[i] * v.shape[i])
-        {
-            d.shape[r - 1] *= v.shape[i];
-            d.stride[r - 1] = v.strides[i];
-            continue;
-        }
-        d.shape[r] = v.shape[i];
-        d.stride[r] = v.strides[i];
-        r++;
-    }
-    if (r > AIM_MAX_DIMS) { std::fprintf(stderr, "too many dims\n"); std::exit(2); }
-    d.rank = std::max(r, 1);
-    if (r == 0)
-    {
-        d.shape[0] = 1;
-        d.stride[0] = 1;
-    }
-    return d;
-}
+/// The view's StridedDesc.Collapse (emu_strided.hpp).
+Strided collapse(const View& v) { return ::collapse(v.shape, v.strides); }
 
 struct Plan
 {

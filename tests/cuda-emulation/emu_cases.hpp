@@ -1,8 +1,10 @@
 // Shared by the *_check.cpp runners: reading the case files that `Aim.Cuda.Check --emit-*` writes (raw little-endian
-// arrays, one per tensor), the error measure, NaN-filled outputs, and the C# launch geometry they mirror.
+// arrays, one per tensor), the error measure, NaN-filled outputs, an input generator, and the C# launch geometry they
+// mirror.
 // Include after cuda_emu.hpp.
 #pragma once
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -78,3 +80,17 @@ inline int skinny_split(int n, int k, int warps)
     while (split < warps && (long long)n * split * 2 <= target && k / (8 * 32 * split * 2) >= 1) split *= 2;
     return split;
 }
+
+/// A deterministic generator (SplitMix64) for inputs: uniform in [lo, hi).
+struct Gen
+{
+    uint64_t s;
+    double uniform(double lo, double hi)
+    {
+        uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        return lo + (hi - lo) * (double)(z >> 11) / 9007199254740992.0;
+    }
+};

@@ -50,20 +50,6 @@ constexpr int FinishCols = 8, FinishThreads = 512;
 constexpr double Tol = 1e-10, GroupOfOneTol = 1e-5, Eps = 1e-5;
 constexpr long long AimRows = 8192; // AiM-B's training step: 32 images x 256 tokens
 
-/// A deterministic generator (SplitMix64) for the inputs: uniform in [lo, hi).
-struct Gen
-{
-    uint64_t s;
-    double uniform(double lo, double hi)
-    {
-        uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        z ^= z >> 31;
-        return lo + (hi - lo) * (double)(z >> 11) / 9007199254740992.0;
-    }
-};
-
 /// Rows of `cols` floats inside rows of `width` floats starting at column `at`, the buffer's row 0 16-byte aligned.
 struct Laid
 {

@@ -14,6 +14,7 @@
 // contraction (the harness's bit-identical cases check that on the device).
 // Usage: optim_check [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"
+#include "emu_cases.hpp"
 #include "optim.cu"
 
 #include <cmath>
@@ -26,19 +27,6 @@
 namespace
 {
 constexpr int Threads = 256, Sms = 132, BlocksPerSm = 32; // CudaKernels.cs ElementwiseThreads, BlocksPerMultiprocessor
-
-struct Gen
-{
-    uint64_t s;
-    double uniform(double lo, double hi)
-    {
-        uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        z ^= z >> 31;
-        return lo + (hi - lo) * (double)(z >> 11) * (1.0 / 9007199254740992.0);
-    }
-};
 
 struct Hyper
 {

@@ -14,6 +14,7 @@
 #include "cuda_emu.hpp"
 #include "emu_cases.hpp"
 #include "sum_to.cu"
+#include "emu_strided.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -68,41 +69,6 @@ View column_slice(int a, int m, int d)
     v.shape[2] = d;
     v.offset = 2;
     return v;
-}
-
-long long count(const std::vector<int>& shape)
-{
-    long long n = 1;
-    for (int s : shape) n *= s;
-    return n;
-}
-
-/// StridedDesc.Collapse (CudaKernels.cs): drop size-1 dims, merge dims contiguous with each other.
-Strided collapse(const std::vector<int>& shape, const std::vector<long long>& strides)
-{
-    Strided d{};
-    int r = 0;
-    for (size_t i = 0; i < shape.size(); i++)
-    {
-        if (shape[i] == 1) continue;
-        if (r > 0 && d.stride[r - 1] == strides[i] * shape[i])
-        {
-            d.shape[r - 1] *= shape[i];
-            d.stride[r - 1] = strides[i];
-            continue;
-        }
-        d.shape[r] = shape[i];
-        d.stride[r] = strides[i];
-        r++;
-    }
-    if (r > AIM_MAX_DIMS) { std::fprintf(stderr, "too many dims\n"); std::exit(2); }
-    d.rank = std::max(r, 1);
-    if (r == 0)
-    {
-        d.shape[0] = 1;
-        d.stride[0] = 1;
-    }
-    return d;
 }
 
 long long next_pow2(long long n)
