@@ -38,5 +38,5 @@ public class ModulatePlanTests
     [InlineData(768, 0x1004UL, 0x2000UL, 0x3000UL, 0UL, false)]
     [InlineData(768, 0x1000UL, 0x2000UL, 0x3000UL, 0x4008UL, false)]
     public void VectorisedNeedsAlignedFloat4Rows(int d, ulong x, ulong scale, ulong dOut, ulong dX, bool vectorised) =>
-        Assert.Equal(vectorised, CudaKernels.ModulateBackwardVectorised(d, x, scale, dOut, dX));
+        Assert.Equal(vectorised, CudaKernels.ModulateFourChannels(d, x, scale, dOut, dX));
 }

@@ -7,7 +7,7 @@
 //     for the H200's 132 multiprocessors (mirrored below) and with forced split counts 1, 2, 3, 7: dX bit-equal to
 //     float32 dOut · scale, dScale and dShift against float64 sums (NMSE ≤ 1e-10); the Gate form (dShift null) and
 //     the dX-only form (no sums) leave the null outputs' buffers untouched,
-//   * the kernel is the one the host picks (ModulateBackwardVectorised, mirrored: modulate_backward4_f32 for D % 4 == 0
+//   * the kernel is the one the host picks (ModulateFourChannels, mirrored: modulate_backward4_f32 for D % 4 == 0
 //     and every pointer 16-byte aligned, which every D % 4 == 0 case here is; a misaligned x keeps the scalar kernel);
 //     where that is modulate_backward4_f32, the same plan, split count and form also runs on modulate_backward_f32 and
 //     every output (dX, dScale, dShift, the partials workspace) must be bit-equal to it.
@@ -63,7 +63,7 @@ Plan plan_of(int images, int l, int d, int multiprocessors, long long forcedSpli
     return {cols, rows, colTiles, splits, rowsPerSplit};
 }
 
-/// CudaKernels.Modulate.cs ModulateBackwardVectorised: D % 4 == 0 and every present pointer 16-byte aligned.
+/// CudaKernels.Modulate.cs ModulateFourChannels: D % 4 == 0 and every present pointer 16-byte aligned.
 bool vectorised_of(int d, std::initializer_list<const void*> pointers)
 {
     if (d % 4 != 0) return false;

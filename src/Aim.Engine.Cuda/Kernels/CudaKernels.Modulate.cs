@@ -22,7 +22,7 @@ public sealed unsafe partial class CudaKernels
         // Four channels a thread (modulate4_f32) where rows of D split into aligned float4s: same values, a quarter of the
         // memory instructions.
         long d = x.Shape[2];
-        bool vec = d % 4 == 0 && (Ptr(x) | Ptr(scale) | PtrOrNull(shift) | Ptr(output)) % 16 == 0;
+        bool vec = ModulateFourChannels((int)d, Ptr(x), Ptr(scale), PtrOrNull(shift), Ptr(output));
         long items = vec ? n / 4 : n;
         var args = new KernelArgs(stackalloc byte[64], stackalloc nint[7]);
         args.Add(Ptr(x));
@@ -55,7 +55,7 @@ public sealed unsafe partial class CudaKernels
         using var partial = sums && plan.Splits > 1 ? Tensor.Empty([checked((int)(plan.Splits * 2 * outputs))], DType.Float32, x.Device) : null;
         // Four channels a lane (modulate_backward4_f32) where rows of D split into aligned float4s: the same plan and the same
         // sums bit for bit, a quarter of the threads and of the memory instructions.
-        bool vec = ModulateBackwardVectorised(d, Ptr(x), Ptr(scale), Ptr(dOutput), PtrOrNull(dX), PtrOrNull(dScale), PtrOrNull(dShift),
+        bool vec = ModulateFourChannels(d, Ptr(x), Ptr(scale), Ptr(dOutput), PtrOrNull(dX), PtrOrNull(dScale), PtrOrNull(dShift),
             PtrOrNull(partial));
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[13]);
         args.Add(Ptr(x));
@@ -91,9 +91,9 @@ public sealed unsafe partial class CudaKernels
     /// <param name="RowsPerSplit">Positions per chunk.</param>
     internal readonly record struct ModulateLaunch(int Cols, int Rows, long ColTiles, long Splits, long RowsPerSplit);
 
-    /// <summary>Whether ModulateBackward takes modulate_backward4_f32 (four channels a lane): D a multiple of 4 and every
-    /// present pointer (0 = absent) 16-byte aligned.</summary>
-    internal static bool ModulateBackwardVectorised(int d, params ReadOnlySpan<ulong> pointers)
+    /// <summary>Whether Modulate / ModulateBackward take their four-channel kernels (modulate4_f32,
+    /// modulate_backward4_f32): D a multiple of 4 and every present pointer (0 = absent) 16-byte aligned.</summary>
+    internal static bool ModulateFourChannels(int d, params ReadOnlySpan<ulong> pointers)
     {
         if (d % 4 != 0) return false;
         foreach (ulong p in pointers)
