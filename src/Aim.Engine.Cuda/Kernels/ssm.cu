@@ -37,10 +37,6 @@
 // 32, TF32 engine: backward 1.86 -> 1.60 ms, forward at chunk 128 0.52 -> 0.44 ms).
 #define SSD_MIN_BLOCKS 3
 #endif
-#ifndef SSD_HEAD_MIN_BLOCKS
-// ssd_bwd_dc / ssd_bwd_db (the head loops) at their own occupancy bound (A/B with AIM_NVRTC_DEFINES).
-#define SSD_HEAD_MIN_BLOCKS 3
-#endif
 #define SSD_LDO (SSD_TN + 4)    // pitch of the tensor-core result handed back to the 4×4-per-thread layout
 
 #define SSD_MM_FMA 0
@@ -1037,7 +1033,7 @@ __device__ __forceinline__ void ssd_bwd_dc_body(
     float* out = dc + (i64)tile.split * B * L * G * N;
     t2_store_rows(sum, l0, qlen, n0, N, [&](int l) { return out + (((i64)b * L + t0 + l) * G + g) * N; });
 }
-SSD_TILE_KERNELS(bwd_dc, SSD_HEAD_MIN_BLOCKS, (const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
+SSD_TILE_KERNELS(bwd_dc, SSD_MIN_BLOCKS, (const float* gy, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* cs, const float* st, int has_state, const float* dmd, float* dc, float* part_i,
     int B, int L, int H, int G, int P, int N, int Q, int nc, int splits), (gy, dt, bm, sbb, sbl, sbg, cm, scb, scl, scg, cs, st, has_state, dmd, dc, part_i, B, L, H, G, P, N, Q, nc, splits))
 
@@ -1094,7 +1090,7 @@ __device__ __forceinline__ void ssd_bwd_db_body(
     float* out = db + (i64)tile.split * B * L * G * N;
     t2_store_rows(sum, s0, qlen, n0, N, [&](int s) { return out + (((i64)b * L + t0 + s) * G + g) * N; });
 }
-SSD_TILE_KERNELS(bwd_db, SSD_HEAD_MIN_BLOCKS, (const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
+SSD_TILE_KERNELS(bwd_db, SSD_MIN_BLOCKS, (const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* cs, const float* gst, int has_final, const float* dmd,
     float* db, float* part_v, int B, int L, int H, int G, int P, int N, int Q, int nc, int splits), (x, sxb, sxl, sxh, dt, cm, scb, scl, scg, bm, sbb, sbl, sbg, cs, gst, has_final, dmd, db, part_v, B, L, H, G, P, N, Q, nc, splits))
 
