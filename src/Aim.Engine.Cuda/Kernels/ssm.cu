@@ -37,6 +37,12 @@
 // 32, TF32 engine: backward 1.86 -> 1.60 ms, forward at chunk 128 0.52 -> 0.44 ms).
 #define SSD_MIN_BLOCKS 3
 #endif
+#ifndef SSD_FWD_MIN_BLOCKS
+// The forward's two big kernels (chunk_scan, chunk_states) gain from a fourth block (64 registers), the backward's lose
+// (H200, AiM-B bf16 training step, per call: chunk_scan 126 -> 116 µs, chunk_states 120 -> 113; dc 199 -> 222, db
+// 190 -> 220, bwd_states 144 -> 158).
+#define SSD_FWD_MIN_BLOCKS 4
+#endif
 #define SSD_LDO (SSD_TN + 4)    // pitch of the tensor-core result handed back to the 4×4-per-thread layout
 
 #define SSD_MM_FMA 0
@@ -740,7 +746,7 @@ __device__ __forceinline__ void ssd_chunk_scan_body(
         y[(((i64)b * L + t0 + l) * H + h) * P + p] = fmaf(dh, x0[(i64)l * sxl + p], v);
     });
 }
-SSD_TILE_KERNELS(chunk_scan, SSD_MIN_BLOCKS, (const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
+SSD_TILE_KERNELS(chunk_scan, SSD_FWD_MIN_BLOCKS, (const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* cm, i64 scb, i64 scl, i64 scg,
     const float* d, const float* cb, const float* cs, const float* st, int has_state, float* y,
     int B, int L, int H, int G, int P, int N, int Q, int nc), (x, sxb, sxl, sxh, dt, cm, scb, scl, scg, d, cb, cs, st, has_state, y, B, L, H, G, P, N, Q, nc))
 
@@ -797,7 +803,7 @@ __device__ __forceinline__ void bwd_states_walk(const float* gy, const float* cm
 // engine): in one kernel with a runtime switch, the FMA and 3xTF32 paths' register needs made ptxas spill 100-500
 // bytes a thread; the TF32 kernels alone spill at most 24.
 #define SSD_STATE_WALKERS(NAME, MMV)                                                                                          \
-    extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_MIN_BLOCKS) ssd_chunk_states_##NAME(                        \
+    extern "C" __global__ void __launch_bounds__(SSD_THREADS, SSD_FWD_MIN_BLOCKS) ssd_chunk_states_##NAME(                    \
         const float* x, i64 sxb, i64 sxl, i64 sxh, const float* bm, i64 sbb, i64 sbl, i64 sbg, const float* w, const float* cs, \
         const float* init, float* st, float* final_state, int B, int L, int H, int G, int P, int N, int Q, int nc)             \
     {                                                                                                                         \
