@@ -1,4 +1,5 @@
 using Aim.Engine.Backends;
+using Aim.Engine.Operations;
 using Aim.Engine.Tensors;
 
 namespace Aim.BackendOps;
@@ -67,6 +68,20 @@ public static partial class OpCases
                     NormKernels(x[0]).GatedRmsNormBackward(x[0], x[1], x[2], x[3], eps, group, dx, dz, dw);
                     return [dx, dz, dw];
                 }) { HasGradient = false, MaxNmse = RmsBackwardNmse(group) };
+        // dZ a row view (columns 3.. of a zeroed wider buffer: the tape's gradient slot for z), also at 1100 rows of 1536
+        // (AiM-B's gated norm on the CUDA warp path).
+        (int Rows, int D)[] slotted = [(3, 7), (37, 257), (1100, 1536)];
+        foreach (var (rows, d) in slotted)
+            yield return new OpCase("Kernel.GatedRmsNormBackward", $"rows={rows},D={d},dZ-row-view",
+                rng => [Randn(rng, rows, d), Randn(rng, rows, d), Rand(rng, 0.5, 1.5, d), Randn(rng, rows, d)],
+                x =>
+                {
+                    Tensor dx = NormLike(x[0]), dw = NormLike(x[2]);
+                    var dzBuffer = Tensor.Zeros([rows, d + 5], x[0].DType, x[0].Device);
+                    using (var dz = Ops.Narrow(dzBuffer, 1, 3, d))
+                        NormKernels(x[0]).GatedRmsNormBackward(x[0], x[1], x[2], x[3], eps, d, dx, dz, dw);
+                    return [dx, dzBuffer, dw];
+                }) { HasGradient = false };
     }
 
     /// <summary>GroupNormBackward kernel.</summary>

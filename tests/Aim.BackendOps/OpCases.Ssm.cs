@@ -200,10 +200,13 @@ public static partial class OpCases
             {
                 var x = ConvX(t[0], s);
                 var k = Backend.Kernels(x.Device);
-                var dx = Tensor.Empty([s.B, s.L, s.C], x.DType, x.Device);
+                // A view x gets a view dX too (columns 3.. of a zeroed wider buffer, as the tape's gradient slot is).
+                var dxBuffer = s.View ? Tensor.Zeros([s.B, s.L, s.C + 4], x.DType, x.Device) : null;
+                var dx = dxBuffer is null ? Tensor.Empty([s.B, s.L, s.C], x.DType, x.Device) : Ops.Narrow(dxBuffer, 2, 3, s.C);
                 var dw = Tensor.Empty([s.C, s.K], x.DType, x.Device);
                 var db = Tensor.Empty([s.C], x.DType, x.Device);
                 k.CausalConv1dBackward(x, t[1], s.Bias ? t[2] : null, s.Silu, t[^1], dx, dw, db);
+                dx = dxBuffer ?? dx;
                 return s.Bias ? [dx, dw, db] : [dx, dw];
             }) { HasGradient = false };
     }

@@ -257,9 +257,17 @@ public sealed unsafe partial class CudaKernels
     public void GatedRmsNormBackward(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight)
     {
         OnDeviceAll(nameof(GatedRmsNormBackward), x, z, weight, dOutput, dX, dZ, dWeight);
-        int d = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX, dZ], [weight, dWeight]).D;
+        int d = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX], [weight, dWeight]).D;
+        NormChecks.OutputRows(nameof(GatedRmsNormBackward), "dZ", dZ, x);
         FloatCompute(nameof(GatedRmsNormBackward), x.DType);
-        LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dZ, dWeight);
+        if (dZ.IsContiguous)
+        {
+            LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dZ, dWeight);
+            return;
+        }
+        using var dense = TensorScope.Detach(Tensor.Empty(dZ.Shape, dZ.DType, dZ.Device));
+        LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dense, dWeight);
+        Copy(dense, dZ);
     }
 
     // rms_norm_backward_warp (BackwardWarpPath: float32 rows of one segment, many of them) or rms_norm_backward_wgrad (dx, dz

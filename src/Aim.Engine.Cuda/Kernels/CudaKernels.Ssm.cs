@@ -54,7 +54,9 @@ public sealed unsafe partial class CudaKernels
         var s = SsmChecks.Conv(op, x, weight, bias);
         F32(op, x);
         Out(op, "dOutput", dOutput, s.B, s.L, s.C);
-        Out(op, "dX", dX, s.B, s.L, s.C);
+        KernelChecks.Shape(op, "dX", dX, s.B, s.L, s.C);
+        SsmChecks.UnitLastStride(op, "dX", dX);
+        KernelChecks.SameDType(op, x, dX);
         Out(op, "dWeight", dWeight, s.C, s.K);
         if (dBias is not null) Out(op, "dBias", dBias, s.C);
         CheckConvTaps(op, s.K);
@@ -62,6 +64,7 @@ public sealed unsafe partial class CudaKernels
         if (s.C == 0) return;
         // dz = dy·silu'(z) is kept for the dW pass (without silu dz is dy itself); dx comes from the same registers.
         using var dzBuffer = silu && n > 0 ? Tensor.Empty([s.B, s.L, s.C], DType.Float32, x.Device) : null;
+        using var dense = dX.IsContiguous ? null : TensorScope.Detach(Tensor.Empty(dX.Shape, dX.DType, dX.Device));
         Tensor dz = dzBuffer ?? dOutput;
         if (n > 0)
         {
@@ -74,9 +77,10 @@ public sealed unsafe partial class CudaKernels
             a.Add(silu ? 1 : 0);
             a.Add(Ptr(dOutput));
             a.Add(PtrOrNull(dzBuffer));
-            a.Add(Ptr(dX));
+            a.Add(Ptr(dense ?? dX));
             AddDims(ref a, s.B, s.L, s.C, s.K);
             Launch(Function("conv1d.cu", "conv1d_bwd_dzdx_f32"), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, a);
+            if (dense is not null) Copy(dense, dX);
         }
         // Row chunks: about 8 blocks per multiprocessor over the channel tiles, at least 64 rows each.
         long tiles = (s.C + ConvDwChannels - 1) / ConvDwChannels, rows = (long)s.B * s.L;

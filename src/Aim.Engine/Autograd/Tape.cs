@@ -22,6 +22,7 @@ public static class Tape
 
     [ThreadStatic] private static List<Entry>? t_entries;
     [ThreadStatic] private static int t_noGradDepth;
+    [ThreadStatic] private static SlotContext? t_slots;
 
     /// <summary>True when ops record onto the tape (not inside <see cref="NoGrad"/>).</summary>
     public static bool IsRecording => t_noGradDepth == 0;
@@ -138,6 +139,7 @@ public static class Tape
         // (when the buffer is first read), so a split the slices cover completely (Mamba's z | xBC | dt) is never filled.
         var lazy = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         grads[root] = seed ?? Tensor.Full(root.Shape, 1.0, root.DType, root.Device);
+        var slots = new SlotContext(entries, grads, owned, written, lazy);
         try
         {
             using (NoGrad())
@@ -162,14 +164,25 @@ public static class Tape
                         AccumulateSlice(grads, owned, written, lazy, entry.Inputs[0], dOut[0]!, slice.Dim, slice.Start);
                         continue;
                     }
-                    var dIn = entry.Backward!(dOut);
+                    Tensor?[] dIn;
+                    slots.Begin(entry);
+                    t_slots = slots;
+                    try
+                    {
+                        dIn = entry.Backward!(dOut);
+                    }
+                    finally
+                    {
+                        t_slots = null;
+                    }
                     if (dIn.Length != entry.Inputs.Length)
                         throw new InvalidOperationException($"{entry.Op} backward returned {dIn.Length} gradients for {entry.Inputs.Length} inputs");
+                    slots.End(dIn);
                     for (int i = 0; i < dIn.Length; i++)
                     {
                         var x = entry.Inputs[i];
                         var g = dIn[i];
-                        if (g is null || !x.RequiresGrad) continue;
+                        if (g is null || !x.RequiresGrad || slots.Delivered(i)) continue;
                         if (!g.Shape.SequenceEqual(x.Shape))
                             throw new InvalidOperationException($"{entry.Op} backward: gradient {Tensor.ShapeString(g.Shape)} for input {Tensor.ShapeString(x.Shape)}");
                         // A leaf may keep the gradient buffer itself when this backward hands it out once and it is not the caller's seed.
@@ -192,9 +205,22 @@ public static class Tape
         finally
         {
             // Saved tensors are released even when a backward throws, so a failed step leaks nothing.
+            slots.Dispose();
             ReleaseAll(entries);
         }
     }
+
+    /// <summary>
+    /// Called by a backward function while <see cref="Backward"/> runs it: a view of the gradient buffer that
+    /// <paramref name="input"/>'s gradient would be copied into unchanged, or null. It exists when
+    /// <paramref name="input"/> is a Narrow of a non-leaf (Mamba's z and xBC, slices of in_proj's output), this entry
+    /// is its only consumer and that part of the buffer is not written yet. A backward that writes the gradient into
+    /// the view and returns the view itself saves the copy (the kernel must accept an output with the view's strides);
+    /// returning anything else is always correct. Null outside a running backward.
+    /// </summary>
+    /// <param name="input">One of the running entry's inputs.</param>
+    /// <returns>A view with <paramref name="input"/>'s shape (strides of the parent's gradient), or null.</returns>
+    public static Tensor? GradientSlot(Tensor input) => t_slots?.Slot(input);
 
     /// <summary>
     /// Adds <paramref name="g"/> into the slice at (<paramref name="dim"/>, <paramref name="start"/>) of <paramref name="x"/>'s gradient.
@@ -270,6 +296,109 @@ public static class Tape
                 Operations.Ops.CopyInto(zeros, gap);
             }
             at = Math.Max(at, start + length);
+        }
+    }
+    /// <summary>
+    /// The bookkeeping behind <see cref="GradientSlot"/> for one <see cref="Backward"/> pass: which tensors are Narrow
+    /// outputs (and of what), how many entries read each tensor, and the slots handed to the running entry.
+    /// </summary>
+    private sealed class SlotContext(List<Entry> entries, Dictionary<Tensor, Tensor> grads, HashSet<Tensor> owned,
+        Dictionary<Tensor, List<(int Dim, int Start, int Length)>> written, HashSet<Tensor> lazy) : IDisposable
+    {
+        private readonly Dictionary<Tensor, Entry> _narrowOf = NarrowOutputs(entries);
+        private readonly Dictionary<Tensor, int> _readers = Readers(entries);
+        private readonly List<(int Input, Tensor View, Tensor Buffer, bool Fresh, (int Dim, int Start, int Length) Slice)> _issued = [];
+        private readonly List<int> _delivered = [];
+        private Entry? _entry;
+
+        private static Dictionary<Tensor, Entry> NarrowOutputs(List<Entry> entries)
+        {
+            var map = new Dictionary<Tensor, Entry>(ReferenceEqualityComparer.Instance);
+            foreach (var e in entries)
+                if (e.Slice is not null) map[e.Outputs[0]] = e;
+            return map;
+        }
+
+        private static Dictionary<Tensor, int> Readers(List<Entry> entries)
+        {
+            var map = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance);
+            foreach (var e in entries)
+                foreach (var i in e.Inputs) map[i] = map.GetValueOrDefault(i) + 1;
+            return map;
+        }
+
+        public void Begin(Entry entry)
+        {
+            _entry = entry;
+            _issued.Clear();
+            _delivered.Clear();
+        }
+
+        public Tensor? Slot(Tensor input)
+        {
+            if (_entry is null || !input.RequiresGrad) return null;
+            int index = Array.IndexOf(_entry.Inputs, input);
+            if (index < 0 || Array.LastIndexOf(_entry.Inputs, input) != index || _readers.GetValueOrDefault(input) != 1) return null;
+            if (grads.ContainsKey(input) || !_narrowOf.TryGetValue(input, out var narrow) || _issued.Exists(s => s.Input == index)) return null;
+            var parent = narrow.Inputs[0];
+            if (parent.IsLeaf || !parent.RequiresGrad) return null;
+            var (dim, start) = narrow.Slice!.Value;
+            var slice = (dim, start, input.Shape[dim]);
+            bool fresh = false;
+            if (grads.TryGetValue(parent, out var buffer))
+            {
+                // Only a buffer of ours whose written slices are all disjoint from this one (same split dimension).
+                if (!owned.Contains(buffer) || !written.TryGetValue(buffer, out var slices)
+                    || !slices.TrueForAll(w => w.Dim == dim && (w.Start + w.Length <= start || start + slice.Item3 <= w.Start)))
+                    return null;
+            }
+            else
+            {
+                buffer = Tensor.Empty(parent.Shape, input.DType, input.Device);
+                grads[parent] = buffer;
+                owned.Add(buffer);
+                written[buffer] = [];
+                lazy.Add(buffer);
+                fresh = true;
+            }
+            var view = Operations.Ops.Narrow(buffer, dim, start, slice.Item3);
+            _issued.Add((index, view, buffer, fresh, slice));
+            return view;
+        }
+
+        /// <summary>Marks the slots the backward returned as written; drops buffers made for slots it did not use.</summary>
+        public void End(Tensor?[] dIn)
+        {
+            foreach (var (input, view, buffer, _, slice) in _issued)
+            {
+                if (!ReferenceEquals(dIn[input], view)) continue;
+                written[buffer].Add(slice);
+                _delivered.Add(input);
+            }
+            foreach (var (input, view, buffer, fresh, _) in _issued)
+            {
+                view.Dispose();
+                var parent = _narrowOf[_entry!.Inputs[input]].Inputs[0];
+                if (fresh && written[buffer].Count == 0 && grads.TryGetValue(parent, out var current) && ReferenceEquals(current, buffer))
+                {
+                    grads.Remove(parent);
+                    owned.Remove(buffer);
+                    written.Remove(buffer);
+                    lazy.Remove(buffer);
+                    buffer.Dispose();
+                }
+            }
+            _issued.Clear();
+            _entry = null;
+        }
+
+        /// <summary>True when input <paramref name="index"/>'s gradient went into its slot (nothing left to store).</summary>
+        public bool Delivered(int index) => _delivered.Contains(index);
+
+        public void Dispose()
+        {
+            foreach (var s in _issued) s.View.Dispose();
+            _issued.Clear();
         }
     }
 }

@@ -99,7 +99,8 @@ public partial interface IKernels
     void GatedRmsNorm(Tensor x, Tensor z, Tensor weight, double eps, int groupSize, Tensor output);
 
     /// <summary>Backward of <see cref="GatedRmsNorm"/>. Writes dX, dZ and dWeight.</summary>
-    /// <remarks>x and z may be row views as in the forward; dOutput, dX, dZ and dWeight are contiguous.</remarks>
+    /// <remarks>x and z may be row views as in the forward, and so may dZ (the tape's gradient slot for a z that is a column
+    /// block of in_proj's output: Tape.GradientSlot); dOutput, dX and dWeight are contiguous.</remarks>
     /// <param name="x">(..., D); a row view or contiguous.</param>
     /// <param name="z">(..., D); a row view or contiguous.</param>
     /// <param name="weight">(D).</param>
@@ -107,7 +108,7 @@ public partial interface IKernels
     /// <param name="eps">As in the forward.</param>
     /// <param name="groupSize">As in the forward.</param>
     /// <param name="dX">(..., D).</param>
-    /// <param name="dZ">(..., D).</param>
+    /// <param name="dZ">(..., D); a row view or contiguous.</param>
     /// <param name="dWeight">(D).</param>
     void GatedRmsNormBackward(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight);
 

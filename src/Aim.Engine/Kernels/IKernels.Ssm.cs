@@ -28,7 +28,8 @@ public partial interface IKernels
     /// <param name="bias">(C) or null.</param>
     /// <param name="silu">Whether the forward applied SiLU.</param>
     /// <param name="dOutput">(B, L, C), contiguous.</param>
-    /// <param name="dX">(B, L, C).</param>
+    /// <param name="dX">(B, L, C); may be a strided view whose channel stride is 1 (the tape's gradient slot for an x that is a
+    /// column block of in_proj's output: Tape.GradientSlot).</param>
     /// <param name="dWeight">(C, K).</param>
     /// <param name="dBias">(C) or null (not computed).</param>
     void CausalConv1dBackward(Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor dOutput, Tensor dX, Tensor dWeight, Tensor? dBias);

@@ -65,6 +65,18 @@ public static unsafe class NormChecks
     }
 
     /// <summary>
+    /// Checks an output that may be a row view (<see cref="RowStride"/>): the gated backward's dZ, which the tape may hand
+    /// out as a column block of in_proj's gradient (Tape.GradientSlot). It has x's shape and dtype. Returns its row stride.
+    /// </summary>
+    public static long OutputRows(string op, string name, Tensor t, Tensor x)
+    {
+        if (!t.Shape.SequenceEqual(x.Shape))
+            throw new ArgumentException($"{op}: {name} {Tensor.ShapeString(t.Shape)} must have x's shape {Tensor.ShapeString(x.Shape)}");
+        KernelChecks.SameDType(op, x, t);
+        return RowStride(op, name, t);
+    }
+
+    /// <summary>
     /// The row stride of a row view: a (..., D) tensor whose last dimension has unit stride and whose leading dimensions
     /// step through rows a fixed number of elements apart (they collapse into one dimension of rows), such as a Narrow of
     /// the last dimension of a contiguous tensor (Mamba's z, a column block of in_proj's output). Returns that distance in

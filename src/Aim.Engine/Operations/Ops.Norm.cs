@@ -180,7 +180,8 @@ public static partial class Ops
                 using var ws = ContiguousNoGrad(weight);
                 using var gc = ContiguousNoGrad(g);
                 var dx = Tensor.Empty(x.Shape, x.DType, x.Device);
-                var dz = Tensor.Empty(x.Shape, x.DType, x.Device);
+                // dz straight into its place in in_proj's gradient when z is a slice of it (every backend writes row views).
+                var dz = Tape.GradientSlot(z) ?? Tensor.Empty(x.Shape, x.DType, x.Device);
                 var dw = Tensor.Empty(weight.Shape, weight.DType, weight.Device);
                 K(x).GatedRmsNormBackward(xs, zs, ws, gc, eps, groupSize, dx, dz, dw);
                 return [IfNeeded(x, dx), IfNeeded(z, dz), IfNeeded(weight, dw)];

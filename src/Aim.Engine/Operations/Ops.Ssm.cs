@@ -36,7 +36,8 @@ public static partial class Ops
                 using var xs = UnitStrideNoGrad(x);
                 using var ws = ContiguousNoGrad(weight);
                 using var bs = bias is null ? null : ContiguousNoGrad(bias);
-                var dx = Tensor.Empty(x.Shape, g.DType, g.Device);
+                // dx straight into its place in in_proj's gradient when x is a slice of it (every backend writes such views).
+                var dx = Tape.GradientSlot(x) ?? Tensor.Empty(x.Shape, g.DType, g.Device);
                 var dw = Tensor.Empty(weight.Shape, g.DType, g.Device);
                 var db = bias is null || !bias.RequiresGrad ? null : Tensor.Empty(bias.Shape, g.DType, g.Device);
                 K(g).CausalConv1dBackward(xs, ws, bs, silu, gk, dx, dw, db);

@@ -171,7 +171,8 @@ public unsafe partial class CpuKernels
     public override void GatedRmsNormBackward(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight)
     {
         if (x.DType != DType.Float32) { base.GatedRmsNormBackward(x, z, weight, dOutput, eps, groupSize, dX, dZ, dWeight); return; }
-        var (d, sx, sz) = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX, dZ], [weight, dWeight]);
+        var (d, sx, sz) = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX], [weight, dWeight]);
+        long sdz = NormChecks.OutputRows(nameof(GatedRmsNormBackward), "dZ", dZ, x);
         long rows = d == 0 ? 0 : x.Count / d;
         // x̂ = g·rstd for every element, kept for the weight gradient's column sums.
         float* xhat = (float*)NativeMemory.Alloc((nuint)Math.Max(1, x.Count), sizeof(float));
@@ -202,7 +203,7 @@ public unsafe partial class CpuKernels
                                 hr[j] *= a;
                             }
                         }
-                        GateBackward(xr, zr, pdg, (float*)pdx + at, (float*)pdz + at, d);
+                        GateBackward(xr, zr, pdg, (float*)pdx + at, (float*)pdz + r * sdz, d);
                     }
                 }
             });

@@ -54,7 +54,7 @@ public unsafe partial class CpuKernels
     public override void CausalConv1dBackward(Tensor x, Tensor weight, Tensor? bias, bool silu, Tensor dOutput, Tensor dX, Tensor dWeight, Tensor? dBias)
     {
         bool fast = x.DType == DType.Float32 && dOutput.DType == DType.Float32 && dOutput.IsContiguous && dOutput.Shape.SequenceEqual(x.Shape)
-            && dX.DType == DType.Float32 && dX.IsContiguous && dX.Shape.SequenceEqual(x.Shape)
+            && dX.DType == DType.Float32 && dX.Shape.SequenceEqual(x.Shape) && (dX.Shape[^1] == 1 || dX.Strides[^1] == 1)
             && dWeight.DType == DType.Float32 && dWeight.IsContiguous && dWeight.Shape.SequenceEqual(weight.Shape)
             && (dBias is null || (dBias.DType == DType.Float32 && dBias.IsContiguous && dBias.Shape.SequenceEqual([x.Shape[^1]])));
         if (!fast)
@@ -66,7 +66,7 @@ public unsafe partial class CpuKernels
         float* px = (float*)x.DataPointer, pg = (float*)dOutput.DataPointer, pdx = (float*)dX.DataPointer;
         float* pb = bias is null ? null : (float*)bias.DataPointer, pw = (float*)weight.DataPointer;
         float* pdw = (float*)dWeight.DataPointer, pdb = dBias is null ? null : (float*)dBias.DataPointer;
-        long sxb = x.Strides[0], sxl = x.Strides[1];
+        long sxb = x.Strides[0], sxl = x.Strides[1], sdb = dX.Strides[0], sdl = dX.Strides[1];
         long rows = (long)s.B * s.L;
         float[] wt = TransposeTaps(pw, s.C, s.K);
         // dz = dY·act'(z): with SiLU, recompute z row by row; without, dz is dY itself.
@@ -112,11 +112,11 @@ public unsafe partial class CpuKernels
                     {
                         float* xb = px + b * sxb + c0;
                         float* dzb = pdz + (long)b * s.L * s.C + c0;
-                        float* dxb = pdx + (long)b * s.L * s.C + c0;
+                        float* dxb = pdx + b * sdb + c0;
                         for (int t = 0; t < s.L; t++)
                         {
                             float* dzt = dzb + (long)t * s.C;
-                            float* dxt = dxb + (long)t * s.C;
+                            float* dxt = dxb + t * sdl;
                             for (int j = 0; j < width; j++) accB[j] += dzt[j];
                             for (int j = 0; j < width; j++) dxt[j] = 0;
                             // Output t uses inputs t-(K-1)+k; input t feeds outputs t+(K-1)-k.

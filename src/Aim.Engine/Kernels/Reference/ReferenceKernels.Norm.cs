@@ -193,14 +193,15 @@ public unsafe partial class ReferenceKernels
     /// <inheritdoc />
     public virtual void GatedRmsNormBackward(Tensor x, Tensor z, Tensor weight, Tensor dOutput, double eps, int groupSize, Tensor dX, Tensor dZ, Tensor dWeight)
     {
-        var (d, sx, sz) = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX, dZ], [weight, dWeight]);
-        if (IsDouble(nameof(GatedRmsNormBackward), x.DType)) GatedRmsNormBackwardT<double>(x, sx, z, sz, weight, dOutput, eps, d, groupSize, dX, dZ, dWeight);
-        else GatedRmsNormBackwardT<float>(x, sx, z, sz, weight, dOutput, eps, d, groupSize, dX, dZ, dWeight);
+        var (d, sx, sz) = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX], [weight, dWeight]);
+        long sdz = NormChecks.OutputRows(nameof(GatedRmsNormBackward), "dZ", dZ, x);
+        if (IsDouble(nameof(GatedRmsNormBackward), x.DType)) GatedRmsNormBackwardT<double>(x, sx, z, sz, weight, dOutput, eps, d, groupSize, dX, dZ, sdz, dWeight);
+        else GatedRmsNormBackwardT<float>(x, sx, z, sz, weight, dOutput, eps, d, groupSize, dX, dZ, sdz, dWeight);
     }
 
-    // x and z rows start sx and sz elements apart (row views); dOutput, dX and dZ are contiguous.
+    // x, z and dZ rows start sx, sz and sdz elements apart (row views); dOutput and dX are contiguous.
     private static void GatedRmsNormBackwardT<T>(Tensor x, long sx, Tensor z, long sz, Tensor weight, Tensor dOutput, double eps, int d, int groupSize,
-        Tensor dX, Tensor dZ, Tensor dWeight)
+        Tensor dX, Tensor dZ, long sdz, Tensor dWeight)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         T* px = (T*)x.DataPointer, pz = (T*)z.DataPointer, pg = (T*)dOutput.DataPointer;
@@ -224,7 +225,7 @@ public unsafe partial class ReferenceKernels
             {
                 double s = 1 / (1 + Math.Exp(-zr[j]));
                 pdx[at + j] = T.CreateTruncating(dg[j] * zr[j] * s);
-                pdz[at + j] = T.CreateTruncating(dg[j] * xr[j] * s * (1 + zr[j] * (1 - s)));
+                pdz[row * sdz + j] = T.CreateTruncating(dg[j] * xr[j] * s * (1 + zr[j] * (1 - s)));
             }
         }
         StoreDouble<T>(dw, dWeight);

@@ -39,7 +39,9 @@ public partial class ReferenceKernels
         const string op = nameof(CausalConv1dBackward);
         var s = SsmChecks.Conv(op, x, weight, bias);
         CheckOutput(op, "dOutput", dOutput, x, s.B, s.L, s.C);
-        CheckOutput(op, "dX", dX, x, s.B, s.L, s.C);
+        KernelChecks.Shape(op, "dX", dX, s.B, s.L, s.C);
+        SsmChecks.UnitLastStride(op, "dX", dX);
+        KernelChecks.SameDType(op, x, dX);
         CheckOutput(op, "dWeight", dWeight, x, s.C, s.K);
         if (dBias is not null) CheckOutput(op, "dBias", dBias, x, s.C);
         double[] xs = Load(x), w = Load(weight), g = Load(dOutput);
@@ -330,9 +332,10 @@ public partial class ReferenceKernels
     }
 
     /// <summary>Writes doubles into a contiguous float tensor, rounding to its dtype.</summary>
+    /// <summary>Writes row-major values into a float tensor of any layout.</summary>
     private static unsafe void Store(double[] values, Tensor output)
     {
         byte* p = (byte*)output.DataPointer;
-        for (long i = 0; i < values.LongLength; i++) Write(p, output.DType, i, values[i]);
+        for (long i = 0; i < values.LongLength; i++) Write(p, output.DType, StridedIndex.Offset(output, i), values[i]);
     }
 }
