@@ -34,6 +34,18 @@ BwdKernel bwd_kernel(int K, bool silu)
     return (silu ? withSilu : plain)[K - 1];
 }
 
+using FwdKernel = void (*)(const float*, long long, long long, const float*, const float*, float*, int, int);
+
+// The host's choice of conv1d_fwd_[silu_]k{K}_f32.
+FwdKernel fwd_kernel(int K, bool silu)
+{
+    static const FwdKernel plain[] = { conv1d_fwd_k1_f32, conv1d_fwd_k2_f32, conv1d_fwd_k3_f32, conv1d_fwd_k4_f32,
+                                       conv1d_fwd_k5_f32, conv1d_fwd_k6_f32, conv1d_fwd_k7_f32, conv1d_fwd_k8_f32 };
+    static const FwdKernel withSilu[] = { conv1d_fwd_silu_k1_f32, conv1d_fwd_silu_k2_f32, conv1d_fwd_silu_k3_f32, conv1d_fwd_silu_k4_f32,
+                                          conv1d_fwd_silu_k5_f32, conv1d_fwd_silu_k6_f32, conv1d_fwd_silu_k7_f32, conv1d_fwd_silu_k8_f32 };
+    return (silu ? withSilu : plain)[K - 1];
+}
+
 struct Case
 {
     std::string name;
@@ -62,7 +74,7 @@ bool run_case(const std::string& dir, const Case& s, bool view, int span)
     // ---- CausalConv1d (CudaKernels.Ssm.cs)
     auto y = nan_buffer(n);
     const dim3 runs((unsigned)((long long)B * ((L + ConvRun - 1) / ConvRun) * ((C + ConvRunThreads - 1) / ConvRunThreads))), runThreads(ConvRunThreads);
-    emu::launch(runs, runThreads, 0, conv1d_fwd_f32, xp, sxb, sxl, w.data(), bp, s.silu ? 1 : 0, y.data(), B, L, C, K);
+    emu::launch(runs, runThreads, 0, fwd_kernel(K, s.silu), xp, sxb, sxl, w.data(), bp, y.data(), L, C);
 
     // ---- CausalConv1dBackward: the one-pass kernel of (K, silu), then the ordered sum of its partials
     auto dx = nan_buffer(n), dw = nan_buffer((size_t)C * K), db = nan_buffer(C);

@@ -16,7 +16,7 @@ public sealed unsafe partial class CudaKernels
     // on every GPU).
     private const int ConvBwdChannels = 32, ConvBwdGroups = 8, ConvBwdSpan = 32;
     private const int ConvMaxTaps = 8;      // CONV_MAX_K: the most taps any conv kernel takes
-    // conv1d.cu's time runs (CONV_RUN, CONV_RUN_THREADS): a thread per (batch, channel, 16 steps), 128 channels a block.
+    // conv1d.cu's forward time runs (CONV_RUN, CONV_RUN_THREADS): a thread per (batch, channel, 16 steps), 128 channels a block.
     private const int ConvRun = 16, ConvRunThreads = 128;
 
     /// <inheritdoc />
@@ -29,16 +29,17 @@ public sealed unsafe partial class CudaKernels
         Out(op, "output", output, s.B, s.L, s.C);
         CheckConvTaps(op, s.K);
         if ((long)s.B * s.L * s.C == 0) return;
-        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[8]);
         args.Add(Ptr(x));
         args.Add(x.Strides[0]);
         args.Add(x.Strides[1]);
         args.Add(Ptr(weight));
         args.Add(PtrOrNull(bias));
-        args.Add(silu ? 1 : 0);
         args.Add(Ptr(output));
-        AddDims(ref args, s.B, s.L, s.C, s.K);
-        Launch(Function("conv1d.cu", "conv1d_fwd_f32"), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, args);
+        args.Add(s.L);
+        args.Add(s.C);
+        string name = silu ? $"conv1d_fwd_silu_k{s.K}_f32" : $"conv1d_fwd_k{s.K}_f32";
+        Launch(Function("conv1d.cu", name), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, args);
     }
 
     private static uint ConvRunBlocks(int b, int l, int c) =>
