@@ -12,7 +12,7 @@ public sealed unsafe partial class CudaKernels
 {
     private const int SsmStepThreads = 256; // STEP_WARPS · 32: the largest block ssm_step_f32 takes
     // conv1d.cu's one-pass backward: blocks of CONV_BWD_CH channels × CONV_BWD_GROUPS time stretches of ConvBwdSpan
-    // steps (two sub-runs of CONV_BWD_STEPS = 16; a problem-size-free choice, so the dW summation order is the same
+    // steps (four sub-runs of CONV_BWD_STEPS = 8; a problem-size-free choice, so the dW summation order is the same
     // on every GPU).
     private const int ConvBwdChannels = 32, ConvBwdGroups = 8, ConvBwdSpan = 32;
     private const int ConvMaxTaps = 8;      // CONV_MAX_K: the most taps any conv kernel takes
