@@ -23,7 +23,8 @@ internal static class ConvEmit
 
     // Odd sizes; L = 1 and a chunk remainder; C below, at and above the 32-channel tile and the 128-channel block;
     // L below, at and past the 16-step time run; K 1, 3, 4 and the most taps (8); AiM-B's conv width (C = 1792) at a
-    // short sequence, enough rows that the dW reduction is cut into several chunks.
+    // short sequence and at AiM-B's full sequence (L = 256: one backward row block of 8 × 32 steps); several backward
+    // row blocks per batch row with a remainder (L = 600); K = 2.
     private static Case[] Cases =>
     [
         new("b1_l1_c1_k4", 1, 1, 1, 4, true, true),
@@ -33,6 +34,9 @@ internal static class ConvEmit
         new("aim_b2_l64_c1792_k4", 2, 64, 1792, 4, true, true),
         new("b2_l40_c7_k8", 2, 40, 7, 8, true, true),
         new("b1_l17_c130_k1_nosilu", 1, 17, 130, 1, false, false),
+        new("aim_b1_l256_c1792_k4", 1, 256, 1792, 4, true, true),
+        new("b2_l600_c40_k4", 2, 600, 40, 4, true, true),
+        new("b3_l50_c9_k2_nosilu", 3, 50, 9, 2, true, false),
     ];
 
     /// <summary>Writes every case under <paramref name="dir"/>; returns the process exit code.</summary>

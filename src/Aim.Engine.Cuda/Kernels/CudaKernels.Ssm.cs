@@ -11,9 +11,12 @@ namespace Aim.Engine.Cuda.Kernels;
 public sealed unsafe partial class CudaKernels
 {
     private const int SsmStepThreads = 256; // STEP_WARPS · 32: the largest block ssm_step_f32 takes
-    private const int ConvDwChannels = 32; // CONV_DW_CH in conv1d.cu
+    // conv1d.cu's one-pass backward: blocks of CONV_BWD_CH channels × CONV_BWD_GROUPS time stretches of ConvBwdSpan
+    // steps (four sub-runs of CONV_BWD_STEPS = 8; a problem-size-free choice, so the dW summation order is the same
+    // on every GPU).
+    private const int ConvBwdChannels = 32, ConvBwdGroups = 8, ConvBwdSpan = 32;
     private const int ConvMaxTaps = 8;      // CONV_MAX_K: the most taps any conv kernel takes
-    // conv1d.cu's time runs (CONV_RUN, CONV_RUN_THREADS): a thread per (batch, channel, 16 steps), 128 channels a block.
+    // conv1d.cu's forward time runs (CONV_RUN, CONV_RUN_THREADS): a thread per (batch, channel, 16 steps), 128 channels a block.
     private const int ConvRun = 16, ConvRunThreads = 128;
 
     /// <inheritdoc />
@@ -26,16 +29,17 @@ public sealed unsafe partial class CudaKernels
         Out(op, "output", output, s.B, s.L, s.C);
         CheckConvTaps(op, s.K);
         if ((long)s.B * s.L * s.C == 0) return;
-        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
+        var args = new KernelArgs(stackalloc byte[128], stackalloc nint[8]);
         args.Add(Ptr(x));
         args.Add(x.Strides[0]);
         args.Add(x.Strides[1]);
         args.Add(Ptr(weight));
         args.Add(PtrOrNull(bias));
-        args.Add(silu ? 1 : 0);
         args.Add(Ptr(output));
-        AddDims(ref args, s.B, s.L, s.C, s.K);
-        Launch(Function("conv1d.cu", "conv1d_fwd_f32"), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, args);
+        args.Add(s.L);
+        args.Add(s.C);
+        string name = silu ? $"conv1d_fwd_silu_k{s.K}_f32" : $"conv1d_fwd_k{s.K}_f32";
+        Launch(Function("conv1d.cu", name), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, args);
     }
 
     private static uint ConvRunBlocks(int b, int l, int c) =>
@@ -60,45 +64,40 @@ public sealed unsafe partial class CudaKernels
         Out(op, "dWeight", dWeight, s.C, s.K);
         if (dBias is not null) Out(op, "dBias", dBias, s.C);
         CheckConvTaps(op, s.K);
-        long n = (long)s.B * s.L * s.C;
         if (s.C == 0) return;
-        // dz = dy·silu'(z) is kept for the dW pass (without silu dz is dy itself); dx comes from the same registers.
-        using var dzBuffer = silu && n > 0 ? Tensor.Empty([s.B, s.L, s.C], DType.Float32, x.Device) : null;
-        using var dense = dX.IsContiguous ? null : TensorScope.Detach(Tensor.Empty(dX.Shape, dX.DType, dX.Device));
-        Tensor dz = dzBuffer ?? dOutput;
-        if (n > 0)
+        // One pass (conv1d_bwd_[silu_]k{K}_f32): dx, and the dW / dbias partials of each (batch, row block) of
+        // ConvBwdGroups stretches of ConvBwdSpan steps; conv1d_bwd_dw_sum_f32 adds them in order. dz is never stored.
+        int rowBlocks = (s.L + ConvBwdGroups * ConvBwdSpan - 1) / (ConvBwdGroups * ConvBwdSpan);
+        int partials = checked(s.B * rowBlocks);
+        long tiles = (s.C + ConvBwdChannels - 1) / ConvBwdChannels;
+        if (partials == 0)
         {
-            var a = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
-            a.Add(Ptr(x));
-            a.Add(x.Strides[0]);
-            a.Add(x.Strides[1]);
-            a.Add(Ptr(weight));
-            a.Add(PtrOrNull(bias));
-            a.Add(silu ? 1 : 0);
-            a.Add(Ptr(dOutput));
-            a.Add(PtrOrNull(dzBuffer));
-            a.Add(Ptr(dense ?? dX));
-            AddDims(ref a, s.B, s.L, s.C, s.K);
-            Launch(Function("conv1d.cu", "conv1d_bwd_dzdx_f32"), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, a);
-            if (dense is not null) Copy(dense, dX);
+            Fill(0, dWeight);
+            if (dBias is not null) Fill(0, dBias);
+            return;
         }
-        // Row chunks: about 8 blocks per multiprocessor over the channel tiles, at least 64 rows each.
-        long tiles = (s.C + ConvDwChannels - 1) / ConvDwChannels, rows = (long)s.B * s.L;
-        int chunks = (int)Math.Clamp((8L * _backend.Context.MultiprocessorCount + tiles - 1) / tiles, 1, Math.Max(1, rows / 64));
-        using var part = Tensor.Empty([chunks, s.K + 1, s.C], DType.Float32, x.Device);
-        var w = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
-        w.Add(Ptr(x));
-        w.Add(x.Strides[0]);
-        w.Add(x.Strides[1]);
-        w.Add(Ptr(dz));
-        w.Add(Ptr(part));
-        AddDims(ref w, s.B, s.L, s.C, s.K, chunks);
-        Launch(Function("conv1d.cu", "conv1d_bwd_dw_f32"), checked((uint)(tiles * chunks)), 256, 0, w);
+        using var part = Tensor.Empty([partials, s.K + 1, s.C], DType.Float32, x.Device);
+        var a = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
+        a.Add(Ptr(x));
+        a.Add(x.Strides[0]);
+        a.Add(x.Strides[1]);
+        a.Add(Ptr(weight));
+        a.Add(PtrOrNull(bias));
+        a.Add(Ptr(dOutput));
+        a.Add(Ptr(dX));
+        a.Add(dX.Strides[0]);
+        a.Add(dX.Strides[1]);
+        a.Add(Ptr(part));
+        a.Add(s.L);
+        a.Add(s.C);
+        a.Add(ConvBwdSpan);
+        string name = silu ? $"conv1d_bwd_silu_k{s.K}_f32" : $"conv1d_bwd_k{s.K}_f32";
+        Launch(Function("conv1d.cu", name), checked((uint)(partials * tiles)), ConvBwdChannels * ConvBwdGroups, 0, a);
         var sum = new KernelArgs(stackalloc byte[64], stackalloc nint[8]);
         sum.Add(Ptr(part));
         sum.Add(Ptr(dWeight));
         sum.Add(PtrOrNull(dBias));
-        AddDims(ref sum, s.C, s.K, chunks);
+        AddDims(ref sum, s.C, s.K, partials);
         LaunchElementwise(Function("conv1d.cu", "conv1d_bwd_dw_sum_f32"), (long)(s.K + 1) * s.C, sum);
     }
 

@@ -7,208 +7,229 @@
 
 __device__ __forceinline__ float conv_silu(float z) { return z / (1.0f + expf(-z)); }
 
-// The forward and the dz/dx backward walk time runs: a thread owns one channel c over CONV_RUN consecutive steps of
-// one batch row, loads the x (and dy) values of its run plus the K-1 steps before (after, for dx) once into registers,
-// all loads issued before any use, and reuses them for every tap. (One thread per output element read every input K
-// times and kept one load chain in flight: the AiM-B batch-32 forward took 0.15 ms for 118 MB, 5× its bandwidth
-// floor.) Block: CONV_RUN_THREADS consecutive channels of one (batch, run), so a warp's loads at one step are one
-// contiguous stretch of a row. Each output's arithmetic is the reference's (bias, then the taps in order, taps outside
-// the sequence skipped), so results do not depend on the run length. K ≤ CONV_MAX_K (host-checked).
+// The forward walks time runs: a thread owns one channel c over CONV_RUN consecutive steps of one batch row, loads
+// the x values of its run plus the K-1 steps before once into registers, all loads issued before any use, and reuses
+// them for every tap. (One thread per output element read every input K times and kept one load chain in flight: the
+// AiM-B batch-32 forward took 0.15 ms for 118 MB, 5× its bandwidth floor.) Block: CONV_RUN_THREADS consecutive
+// channels of one (batch, run), so a warp's loads at one step are one contiguous stretch of a row. K and silu are
+// template parameters (one kernel per K ≤ CONV_MAX_K, with and without silu): every tap loop and register index is a
+// compile-time constant and no tap carries a runtime guard (the K-generic kernel, its taps guarded by k < K, ran at
+// 45 µs a layer against ~29 µs of bytes). Each output's arithmetic is the reference's (bias, then the taps in order);
+// a tap at negative time multiplies x = 0 instead of being skipped (fmaf(w, 0, z) = z for finite w), so results do
+// not depend on the run length. K ≤ CONV_MAX_K (host-checked).
 #define CONV_RUN 16
 #define CONV_RUN_THREADS 128
 #define CONV_MAX_K 8
 
-// The block's (batch, first step, channel): blockIdx.x = (b · runs + run) · tiles + tile.
-struct ConvRun
+// y (B, L, C) contiguous: bias + taps, then silu if SILU. Grid: B · ⌈L / CONV_RUN⌉ · ⌈C / CONV_RUN_THREADS⌉ blocks,
+// blockIdx.x = (b · runs + run) · tiles + tile.
+template <int K, bool SILU>
+__device__ __forceinline__ void conv1d_fwd(const float* x, i64 sxb, i64 sxl, const float* w, const float* bias, float* y, int L, int C)
 {
-    int b, t0, c;
-};
-
-__device__ __forceinline__ ConvRun conv_run(int L, int C)
-{
-    int tiles = (C + CONV_RUN_THREADS - 1) / CONV_RUN_THREADS, runs = (L + CONV_RUN - 1) / CONV_RUN;
-    int tile = blockIdx.x % tiles, br = blockIdx.x / tiles;
-    return { br / runs, (br % runs) * CONV_RUN, tile * CONV_RUN_THREADS + (int)threadIdx.x };
-}
-
-// z at step t0 + i of a run from win[j] = x at t0 - (K-1) + j (0 outside the sequence): bias, then the
-// taps k = 0..K-1 in order, a tap at negative time skipped (ReferenceKernels.Ssm.cs's order).
-__device__ __forceinline__ float conv_run_pre(const float (&win)[CONV_RUN + 2 * (CONV_MAX_K - 1)], const float (&w)[CONV_MAX_K],
-                                              float bias, int t0, int i, int K)
-{
-    float z = bias;
+    const int tiles = (C + CONV_RUN_THREADS - 1) / CONV_RUN_THREADS, runs = (L + CONV_RUN - 1) / CONV_RUN;
+    const int tile = blockIdx.x % tiles, br = blockIdx.x / tiles, b = br / runs, t0 = (br % runs) * CONV_RUN;
+    const int c = tile * CONV_RUN_THREADS + (int)threadIdx.x;
+    if (c >= C) return;
+    const int n = min(CONV_RUN, L - t0);   // steps of this run
+    float wk[K], win[CONV_RUN + K - 1];    // win[j]: x at t0 - (K-1) + j, 0 outside the sequence
 #pragma unroll
-    for (int k = 0; k < CONV_MAX_K; k++)
-        if (k < K && t0 + i - (K - 1) + k >= 0) z = fmaf(w[k], win[i + k], z);
-    return z;
-}
-
-// y (B, L, C) contiguous: bias + taps, then silu if asked. Grid: B · ⌈L / CONV_RUN⌉ · ⌈C / CONV_RUN_THREADS⌉ blocks.
-extern "C" __global__ void __launch_bounds__(CONV_RUN_THREADS) conv1d_fwd_f32(const float* x, i64 sxb, i64 sxl, const float* w,
-                                                                             const float* bias, int silu, float* y, int B, int L, int C, int K)
-{
-    AIM_PDL_PROLOGUE();
-    const ConvRun r = conv_run(L, C);
-    if (r.c >= C) return;
-    float wk[CONV_MAX_K], win[CONV_RUN + 2 * (CONV_MAX_K - 1)];
+    for (int k = 0; k < K; k++) wk[k] = w[(i64)c * K + k];
+    const float* xs = x + (i64)b * sxb + (i64)t0 * sxl + c;
 #pragma unroll
-    for (int k = 0; k < CONV_MAX_K; k++) wk[k] = k < K ? w[(i64)r.c * K + k] : 0.0f;
-    const float* xb = x + (i64)r.b * sxb + r.c;
-#pragma unroll
-    for (int j = 0; j < CONV_RUN + CONV_MAX_K - 1; j++)
+    for (int j = 0; j < CONV_RUN + K - 1; j++)
     {
-        int t = r.t0 - (K - 1) + j;
-        win[j] = j < CONV_RUN + K - 1 && t >= 0 && t < L ? xb[(i64)t * sxl] : 0.0f;
+        const int i = j - (K - 1);   // step t0 + i
+        win[j] = i < n && t0 + i >= 0 ? xs[(i64)i * sxl] : 0.0f;
     }
-    const float b0 = bias ? bias[r.c] : 0.0f;
-    float* yb = y + ((i64)r.b * L + r.t0) * C + r.c;
+    const float b0 = bias ? bias[c] : 0.0f;
+    float* ys = y + ((i64)b * L + t0) * C + c;
 #pragma unroll
     for (int i = 0; i < CONV_RUN; i++)
     {
-        if (r.t0 + i >= L) break;
-        float z = conv_run_pre(win, wk, b0, r.t0, i, K);
-        yb[(i64)i * C] = silu ? conv_silu(z) : z;
+        if (i >= n) break;
+        float z = b0;
+#pragma unroll
+        for (int k = 0; k < K; k++) z = fmaf(wk[k], win[i + k], z);
+        ys[(i64)i * C] = SILU ? conv_silu(z) : z;
     }
 }
 
-// dz = dy·silu'(z) (z recomputed; silu'(z) = s·(1 + z·(1-s)), s = sigmoid(z)), or dz = dy without silu; then
-// dx[t] = Σ_k w[c,k]·dz[t+(K-1)-k] over the taps inside the sequence, k in order. A run needs dz at its CONV_RUN steps
-// and the K-1 after (recomputed, not written), and z there needs x from K-1 steps before the run on. The register
-// arrays are laid out for MAX_K taps so that every index is a compile-time constant whatever K is (a runtime index
-// would put them in local memory): dz[q] holds step t0 + q - (MAX_K - K), win[m] holds x at t0 - (MAX_K - 1) + m.
-// dz_out (B, L, C): written for the run's steps when silu (the dW pass reads it), else unused (dz is dy).
-extern "C" __global__ void __launch_bounds__(CONV_RUN_THREADS) conv1d_bwd_dzdx_f32(const float* x, i64 sxb, i64 sxl, const float* w,
-    const float* bias, int silu, const float* dy, float* dz_out, float* dx, int B, int L, int C, int K)
-{
-    AIM_PDL_PROLOGUE();
-    const ConvRun r = conv_run(L, C);
-    if (r.c >= C) return;
-    constexpr int MK = CONV_MAX_K, ZN = CONV_RUN + MK - 1;
-    const int pad = MK - K;                 // dz slots before step t0 (never read by a tap)
-    float wk[MK], dz[ZN];
-#pragma unroll
-    for (int k = 0; k < MK; k++) wk[k] = k < K ? w[(i64)r.c * K + k] : 0.0f;
-    const float* dyb = dy + (i64)r.b * L * C + r.c;
-#pragma unroll
-    for (int q = 0; q < ZN; q++)
-    {
-        int t = r.t0 + q - pad;
-        dz[q] = q >= pad && t < L ? dyb[(i64)t * C] : 0.0f;
+#define CONV_FWD_KERNEL(NAME, K, SILU) \
+    extern "C" __global__ void __launch_bounds__(CONV_RUN_THREADS) NAME(const float* x, i64 sxb, i64 sxl, const float* w, \
+        const float* bias, float* y, int L, int C) \
+    { \
+        AIM_PDL_PROLOGUE(); \
+        conv1d_fwd<K, SILU>(x, sxb, sxl, w, bias, y, L, C); \
     }
-    if (silu)
-    {
-        float win[CONV_RUN + 2 * (MK - 1)];
-        const float* xb = x + (i64)r.b * sxb + r.c;
-#pragma unroll
-        for (int m = 0; m < CONV_RUN + 2 * (MK - 1); m++)
-        {
-            int t = r.t0 - (MK - 1) + m;
-            win[m] = m >= pad && t >= 0 && t < L ? xb[(i64)t * sxl] : 0.0f;
-        }
-        const float b0 = bias ? bias[r.c] : 0.0f;
-        float* dzb = dz_out + ((i64)r.b * L + r.t0) * C + r.c;
-#pragma unroll
-        for (int q = 0; q < ZN; q++)
-        {
-            int t = r.t0 + q - pad;
-            if (q < pad || t >= L) continue;
-            float z = b0;   // bias, then the taps in order, as the forward (x at t - (K-1) + k is win[q + k])
-#pragma unroll
-            for (int k = 0; k < MK; k++)
-                if (k < K && t - (K - 1) + k >= 0) z = fmaf(wk[k], win[q + k], z);
-            float sg = 1.0f / (1.0f + expf(-z));
-            dz[q] = dz[q] * (sg * (1.0f + z * (1.0f - sg)));
-            if (q - pad < CONV_RUN) dzb[(i64)(q - pad) * C] = dz[q];
-        }
-    }
-    float* dxb = dx + ((i64)r.b * L + r.t0) * C + r.c;
-#pragma unroll
-    for (int i = 0; i < CONV_RUN; i++)
-    {
-        if (r.t0 + i >= L) break;
-        float acc = 0.0f;   // dz at t0 + i + (K-1) - k is slot i + MK - 1 - k
-#pragma unroll
-        for (int k = 0; k < MK; k++)
-            if (k < K && r.t0 + i + (K - 1) - k < L) acc = fmaf(wk[k], dz[i + MK - 1 - k], acc);
-        dxb[(i64)i * C] = acc;
-    }
-}
+#define CONV_FWD_KERNELS(K) CONV_FWD_KERNEL(conv1d_fwd_k##K##_f32, K, false) CONV_FWD_KERNEL(conv1d_fwd_silu_k##K##_f32, K, true)
+CONV_FWD_KERNELS(1)
+CONV_FWD_KERNELS(2)
+CONV_FWD_KERNELS(3)
+CONV_FWD_KERNELS(4)
+CONV_FWD_KERNELS(5)
+CONV_FWD_KERNELS(6)
+CONV_FWD_KERNELS(7)
+CONV_FWD_KERNELS(8)
 
-// dw[c,k] (k < K) and dbias[c] are sums over all B·L rows, read in one pass: a block per (32-channel tile, chunk of
-// rows); each of its 8 row groups walks a contiguous run of the chunk's rows in time order, keeping its channel's
-// last CONV_MAX_K inputs in registers (win[CONV_MAX_K-1] is x at the current time, win[j] x at d = MAX_K-1-j
-// steps back, so tap k reads win[MAX_K-K+k]; every index is a compile-time constant), and accumulates the K taps
-// and the bias. Then a shared-memory sum over the row groups into part (chunks, K+1, C), and
-// conv1d_bwd_dw_sum_f32 adds the chunks in order: deterministic. (A block per (tile, k, chunk) read dz and x K+1
-// times: 0.42 ms of the AiM-B batch-32 conv backward, 590 MB against 118.) K ≤ CONV_MAX_K (host-checked).
-#define CONV_DW_CH 32
-#define CONV_DW_ROWS 8
-extern "C" __global__ void __launch_bounds__(CONV_DW_CH * CONV_DW_ROWS) conv1d_bwd_dw_f32(const float* x, i64 sxb, i64 sxl, const float* dz, float* part,
-                                             int B, int L, int C, int K, int chunks)
+// The backward in one pass: dz = dy·silu'(z) (z recomputed; silu'(z) = s·(1 + z·(1-s)), s = sigmoid(z)), or dz = dy
+// without silu; dx[t] = Σ_k w[c,k]·dz[t+(K-1)-k] over the taps inside the sequence, k in order; and the dW / dbias
+// partials Σ_t x[t-(K-1)+k]·dz[t], Σ_t dz[t] of the thread's steps. dz is never written. (The earlier pair — a
+// dz/dx kernel writing dz, then a dW pass reading x and dz again — moved 354 MB a call at AiM-B batch 32 for
+// 177 MB of inputs and outputs, and its K-generic loops, every tap guarded by a runtime K, issued ~170
+// instructions per element: 122 + 46 µs a layer.)
+//
+// K and silu are template parameters (one kernel per K ≤ CONV_MAX_K, with and without silu) so that every tap loop
+// and register index is a compile-time constant. Block: CONV_BWD_CH consecutive channels (a warp's lanes, one
+// 128-byte stretch of a row per step) × CONV_BWD_GROUPS time stretches of `span` steps, consecutive in time, of one
+// batch row; blockIdx.x = (b · row blocks + row block) · channel tiles + tile. A thread streams its channel over
+// its stretch [t0, t1) and the K-1 steps after it (their dz, not accumulated, completes dx at t1-1; past L, dy and x
+// read as 0 so dz is 0 there, which adds nothing: the reference skips those taps), CONV_BWD_STEPS steps at a time,
+// all of a sub-run's loads issued before any use. Carried between sub-runs: x at the K-1 steps before (0 before the
+// sequence start; z at t takes the tap with x = 0 instead of skipping it: fmaf(w, 0, z) = z for finite w) and dz at
+// the K-1 steps before (0 before t0, where it only feeds dx before t0, which this thread does not write).
+//
+// dW / dbias summation order (deterministic, no atomics): per thread in time order over its stretch, then the
+// block's CONV_BWD_GROUPS stretches in time order (shared memory), written as one partial (K+1, C) row per
+// (batch, row block) into part; conv1d_bwd_dw_sum_f32 adds the partials in (batch, row block) order.
+#ifndef CONV_BWD_STEPS
+#define CONV_BWD_STEPS 8
+#endif
+#define CONV_BWD_CH 32
+#define CONV_BWD_GROUPS 8
+#define CONV_BWD_THREADS (CONV_BWD_CH * CONV_BWD_GROUPS)
+#ifndef CONV_BWD_MIN_BLOCKS
+#define CONV_BWD_MIN_BLOCKS 4
+#endif
+
+// x (B, L, C) strided (sxb, sxl, 1); dx (B, L, C) strided (sdb, sdl, 1) (the tape's gradient slot in in_proj's gradient);
+// dy (B, L, C) contiguous; part (B · row blocks, K+1, C): the partial sums,
+// taps k < K then the bias. span: steps a thread (≥ 1); row blocks = ⌈L / (CONV_BWD_GROUPS · span)⌉.
+template <int K, bool SILU>
+__device__ __forceinline__ void conv1d_bwd(const float* x, i64 sxb, i64 sxl, const float* w, const float* bias, const float* dy,
+                                           float* dx, i64 sdb, i64 sdl, float* part, int L, int C, int span)
 {
-    AIM_PDL_PROLOGUE();
-    __shared__ float red[CONV_DW_ROWS][CONV_MAX_K + 1][CONV_DW_CH];
-    int tiles = (C + CONV_DW_CH - 1) / CONV_DW_CH;
-    int tile = blockIdx.x % tiles, chunk = blockIdx.x / tiles;
-    int lane = threadIdx.x % CONV_DW_CH, row = threadIdx.x / CONV_DW_CH;
-    int c = tile * CONV_DW_CH + lane;
-    i64 rows = (i64)B * L, per = (rows + chunks - 1) / chunks;
-    i64 c0 = (i64)chunk * per, c1 = min(rows, c0 + per);
-    i64 sub = c1 > c0 ? (c1 - c0 + CONV_DW_ROWS - 1) / CONV_DW_ROWS : 0;
-    i64 r0 = c0 + row * sub, r1 = min(c1, r0 + sub);
-    float acc[CONV_MAX_K], bias = 0.0f;
+    constexpr int S = CONV_BWD_STEPS, H = K - 1 > 0 ? K - 1 : 1;   // H: carried slots (one unused when K = 1)
+    __shared__ float red[CONV_BWD_GROUPS][K + 1][CONV_BWD_CH];
+    const int tiles = (C + CONV_BWD_CH - 1) / CONV_BWD_CH, rowBlocks = (L + CONV_BWD_GROUPS * span - 1) / (CONV_BWD_GROUPS * span);
+    const int tile = blockIdx.x % tiles, rb = blockIdx.x / tiles, b = rb / rowBlocks, tb = rb % rowBlocks;
+    const int lane = threadIdx.x % CONV_BWD_CH, group = threadIdx.x / CONV_BWD_CH;
+    const int c = tile * CONV_BWD_CH + lane;
+    const i64 t0l = ((i64)tb * CONV_BWD_GROUPS + group) * span;
+    float acc[K + 1];
 #pragma unroll
-    for (int j = 0; j < CONV_MAX_K; j++) acc[j] = 0.0f;
-    if (c < C && r0 < r1)
+    for (int k = 0; k <= K; k++) acc[k] = 0.0f;
+    if (c < C && t0l < L)
     {
-        i64 t;
-        i64 b = index_divmod(r0, L, t);
-        const float* xb = x + b * sxb + c;
-        // The window as it stands before the first row's shift: win[j] = x at t - (MAX_K - j).
-        float win[CONV_MAX_K];
-        win[0] = 0.0f;
+        const int t0 = (int)t0l, t1 = (int)min((i64)L, t0l + span), te = t1 + K - 1;
+        float wk[K];
 #pragma unroll
-        for (int j = 1; j < CONV_MAX_K; j++)
+        for (int k = 0; k < K; k++) wk[k] = w[(i64)c * K + k];
+        const float b0 = SILU && bias ? bias[c] : 0.0f;
+        const float* xb = x + (i64)b * sxb + c;
+        const float* gb = dy + (i64)b * L * C + c;
+        float* db = dx + (i64)b * sdb + c;
+        float xw[H], dzw[H];   // xw[j], dzw[j]: x and dz at s0 - (K-1) + j
+#pragma unroll
+        for (int j = 0; j < H; j++)
         {
-            i64 src = t - (CONV_MAX_K - j);
-            win[j] = j > CONV_MAX_K - K && src >= 0 ? xb[src * sxl] : 0.0f;
+            int t = t0 - (K - 1) + j;
+            xw[j] = j < K - 1 && t >= 0 ? xb[(i64)t * sxl] : 0.0f;
+            dzw[j] = 0.0f;
         }
-        for (i64 r = r0; r < r1; r++)
+        for (int s0 = t0; s0 < te; s0 += S)
         {
+            const int nload = min(te, L) - s0, nstep = te - s0, nacc = t1 - s0, first = t0 + K - 1 - s0;
+            float xv[S], dz[S];
+            const float* xs = xb + (i64)s0 * sxl;
+            const float* gs = gb + (i64)s0 * C;
+            float* ds = db + (i64)(s0 - (K - 1)) * sdl;   // dx at step s0 + i - (K-1)
 #pragma unroll
-            for (int j = 0; j < CONV_MAX_K - 1; j++) win[j] = win[j + 1];
-            win[CONV_MAX_K - 1] = xb[t * sxl];
-            float g = dz[r * C + c];
-            bias += g;
-#pragma unroll
-            for (int j = 0; j < CONV_MAX_K; j++)
-                if (j >= CONV_MAX_K - K) acc[j] = fmaf(win[j], g, acc[j]);
-            if (++t == L)
+            for (int i = 0; i < S; i++)
             {
-                t = 0;
-                xb += sxb;
+                xv[i] = i < nload ? xs[(i64)i * sxl] : 0.0f;
+                dz[i] = i < nload ? gs[(i64)i * C] : 0.0f;
+            }
 #pragma unroll
-                for (int j = 0; j < CONV_MAX_K; j++) win[j] = 0.0f;
+            for (int i = 0; i < S; i++)
+            {
+                if (i >= nstep) break;
+                if (SILU)
+                {
+                    float z = b0;   // bias, then the taps in order, as the forward
+#pragma unroll
+                    for (int k = 0; k < K; k++)
+                    {
+                        const int m = i - (K - 1) + k;
+                        z = fmaf(wk[k], m >= 0 ? xv[m] : xw[m + K - 1], z);
+                    }
+                    float sg = 1.0f / (1.0f + expf(-z));
+                    dz[i] = dz[i] * (sg * (1.0f + z * (1.0f - sg)));
+                }
+                if (i < nacc)
+                {
+#pragma unroll
+                    for (int k = 0; k < K; k++)
+                    {
+                        const int m = i - (K - 1) + k;
+                        acc[k] = fmaf(m >= 0 ? xv[m] : xw[m + K - 1], dz[i], acc[k]);
+                    }
+                    acc[K] += dz[i];
+                }
+                if (i >= first)
+                {
+                    float d = 0.0f;   // dx at s0 + i - (K-1): dz at s0 + i - k for tap k
+#pragma unroll
+                    for (int k = 0; k < K; k++)
+                    {
+                        const int m = i - k;
+                        d = fmaf(wk[k], m >= 0 ? dz[m] : dzw[m + K - 1], d);
+                    }
+                    ds[(i64)i * sdl] = d;
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < H; j++)
+            {
+                xw[j] = xv[S - (K - 1) + j < S ? S - (K - 1) + j : 0];
+                dzw[j] = dz[S - (K - 1) + j < S ? S - (K - 1) + j : 0];
             }
         }
     }
 #pragma unroll
-    for (int j = 0; j < CONV_MAX_K; j++) red[row][j][lane] = acc[j];
-    red[row][CONV_MAX_K][lane] = bias;
+    for (int k = 0; k <= K; k++) red[group][k][lane] = acc[k];
     __syncthreads();
-    // Thread (k, lane) of the first K+1 warps writes tap k (k == K: the bias) of its channel.
-    int k = threadIdx.x / CONV_DW_CH;
-    for (; k <= K; k += CONV_DW_ROWS)
+    // Warp k (and k + GROUPS, ...) writes tap k (k == K: the bias) of the tile's channels.
+    if (c >= C) return;
+    for (int k = group; k <= K; k += CONV_BWD_GROUPS)
     {
-        if (c >= C) break;
-        int slot = k == K ? CONV_MAX_K : CONV_MAX_K - K + k;
         float s = 0.0f;
-        for (int j = 0; j < CONV_DW_ROWS; j++) s += red[j][slot][lane];
-        part[((i64)chunk * (K + 1) + k) * C + c] = s;
+#pragma unroll
+        for (int j = 0; j < CONV_BWD_GROUPS; j++) s += red[j][k][lane];
+        part[((i64)rb * (K + 1) + k) * C + c] = s;
     }
 }
 
-// dw (C, K) and dbias (C, or null) = the chunk partials summed in chunk order. One thread per (k, c).
+// Up to 4 taps: CONV_BWD_MIN_BLOCKS blocks a multiprocessor (64 registers at 4, no spills with NVRTC 11.8); more taps
+// carry longer windows and take one block less (5-8 taps spilled at 64 registers).
+#define CONV_BWD_KERNEL(NAME, K, SILU) \
+    extern "C" __global__ void __launch_bounds__(CONV_BWD_THREADS, K <= 4 ? CONV_BWD_MIN_BLOCKS : CONV_BWD_MIN_BLOCKS - 1) NAME(const float* x, i64 sxb, i64 sxl, \
+        const float* w, const float* bias, const float* dy, float* dx, i64 sdb, i64 sdl, float* part, int L, int C, int span) \
+    { \
+        AIM_PDL_PROLOGUE(); \
+        conv1d_bwd<K, SILU>(x, sxb, sxl, w, bias, dy, dx, sdb, sdl, part, L, C, span); \
+    }
+#define CONV_BWD_KERNELS(K) CONV_BWD_KERNEL(conv1d_bwd_k##K##_f32, K, false) CONV_BWD_KERNEL(conv1d_bwd_silu_k##K##_f32, K, true)
+CONV_BWD_KERNELS(1)
+CONV_BWD_KERNELS(2)
+CONV_BWD_KERNELS(3)
+CONV_BWD_KERNELS(4)
+CONV_BWD_KERNELS(5)
+CONV_BWD_KERNELS(6)
+CONV_BWD_KERNELS(7)
+CONV_BWD_KERNELS(8)
+
+// dw (C, K) and dbias (C, or null) = the partials of conv1d_bwd_*, part (chunks, K+1, C), summed in chunk order.
+// One thread per (k, c).
 extern "C" __global__ void conv1d_bwd_dw_sum_f32(const float* part, float* dw, float* dbias, int C, int K, int chunks)
 {
     AIM_PDL_PROLOGUE();
