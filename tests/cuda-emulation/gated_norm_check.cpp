@@ -24,13 +24,14 @@
 // float64, warp vs block within WarpVsBlockRel (only rstd's sum order differs), the scalar warp form bit-equal to the
 // 16-byte one, strided bit-equal to contiguous; forward_case adds AiM-B's shapes (8192 × 1536 gated with z in 3352-wide
 // rows, 8192 × 768 AddRmsNorm) and edges (groups, K = 16, seg % 4 != 0, misaligned views).
-// The backward's warp kernel (session 6): rms_norm_backward_warp{K}[_vec]_f32 (a warp a row, the host's choice for float32 rows
-// of one segment from 1024 rows on; BackwardWarpPath mirrored) in warp_backward_case: AiM-B's shapes on 512 rows (1536 gated
-// with z in 3352-wide rows, 768 AddRmsNorm with extra, RMSNorm without), D 1/7/31/257 (seg % 4 != 0: the scalar form),
-// 384/1000 (K = 4, 8), aligned and misaligned views, and the host's choice at 1030-1100 rows (groups: the old kernel). Each
-// run vs float64, vs rms_norm_backward_wgrad within DgVsFusedRel / DwVsFusedRel (their comment derives them), the scalar
-// form bit-equal to the 16-byte one, dx / dz independent of the chunking, strided bit-equal to contiguous. The "fused"
-// lines above force rms_norm_backward_wgrad (the host's choice on fewer rows, groups, misaligned rows over 1024).
+// The backward's team kernel (session 7): rms_norm_backward_rows{K}[_vec]_f32 (a team of warps a row, the host's choice for
+// float32 rows of one segment ≤ 1536 from 1024 rows on; BackwardRowsPath / BackwardRowsPlanFor mirrored) in warp_backward_case:
+// AiM-B's shapes on 512 rows (1536 gated with z in 3352-wide rows, 768 AddRmsNorm with extra, RMSNorm without), D 1/7/31/257
+// (seg % 4 != 0: the scalar form), 384/1000/1280 (masked chunks, a 5-warp team), aligned and misaligned views, the host's
+// choice at 1030-1100 rows (groups: the old kernel) and 1037 × 130 (idle teams in a short last chunk), each also on a team
+// of one warp more. Each run vs float64, vs rms_norm_backward_wgrad within DgVsFusedRel / DwVsFusedRel (their comment
+// derives them), the scalar form bit-equal to the 16-byte one, dx / dz independent of the chunking, strided bit-equal to
+// contiguous. The "fused" lines above force rms_norm_backward_wgrad (the host's choice on fewer rows and for groups).
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: gated_norm_check [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"
@@ -522,13 +523,14 @@ std::string backward_path(Bwd path, const float* x, long long sx, const float* z
 
 // The warp kernel against rms_norm_backward_wgrad. Per element both compute the same expressions with the same roundings;
 // only the row sums Σg² and Σdy·w·g run in another order (the old: ≤ RMS_TILE serial adds a thread, 5 shuffle levels, ≤ 4
-// block levels; the warp: ≤ 48 serial adds a lane, 5 shuffle levels): depth ≤ 66, so each sum differs by at most
+// block levels; the team: ≤ 8 serial adds a thread, 5 shuffle levels, ≤ 7 warps; session 6's warp: ≤ 48 serial adds a lane,
+// 5 shuffle levels): depth ≤ 66, so each sum differs by at most
 // 66·2⁻²⁴·Σ|terms| ≈ 3.9e-6·Σ|terms|. rstd then differs by ≤ 2e-6 relative and mean = Σdy·w·g·rstd/seg by ≤ 6e-6·M,
 // M = Σ|dy·w·ĝ|/seg, so dg = rstd·(dy·w − ĝ·mean) by ≤ ~6e-6·rstd·(|dy·w| + |ĝ|·M), scaled into dx and dz by the same
 // per-element factor (z·σ(z); x·σ(z)·(1 + z(1 − σ(z))); 1), plus the final roundings of a different value (≤ 4 ulp). The
 // check allows DgVsFusedRel = 1e-5 times that scale + 4 ulp per element. The weight gradient: each term dy·(g·rstd) moves
 // with rstd (≤ 2e-6 relative + 1 ulp of each of its two roundings), and the sums group rows differently (the old: a chunk's
-// rows in order, then the finish; the warp: a warp's rows, the 4 warps, then the finish: depth ≤ rows a chunk + 30 ≤ 60
+// rows in order, then the finish; the team: a team's rows, the ≤ 8 teams, then the finish: depth ≤ rows a chunk + 30 ≤ 60
 // here), so |Δdw| ≤ (2.2e-6 + 60·6e-8)·Σ_r|dy·x̂| ≈ 6e-6·Σ|terms|: DwVsFusedRel = 1e-5 of Σ_r|dy·x̂| per column.
 constexpr double DgVsFusedRel = 1e-5, DwVsFusedRel = 1e-5;
 

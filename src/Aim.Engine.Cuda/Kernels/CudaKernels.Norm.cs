@@ -70,7 +70,8 @@ public sealed unsafe partial class CudaKernels
     // AddRmsNorm: 2 teams of 96) and take a chunk of rows each: at most 128 · resident chunks (resident from the vec forms'
     // 64 registers: one wave on 132 SMs), at least a row a team; the teams' column sums are added in team order at the end
     // (one partial row a block, param_grad_finish as before). Groups (several segments a row), bf16 and fewer than
-    // MinWarpSegments rows (the block kernel spreads a row over an SM) keep rms_norm_backward_wgrad.
+    // MinWarpSegments rows (the block kernel spreads a row over an SM) keep rms_norm_backward_wgrad. BackwardRowsThreads is
+    // norm.cu's RMS_BWD_THREADS (its row-sum slots hold 8 warps), so MaxBackwardRowsSegment may grow to 256 · 8 = 2048.
     private const int BackwardRowsThreads = 256;
     private const int BackwardRowsRegisters = 64;
     private const int MaxBlocksPerMultiprocessor = 32;
@@ -284,7 +285,8 @@ public sealed unsafe partial class CudaKernels
         long zStride = z is null ? d : NormChecks.RowStride("rms_norm_backward", "z", z);
         bool vec = WarpVectorised(seg, xStride, zStride, Ptr(x), PtrOrNull(z), Ptr(weight), Ptr(dOutput), PtrOrNull(extra), Ptr(dX), PtrOrNull(dZ));
         // The arguments the row-chunked backwards share (rms_norm_backward_rows*, which also takes the warps a row, and
-        // rms_norm_backward_wgrad, which also takes the segments a row): inputs, eps, the segment, rows, the chunking, outputs and the weight-gradient partials.
+        // rms_norm_backward_wgrad, which also takes the segments a row): inputs, eps, the segment, rows, the chunking,
+        // outputs and the weight-gradient partials.
         void AddChunkedBackwardArgs(ref KernelArgs a, int? segsPerRow, long rowsPerChunk, Tensor partial, int? warpsPerRow = null)
         {
             a.Add(Ptr(x));
