@@ -3,8 +3,8 @@ using Aim.Engine.Tensors;
 namespace Aim.BackendOps;
 
 // provides: kernel-level cases at the row counts where the CUDA RMS norms switch to a warp per row (forward:
-// rms_norm_warp*, at least 1024 segments; backward: rms_norm_backward_warp*, at least 1024 rows; CudaKernels.Norm.cs
-// WarpPath / BackwardWarpPath), so that the harness's CUDA run covers those paths as training uses them: the gated
+// rms_norm_warp*, at least 1024 segments; backward: rms_norm_backward_rows* (a team of warps a row), at least 1024 rows;
+// CudaKernels.Norm.cs WarpPath / BackwardRowsPath), so that the harness's CUDA run covers those paths as training uses them: the gated
 // norm at AiM-B's width (z a column block of a wider row, as in_proj's output gives it), AddRmsNorm at AiM-B's
 // d_model, a width that is not a multiple of 4 (the scalar forms) and plain RMSNorm. Forward-only comparisons with
 // the reference (the gradients of these ops are checked at small sizes in OpCases.Norm / NormBackward).
@@ -14,7 +14,7 @@ public static partial class OpCases
     public static IEnumerable<OpCase> NormRowsPerWarpCases()
     {
         const double eps = 1e-5;
-        foreach (var (rows, d) in new[] { (1030, 768), (1025, 257) })
+        foreach (var (rows, d) in new[] { (1030, 768), (1025, 257), (1037, 130) })
         {
             string p = $"rows={rows},D={d}";
             yield return new OpCase("Kernel.RmsNorm", p + ",warp",
@@ -66,6 +66,15 @@ public static partial class OpCases
             {
                 Tensor dx = NormLike(x[0]), dz = NormLike(x[0]), dw = NormLike(x[2]);
                 NormKernels(x[0]).GatedRmsNormBackward(x[0], x[1].Narrow(1, 0, gD), x[2], x[3], eps, gD, dx, dz, dw);
+                return [dx, dz, dw];
+            }) { HasGradient = false };
+        // The same with z misaligned (column 1 of the 3352-wide rows): the scalar form of the backward's team kernel.
+        yield return new OpCase("Kernel.GatedRmsNormBackward", $"rows={gRows},D={gD},z at column 1 of {zWidth}-wide rows,warp",
+            rng => [Randn(rng, gRows, gD), Randn(rng, gRows, zWidth), Rand(rng, 0.5, 1.5, gD), Randn(rng, gRows, gD)],
+            x =>
+            {
+                Tensor dx = NormLike(x[0]), dz = NormLike(x[0]), dw = NormLike(x[2]);
+                NormKernels(x[0]).GatedRmsNormBackward(x[0], x[1].Narrow(1, 1, gD), x[2], x[3], eps, gD, dx, dz, dw);
                 return [dx, dz, dw];
             }) { HasGradient = false };
     }

@@ -24,13 +24,14 @@
 // float64, warp vs block within WarpVsBlockRel (only rstd's sum order differs), the scalar warp form bit-equal to the
 // 16-byte one, strided bit-equal to contiguous; forward_case adds AiM-B's shapes (8192 × 1536 gated with z in 3352-wide
 // rows, 8192 × 768 AddRmsNorm) and edges (groups, K = 16, seg % 4 != 0, misaligned views).
-// The backward's warp kernel (session 6): rms_norm_backward_warp{K}[_vec]_f32 (a warp a row, the host's choice for float32 rows
-// of one segment from 1024 rows on; BackwardWarpPath mirrored) in warp_backward_case: AiM-B's shapes on 512 rows (1536 gated
-// with z in 3352-wide rows, 768 AddRmsNorm with extra, RMSNorm without), D 1/7/31/257 (seg % 4 != 0: the scalar form),
-// 384/1000 (K = 4, 8), aligned and misaligned views, and the host's choice at 1030-1100 rows (groups: the old kernel). Each
-// run vs float64, vs rms_norm_backward_wgrad within DgVsFusedRel / DwVsFusedRel (their comment derives them), the scalar
-// form bit-equal to the 16-byte one, dx / dz independent of the chunking, strided bit-equal to contiguous. The "fused"
-// lines above force rms_norm_backward_wgrad (the host's choice on fewer rows, groups, misaligned rows over 1024).
+// The backward's team kernel (session 7): rms_norm_backward_rows{K}[_vec]_f32 (a team of warps a row, the host's choice for
+// float32 rows of one segment ≤ 1536 from 1024 rows on; BackwardRowsPath / BackwardRowsPlanFor mirrored) in warp_backward_case:
+// AiM-B's shapes on 512 rows (1536 gated with z in 3352-wide rows, 768 AddRmsNorm with extra, RMSNorm without), D 1/7/31/257
+// (seg % 4 != 0: the scalar form), 384/1000/1280 (masked chunks, a 5-warp team), aligned and misaligned views, the host's
+// choice at 1030-1100 rows (groups: the old kernel) and 1037 × 130 (idle teams in a short last chunk), each also on a team
+// of one warp more. Each run vs float64, vs rms_norm_backward_wgrad within DgVsFusedRel / DwVsFusedRel (their comment
+// derives them), the scalar form bit-equal to the 16-byte one, dx / dz independent of the chunking, strided bit-equal to
+// contiguous. The "fused" lines above force rms_norm_backward_wgrad (the host's choice on fewer rows and for groups).
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: gated_norm_check [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"
@@ -449,83 +450,87 @@ void forward_case(long long rows, int d, int seg, int kind, std::initializer_lis
     }
 }
 
-// The backward's warp path (session 6; CudaKernels.Norm.cs BackwardWarpPath): rms_norm_backward_warp{K}[_vec]_f32, a warp a
-// row, blocks of BackwardWarpThreads over chunks of rows (BackwardWarpRowsPerChunk), one partial row a block, then
-// param_grad_finish_f32 (planes 1). The host takes it for float32 rows of one segment from MinWarpSegments rows on, when
-// seg ≤ 1536 with the 16-byte rule (WarpVectorised) or seg ≤ 1024 without it (no scalar K = 12 kernel).
-constexpr int BackwardWarpThreads = 128, MaxBackwardWarpSegment = 1536, MaxBackwardScalarSegment = 1024;
-using BwdKernel = void (*)(const float*, i64, const float*, i64, const float*, const float*, const float*, float, int, i64, i64, float*, float*,
-                           float*);
+// The backward's team path (session 7; CudaKernels.Norm.cs BackwardRowsPath): rms_norm_backward_rows{K}[_vec]_f32, a team of
+// warps a row, blocks of BackwardRowsPlanFor's threads over chunks of rows, one partial row a block, then
+// param_grad_finish_f32 (planes 1). The host takes it for float32 rows of one segment ≤ 1536 from MinWarpSegments rows on,
+// with the 16-byte rule (WarpVectorised) or the scalar form.
+constexpr int BackwardRowsThreads = 256, BackwardRowsRegisters = 64, MaxBlocksPerMultiprocessor = 32, MaxBackwardRowsSegment = 1536;
+using BwdKernel = void (*)(const float*, i64, const float*, i64, const float*, const float*, const float*, float, int, i64, i64, int, float*,
+                           float*, float*);
 
-/// CudaKernels.Norm.cs BackwardWarpChunks, BackwardWarpResident, BackwardWarpRowsPerChunk, BackwardWarpPath.
-int bwd_warp_chunks(int seg)
+/// CudaKernels.Norm.cs BackwardRowsPlan / BackwardRowsPlanFor / BackwardRowsPath.
+struct RowsPlan
 {
-    int k = (seg + 127) / 128;
-    return k <= 2 ? 2 : k <= 4 ? 4 : k <= 6 ? 6 : k <= 8 ? 8 : 12;
-}
-int bwd_warp_resident(int k) { return k <= 2 ? 8 : k <= 4 ? 4 : k <= 6 ? 3 : 2; }
-long long bwd_rows_per_chunk(long long rows, int k)
+    int warps, k, threads;
+    long long rowsPerChunk;
+};
+RowsPlan bwd_rows_plan(int seg, long long rows)
 {
-    long long cap = 128LL * bwd_warp_resident(k);
-    return std::max<long long>(BackwardWarpThreads / 32, (rows + cap - 1) / cap);
+    int warps = std::max(1, (seg + 255) / 256);
+    int k = std::max(1, (seg + 128 * warps - 1) / (128 * warps));
+    int teams = std::max(1, BackwardRowsThreads / (32 * warps));
+    int threads = 32 * warps * teams;
+    int resident = std::min(MaxBlocksPerMultiprocessor, 65536 / (threads * BackwardRowsRegisters));
+    long long cap = 128LL * resident;
+    return {warps, k, threads, std::max<long long>(teams, (rows + cap - 1) / cap)};
 }
-bool bwd_warp_path(int seg, int segsPerRow, long long rows, bool vec)
-{
-    return segsPerRow == 1 && rows >= MinWarpSegments && seg <= (vec ? MaxBackwardWarpSegment : MaxBackwardScalarSegment);
-}
+bool bwd_rows_path(int seg, int segsPerRow, long long rows) { return segsPerRow == 1 && rows >= MinWarpSegments && seg <= MaxBackwardRowsSegment; }
 
-BwdKernel bwd_warp_kernel(int k, bool vec)
+BwdKernel bwd_rows_kernel(int k, bool vec)
 {
-    switch (k)
-    {
-    case 2: return vec ? rms_norm_backward_warp2_vec_f32 : rms_norm_backward_warp2_f32;
-    case 4: return vec ? rms_norm_backward_warp4_vec_f32 : rms_norm_backward_warp4_f32;
-    case 6: return vec ? rms_norm_backward_warp6_vec_f32 : rms_norm_backward_warp6_f32;
-    case 8: return vec ? rms_norm_backward_warp8_vec_f32 : rms_norm_backward_warp8_f32;
-    default: return vec ? rms_norm_backward_warp12_vec_f32 : nullptr;
-    }
+    if (k == 1) return vec ? rms_norm_backward_rows1_vec_f32 : rms_norm_backward_rows1_f32;
+    return vec ? rms_norm_backward_rows2_vec_f32 : rms_norm_backward_rows2_f32;
 }
 
 /// Which backward kernel runs: as the host chooses, rms_norm_backward_wgrad ("fused"), the warp kernel with the host's
 /// 16-byte rule, or its scalar form.
 enum class Bwd { Host, Fused, Warp, WarpScalar };
 
-/// LaunchRmsNormBackward's short-row paths on the given choice; rowsPerChunk > 0 overrides the warp path's chunking. Returns
-/// the kernel's name, or "" where the warp kernel asked for does not exist (groups, the scalar form beyond 1024).
+/// LaunchRmsNormBackward's short-row paths on the given choice; rowsPerChunk > 0 overrides the team path's chunking, warps > 0
+/// its warps a row (K and the teams a block follow as in BackwardRowsPlanFor). Returns the kernel's name, or "" where the team
+/// kernel asked for does not exist (groups, rows wider than 128·K·warps).
 std::string backward_path(Bwd path, const float* x, long long sx, const float* z, long long sz, const std::vector<float>& w,
                           const std::vector<float>& dy, const float* extra, long long rows, int d, int group, float* dx, float* dz, float* dw,
-                          long long rowsPerChunk = 0)
+                          long long rowsPerChunk = 0, int warps = 0)
 {
     bool vecOk = group % 4 == 0 && sx % 4 == 0 && sz % 4 == 0 && aligned16(x) && aligned16(z) && aligned16(w.data()) && aligned16(dy.data()) &&
                  aligned16(extra) && aligned16(dx) && aligned16(dz);
-    bool warp = path == Bwd::Warp || path == Bwd::WarpScalar || (path == Bwd::Host && bwd_warp_path(group, d / group, rows, vecOk));
+    bool warp = path == Bwd::Warp || path == Bwd::WarpScalar || (path == Bwd::Host && bwd_rows_path(group, d / group, rows));
     if (!warp)
     {
         backward(x, sx, z, sz, w, dy, extra, rows, d, group, false, dx, dz, dw);
         return "rms_norm_backward_wgrad_f32";
     }
     bool vec = path != Bwd::WarpScalar && vecOk;
-    int k = bwd_warp_chunks(group);
-    BwdKernel kernel = group == d && group <= MaxBackwardWarpSegment ? bwd_warp_kernel(k, vec) : nullptr;
-    if (!kernel) return "";
-    if (rowsPerChunk == 0) rowsPerChunk = bwd_rows_per_chunk(rows, k);
+    RowsPlan plan = bwd_rows_plan(group, rows);
+    if (warps > 0)
+    {
+        plan.warps = warps;
+        plan.k = std::max(1, (group + 128 * warps - 1) / (128 * warps));
+        plan.threads = 32 * warps * std::max(1, BackwardRowsThreads / (32 * warps));
+    }
+    if (group != d || plan.k > 2) return "";
+    BwdKernel kernel = bwd_rows_kernel(plan.k, vec);
+    if (rowsPerChunk == 0) rowsPerChunk = plan.rowsPerChunk;
     long long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
     std::vector<float> partial = nan_buffer((size_t)(chunks * d));
-    emu::launch(dim3((unsigned)chunks), dim3(BackwardWarpThreads), (size_t)d * sizeof(float), kernel, x, (i64)sx, z, (i64)sz, w.data(), dy.data(),
-                extra, (float)Eps, d, (i64)rows, (i64)rowsPerChunk, dx, dz, partial.data());
+    emu::launch(dim3((unsigned)chunks), dim3((unsigned)plan.threads), (size_t)d * sizeof(float), kernel, x, (i64)sx, z, (i64)sz, w.data(), dy.data(),
+                extra, (float)Eps, d, (i64)rows, (i64)rowsPerChunk, plan.warps, dx, dz, partial.data());
     finish(partial, chunks, 1, d, dw);
-    return "rms_norm_backward_warp" + std::to_string(k) + (vec ? "_vec" : "") + "_f32";
+    return "rms_norm_backward_rows" + std::to_string(plan.k) + (vec ? "_vec" : "") + "_f32" +
+           (warps > 0 ? "/" + std::to_string(warps) + "w" : "");
 }
 
 // The warp kernel against rms_norm_backward_wgrad. Per element both compute the same expressions with the same roundings;
 // only the row sums Σg² and Σdy·w·g run in another order (the old: ≤ RMS_TILE serial adds a thread, 5 shuffle levels, ≤ 4
-// block levels; the warp: ≤ 48 serial adds a lane, 5 shuffle levels): depth ≤ 66, so each sum differs by at most
+// block levels; the team: ≤ 8 serial adds a thread, 5 shuffle levels, ≤ 7 warps; session 6's warp: ≤ 48 serial adds a lane,
+// 5 shuffle levels): depth ≤ 66, so each sum differs by at most
 // 66·2⁻²⁴·Σ|terms| ≈ 3.9e-6·Σ|terms|. rstd then differs by ≤ 2e-6 relative and mean = Σdy·w·g·rstd/seg by ≤ 6e-6·M,
 // M = Σ|dy·w·ĝ|/seg, so dg = rstd·(dy·w − ĝ·mean) by ≤ ~6e-6·rstd·(|dy·w| + |ĝ|·M), scaled into dx and dz by the same
 // per-element factor (z·σ(z); x·σ(z)·(1 + z(1 − σ(z))); 1), plus the final roundings of a different value (≤ 4 ulp). The
 // check allows DgVsFusedRel = 1e-5 times that scale + 4 ulp per element. The weight gradient: each term dy·(g·rstd) moves
 // with rstd (≤ 2e-6 relative + 1 ulp of each of its two roundings), and the sums group rows differently (the old: a chunk's
-// rows in order, then the finish; the warp: a warp's rows, the 4 warps, then the finish: depth ≤ rows a chunk + 30 ≤ 60
+// rows in order, then the finish; the team: a team's rows, the ≤ 8 teams, then the finish: depth ≤ rows a chunk + 30 ≤ 60
 // here), so |Δdw| ≤ (2.2e-6 + 60·6e-8)·Σ_r|dy·x̂| ≈ 6e-6·Σ|terms|: DwVsFusedRel = 1e-5 of Σ_r|dy·x̂| per column.
 constexpr double DgVsFusedRel = 1e-5, DwVsFusedRel = 1e-5;
 
@@ -633,21 +638,23 @@ void warp_backward_case(long long rows, int d, int group, int kind, std::initial
         const float* zp = kind == 2 ? zv.at : nullptr;
         long long sz = kind == 2 ? zv.stride : d;
         const float* ep = kind == 1 ? extra.data() : nullptr;
-        auto go = [&](Bwd path, long long rowsPerChunk)
+        auto go = [&](Bwd path, long long rowsPerChunk, int warps)
         {
             Run o{nan_buffer(n), kind == 2 ? nan_buffer(n) : std::vector<float>(), nan_buffer((size_t)d), ""};
             o.kernel = backward_path(path, xv.at, xv.stride, zp, sz, w, dy, ep, rows, d, group, o.dx.data(), kind == 2 ? o.dz.data() : nullptr,
-                                     o.dw.data(), rowsPerChunk);
+                                     o.dw.data(), rowsPerChunk, warps);
             return o;
         };
-        // 0 the old kernel, 1 the warp kernel, 2 its scalar form, 3 the warp kernel on chunks of 13 rows.
-        Run run[4] = {go(Bwd::Fused, 0), go(Bwd::Warp, 0), go(Bwd::WarpScalar, 0), go(Bwd::Warp, 13)};
-        Run host = go(Bwd::Host, 0);
+        // 0 the old kernel, 1 the team kernel, 2 its scalar form, 3 the team kernel on chunks of 13 rows, 4 on a team of one
+        // warp more than the host's (K drops to 1 where 128 · warps ≥ seg; other teams a block; own row-sum order).
+        const int moreWarps = bwd_rows_plan(group, rows).warps + 1;
+        Run run[5] = {go(Bwd::Fused, 0, 0), go(Bwd::Warp, 0, 0), go(Bwd::WarpScalar, 0, 0), go(Bwd::Warp, 13, 0), go(Bwd::Warp, 0, moreWarps)};
+        Run host = go(Bwd::Host, 0, 0);
         bool ok = true;
         double e = 0, ratio = 0;
         size_t outside = 0, diffs = 0;
         std::string notes;
-        for (int p = 0; p < 4; p++)
+        for (int p = 0; p < 5; p++)
         {
             if (run[p].kernel.empty()) continue;
             double eDx = error_of(run[p].dx.data(), rDx).nmse, eDw = error_of(run[p].dw.data(), rDw).nmse;
@@ -680,7 +687,7 @@ void warp_backward_case(long long rows, int d, int group, int kind, std::initial
         if (outside) notes += " beyond old";
         ok = ok && outside == 0 && diffs == 0 && strided == 0 && hostDiff == 0;
         worst = std::max(worst, e);
-        std::printf("%-32s %-8s bwd    %s NMSE %.1e; warp %s%s vs fused: worst %.2f of the allowance; host: %s%s\n", name, names[layout], ok ? "pass" : "FAIL", e,
+        std::printf("%-32s %-8s bwd    %s NMSE %.1e; team %s%s vs fused: worst %.2f of the allowance; host: %s%s\n", name, names[layout], ok ? "pass" : "FAIL", e,
                     run[1].kernel.empty() ? "n/a" : run[1].kernel.c_str(), run[2].kernel.empty() || run[2].kernel == run[1].kernel ? "" : " + scalar",
                     ratio, host.kernel.c_str(), notes.c_str());
         (ok ? pass : fail)++;
@@ -765,20 +772,22 @@ int main(int argc, char** argv)
     forward_case(1100, 62, 31, 2, {0, 1}, filter, worst, pass, fail);            // seg % 4 != 0 on the host's warp path: scalar
     forward_case(1500, 7, 7, 1, {0}, filter, worst, pass, fail);
     forward_case(1500, 1, 1, 0, {0}, filter, worst, pass, fail);
-    // The backward's warp kernel (forced on fewer rows, the host's choice from MinWarpSegments rows on) and its edges.
-    warp_backward_case(512, 1536, 1536, 2, {0, 3, 1, 2}, filter, worst, pass, fail);  // AiM-B's gated norm (z in 3352-wide rows), K = 12
-    warp_backward_case(512, 768, 768, 1, {0, 1, 2}, filter, worst, pass, fail);       // AiM-B's AddRmsNorm with extra, K = 6
+    // The backward's team kernel (forced on fewer rows, the host's choice from MinWarpSegments rows on) and its edges.
+    warp_backward_case(512, 1536, 1536, 2, {0, 3, 1, 2}, filter, worst, pass, fail);  // AiM-B's gated norm (z in 3352-wide rows): 6 warps, K = 2
+    warp_backward_case(512, 768, 768, 1, {0, 1, 2}, filter, worst, pass, fail);       // AiM-B's AddRmsNorm with extra: 3 warps, 2 teams
     warp_backward_case(300, 768, 768, 0, {0}, filter, worst, pass, fail);             // RMSNorm / AddRmsNorm without extra
     for (int d : {1, 7, 31, 257})
     {
         warp_backward_case(37, d, d, 2, {0, 1, 2}, filter, worst, pass, fail);
         warp_backward_case(37, d, d, 1, {0, 2}, filter, worst, pass, fail);
     }
-    warp_backward_case(40, 1000, 1000, 1, {0, 2}, filter, worst, pass, fail);         // K = 8, scalar when misaligned
-    warp_backward_case(45, 384, 384, 2, {0, 2}, filter, worst, pass, fail);           // K = 4
-    warp_backward_case(1030, 257, 257, 2, {0}, filter, worst, pass, fail);            // the host's warp path, scalar (257 % 4 != 0)
-    warp_backward_case(1100, 768, 768, 1, {0}, filter, worst, pass, fail);            // the host's warp path, 16-byte
-    warp_backward_case(1030, 1536, 1536, 2, {3, 2}, filter, worst, pass, fail);       // host: warp (aim-b), old (misaligned: no scalar K = 12)
+    warp_backward_case(40, 1000, 1000, 1, {0, 2}, filter, worst, pass, fail);         // 4 warps, K = 2 masked; scalar when misaligned
+    warp_backward_case(45, 384, 384, 2, {0, 2}, filter, worst, pass, fail);           // 2 warps, half of K = 2 masked
+    warp_backward_case(29, 1280, 1280, 2, {0, 1}, filter, worst, pass, fail);         // 5 warps: one team of 160 threads
+    warp_backward_case(1030, 257, 257, 2, {0}, filter, worst, pass, fail);            // the host's team path, scalar (257 % 4 != 0)
+    warp_backward_case(1100, 768, 768, 1, {0}, filter, worst, pass, fail);            // the host's team path, 16-byte
+    warp_backward_case(1030, 1536, 1536, 2, {3, 2}, filter, worst, pass, fail);       // host: team, 16-byte (aim-b) and scalar (misaligned)
+    warp_backward_case(1037, 130, 130, 1, {0}, filter, worst, pass, fail);            // 8 teams, 130 chunks, the last one 5 rows: idle teams
     warp_backward_case(1100, 62, 31, 2, {0}, filter, worst, pass, fail);              // groups: the host keeps the old kernel
     std::printf("gated_norm_check: %d pass, %d fail, worst NMSE %.1e over groups of more than one (tolerance %.0e)\n", pass, fail, worst, Tol);
     return fail == 0 ? 0 : 1;

@@ -7,7 +7,7 @@
 # sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases),
 # ssm.cu's ssm_step_f32 (decode_step.cuh's step_ssm_rows) on cases built in ssm_step_check.cpp (no emitted cases),
 # norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z and AddRmsNorm forward / backward, both
-# backward paths (the fused rms_norm_backward_wgrad, the warp-per-row rms_norm_backward_warp and the wide-row one)
+# backward paths (the fused rms_norm_backward_wgrad, the team-of-warps-a-row rms_norm_backward_rows and the wide-row one)
 # (gated_norm_check.cpp, no emitted cases),
 # optim.cu's list kernels bit for bit against the single-tensor kernels (optim_check.cpp, no emitted cases), and
 # modulate.cu's row modulation forward / backward (modulate_check.cpp, no emitted cases), and copy.cu's flat and row

@@ -56,25 +56,26 @@ public sealed unsafe partial class CudaKernels
     private const long MinFusedChunkRows = 4;
     private const int MaxFusedColumns = 12032;
 
-    // rms_norm_backward_warp{K}[_vec]_f32 (session 6): the RMS backwards with the weight gradient, a warp a row, for float32
-    // rows of one segment (RmsNorm, AddRmsNorm; GatedRmsNorm with one group: the training's gated norm, 1536, and AddRmsNorm,
-    // 768, at 8192 rows, 50 launches a step, 68 µs a call on rms_norm_backward_wgrad). That kernel holds a row in a block of
-    // 512 threads (two block reductions with barriers a row, 3 blocks an SM) and adds every element into a shared column
-    // accumulator; the bytes (gated: x, z, dy read, dx, dz written, 8192·1536·20 B = 252 MB; AddRmsNorm: x, dy, extra, dx,
-    // 101 MB) allow ≈ 60 and 25 µs at ~4.2 TB/s. The warp kernel issues all of a row's loads at once (gated: 18 KB a warp),
-    // reduces with shuffles only and keeps each lane's weight-gradient column sums in registers across its rows; the block's
-    // 4 warps meet once, at the end, to write one partial row (param_grad_finish as before). A lane holds 16·K values (x, dy,
-    // z or extra, the column sums), so registers bound it: ptxas (sm_90, NVRTC 11.8) vec / scalar, no spills: K 2: 62/64,
-    // 4: 101/123, 6: 146/153, 8: 171/218, 12: 249/— (the scalar K = 12 needs more than 255 and spills, so misaligned or
-    // seg % 4 != 0 rows longer than 1024 keep rms_norm_backward_wgrad). Resident blocks of 128 an SM (BackwardWarpResident):
-    // K 2: 8, 4: 4, 6: 3, 8: 2, 12: 2 — at K = 12 8 warps × 18 KB = 144 KB of loads in flight an SM, ~4× Little's law's 38 KB;
-    // AddRmsNorm (K = 6) 12 warps × 9 KB = 108 KB. Rows are cut into at most 128 · resident chunks (a chunk a block: about
-    // one wave on the H200's 132 SMs, no tail) of at least 4 rows (a row a warp); this depends on the shape only, so the
-    // weight gradient's sums are deterministic. Groups (several segments a row), bf16 and fewer than MinWarpSegments rows
-    // (the block kernel spreads a row over an SM) keep rms_norm_backward_wgrad.
-    private const int BackwardWarpThreads = 128;
-    private const int MaxBackwardWarpSegment = 1536;
-    private const int MaxBackwardScalarSegment = 1024;
+    // rms_norm_backward_rows{K}[_vec]_f32 (session 7): the RMS backwards with the weight gradient for float32 rows of one
+    // segment (RmsNorm, AddRmsNorm; GatedRmsNorm with one group: the training's gated norm, 1536, and AddRmsNorm, 768, at 8192
+    // rows, 50 launches a step). The bytes (gated: x, z, dy read, dx, dz written, 8192·1536·20 B = 252 MB; AddRmsNorm: x, dy,
+    // extra, dx, 101 MB; without extra 75 MB) allow ≈ 61 and 18-25 µs at ~4.1 TB/s. Session 6's kernel (a warp a row, a lane
+    // holding 16·K values: 242 registers at 1536) ran 122 µs (gated) and 32 µs (AddRmsNorm, K = 6) on the H200: 8 and 12 warps
+    // an SM, issue-latency bound (ncu: 12% occupancy, 39% of DRAM bandwidth, "fixed latency" stalls). Now a row is spread
+    // over ⌈seg / 256⌉ warps (a team; gated 6, AddRmsNorm 3), each thread holding K ≤ 2 float4 chunks of x, dy, z or extra
+    // and its columns' weight-gradient sums; the team's two row sums meet in shared memory (one barrier a row). ptxas
+    // (sm_90, NVRTC 11.8) registers vec / scalar, no spills: K 1: 61/68, 2: 64/80 (launch bounds 256 × 4 vec, × 3 scalar),
+    // so 30 warps an SM at 192-thread blocks (5 resident), 32 at 256; in flight an SM up to 30 × 3 KB = 90 KB of loads,
+    // ~2.4× Little's law's 38 KB. Blocks hold as many teams as fit in BackwardRowsThreads (gated: 1 team of 192 threads,
+    // AddRmsNorm: 2 teams of 96) and take a chunk of rows each: at most 128 · resident chunks (resident from the vec forms'
+    // 64 registers: one wave on 132 SMs), at least a row a team; the teams' column sums are added in team order at the end
+    // (one partial row a block, param_grad_finish as before). Groups (several segments a row), bf16 and fewer than
+    // MinWarpSegments rows (the block kernel spreads a row over an SM) keep rms_norm_backward_wgrad. BackwardRowsThreads is
+    // norm.cu's RMS_BWD_THREADS (its row-sum slots hold 8 warps), so MaxBackwardRowsSegment may grow to 256 · 8 = 2048.
+    private const int BackwardRowsThreads = 256;
+    private const int BackwardRowsRegisters = 64;
+    private const int MaxBlocksPerMultiprocessor = 32;
+    private const int MaxBackwardRowsSegment = 1536;
 
     // param_grad_finish: FINISH_COLS x FINISH_LANES threads in norm.cu.
     private const int FinishCols = 8;
@@ -211,28 +212,29 @@ public sealed unsafe partial class CudaKernels
     }
 
     /// <summary>Whether the RMS backward over <paramref name="rows"/> rows of <paramref name="segsPerRow"/> segments of
-    /// <paramref name="seg"/> elements takes rms_norm_backward_warp (a warp a row) rather than rms_norm_backward_wgrad;
-    /// <paramref name="vectorised"/>: WarpVectorised holds for its operands (only the 16-byte form exists beyond 1024).</summary>
-    internal static bool BackwardWarpPath(DType dtype, int seg, int segsPerRow, long rows, bool vectorised)
-        => dtype == DType.Float32 && segsPerRow == 1 && rows >= MinWarpSegments
-            && seg <= (vectorised ? MaxBackwardWarpSegment : MaxBackwardScalarSegment);
+    /// <paramref name="seg"/> elements takes rms_norm_backward_rows (a few warps a row) rather than rms_norm_backward_wgrad.</summary>
+    internal static bool BackwardRowsPath(DType dtype, int seg, int segsPerRow, long rows)
+        => dtype == DType.Float32 && segsPerRow == 1 && rows >= MinWarpSegments && seg <= MaxBackwardRowsSegment;
 
-    /// <summary>float4 chunks a lane of rms_norm_backward_warp for rows of <paramref name="seg"/> ≤ MaxBackwardWarpSegment elements
-    /// (the instantiations in norm.cu: 2, 4, 6, 8, 12).</summary>
-    internal static int BackwardWarpChunks(int seg)
+    /// <summary>The launch of rms_norm_backward_rows{<see cref="Chunks"/>} for rows of seg elements: <see cref="WarpsPerRow"/>
+    /// warps a row, <see cref="Threads"/> threads a block (its teams of 32·WarpsPerRow threads go over the block's rows
+    /// in lock step), <see cref="RowsPerChunk"/> rows a block.</summary>
+    internal readonly record struct BackwardRowsPlan(int WarpsPerRow, int Chunks, int Threads, long RowsPerChunk);
+
+    /// <summary>BackwardRowsPlan for <paramref name="rows"/> rows of <paramref name="seg"/> ≤ MaxBackwardRowsSegment elements:
+    /// ⌈seg / 256⌉ warps a row, K = ⌈seg / (128 · warps)⌉ ≤ 2 float4 chunks a thread, as many teams as fit in
+    /// BackwardRowsThreads threads, and rows cut into at most 128 · resident chunks (resident: blocks an SM at the 16-byte
+    /// forms' 64 registers) of at least a row a team. Depends on the shape only (not on the 16-byte rule), so the weight
+    /// gradient's bits do not depend on alignment.</summary>
+    internal static BackwardRowsPlan BackwardRowsPlanFor(int seg, long rows)
     {
-        int k = (seg + 127) / 128;
-        return k <= 2 ? 2 : k <= 4 ? 4 : k <= 6 ? 6 : k <= 8 ? 8 : 12;
-    }
-
-    /// <summary>Blocks of rms_norm_backward_warp{K} resident an SM at the registers ptxas gives it (65536 / (128 · registers)).</summary>
-    internal static int BackwardWarpResident(int k) => k <= 2 ? 8 : k <= 4 ? 4 : k <= 6 ? 3 : 2;
-
-    /// <summary>Rows a block of rms_norm_backward_warp{<paramref name="k"/>}: at least one a warp, at most 128 · resident chunks.</summary>
-    internal static long BackwardWarpRowsPerChunk(long rows, int k)
-    {
-        long cap = 128L * BackwardWarpResident(k);
-        return Math.Max(BackwardWarpThreads / 32, (rows + cap - 1) / cap);
+        int warps = Math.Max(1, (seg + 255) / 256);
+        int k = Math.Max(1, (seg + 128 * warps - 1) / (128 * warps));
+        int teams = Math.Max(1, BackwardRowsThreads / (32 * warps));
+        int threads = 32 * warps * teams;
+        int resident = Math.Min(MaxBlocksPerMultiprocessor, 65536 / (threads * BackwardRowsRegisters));
+        long cap = 128L * resident;
+        return new BackwardRowsPlan(warps, k, threads, Math.Max(teams, (rows + cap - 1) / cap));
     }
 
     /// <inheritdoc />
@@ -270,7 +272,7 @@ public sealed unsafe partial class CudaKernels
         Copy(dense, dZ);
     }
 
-    // rms_norm_backward_warp (BackwardWarpPath: float32 rows of one segment, many of them) or rms_norm_backward_wgrad (dx, dz
+    // rms_norm_backward_rows (BackwardRowsPath: float32 rows of one segment, many of them) or rms_norm_backward_wgrad (dx, dz
     // and per-chunk weight-gradient sums in one pass over x, z and dy), then param_grad_finish over the chunks; rows wider
     // than MaxFusedColumns: rms_norm_backward (dx, dz, per-segment rstd), then the weight gradient from the saved rstd
     // (LaunchParamGrad). x and z are contiguous or (GatedRmsNormBackward)
@@ -290,9 +292,10 @@ public sealed unsafe partial class CudaKernels
         long xStride = NormChecks.RowStride("rms_norm_backward", "x", x);
         long zStride = z is null ? d : NormChecks.RowStride("rms_norm_backward", "z", z);
         bool vec = WarpVectorised(seg, xStride, zStride, Ptr(x), PtrOrNull(z), Ptr(weight), Ptr(dOutput), PtrOrNull(extra), Ptr(dX), PtrOrNull(dZ));
-        // The arguments the row-chunked backwards share (rms_norm_backward_warp*, rms_norm_backward_wgrad, which also
-        // takes the segments a row): inputs, eps, the segment, rows, the chunking, outputs and the weight-gradient partials.
-        void AddChunkedBackwardArgs(ref KernelArgs a, int? segsPerRow, long rowsPerChunk, Tensor partial)
+        // The arguments the row-chunked backwards share (rms_norm_backward_rows*, which also takes the warps a row, and
+        // rms_norm_backward_wgrad, which also takes the segments a row): inputs, eps, the segment, rows, the chunking,
+        // outputs and the weight-gradient partials.
+        void AddChunkedBackwardArgs(ref KernelArgs a, int? segsPerRow, long rowsPerChunk, Tensor partial, int? warpsPerRow = null)
         {
             a.Add(Ptr(x));
             a.Add(xStride);
@@ -306,20 +309,20 @@ public sealed unsafe partial class CudaKernels
             if (segsPerRow is int spr) a.Add(spr);
             a.Add(rows);
             a.Add(rowsPerChunk);
+            if (warpsPerRow is int wpr) a.Add(wpr);
             a.Add(Ptr(dX));
             a.Add(PtrOrNull(dZ));
             a.Add(Ptr(partial));
         }
-        if (BackwardWarpPath(x.DType, seg, d / seg, rows, vec))
+        if (BackwardRowsPath(x.DType, seg, d / seg, rows))
         {
-            int k = BackwardWarpChunks(seg);
-            long rowsPerChunk = BackwardWarpRowsPerChunk(rows, k);
-            long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+            var plan = BackwardRowsPlanFor(seg, rows);
+            long chunks = (rows + plan.RowsPerChunk - 1) / plan.RowsPerChunk;
             using var partial = Tensor.Empty([checked((int)(chunks * d))], DType.Float32, x.Device);
-            var warp = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
-            AddChunkedBackwardArgs(ref warp, segsPerRow: null, rowsPerChunk, partial);
-            string name = $"rms_norm_backward_warp{k}{(vec ? "_vec" : "")}_f32";
-            Launch(Function("norm.cu", name), checked((uint)chunks), BackwardWarpThreads, (uint)(d * sizeof(float)), warp);
+            var team = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
+            AddChunkedBackwardArgs(ref team, segsPerRow: null, plan.RowsPerChunk, partial, plan.WarpsPerRow);
+            string name = $"rms_norm_backward_rows{plan.Chunks}{(vec ? "_vec" : "")}_f32";
+            Launch(Function("norm.cu", name), checked((uint)chunks), (uint)plan.Threads, (uint)(d * sizeof(float)), team);
             LaunchParamFinish(partial, chunks, 1, d, dWeight, null, sfx);
             return;
         }

@@ -6,8 +6,8 @@
 // One block per row (or per group segment); each thread strides over the row, fp32 accumulation, block
 // reductions in reduce.cuh; the float32 RMS forward over many segments of at most 2048 elements takes rms_norm_warp
 // instead (one warp per segment, shuffle reductions only). The weight/bias gradients are column sums over rows, deterministic (no atomics): the
-// RMS backwards sum fixed chunks of rows per column in the same pass (rms_norm_backward_wgrad, or rms_norm_backward_warp
-// for many float32 rows of one segment ≤ 1536: a warp a row, the column sums in registers; rms_norm_backward +
+// RMS backwards sum fixed chunks of rows per column in the same pass (rms_norm_backward_wgrad, or rms_norm_backward_rows
+// for many float32 rows of one segment ≤ 1536: a few warps a row, the column sums in registers; rms_norm_backward +
 // param_grad_partial from the saved per-row statistics for rows too wide for its shared accumulator, and for
 // LayerNorm), and param_grad_finish adds the chunks in a fixed order. bf16 storage computes in float32.
 // dx̂ = dy·w is rounded with __fmul_rn (no FMA contraction) wherever it feeds dx̂ - mean(dx̂): a group of one
@@ -371,75 +371,88 @@ __device__ __forceinline__ void rms_norm_backward_wgrad(const T* x, i64 sx, cons
     for (int c = threadIdx.x; c < d; c += blockDim.x) partial[(i64)blockIdx.x * d + c] = wsum[c];
 }
 
-// rms_norm_backward_wgrad with one warp per row (session 6), float32, one segment a row (seg = d ≤ 128·K; the training's
-// gated norm, 1536, and AddRmsNorm, 768, at 8192 rows): block b (RMS_BWD_WARPS warps) takes rows [b·rowsPerChunk,
-// (b + 1)·rowsPerChunk), warp v of it rows r0 + v, r0 + v + RMS_BWD_WARPS, ... Lane l holds elements 4(32c + l) .. +3 of
-// chunk c = 0 .. K-1 (rms_norm_warp's layout): x, dy and one other operand (z for the gated norm, extra otherwise: the
-// host never sends both) of a row all loaded at once, Σg² and Σdy·w·g summed by the lane in index order then warp_sum
-// (shuffles only, no barrier), dx (dz) written from registers, and dy·x̂ added into acc[i], the lane's weight-gradient
-// sums of its own 4K columns, kept in registers across the warp's rows (row order). Once per block the warps' acc are
-// added in warp order through a d-float shared row (warp 0 writes, then 1 adds, ...: one barrier a warp) and written as
-// the block's partial row, param_grad_finish's contract unchanged. Per element the arithmetic is rms_norm_backward_wgrad's
-// (the same expressions: g, dg = rstd·(dy·w − g·rstd·mean), dx / dz, dy·(g·rstd)); only the two row sums run in another
-// order (rstd, mean within float32 reduction error) and the weight gradient's sums group rows differently. VEC: 16-byte
-// loads and stores (the host: seg % 4 == 0, every pointer and row stride 16-byte aligned); scalar: the same elements one
-// float at a time, the same sums in the same order, so the bits do not depend on alignment.
-#define RMS_BWD_WARPS 4
+// rms_norm_backward_wgrad with a team of warpsPerRow warps a row (session 7; session 6 had one warp a row), float32, one
+// segment a row (seg = d ≤ 128·K·warpsPerRow; the training's gated norm, 1536: 6 warps a row, and AddRmsNorm, 768: 3).
+// Block b takes rows [b·rowsPerChunk, (b + 1)·rowsPerChunk); its teams = blockDim.x / (32·warpsPerRow) teams go over them
+// in lock step, team g taking rows r0 + g, r0 + g + teams, ... Thread t of a team (T = 32·warpsPerRow threads) holds
+// elements 4(T·c + t) .. +3 of chunk c = 0 .. K-1: x, dy and one other operand (z for the gated norm, extra otherwise: the
+// host never sends both) of a row, all loaded at once. Σg² and Σdy·w·g are summed by the thread in index order, then
+// warp_sum2 (shuffles), then over the team's warps in warp order through a shared slot a warp: one barrier a row. The slots
+// alternate between two banks by row parity, so a warp writing row i + 1's sums cannot overwrite row i's before every warp
+// has read them (that needs the barrier of row i + 1, which a warp reaches only after its reads of row i). Every thread of
+// a team adds the same values in the same order, so the team agrees on rstd and mean. dx (dz) are written from registers
+// and dy·x̂ is added into acc[i], the thread's weight-gradient sums of its own 4K columns, kept in registers across the
+// team's rows (row order). Once per block the teams' acc are added in team order through a d-float shared row (team 0
+// writes, then 1 adds, ...: a barrier a team) and written as the block's partial row, param_grad_finish's contract
+// unchanged. A thread holds 12·K values (x, dy, z or extra, acc; w is read again per pass from L1), K ≤ 2, so registers no
+// longer bound residency (the one-warp-a-row kernel held 16·12 at 1536: 242 registers, 8 warps an SM). Per element the
+// arithmetic is rms_norm_backward_wgrad's (the same expressions: g, dg = rstd·(dy·w − g·rstd·mean), dx / dz, dy·(g·rstd));
+// only the two row sums run in another order (rstd, mean within float32 reduction error) and the weight gradient's sums
+// group rows differently. VEC: 16-byte loads and stores (the host: seg % 4 == 0, every pointer and row stride 16-byte
+// aligned); scalar: the same elements one float at a time, the same sums in the same order, so the bits do not depend on
+// alignment.
+#define RMS_BWD_THREADS 256
+#define RMS_BWD_MAX_WARPS (RMS_BWD_THREADS / 32)
 
 template <int K, bool VEC>
-__device__ __forceinline__ void rms_norm_backward_warp(const float* x, i64 sx, const float* z, i64 sz, const float* w, const float* dy,
-    const float* extra, float eps, int seg, i64 rows, i64 rowsPerChunk, float* dx, float* dz, float* partial)
+__device__ __forceinline__ void rms_norm_backward_rows(const float* x, i64 sx, const float* z, i64 sz, const float* w, const float* dy,
+    const float* extra, float eps, int seg, i64 rows, i64 rowsPerChunk, int warpsPerRow, float* dx, float* dz, float* partial)
 {
     extern __shared__ float wsum[];
-    const int lane = (int)threadIdx.x & 31, warp = (int)threadIdx.x >> 5;
+    __shared__ float2 rsum[2][RMS_BWD_MAX_WARPS];
+    const int T = 32 * warpsPerRow, teams = (int)blockDim.x / T, team = (int)threadIdx.x / T, t = (int)threadIdx.x % T;
+    const int lane = (int)threadIdx.x & 31, warp = (int)threadIdx.x >> 5, warp0 = team * warpsPerRow;
+    // The weights of chunk c of the thread's columns (0 past the row's end): one 16-byte load (VEC) or four, read again
+    // per pass and row (d floats, held in L1) rather than kept in 4K more registers.
+    auto load_w = [&](int c) -> float4
+    {
+        int j0 = 4 * (T * c + t);
+        if (VEC) return j0 < seg ? *reinterpret_cast<const float4*>(w + j0) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        return make_float4(j0 < seg ? w[j0] : 0.0f, j0 + 1 < seg ? w[j0 + 1] : 0.0f, j0 + 2 < seg ? w[j0 + 2] : 0.0f,
+            j0 + 3 < seg ? w[j0 + 3] : 0.0f);
+    };
+    // The thread's weight-gradient sums.
     float acc[4 * K];
 #pragma unroll
     for (int i = 0; i < 4 * K; i++) acc[i] = 0.0f;
     const i64 r0 = (i64)blockIdx.x * rowsPerChunk, r1 = min(rows, r0 + rowsPerChunk);
-    for (i64 row = r0 + warp; row < r1; row += RMS_BWD_WARPS)
+    int parity = 0;
+    for (i64 base = r0; base < r1; base += teams, parity ^= 1)
     {
+        const i64 row = base + team;
+        const bool live = row < r1;
         const i64 at = row * seg;
         const float* xs = x + row * sx;
         const float* zs = z ? z + row * sz : nullptr;
         const float* os = z ? zs : extra ? extra + at : nullptr;
         float xv[4 * K], ov[4 * K], dv[4 * K];
-        if (VEC)
-        {
 #pragma unroll
-            for (int c = 0; c < K; c++)
+        for (int c = 0; c < K; c++)
+        {
+            int j0 = 4 * (T * c + t);
+            bool in = live && j0 < seg;
+            if (VEC)
             {
-                int j = 4 * (32 * c + lane);
                 const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-                bool in = j < seg;
-                float4 a = in ? *reinterpret_cast<const float4*>(xs + j) : zero;
-                float4 o = in && os ? *reinterpret_cast<const float4*>(os + j) : zero;
-                float4 e = in ? *reinterpret_cast<const float4*>(dy + at + j) : zero;
+                float4 a = in ? *reinterpret_cast<const float4*>(xs + j0) : zero;
+                float4 o = in && os ? *reinterpret_cast<const float4*>(os + j0) : zero;
+                float4 e = in ? *reinterpret_cast<const float4*>(dy + at + j0) : zero;
                 xv[4 * c] = a.x, xv[4 * c + 1] = a.y, xv[4 * c + 2] = a.z, xv[4 * c + 3] = a.w;
                 ov[4 * c] = o.x, ov[4 * c + 1] = o.y, ov[4 * c + 2] = o.z, ov[4 * c + 3] = o.w;
                 dv[4 * c] = e.x, dv[4 * c + 1] = e.y, dv[4 * c + 2] = e.z, dv[4 * c + 3] = e.w;
             }
-        }
-        else
-        {
-#pragma unroll
-            for (int i = 0; i < 4 * K; i++)
+            else
             {
-                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
-                bool in = j < seg;
-                xv[i] = in ? xs[j] : 0.0f;
-                ov[i] = in && os ? os[j] : 0.0f;
-                dv[i] = in ? dy[at + j] : 0.0f;
+#pragma unroll
+                for (int q = 0; q < 4; q++)
+                {
+                    bool iq = live && j0 + q < seg;
+                    xv[4 * c + q] = iq ? xs[j0 + q] : 0.0f;
+                    ov[4 * c + q] = iq && os ? os[j0 + q] : 0.0f;
+                    dv[4 * c + q] = iq ? dy[at + j0 + q] : 0.0f;
+                }
             }
         }
-        // The weights of chunk c (0 past the row's end): one 16-byte load (VEC) or four; w is read again per pass and
-        // row (d floats, held in L1) rather than kept in 4K more registers.
-        auto load_w = [&](int c) -> float4
-        {
-            int j0 = 4 * (32 * c + lane);
-            if (VEC) return j0 < seg ? *reinterpret_cast<const float4*>(w + j0) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            return make_float4(j0 < seg ? w[j0] : 0.0f, j0 + 1 < seg ? w[j0 + 1] : 0.0f, j0 + 2 < seg ? w[j0 + 2] : 0.0f,
-                j0 + 3 < seg ? w[j0 + 3] : 0.0f);
-        };
         float2 s = make_float2(0.0f, 0.0f);
 #pragma unroll
         for (int c = 0; c < K; c++)
@@ -450,7 +463,7 @@ __device__ __forceinline__ void rms_norm_backward_warp(const float* x, i64 sx, c
             for (int q = 0; q < 4; q++)
             {
                 int i = 4 * c + q;
-                if (4 * (32 * c + lane) + q < seg)
+                if (4 * (T * c + t) + q < seg)
                 {
                     float g = z ? xv[i] * ov[i] * sigmoid_f(ov[i]) : xv[i];
                     s.x += g * g;
@@ -459,12 +472,22 @@ __device__ __forceinline__ void rms_norm_backward_warp(const float* x, i64 sx, c
             }
         }
         s = warp_sum2(s);
-        float rstd = 1.0f / sqrtf(s.x / (float)seg + eps);
-        float mean = s.y * rstd / (float)seg;
+        if (lane == 0) rsum[parity][warp] = s;
+        __syncthreads();
+        if (!live) continue;
+        float2 tot = rsum[parity][warp0];
+        for (int v = 1; v < warpsPerRow; v++)
+        {
+            float2 o = rsum[parity][warp0 + v];
+            tot.x += o.x;
+            tot.y += o.y;
+        }
+        float rstd = 1.0f / sqrtf(tot.x / (float)seg + eps);
+        float mean = tot.y * rstd / (float)seg;
 #pragma unroll
         for (int c = 0; c < K; c++)
         {
-            int j0 = 4 * (32 * c + lane);
+            int j0 = 4 * (T * c + t);
             float ox[4], oz[4];
             float4 w4 = load_w(c);
             const float wq[4] = {w4.x, w4.y, w4.z, w4.w};
@@ -509,15 +532,15 @@ __device__ __forceinline__ void rms_norm_backward_warp(const float* x, i64 sx, c
             }
         }
     }
-    for (int v = 0; v < RMS_BWD_WARPS; v++)
+    for (int g = 0; g < teams; g++)
     {
-        if (warp == v)
+        if (team == g)
         {
 #pragma unroll
             for (int i = 0; i < 4 * K; i++)
             {
-                int j = 4 * (32 * (i >> 2) + lane) + (i & 3);
-                if (j < seg) wsum[j] = v == 0 ? acc[i] : wsum[j] + acc[i];
+                int j = 4 * (T * (i >> 2) + t) + (i & 3);
+                if (j < seg) wsum[j] = g == 0 ? acc[i] : wsum[j] + acc[i];
             }
         }
         __syncthreads();
@@ -809,24 +832,21 @@ AIM_RMS_WARP(8, 5)
 AIM_RMS_WARP(12, 4)
 AIM_RMS_WARP(16, 3)
 
-// rms_norm_backward_warp's kernels: rms_norm_backward_warp{K}_f32 (scalar) and rms_norm_backward_warp{K}_vec_f32 (16-byte) for
-// rows of at most 128·K elements (one segment a row). A thread holds x, dy, z-or-extra and the weight-gradient sums, 16·K
-// values: MINB resident blocks of 32·RMS_BWD_WARPS threads cap the registers at 65536 / (128·MINB) (ptxas counts in
-// CudaKernels.Norm.cs). K = 12 has only the 16-byte form (the scalar one needs more than 255 registers and spills).
-#define AIM_RMS_BWD_WARP_KERNEL(K, MINB, NAME, VEC) \
-    extern "C" __global__ void __launch_bounds__(32 * RMS_BWD_WARPS, MINB) NAME(const float* x, i64 sx, const float* z, i64 sz, \
-        const float* w, const float* dy, const float* extra, float eps, int seg, i64 rows, i64 rowsPerChunk, float* dx, float* dz, \
-        float* partial) \
-    { AIM_PDL_PROLOGUE(); rms_norm_backward_warp<K, VEC>(x, sx, z, sz, w, dy, extra, eps, seg, rows, rowsPerChunk, dx, dz, partial); }
-#define AIM_RMS_BWD_WARP(K, MINB) \
-    AIM_RMS_BWD_WARP_KERNEL(K, MINB, rms_norm_backward_warp##K##_f32, false) \
-    AIM_RMS_BWD_WARP_KERNEL(K, MINB, rms_norm_backward_warp##K##_vec_f32, true)
+// rms_norm_backward_rows's kernels: rms_norm_backward_rows{K}_f32 (scalar) and rms_norm_backward_rows{K}_vec_f32 (16-byte) for
+// rows of at most 128·K·warpsPerRow elements (one segment a row), blocks of at most RMS_BWD_THREADS threads. MINB resident
+// blocks of RMS_BWD_THREADS cap the registers at 65536 / (256·MINB): the 16-byte forms 64 (4), the scalar ones 85 (3: at 64
+// the scalar K = 2 spills); ptxas counts in CudaKernels.Norm.cs.
+#define AIM_RMS_BWD_ROWS_KERNEL(K, MINB, NAME, VEC) \
+    extern "C" __global__ void __launch_bounds__(RMS_BWD_THREADS, MINB) NAME(const float* x, i64 sx, const float* z, i64 sz, \
+        const float* w, const float* dy, const float* extra, float eps, int seg, i64 rows, i64 rowsPerChunk, int warpsPerRow, \
+        float* dx, float* dz, float* partial) \
+    { AIM_PDL_PROLOGUE(); rms_norm_backward_rows<K, VEC>(x, sx, z, sz, w, dy, extra, eps, seg, rows, rowsPerChunk, warpsPerRow, dx, dz, partial); }
+#define AIM_RMS_BWD_ROWS(K) \
+    AIM_RMS_BWD_ROWS_KERNEL(K, 3, rms_norm_backward_rows##K##_f32, false) \
+    AIM_RMS_BWD_ROWS_KERNEL(K, 4, rms_norm_backward_rows##K##_vec_f32, true)
 
-AIM_RMS_BWD_WARP(2, 8)
-AIM_RMS_BWD_WARP(4, 4)
-AIM_RMS_BWD_WARP(6, 3)
-AIM_RMS_BWD_WARP(8, 2)
-AIM_RMS_BWD_WARP_KERNEL(12, 1, rms_norm_backward_warp12_vec_f32, true)
+AIM_RMS_BWD_ROWS(1)
+AIM_RMS_BWD_ROWS(2)
 
 // Float32 only: the decode keeps its residual stream in float32 (other dtypes are refused on the host).
 extern "C" __global__ void mod_add_rms_norm_f32(const float* x, const float* gate, const float* res, const float* w, float eps,
