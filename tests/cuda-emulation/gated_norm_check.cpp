@@ -456,7 +456,7 @@ void forward_case(long long rows, int d, int seg, int kind, std::initializer_lis
 // with the 16-byte rule (WarpVectorised) or the scalar form.
 constexpr int BackwardRowsThreads = 256, BackwardRowsRegisters = 64, MaxBlocksPerMultiprocessor = 32, MaxBackwardRowsSegment = 1536;
 using BwdKernel = void (*)(const float*, i64, const float*, i64, const float*, const float*, const float*, float, int, i64, i64, int, float*,
-                           float*, float*);
+                           float*, i64, float*);
 
 /// CudaKernels.Norm.cs BackwardRowsPlan / BackwardRowsPlanFor / BackwardRowsPath.
 struct RowsPlan
@@ -488,12 +488,14 @@ enum class Bwd { Host, Fused, Warp, WarpScalar };
 
 /// LaunchRmsNormBackward's short-row paths on the given choice; rowsPerChunk > 0 overrides the team path's chunking, warps > 0
 /// its warps a row (K and the teams a block follow as in BackwardRowsPlanFor). Returns the kernel's name, or "" where the team
-/// kernel asked for does not exist (groups, rows wider than 128·K·warps).
+/// kernel asked for does not exist (groups, rows wider than 128·K·warps). sdz > 0: dz's rows that far apart (the tape's
+/// gradient slot, team kernel only); 0: contiguous.
 std::string backward_path(Bwd path, const float* x, long long sx, const float* z, long long sz, const std::vector<float>& w,
                           const std::vector<float>& dy, const float* extra, long long rows, int d, int group, float* dx, float* dz, float* dw,
-                          long long rowsPerChunk = 0, int warps = 0)
+                          long long rowsPerChunk = 0, int warps = 0, long long sdz = 0)
 {
-    bool vecOk = group % 4 == 0 && sx % 4 == 0 && sz % 4 == 0 && aligned16(x) && aligned16(z) && aligned16(w.data()) && aligned16(dy.data()) &&
+    if (sdz == 0) sdz = d;
+    bool vecOk = group % 4 == 0 && sx % 4 == 0 && sz % 4 == 0 && sdz % 4 == 0 && aligned16(x) && aligned16(z) && aligned16(w.data()) && aligned16(dy.data()) &&
                  aligned16(extra) && aligned16(dx) && aligned16(dz);
     bool warp = path == Bwd::Warp || path == Bwd::WarpScalar || (path == Bwd::Host && bwd_rows_path(group, d / group, rows));
     if (!warp)
@@ -515,7 +517,7 @@ std::string backward_path(Bwd path, const float* x, long long sx, const float* z
     long long chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
     std::vector<float> partial = nan_buffer((size_t)(chunks * d));
     emu::launch(dim3((unsigned)chunks), dim3((unsigned)plan.threads), (size_t)d * sizeof(float), kernel, x, (i64)sx, z, (i64)sz, w.data(), dy.data(),
-                extra, (float)Eps, d, (i64)rows, (i64)rowsPerChunk, plan.warps, dx, dz, partial.data());
+                extra, (float)Eps, d, (i64)rows, (i64)rowsPerChunk, plan.warps, dx, dz, (i64)sdz, partial.data());
     finish(partial, chunks, 1, d, dw);
     return "rms_norm_backward_rows" + std::to_string(plan.k) + (vec ? "_vec" : "") + "_f32" +
            (warps > 0 ? "/" + std::to_string(warps) + "w" : "");
@@ -685,7 +687,23 @@ void warp_backward_case(long long rows, int d, int group, int kind, std::initial
         size_t hostDiff = host.kernel == chosen.kernel ? same(host, chosen, true) : 1;
         if (hostDiff) notes += " host differs";
         if (outside) notes += " beyond old";
-        ok = ok && outside == 0 && diffs == 0 && strided == 0 && hostDiff == 0;
+        // Gated: the team kernel writing dz into z's own layout (the tape's gradient slot in in_proj's gradient), NaN around
+        // it: bit-equal to its contiguous dz, nothing written outside the view.
+        size_t slotDiff = 0;
+        if (kind == 2 && !run[1].kernel.empty() && zw != d)
+        {
+            std::vector<float> dzs = nan_buffer((size_t)(rows * zw + za)), dxs = nan_buffer(n), dws = nan_buffer((size_t)d);
+            backward_path(Bwd::Warp, xv.at, xv.stride, zp, sz, w, dy, ep, rows, d, group, dxs.data(), dzs.data() + za, dws.data(), 0, 0, zw);
+            for (long long r = 0; r < rows; r++)
+                for (int c = 0; c < zw; c++)
+                {
+                    float v = dzs[(size_t)(r * zw + c) + za];
+                    if (c < d) slotDiff += std::memcmp(&v, &run[1].dz[(size_t)(r * d + c)], sizeof v) != 0;
+                    else slotDiff += !std::isnan(v);
+                }
+            if (slotDiff) notes += " dz-slot differs";
+        }
+        ok = ok && outside == 0 && diffs == 0 && strided == 0 && hostDiff == 0 && slotDiff == 0;
         worst = std::max(worst, e);
         std::printf("%-32s %-8s bwd    %s NMSE %.1e; team %s%s vs fused: worst %.2f of the allowance; host: %s%s\n", name, names[layout], ok ? "pass" : "FAIL", e,
                     run[1].kernel.empty() ? "n/a" : run[1].kernel.c_str(), run[2].kernel.empty() || run[2].kernel == run[1].kernel ? "" : " + scalar",

@@ -262,7 +262,8 @@ public sealed unsafe partial class CudaKernels
         int d = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX], [weight, dWeight]).D;
         NormChecks.OutputRows(nameof(GatedRmsNormBackward), "dZ", dZ, x);
         FloatCompute(nameof(GatedRmsNormBackward), x.DType);
-        if (dZ.IsContiguous)
+        // rms_norm_backward_rows writes dz at its own row stride; the other paths write contiguous rows.
+        if (dZ.IsContiguous || BackwardRowsPath(x.DType, groupSize, d / groupSize, d == 0 ? 0 : x.Count / d))
         {
             LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dZ, dWeight);
             return;
@@ -276,7 +277,7 @@ public sealed unsafe partial class CudaKernels
     // and per-chunk weight-gradient sums in one pass over x, z and dy), then param_grad_finish over the chunks; rows wider
     // than MaxFusedColumns: rms_norm_backward (dx, dz, per-segment rstd), then the weight gradient from the saved rstd
     // (LaunchParamGrad). x and z are contiguous or (GatedRmsNormBackward)
-    // row views read at their row strides; the other tensors are contiguous.
+    // row views read at their row strides, and so may dZ be on the rows path; the other tensors are contiguous.
     private void LaunchRmsNormBackward(Tensor x, Tensor? z, Tensor weight, Tensor dOutput, Tensor? extra, double eps, int seg, int d,
         Tensor dX, Tensor? dZ, Tensor dWeight)
     {
@@ -291,7 +292,9 @@ public sealed unsafe partial class CudaKernels
         string sfx = Suffix(x.DType);
         long xStride = NormChecks.RowStride("rms_norm_backward", "x", x);
         long zStride = z is null ? d : NormChecks.RowStride("rms_norm_backward", "z", z);
-        bool vec = WarpVectorised(seg, xStride, zStride, Ptr(x), PtrOrNull(z), Ptr(weight), Ptr(dOutput), PtrOrNull(extra), Ptr(dX), PtrOrNull(dZ));
+        long dzStride = dZ is null ? d : NormChecks.RowStride("rms_norm_backward", "dZ", dZ);
+        bool vec = WarpVectorised(seg, xStride, zStride, Ptr(x), PtrOrNull(z), Ptr(weight), Ptr(dOutput), PtrOrNull(extra), Ptr(dX), PtrOrNull(dZ))
+            && dzStride % 4 == 0;
         // The arguments the row-chunked backwards share (rms_norm_backward_rows*, which also takes the warps a row, and
         // rms_norm_backward_wgrad, which also takes the segments a row): inputs, eps, the segment, rows, the chunking,
         // outputs and the weight-gradient partials.
@@ -312,6 +315,7 @@ public sealed unsafe partial class CudaKernels
             if (warpsPerRow is int wpr) a.Add(wpr);
             a.Add(Ptr(dX));
             a.Add(PtrOrNull(dZ));
+            if (warpsPerRow is not null) a.Add(dzStride);     // rms_norm_backward_rows only
             a.Add(Ptr(partial));
         }
         if (BackwardRowsPath(x.DType, seg, d / seg, rows))

@@ -380,7 +380,8 @@ __device__ __forceinline__ void rms_norm_backward_wgrad(const T* x, i64 sx, cons
 // warp_sum2 (shuffles), then over the team's warps in warp order through a shared slot a warp: one barrier a row. The slots
 // alternate between two banks by row parity, so a warp writing row i + 1's sums cannot overwrite row i's before every warp
 // has read them (that needs the barrier of row i + 1, which a warp reaches only after its reads of row i). Every thread of
-// a team adds the same values in the same order, so the team agrees on rstd and mean. dx (dz) are written from registers
+// a team adds the same values in the same order, so the team agrees on rstd and mean. dx and dz (rows sdz apart: the tape's
+// gradient slot for a z sliced from in_proj's output) are written from registers
 // and dy·x̂ is added into acc[i], the thread's weight-gradient sums of its own 4K columns, kept in registers across the
 // team's rows (row order). Once per block the teams' acc are added in team order through a d-float shared row (team 0
 // writes, then 1 adds, ...: a barrier a team) and written as the block's partial row, param_grad_finish's contract
@@ -396,7 +397,7 @@ __device__ __forceinline__ void rms_norm_backward_wgrad(const T* x, i64 sx, cons
 
 template <int K, bool VEC>
 __device__ __forceinline__ void rms_norm_backward_rows(const float* x, i64 sx, const float* z, i64 sz, const float* w, const float* dy,
-    const float* extra, float eps, int seg, i64 rows, i64 rowsPerChunk, int warpsPerRow, float* dx, float* dz, float* partial)
+    const float* extra, float eps, int seg, i64 rows, i64 rowsPerChunk, int warpsPerRow, float* dx, float* dz, i64 sdz, float* partial)
 {
     extern __shared__ float wsum[];
     __shared__ float2 rsum[2][RMS_BWD_MAX_WARPS];
@@ -515,7 +516,7 @@ __device__ __forceinline__ void rms_norm_backward_rows(const float* x, i64 sx, c
                 if (j0 < seg)
                 {
                     *reinterpret_cast<float4*>(dx + at + j0) = make_float4(ox[0], ox[1], ox[2], ox[3]);
-                    if (z) *reinterpret_cast<float4*>(dz + at + j0) = make_float4(oz[0], oz[1], oz[2], oz[3]);
+                    if (z) *reinterpret_cast<float4*>(dz + row * sdz + j0) = make_float4(oz[0], oz[1], oz[2], oz[3]);
                 }
             }
             else
@@ -526,7 +527,7 @@ __device__ __forceinline__ void rms_norm_backward_rows(const float* x, i64 sx, c
                     if (j0 + q < seg)
                     {
                         dx[at + j0 + q] = ox[q];
-                        if (z) dz[at + j0 + q] = oz[q];
+                        if (z) dz[row * sdz + j0 + q] = oz[q];
                     }
                 }
             }
@@ -839,8 +840,8 @@ AIM_RMS_WARP(16, 3)
 #define AIM_RMS_BWD_ROWS_KERNEL(K, MINB, NAME, VEC) \
     extern "C" __global__ void __launch_bounds__(RMS_BWD_THREADS, MINB) NAME(const float* x, i64 sx, const float* z, i64 sz, \
         const float* w, const float* dy, const float* extra, float eps, int seg, i64 rows, i64 rowsPerChunk, int warpsPerRow, \
-        float* dx, float* dz, float* partial) \
-    { AIM_PDL_PROLOGUE(); rms_norm_backward_rows<K, VEC>(x, sx, z, sz, w, dy, extra, eps, seg, rows, rowsPerChunk, warpsPerRow, dx, dz, partial); }
+        float* dx, float* dz, i64 sdz, float* partial) \
+    { AIM_PDL_PROLOGUE(); rms_norm_backward_rows<K, VEC>(x, sx, z, sz, w, dy, extra, eps, seg, rows, rowsPerChunk, warpsPerRow, dx, dz, sdz, partial); }
 #define AIM_RMS_BWD_ROWS(K) \
     AIM_RMS_BWD_ROWS_KERNEL(K, 3, rms_norm_backward_rows##K##_f32, false) \
     AIM_RMS_BWD_ROWS_KERNEL(K, 4, rms_norm_backward_rows##K##_vec_f32, true)
