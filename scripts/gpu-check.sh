@@ -25,7 +25,7 @@ if [ "$mode" = tables ]; then
     done
     for spec in "aim-b fp32" "aim-b fp32 --tf32" "aim-b bf16" "aim-l bf16" "aim-xl bf16"; do
         set -- $spec
-        bash run.sh dotnet Aim.Cli/aim.dll bench train --device cuda --model "$1" --batch 32 --steps 3 --precision "$2" ${3:-} > "$out/train-$1-$2${3:-}.txt" 2>&1 || status=1
+        bash run.sh dotnet Aim.Cli/aim.dll bench train --device cuda --model "$1" --batch 32 --steps 10 --precision "$2" ${3:-} > "$out/train-$1-$2${3:-}.txt" 2>&1 || status=1
         grep -E "│ aim|rror" "$out/train-$1-$2${3:-}.txt"
     done
     echo "gpu-check $mode: exit $status"
