@@ -118,11 +118,23 @@ public static partial class OpCases
                 {
                     var (x, dt, a, b, c, d, init) = ScanOperands(t, s);
                     var dev = x.Device;
+                    // With View, dX, dB and dC are views too (the tape's gradient slots): columns of zeroed wider buffers,
+                    // compared whole so that a write outside a view shows.
+                    var wide = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
+                    Tensor Out(int[] shape, int extra, int at)
+                    {
+                        if (!s.View) return Tensor.Empty(shape, x.DType, dev);
+                        var buffer = Tensor.Zeros([.. shape[..^1], shape[^1] + extra], x.DType, dev);
+                        var view = Ops.Narrow(buffer, shape.Length - 1, at, shape[^1]);
+                        wide[view] = buffer;
+                        return view;
+                    }
                     var grads = new ScanGrads(t[^2], withFinal ? t[^1] : null,
-                        Tensor.Empty([s.B, s.L, s.H, s.P], x.DType, dev), Tensor.Empty([s.B, s.L, s.H], x.DType, dev), Tensor.Empty([s.H], x.DType, dev),
-                        Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, dev), Tensor.Empty([s.B, s.L, s.G, s.N], x.DType, dev), Tensor.Empty([s.H], x.DType, dev),
+                        Out([s.B, s.L, s.H, s.P], 3, 2), Tensor.Empty([s.B, s.L, s.H], x.DType, dev), Tensor.Empty([s.H], x.DType, dev),
+                        Out([s.B, s.L, s.G, s.N], s.N, 0), Out([s.B, s.L, s.G, s.N], s.N, s.N), Tensor.Empty([s.H], x.DType, dev),
                         Tensor.Empty([s.B, s.H, s.P, s.N], x.DType, dev));
-                    return run(Backend.Kernels(dev), s, new ScanArgs(x, dt, a, b, c, d, init), grads);
+                    var outputs = run(Backend.Kernels(dev), s, new ScanArgs(x, dt, a, b, c, d, init), grads);
+                    return [.. outputs.Select(o => wide.GetValueOrDefault(o, o))];
                 }) { HasGradient = false, MaxNmse = 1e-9 };
             }
         }

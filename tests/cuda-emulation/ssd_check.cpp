@@ -198,8 +198,9 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
                             dp, ip, dy.data(), fp, dx.data(), ddt.data(), dbOut, dcOut, partDa.data(), partDd.data(), dinit.data(),
                             B, L, H, G, P, N);
             if (!direct)   // the per-head parts (B, L, H, N): H/G parts a group, N apart
-                launch_elementwise((long long)B * L * G * N, ssd_bwd_part_sum_f32, dbh.data(), dch.data(), db.data(), dc.data(),
-                                   (long long)B * L, G, N, H / G, (long long)N, (long long)H * N, (long long)(H / G) * N);
+                launch_elementwise((long long)B * L * G * N, ssd_bwd_part_sum_f32, dbh.data(), dch.data(), db.data(), (long long)L * G * N,
+                                   (long long)G * N, (long long)N, dc.data(), (long long)L * G * N, (long long)G * N, (long long)N,
+                                   (long long)B * L, L, G, N, H / G, (long long)N, (long long)H * N, (long long)(H / G) * N);
         }
         else
         {
@@ -208,9 +209,17 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             long long tileBlocks = (long long)B * G * nc * tq * tn;
             if (splits == 0) splits = head_splits(tileBlocks, H / G);
             const size_t nb = (size_t)B * L * G * N;
-            auto dbp = nan_buffer(splits == 1 ? 0 : splits * nb), dcp = nan_buffer(splits == 1 ? 0 : splits * nb);
-            float* dbOut = splits == 1 ? db.data() : dbp.data();
-            float* dcOut = splits == 1 ? dc.data() : dcp.data();
+            // With view, dX, dB and dC are views laid out as x, b and c are (the tape's gradient slots in the conv output's
+            // gradient), NaN around them; the host then always takes the partials (direct only for dense dB, dC).
+            const bool direct = splits == 1 && !view;
+            const long long xw = view ? P + 3 : P, bw = view ? 2 * N : N;
+            auto dxs = nan_buffer((size_t)(B * L * H * xw + 1)), dbs = nan_buffer((size_t)(B * L * G * bw + 1)), dcs = nan_buffer(dbs.size());
+            float* dxv = dxs.data() + (view ? 1 : 0);
+            float* dbv = dbs.data();
+            float* dcv = dcs.data() + (view ? N : 0);
+            auto dbp = nan_buffer(direct ? 0 : splits * nb), dcp = nan_buffer(direct ? 0 : splits * nb);
+            float* dbOut = direct ? dbv : dbp.data();
+            float* dcOut = direct ? dcv : dcp.data();
             auto fin = nan_buffer(ns);
             if (saved) k.st.swap(savedStates);   // the forward's states: ssd_chunk_states skipped
             chunk_states(s, k, X, dt, a, Bm, Cm, ip, saved ? nullptr : fin.data(), mm);
@@ -231,7 +240,7 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
                         B, L, H, G, P, q, nc);
             emu::launch(dim3((unsigned)(k.bhc * tq * tp)), dim3(SsdThreads), 0, SSD_KERNEL(bwd_dx, mm),
                         dy.data(), X.ptr, X.s0, X.s1, X.s2, dt.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, dp, k.cb.data(), k.cs.data(), k.w.data(),
-                        gst.data(), s.hasDFinal ? 1 : 0, dx.data(), B, L, H, G, P, N, q, nc);
+                        gst.data(), s.hasDFinal ? 1 : 0, dxv, (long long)L * H * xw, (long long)H * xw, xw, B, L, H, G, P, N, q, nc);
             emu::launch(dim3((unsigned)(tileBlocks * splits)), dim3(SsdThreads), 0, SSD_KERNEL(bwd_dc, mm),
                         dy.data(), dt.data(), Bm.ptr, Bm.s0, Bm.s1, Bm.s2, Cm.ptr, Cm.s0, Cm.s1, Cm.s2, k.cs.data(), k.st.data(),
                         s.hasInit ? 1 : 0, dmd.data(), dcOut, partI.data(), B, L, H, G, P, N, q, nc, splits);
@@ -241,9 +250,25 @@ bool run_case(const std::string& dir, const Case& s, bool view, int mm, bool ser
             emu::launch(dim3((unsigned)k.bhc), dim3(SsdScalarThreads), (size_t)(q + 2 * SsdScalarThreads / 32) * sizeof(double), ssd_bwd_scalars_f32,
                         dt.data(), a.data(), k.cs.data(), dmd.data(), partRow.data(), partCol.data(), partI.data(), partV.data(), rpart.data(), ddt.data(),
                         partDa.data(), partDd.data(), B, L, H, G, N, q, nc, rparts);
-            if (splits > 1)   // the split partials (splits, B, L, G, N), added in split order
-                launch_elementwise((long long)nb, ssd_bwd_part_sum_f32, dbp.data(), dcp.data(), db.data(), dc.data(),
-                                   (long long)B * L, G, N, splits, (long long)nb, (long long)G * N, (long long)N);
+            if (!direct)   // the split partials (splits, B, L, G, N), added in split order, written at dB's and dC's strides
+                launch_elementwise((long long)nb, ssd_bwd_part_sum_f32, dbp.data(), dcp.data(), dbv, (long long)L * G * bw, (long long)G * bw, bw,
+                                   dcv, (long long)L * G * bw, (long long)G * bw, bw, (long long)B * L, L, G, N, splits, (long long)nb,
+                                   (long long)G * N, (long long)N);
+            // The views back to dense (B, L, ·, ·) rows; anything written outside them fails "outside".
+            bool outside = false;
+            auto gather = [&](const std::vector<float>& from, long long width, long long off, long long inner, long long rows, float* to) {
+                for (long long r = 0; r < rows; r++)
+                    for (long long j = 0; j < width; j++)
+                    {
+                        float v = from[(size_t)(r * width + j)];
+                        if (j >= off && j < off + inner) to[r * inner + j - off] = v;
+                        else outside |= !std::isnan(v);
+                    }
+            };
+            gather(dxs, xw, view ? 1 : 0, P, (long long)B * L * H, dx.data());
+            gather(dbs, bw, 0, N, (long long)B * L * G, db.data());
+            gather(dcs, bw, view ? N : 0, N, (long long)B * L * G, dc.data());
+            results.push_back({"outside", 0, 0, 0, !outside});
             if (saved)
             {
                 bool same = k.st.size() == savedCopy.size() && std::memcmp(k.st.data(), savedCopy.data(), savedCopy.size() * sizeof(float)) == 0;

@@ -112,17 +112,26 @@ public sealed unsafe partial class CudaKernels
         if (chunkStates is not null) SsmChecks.ChunkStates(op, s, x, chunkStates, statesChunk);
         Out(op, "dY", dY, s.B, s.L, s.H, s.P);
         if (dFinalState is not null) Out(op, "dFinalState", dFinalState, s.B, s.H, s.P, s.N);
-        Out(op, "dX", dX, s.B, s.L, s.H, s.P);
+        SsmChecks.OutputView(op, "dX", dX, x, s.B, s.L, s.H, s.P);
         Out(op, "dDt", dDt, s.B, s.L, s.H);
         Out(op, "dA", dA, s.H);
-        Out(op, "dB", dB, s.B, s.L, s.G, s.N);
-        Out(op, "dC", dC, s.B, s.L, s.G, s.N);
+        SsmChecks.OutputView(op, "dB", dB, x, s.B, s.L, s.G, s.N);
+        SsmChecks.OutputView(op, "dC", dC, x, s.B, s.L, s.G, s.N);
         if (dD is not null) Out(op, "dD", dD, s.H);
         if (dInitialState is not null) Out(op, "dInitialState", dInitialState, s.B, s.H, s.P, s.N);
         if (s.H == 0) return;
         // Empty sequences, states or batches take the serial kernel, which handles every degenerate size.
         if (SsdSerialBackward || s.B == 0 || s.L == 0 || s.P == 0 || s.N == 0)
-            SerialBackward(op, x, dt, a, b, c, d, initialState, dY, dFinalState, dX, dDt, dA, dB, dC, dD, dInitialState, s);
+        {
+            // The serial kernel writes dense dX, dB, dC: views (the tape's slots) get them through buffers.
+            using var denseX = dX.IsContiguous ? null : TensorScope.Detach(Tensor.Empty(dX.Shape, DType.Float32, dX.Device));
+            using var denseB = dB.IsContiguous ? null : TensorScope.Detach(Tensor.Empty(dB.Shape, DType.Float32, dB.Device));
+            using var denseC = dC.IsContiguous ? null : TensorScope.Detach(Tensor.Empty(dC.Shape, DType.Float32, dC.Device));
+            SerialBackward(op, x, dt, a, b, c, d, initialState, dY, dFinalState, denseX ?? dX, dDt, dA, denseB ?? dB, denseC ?? dC, dD, dInitialState, s);
+            if (denseX is not null) Copy(denseX, dX);
+            if (denseB is not null) Copy(denseB, dB);
+            if (denseC is not null) Copy(denseC, dC);
+        }
         else
             ChunkedBackward(x, dt, a, b, c, d, initialState, dY, dFinalState, chunkStates, statesChunk, dX, dDt, dA, dB, dC, dD, dInitialState, s);
     }
@@ -245,12 +254,13 @@ public sealed unsafe partial class CudaKernels
         using var partCol = Tensor.Empty([s.B, s.H, s.L, tq], DType.Float32, dev);
         using var partDa = Tensor.Empty([s.B * nc, s.H], DType.Float64, dev);
         using var partDd = Tensor.Empty([s.B * nc, s.H], DType.Float64, dev);
-        // dB, dC: blocks of ssd_bwd_dc / ssd_bwd_db walk the heads of one split of a group; with one split they write dB,
-        // dC directly, else per-split partials that ssd_bwd_part_sum adds.
+        // dB, dC: blocks of ssd_bwd_dc / ssd_bwd_db walk the heads of one split of a group; with one split and dense dB, dC
+        // they write them directly, else per-split partials that ssd_bwd_part_sum adds and writes at dB's and dC's strides.
         long tileBlocks = (long)s.B * s.G * nc * tq * tn;
         int splits = SsdHeadSplits(tileBlocks, s.H / s.G);
-        using var dbp = splits == 1 ? null : Tensor.Empty([splits, s.B, s.L, s.G, s.N], DType.Float32, dev);
-        using var dcp = splits == 1 ? null : Tensor.Empty([splits, s.B, s.L, s.G, s.N], DType.Float32, dev);
+        bool direct = splits == 1 && dB.IsContiguous && dC.IsContiguous;
+        using var dbp = direct ? null : Tensor.Empty([splits, s.B, s.L, s.G, s.N], DType.Float32, dev);
+        using var dcp = direct ? null : Tensor.Empty([splits, s.B, s.L, s.G, s.N], DType.Float32, dev);
         int hasState = initialState is null ? 0 : 1, hasFinal = dFinalState is null ? 0 : 1;
 
         var k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
@@ -288,7 +298,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(w.W));
         k.Add(Ptr(gst));
         k.Add(hasFinal);
-        k.Add(Ptr(dX));
+        AddStrided(ref k, dX, 3);
         AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc);
         Launch(Function("ssm.cu", "ssd_bwd_dx_" + EngineSuffix(mm)), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
 
@@ -416,18 +426,18 @@ public sealed unsafe partial class CudaKernels
     }
 
     /// <summary>
-    /// dB, dC (B, L, G, N) = Σ_k of the parts pb, pc at element k·sk + (b·L + l)·sr + g·sg + n, k ascending
-    /// (ssd_bwd_part_sum).
+    /// dB, dC (B, L, G, N; written at their strides) = Σ_k of the parts pb, pc at element k·sk + (b·L + l)·sr + g·sg + n,
+    /// k ascending (ssd_bwd_part_sum).
     /// </summary>
     private void PartSums(Tensor pb, Tensor pc, Tensor dB, Tensor dC, SsmChecks.ScanDims s, int parts, long sk, long sr, long sg)
     {
         var g = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         g.Add(Ptr(pb));
         g.Add(Ptr(pc));
-        g.Add(Ptr(dB));
-        g.Add(Ptr(dC));
+        AddStrided(ref g, dB, 3);
+        AddStrided(ref g, dC, 3);
         g.Add((long)s.B * s.L);
-        AddDims(ref g, s.G, s.N, parts);
+        AddDims(ref g, s.L, s.G, s.N, parts);
         g.Add(sk);
         g.Add(sr);
         g.Add(sg);

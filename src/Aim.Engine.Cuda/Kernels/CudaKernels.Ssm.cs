@@ -58,9 +58,7 @@ public sealed unsafe partial class CudaKernels
         var s = SsmChecks.Conv(op, x, weight, bias);
         F32(op, x);
         Out(op, "dOutput", dOutput, s.B, s.L, s.C);
-        KernelChecks.Shape(op, "dX", dX, s.B, s.L, s.C);
-        SsmChecks.UnitLastStride(op, "dX", dX);
-        KernelChecks.SameDType(op, x, dX);
+        SsmChecks.OutputView(op, "dX", dX, x, s.B, s.L, s.C);
         Out(op, "dWeight", dWeight, s.C, s.K);
         if (dBias is not null) Out(op, "dBias", dBias, s.C);
         CheckConvTaps(op, s.K);

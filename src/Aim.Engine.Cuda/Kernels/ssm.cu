@@ -892,8 +892,8 @@ SSD_TILE_KERNELS(bwd_dm, SSD_MIN_BLOCKS, (const float* gy, const float* x, i64 s
 template <int MM>
 __device__ __forceinline__ void ssd_bwd_dx_body(
     const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg,
-    const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
-    int B, int L, int H, int G, int P, int N, int Q, int nc)
+    const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx, i64 sdb, i64 sdl,
+    i64 sdh, int B, int L, int H, int G, int P, int N, int Q, int nc)
 {
     constexpr int mm = MM;   // one kernel per engine (SSD_TILE_KERNELS below)
     const ChunkTile tile = chunk_tile((Q + SSD_TM - 1) / SSD_TM, (P + SSD_TN - 1) / SSD_TN, H, G, L, Q, nc);
@@ -925,14 +925,15 @@ __device__ __forceinline__ void ssd_bwd_dx_body(
         return (s < qlen && l < qlen && l >= s) ? v * expf(csv(l) - csv(s)) * dtv(s) : 0.0f;
     });
     const float dh = d ? d[h] : 0.0f;
+    float* dx0 = dx + (i64)b * sdb + (i64)t0 * sdl + (i64)h * sdh;   // dx (sdb, sdl, sdh, 1): maybe the tape's gradient slot
     t2_store(acc, s0, qlen, p0, P, [&](int s, int p, float v) {
-        i64 at = (((i64)b * L + t0 + s) * H + h) * P + p;
-        dx[at] = fmaf(dh, gy[at], v);
+        dx0[(i64)s * sdl + p] = fmaf(dh, gy0[(i64)s * H * P + p], v);
     });
 }
 SSD_TILE_KERNELS(bwd_dx, SSD_MIN_BLOCKS, (const float* gy, const float* x, i64 sxb, i64 sxl, i64 sxh, const float* dt, const float* bm, i64 sbb, i64 sbl, i64 sbg,
-    const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx,
-    int B, int L, int H, int G, int P, int N, int Q, int nc), (gy, x, sxb, sxl, sxh, dt, bm, sbb, sbl, sbg, d, cb, cs, w, gst, has_final, dx, B, L, H, G, P, N, Q, nc))
+    const float* d, const float* cb, const float* cs, const float* w, const float* gst, int has_final, float* dx, i64 sdb, i64 sdl, i64 sdh,
+    int B, int L, int H, int G, int P, int N, int Q, int nc), (gy, x, sxb, sxl, sxh, dt, bm, sbb, sbl, sbg, d, cb, cs, w, gst, has_final, dx, sdb, sdl, sdh,
+    B, L, H, G, P, N, Q, nc))
 
 // The block's place in a grid of (batch, group, chunk, head split, i-tile, j-tile) blocks, j fastest: as ChunkTile for
 // the group g, plus the split and its heads h0 .. h1 - 1 (split k of the group's hpg heads takes k·hpg/splits ..
@@ -1358,25 +1359,27 @@ extern "C" __global__ void __launch_bounds__(BWD_THREADS) ssd_bwd_f32(
 
 // dB, dC (B, L, G, N) = Σ_{k < parts} of the parts pb, pc at k·sk + r·sr + g·sg + n (r = b·L + l), k ascending (a fixed
 // order: deterministic). The chunked backward's head-split partials (splits, B, L, G, N): sk = B·L·G·N, sr = G·N,
-// sg = N; the serial backward's per-head parts (B, L, H, N): parts = H/G, sk = N, sr = H·N, sg = (H/G)·N.
-extern "C" __global__ void ssd_bwd_part_sum_f32(const float* pb, const float* pc, float* db, float* dc, i64 rows, int G, int N,
-                                                int parts, i64 sk, i64 sr, i64 sg)
+// sg = N; the serial backward's per-head parts (B, L, H, N): parts = H/G, sk = N, sr = H·N, sg = (H/G)·N. db and dc
+// are written at their strides (b, l, g; n unit): contiguous, or the tape's gradient slots in the conv output's gradient.
+extern "C" __global__ void ssd_bwd_part_sum_f32(const float* pb, const float* pc, float* db, i64 sbb, i64 sbl, i64 sbg, float* dc,
+                                                i64 scb, i64 scl, i64 scg, i64 rows, int L, int G, int N, int parts, i64 sk, i64 sr, i64 sg)
 {
     AIM_PDL_PROLOGUE();
     AIM_GRID_STRIDE(i, rows * G * N)
     {
         int n = (int)(i % N);
-        i64 rg = i / N;
+        i64 rg = i / N, r = rg / G;
         int g = (int)(rg % G);
-        i64 src = (rg / G) * sr + (i64)g * sg + n;
+        i64 src = r * sr + (i64)g * sg + n;
         float sb = 0.0f, sc = 0.0f;
         for (int k = 0; k < parts; k++, src += sk)
         {
             sb += pb[src];
             sc += pc[src];
         }
-        db[i] = sb;
-        dc[i] = sc;
+        i64 b = r / L, l = r % L;
+        db[b * sbb + l * sbl + (i64)g * sbg + n] = sb;
+        dc[b * scb + l * scl + (i64)g * scg + n] = sc;
     }
 }
 

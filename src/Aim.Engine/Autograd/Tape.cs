@@ -213,8 +213,9 @@ public static class Tape
     /// <summary>
     /// Called by a backward function while <see cref="Backward"/> runs it: a view of the gradient buffer that
     /// <paramref name="input"/>'s gradient would be copied into unchanged, or null. It exists when
-    /// <paramref name="input"/> is a Narrow of a non-leaf (Mamba's z and xBC, slices of in_proj's output), this entry
-    /// is its only consumer and that part of the buffer is not written yet. A backward that writes the gradient into
+    /// <paramref name="input"/> is a Narrow of a non-leaf (Mamba's z and xBC, slices of in_proj's output), or a Reshape of
+    /// one (x, B and C, slices of the conv output), this entry is its only consumer (and the Reshape the Narrow's) and that
+    /// part of the buffer is not written yet. A backward that writes the gradient into
     /// the view and returns the view itself saves the copy (the kernel must accept an output with the view's strides);
     /// returning anything else is always correct. Null outside a running backward.
     /// </summary>
@@ -300,22 +301,29 @@ public static class Tape
     }
     /// <summary>
     /// The bookkeeping behind <see cref="GradientSlot"/> for one <see cref="Backward"/> pass: which tensors are Narrow
-    /// outputs (and of what), how many entries read each tensor, and the slots handed to the running entry.
+    /// outputs (and of what) or Reshape views, how many entries read each tensor, and the slots handed to the running entry.
     /// </summary>
     private sealed class SlotContext(List<Entry> entries, Dictionary<Tensor, Tensor> grads, HashSet<Tensor> owned,
         Dictionary<Tensor, List<(int Dim, int Start, int Length)>> written, HashSet<Tensor> lazy) : IDisposable
     {
-        private readonly Dictionary<Tensor, Entry> _narrowOf = NarrowOutputs(entries);
+        // The name Ops.Reshape records its views under: a slot may reach a Narrow through them (Mamba's x, B and C are
+        // reshaped slices of the conv output).
+        private const string ReshapeOp = "Reshape";
+
+        private readonly Dictionary<Tensor, Entry> _narrowOf = OutputsOf(entries, e => e.Slice is not null);
+        private readonly Dictionary<Tensor, Entry> _reshapeOf = OutputsOf(entries, e => e.Op == ReshapeOp && e.Inputs.Length == 1);
         private readonly Dictionary<Tensor, int> _readers = Readers(entries);
-        private readonly List<(int Input, Tensor View, Tensor Buffer, bool Fresh, (int Dim, int Start, int Length) Slice)> _issued = [];
+        private readonly List<Issued> _issued = [];
         private readonly List<int> _delivered = [];
         private Entry? _entry;
 
-        private static Dictionary<Tensor, Entry> NarrowOutputs(List<Entry> entries)
+        private readonly record struct Issued(int Input, Tensor View, Tensor Parent, Tensor Buffer, bool Fresh, (int Dim, int Start, int Length) Slice);
+
+        private static Dictionary<Tensor, Entry> OutputsOf(List<Entry> entries, Func<Entry, bool> kind)
         {
             var map = new Dictionary<Tensor, Entry>(ReferenceEqualityComparer.Instance);
             foreach (var e in entries)
-                if (e.Slice is not null) map[e.Outputs[0]] = e;
+                if (kind(e)) map[e.Outputs[0]] = e;
             return map;
         }
 
@@ -338,12 +346,27 @@ public static class Tape
         {
             if (_entry is null || !input.RequiresGrad) return null;
             int index = Array.IndexOf(_entry.Inputs, input);
-            if (index < 0 || Array.LastIndexOf(_entry.Inputs, input) != index || _readers.GetValueOrDefault(input) != 1) return null;
-            if (grads.ContainsKey(input) || !_narrowOf.TryGetValue(input, out var narrow) || _issued.Exists(s => s.Input == index)) return null;
+            if (index < 0 || Array.LastIndexOf(_entry.Inputs, input) != index || _issued.Exists(s => s.Input == index)) return null;
+            // Up through Reshape views to the Narrow: every tensor on the way read by one entry only and given no gradient yet.
+            var sliced = input;
+            Entry? narrow;
+            while (true)
+            {
+                if (_readers.GetValueOrDefault(sliced) != 1 || grads.ContainsKey(sliced)) return null;
+                if (_narrowOf.TryGetValue(sliced, out narrow)) break;
+                if (!_reshapeOf.TryGetValue(sliced, out var reshape)) return null;
+                sliced = reshape.Inputs[0];
+            }
             var parent = narrow.Inputs[0];
             if (parent.IsLeaf || !parent.RequiresGrad) return null;
             var (dim, start) = narrow.Slice!.Value;
-            var slice = (dim, start, input.Shape[dim]);
+            var slice = (dim, start, sliced.Shape[dim]);
+            // The slice of the (contiguous) gradient buffer must take input's shape as a view.
+            if (!ReferenceEquals(sliced, input))
+            {
+                long[] strides = Tensor.ContiguousStrides(parent.Shape);
+                if (Operations.Ops.ViewStrides(sliced.Shape, strides, input.Shape) is null) return null;
+            }
             bool fresh = false;
             if (grads.TryGetValue(parent, out var buffer))
             {
@@ -362,30 +385,35 @@ public static class Tape
                 fresh = true;
             }
             var view = Operations.Ops.Narrow(buffer, dim, start, slice.Item3);
-            _issued.Add((index, view, buffer, fresh, slice));
+            if (!ReferenceEquals(sliced, input))
+            {
+                var shaped = Operations.Ops.Reshape(view, input.Shape);
+                view.Dispose();
+                view = shaped;
+            }
+            _issued.Add(new Issued(index, view, parent, buffer, fresh, slice));
             return view;
         }
 
         /// <summary>Marks the slots the backward returned as written; drops buffers made for slots it did not use.</summary>
         public void End(Tensor?[] dIn)
         {
-            foreach (var (input, view, buffer, _, slice) in _issued)
+            foreach (var s in _issued)
             {
-                if (!ReferenceEquals(dIn[input], view)) continue;
-                written[buffer].Add(slice);
-                _delivered.Add(input);
+                if (!ReferenceEquals(dIn[s.Input], s.View)) continue;
+                written[s.Buffer].Add(s.Slice);
+                _delivered.Add(s.Input);
             }
-            foreach (var (input, view, buffer, fresh, _) in _issued)
+            foreach (var s in _issued)
             {
-                view.Dispose();
-                var parent = _narrowOf[_entry!.Inputs[input]].Inputs[0];
-                if (fresh && written[buffer].Count == 0 && grads.TryGetValue(parent, out var current) && ReferenceEquals(current, buffer))
+                s.View.Dispose();
+                if (s.Fresh && written[s.Buffer].Count == 0 && grads.TryGetValue(s.Parent, out var current) && ReferenceEquals(current, s.Buffer))
                 {
-                    grads.Remove(parent);
-                    owned.Remove(buffer);
-                    written.Remove(buffer);
-                    lazy.Remove(buffer);
-                    buffer.Dispose();
+                    grads.Remove(s.Parent);
+                    owned.Remove(s.Buffer);
+                    written.Remove(s.Buffer);
+                    lazy.Remove(s.Buffer);
+                    s.Buffer.Dispose();
                 }
             }
             _issued.Clear();

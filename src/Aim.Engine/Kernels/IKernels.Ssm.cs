@@ -98,11 +98,11 @@ public partial interface IKernels
     /// ignore it. The gradients must not depend on whether it is given, up to float rounding.
     /// </param>
     /// <param name="statesChunk">The chunk size <paramref name="chunkStates"/> was made at (ignored when it is null).</param>
-    /// <param name="dX">(B, L, H, P).</param>
+    /// <param name="dX">(B, L, H, P); may be a view with unit last stride (the tape's gradient slot: Tape.GradientSlot).</param>
     /// <param name="dDt">(B, L, H).</param>
     /// <param name="dA">(H).</param>
-    /// <param name="dB">(B, L, G, N).</param>
-    /// <param name="dC">(B, L, G, N).</param>
+    /// <param name="dB">(B, L, G, N); may be a view with unit last stride, as dX.</param>
+    /// <param name="dC">(B, L, G, N); may be a view with unit last stride, as dX.</param>
     /// <param name="dD">(H), or null (not computed).</param>
     /// <param name="dInitialState">(B, H, P, N), or null (not computed).</param>
     void SsdScanBackward(Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor? d, Tensor? initialState,

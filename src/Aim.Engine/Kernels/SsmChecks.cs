@@ -22,6 +22,17 @@ internal static class SsmChecks
             throw new ArgumentException($"{op}: {name} {Tensor.ShapeString(t.Shape)} must have unit stride in its last dimension (stride {t.Strides[^1]})");
     }
 
+    /// <summary>
+    /// An output that may be a view (the tape's gradient slot, Tape.GradientSlot): the given shape, <paramref name="like"/>'s
+    /// dtype, unit stride in the last dimension.
+    /// </summary>
+    public static void OutputView(string op, string name, Tensor t, Tensor like, params ReadOnlySpan<int> shape)
+    {
+        KernelChecks.Shape(op, name, t, shape);
+        UnitLastStride(op, name, t);
+        KernelChecks.SameDType(op, like, t);
+    }
+
     /// <summary>Float32 or Float64, all the same dtype.</summary>
     public static void Floats(string op, params ReadOnlySpan<Tensor?> ts)
     {

@@ -197,11 +197,12 @@ public static partial class Ops
         using var ik = initialState is null ? null : ContiguousNoGrad(initialState);
         using var gy = dY is null ? Tensor.Zeros(x.Shape, x.DType, x.Device) : ContiguousNoGrad(dY);
         using var gf = dFinal is null ? null : ContiguousNoGrad(dFinal);
-        var dx = Tensor.Empty(x.Shape, x.DType, x.Device);
+        // x, b and c straight into their places in the conv output's gradient when they are (reshaped) slices of it.
+        var dx = Tape.GradientSlot(x) ?? Tensor.Empty(x.Shape, x.DType, x.Device);
         var ddt = Tensor.Empty(dt.Shape, x.DType, x.Device);
         var da = Tensor.Empty(a.Shape, x.DType, x.Device);
-        var db = Tensor.Empty(b.Shape, x.DType, x.Device);
-        var dc = Tensor.Empty(c.Shape, x.DType, x.Device);
+        var db = Tape.GradientSlot(b) ?? Tensor.Empty(b.Shape, x.DType, x.Device);
+        var dc = Tape.GradientSlot(c) ?? Tensor.Empty(c.Shape, x.DType, x.Device);
         var dd = d is null || !d.RequiresGrad ? null : Tensor.Empty(d.Shape, x.DType, x.Device);
         var di = initialState is null || !initialState.RequiresGrad ? null : Tensor.Empty(initialState.Shape, x.DType, x.Device);
         K(x).SsdScanBackward(xk, dtk, ak, bk, ck, dk, ik, gy, gf, chunkStates, statesChunk, dx, ddt, da, db, dc, dd, di);

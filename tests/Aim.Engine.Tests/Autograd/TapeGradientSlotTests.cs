@@ -130,4 +130,61 @@ public class TapeGradientSlotTests
             for (int c = 0; c < 7; c++)
                 Assert.Equal((c < 3 ? 2 : c == 3 ? 0 : 5) * pv[r * 7 + c], da[r * 7 + c], 5);
     }
+
+    /// <summary>y = 3·v recorded by hand for any input shape, asking for v's slot (as Triple, returned when offered).</summary>
+    private static Tensor TripleWithSlot(Tensor v, List<bool> offered)
+    {
+        Tensor y;
+        using (Tape.NoGrad()) y = Ops.Scale(v, 3);
+        Tape.Record("Triple", y, [v], g =>
+        {
+            var slot = Tape.GradientSlot(v);
+            offered.Add(slot is not null);
+            using var tripled = Ops.Scale(g, 3);
+            if (slot is null) return [Ops.Contiguous(tripled)];
+            Ops.CopyInto(tripled, slot);
+            return [slot];
+        });
+        return y;
+    }
+
+    [Fact]
+    public void ASlotReachesTheNarrowThroughAReshapeView()
+    {
+        // Mamba's x: the conv output's columns split into (heads, head dim) by a Reshape of the Narrow.
+        using var scope = TensorScope.Open();
+        var rng = new Rng(47);
+        var a = rng.Normal([2, 3, 9]);
+        a.RequiresGrad = true;
+        var p = Ops.Exp(a);                                                 // (2, 3, 9), not a leaf
+        var offered = new List<bool>();
+        var y = TripleWithSlot(Ops.Reshape(Ops.Narrow(p, 2, 3, 4), 2, 3, 2, 2), offered);   // columns 3..6 as (2, 2)
+        Tape.Backward(Ops.Add(Ops.Sum(y), Ops.Sum(Ops.Narrow(p, 2, 0, 2))));                // columns 0..1 too
+        Assert.Equal([true], offered);
+        var pv = p.ToArray<float>();
+        var da = a.Grad!.ToArray<float>();
+        for (int i = 0; i < da.Length; i++)
+        {
+            int c = i % 9;
+            Assert.Equal((c is >= 3 and <= 6 ? 3 : c < 2 ? 1 : 0) * pv[i], da[i], 5);
+        }
+    }
+
+    [Fact]
+    public void NoSlotWhenTheReshapeCannotBeAViewOfTheSlice()
+    {
+        // Columns 1..2 of (2, 6, 4) merged with the rows: (2, 12) is not a view of the strided slice.
+        using var scope = TensorScope.Open();
+        var rng = new Rng(53);
+        var a = rng.Normal([2, 6, 4]);
+        a.RequiresGrad = true;
+        var p = Ops.Exp(a);
+        var offered = new List<bool>();
+        var y = TripleWithSlot(Ops.Reshape(Ops.Narrow(p, 2, 1, 2), 2, 12), offered);
+        Tape.Backward(Ops.Sum(y));
+        Assert.Equal([false], offered);
+        var pv = p.ToArray<float>();
+        var da = a.Grad!.ToArray<float>();
+        for (int i = 0; i < da.Length; i++) Assert.Equal(i % 4 is 1 or 2 ? 3 * pv[i] : 0f, da[i], 5);
+    }
 }

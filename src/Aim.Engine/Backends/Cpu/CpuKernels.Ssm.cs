@@ -416,11 +416,25 @@ public unsafe partial class CpuKernels
     {
         bool fast = AllF32(x, dt, a, b, c, d, initialState) && x.Rank == 4 && b.Rank == 4
             && Dense(dY, x.Shape) && Dense(dFinalState, x.Shape[0], x.Shape[2], x.Shape[3], b.Shape[3])
-            && Dense(dX, x.Shape) && Dense(dDt, dt.Shape) && Dense(dA, a.Shape) && Dense(dB, b.Shape) && Dense(dC, c.Shape)
-            && Dense(dD, x.Shape[2]) && Dense(dInitialState, x.Shape[0], x.Shape[2], x.Shape[3], b.Shape[3]);
+            && Dense(dDt, dt.Shape) && Dense(dA, a.Shape) && Dense(dD, x.Shape[2]) && Dense(dInitialState, x.Shape[0], x.Shape[2], x.Shape[3], b.Shape[3]);
         if (!fast)
         {
             base.SsdScanBackward(x, dt, a, b, c, d, initialState, dY, dFinalState, chunkStates, statesChunk, dX, dDt, dA, dB, dC, dD, dInitialState);
+            return;
+        }
+        if (!Dense(dX, x.Shape) || !Dense(dB, b.Shape) || !Dense(dC, c.Shape))
+        {
+            // Views (the tape's gradient slots): this kernel writes dense rows, so through buffers.
+            SsmChecks.OutputView(nameof(SsdScanBackward), "dX", dX, x, x.Shape);
+            SsmChecks.OutputView(nameof(SsdScanBackward), "dB", dB, x, b.Shape);
+            SsmChecks.OutputView(nameof(SsdScanBackward), "dC", dC, x, c.Shape);
+            using var denseX = Tensor.Empty(dX.Shape, DType.Float32);
+            using var denseB = Tensor.Empty(dB.Shape, DType.Float32);
+            using var denseC = Tensor.Empty(dC.Shape, DType.Float32);
+            SsdScanBackward(x, dt, a, b, c, d, initialState, dY, dFinalState, chunkStates, statesChunk, denseX, dDt, dA, denseB, denseC, dD, dInitialState);
+            Copy(denseX, dX);
+            Copy(denseB, dB);
+            Copy(denseC, dC);
             return;
         }
         var s = SsmChecks.Scan(nameof(SsdScanBackward), x, dt, a, b, c, d, initialState);

@@ -39,9 +39,7 @@ public partial class ReferenceKernels
         const string op = nameof(CausalConv1dBackward);
         var s = SsmChecks.Conv(op, x, weight, bias);
         CheckOutput(op, "dOutput", dOutput, x, s.B, s.L, s.C);
-        KernelChecks.Shape(op, "dX", dX, s.B, s.L, s.C);
-        SsmChecks.UnitLastStride(op, "dX", dX);
-        KernelChecks.SameDType(op, x, dX);
+        SsmChecks.OutputView(op, "dX", dX, x, s.B, s.L, s.C);
         CheckOutput(op, "dWeight", dWeight, x, s.C, s.K);
         if (dBias is not null) CheckOutput(op, "dBias", dBias, x, s.C);
         double[] xs = Load(x), w = Load(weight), g = Load(dOutput);
@@ -154,11 +152,11 @@ public partial class ReferenceKernels
         if (dFinalState is not null) CheckOutput(op, "dFinalState", dFinalState, x, s.B, s.H, s.P, s.N);
         // The saved chunk states are checked but not read: the reference rebuilds every S_t itself.
         if (chunkStates is not null) SsmChecks.ChunkStates(op, s, x, chunkStates, statesChunk);
-        CheckOutput(op, "dX", dX, x, s.B, s.L, s.H, s.P);
+        SsmChecks.OutputView(op, "dX", dX, x, s.B, s.L, s.H, s.P);
         CheckOutput(op, "dDt", dDt, x, s.B, s.L, s.H);
         CheckOutput(op, "dA", dA, x, s.H);
-        CheckOutput(op, "dB", dB, x, s.B, s.L, s.G, s.N);
-        CheckOutput(op, "dC", dC, x, s.B, s.L, s.G, s.N);
+        SsmChecks.OutputView(op, "dB", dB, x, s.B, s.L, s.G, s.N);
+        SsmChecks.OutputView(op, "dC", dC, x, s.B, s.L, s.G, s.N);
         if (dD is not null) CheckOutput(op, "dD", dD, x, s.H);
         if (dInitialState is not null) CheckOutput(op, "dInitialState", dInitialState, x, s.B, s.H, s.P, s.N);
         var v = ScanInputs.Read(x, dt, a, b, c, d, initialState);
