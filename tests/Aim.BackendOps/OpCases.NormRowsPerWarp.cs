@@ -60,22 +60,17 @@ public static partial class OpCases
                 NormKernels(x[0]).GatedRmsNorm(x[0], x[1].Narrow(1, 0, gD), x[2], eps, gD, y);
                 return [y];
             }) { HasGradient = false };
-        yield return new OpCase("Kernel.GatedRmsNormBackward", $"rows={gRows},D={gD},z of {zWidth}-wide rows,warp",
-            rng => [Randn(rng, gRows, gD), Randn(rng, gRows, zWidth), Rand(rng, 0.5, 1.5, gD), Randn(rng, gRows, gD)],
-            x =>
-            {
-                Tensor dx = NormLike(x[0]), dz = NormLike(x[0]), dw = NormLike(x[2]);
-                NormKernels(x[0]).GatedRmsNormBackward(x[0], x[1].Narrow(1, 0, gD), x[2], x[3], eps, gD, dx, dz, dw);
-                return [dx, dz, dw];
-            }) { HasGradient = false };
-        // The same with z misaligned (column 1 of the 3352-wide rows): the scalar form of the backward's team kernel.
-        yield return new OpCase("Kernel.GatedRmsNormBackward", $"rows={gRows},D={gD},z at column 1 of {zWidth}-wide rows,warp",
-            rng => [Randn(rng, gRows, gD), Randn(rng, gRows, zWidth), Rand(rng, 0.5, 1.5, gD), Randn(rng, gRows, gD)],
-            x =>
-            {
-                Tensor dx = NormLike(x[0]), dz = NormLike(x[0]), dw = NormLike(x[2]);
-                NormKernels(x[0]).GatedRmsNormBackward(x[0], x[1].Narrow(1, 1, gD), x[2], x[3], eps, gD, dx, dz, dw);
-                return [dx, dz, dw];
-            }) { HasGradient = false };
+        // z at column 0 of the 3352-wide rows (16-byte aligned), then at column 1 (misaligned: the scalar form of the
+        // backward's team kernel).
+        foreach (int column in new[] { 0, 1 })
+            yield return new OpCase("Kernel.GatedRmsNormBackward",
+                column == 0 ? $"rows={gRows},D={gD},z of {zWidth}-wide rows,warp" : $"rows={gRows},D={gD},z at column 1 of {zWidth}-wide rows,warp",
+                rng => [Randn(rng, gRows, gD), Randn(rng, gRows, zWidth), Rand(rng, 0.5, 1.5, gD), Randn(rng, gRows, gD)],
+                x =>
+                {
+                    Tensor dx = NormLike(x[0]), dz = NormLike(x[0]), dw = NormLike(x[2]);
+                    NormKernels(x[0]).GatedRmsNormBackward(x[0], x[1].Narrow(1, column, gD), x[2], x[3], eps, gD, dx, dz, dw);
+                    return [dx, dz, dw];
+                }) { HasGradient = false };
     }
 }

@@ -30,17 +30,17 @@ public sealed unsafe partial class CudaKernels
         CheckConvTaps(op, s.K);
         if ((long)s.B * s.L * s.C == 0) return;
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[8]);
-        args.Add(Ptr(x));
-        args.Add(x.Strides[0]);
-        args.Add(x.Strides[1]);
+        AddStrided(ref args, x, 2);
         args.Add(Ptr(weight));
         args.Add(PtrOrNull(bias));
         args.Add(Ptr(output));
         args.Add(s.L);
         args.Add(s.C);
-        string name = silu ? $"conv1d_fwd_silu_k{s.K}_f32" : $"conv1d_fwd_k{s.K}_f32";
-        Launch(Function("conv1d.cu", name), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, args);
+        Launch(Function("conv1d.cu", ConvKernel("fwd", silu, s.K)), ConvRunBlocks(s.B, s.L, s.C), ConvRunThreads, 0, args);
     }
+
+    /// <summary>conv1d.cu's kernel of a pass ("fwd", "bwd") compiled for <paramref name="k"/> taps, with or without SiLU.</summary>
+    private static string ConvKernel(string pass, bool silu, int k) => silu ? $"conv1d_{pass}_silu_k{k}_f32" : $"conv1d_{pass}_k{k}_f32";
 
     private static uint ConvRunBlocks(int b, int l, int c) =>
         checked((uint)((long)b * ((l + ConvRun - 1) / ConvRun) * ((c + ConvRunThreads - 1) / ConvRunThreads)));
@@ -76,21 +76,16 @@ public sealed unsafe partial class CudaKernels
         }
         using var part = Tensor.Empty([partials, s.K + 1, s.C], DType.Float32, x.Device);
         var a = new KernelArgs(stackalloc byte[160], stackalloc nint[16]);
-        a.Add(Ptr(x));
-        a.Add(x.Strides[0]);
-        a.Add(x.Strides[1]);
+        AddStrided(ref a, x, 2);
         a.Add(Ptr(weight));
         a.Add(PtrOrNull(bias));
         a.Add(Ptr(dOutput));
-        a.Add(Ptr(dX));
-        a.Add(dX.Strides[0]);
-        a.Add(dX.Strides[1]);
+        AddStrided(ref a, dX, 2);
         a.Add(Ptr(part));
         a.Add(s.L);
         a.Add(s.C);
         a.Add(ConvBwdSpan);
-        string name = silu ? $"conv1d_bwd_silu_k{s.K}_f32" : $"conv1d_bwd_k{s.K}_f32";
-        Launch(Function("conv1d.cu", name), checked((uint)(partials * tiles)), ConvBwdChannels * ConvBwdGroups, 0, a);
+        Launch(Function("conv1d.cu", ConvKernel("bwd", silu, s.K)), checked((uint)(partials * tiles)), ConvBwdChannels * ConvBwdGroups, 0, a);
         var sum = new KernelArgs(stackalloc byte[64], stackalloc nint[8]);
         sum.Add(Ptr(part));
         sum.Add(Ptr(dWeight));

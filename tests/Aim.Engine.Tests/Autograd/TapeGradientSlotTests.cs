@@ -131,23 +131,6 @@ public class TapeGradientSlotTests
                 Assert.Equal((c < 3 ? 2 : c == 3 ? 0 : 5) * pv[r * 7 + c], da[r * 7 + c], 5);
     }
 
-    /// <summary>y = 3·v recorded by hand for any input shape, asking for v's slot (as Triple, returned when offered).</summary>
-    private static Tensor TripleWithSlot(Tensor v, List<bool> offered)
-    {
-        Tensor y;
-        using (Tape.NoGrad()) y = Ops.Scale(v, 3);
-        Tape.Record("Triple", y, [v], g =>
-        {
-            var slot = Tape.GradientSlot(v);
-            offered.Add(slot is not null);
-            using var tripled = Ops.Scale(g, 3);
-            if (slot is null) return [Ops.Contiguous(tripled)];
-            Ops.CopyInto(tripled, slot);
-            return [slot];
-        });
-        return y;
-    }
-
     [Fact]
     public void ASlotReachesTheNarrowThroughAReshapeView()
     {
@@ -158,7 +141,7 @@ public class TapeGradientSlotTests
         a.RequiresGrad = true;
         var p = Ops.Exp(a);                                                 // (2, 3, 9), not a leaf
         var offered = new List<bool>();
-        var y = TripleWithSlot(Ops.Reshape(Ops.Narrow(p, 2, 3, 4), 2, 3, 2, 2), offered);   // columns 3..6 as (2, 2)
+        var y = Triple(Ops.Reshape(Ops.Narrow(p, 2, 3, 4), 2, 3, 2, 2), true, offered);   // columns 3..6 as (2, 2)
         Tape.Backward(Ops.Add(Ops.Sum(y), Ops.Sum(Ops.Narrow(p, 2, 0, 2))));                // columns 0..1 too
         Assert.Equal([true], offered);
         var pv = p.ToArray<float>();
@@ -180,7 +163,7 @@ public class TapeGradientSlotTests
         a.RequiresGrad = true;
         var p = Ops.Exp(a);
         var offered = new List<bool>();
-        var y = TripleWithSlot(Ops.Reshape(Ops.Narrow(p, 2, 1, 2), 2, 12), offered);
+        var y = Triple(Ops.Reshape(Ops.Narrow(p, 2, 1, 2), 2, 12), true, offered);
         Tape.Backward(Ops.Sum(y));
         Assert.Equal([false], offered);
         var pv = p.ToArray<float>();
