@@ -212,12 +212,12 @@ public static class Tape
 
     /// <summary>
     /// Called by a backward function while <see cref="Backward"/> runs it: a view of the gradient buffer that
-    /// <paramref name="input"/>'s gradient would be copied into unchanged, or null. It exists when
-    /// <paramref name="input"/> is a Narrow of a non-leaf (Mamba's z and xBC, slices of in_proj's output), or a Reshape of
-    /// one (x, B and C, slices of the conv output), this entry is its only consumer (and the Reshape the Narrow's) and that
-    /// part of the buffer is not written yet. A backward that writes the gradient into
-    /// the view and returns the view itself saves the copy (the kernel must accept an output with the view's strides);
-    /// returning anything else is always correct. Null outside a running backward.
+    /// <paramref name="input"/>'s gradient would be copied into unchanged, or null. It exists when <paramref name="input"/>
+    /// is a Narrow of a non-leaf (Mamba's z and xBC, slices of in_proj's output) or a Reshape of one (x, B and C, slices of
+    /// the conv output), this entry is its only consumer (and the Reshape the Narrow's), and that part of the buffer is not
+    /// written yet. A backward that writes the gradient into the view and returns the view itself saves the copy (its
+    /// kernel must accept an output with the view's strides); returning anything else is always correct. Null outside a
+    /// running backward.
     /// </summary>
     /// <param name="input">One of the running entry's inputs.</param>
     /// <returns>A view with <paramref name="input"/>'s shape (strides of the parent's gradient), or null.</returns>
@@ -299,6 +299,7 @@ public static class Tape
             at = Math.Max(at, start + length);
         }
     }
+
     /// <summary>
     /// The bookkeeping behind <see cref="GradientSlot"/> for one <see cref="Backward"/> pass: which tensors are Narrow
     /// outputs (and of what) or Reshape views, how many entries read each tensor, and the slots handed to the running entry.
