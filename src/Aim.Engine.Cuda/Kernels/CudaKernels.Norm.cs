@@ -262,22 +262,15 @@ public sealed unsafe partial class CudaKernels
         int d = NormChecks.GatedRows(nameof(GatedRmsNormBackward), x, z, groupSize, [dOutput, dX], [weight, dWeight]).D;
         NormChecks.OutputRows(nameof(GatedRmsNormBackward), "dZ", dZ, x);
         FloatCompute(nameof(GatedRmsNormBackward), x.DType);
-        // rms_norm_backward_rows writes dz at its own row stride; the other paths write contiguous rows.
-        if (dZ.IsContiguous || BackwardRowsPath(x.DType, groupSize, d / groupSize, d == 0 ? 0 : x.Count / d))
-        {
-            LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dZ, dWeight);
-            return;
-        }
-        using var dense = TensorScope.Detach(Tensor.Empty(dZ.Shape, dZ.DType, dZ.Device));
-        LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dense, dWeight);
-        Copy(dense, dZ);
+        LaunchRmsNormBackward(x, z, weight, dOutput, null, eps, groupSize, d, dX, dZ, dWeight);
     }
 
     // rms_norm_backward_rows (BackwardRowsPath: float32 rows of one segment, many of them) or rms_norm_backward_wgrad (dx, dz
     // and per-chunk weight-gradient sums in one pass over x, z and dy), then param_grad_finish over the chunks; rows wider
     // than MaxFusedColumns: rms_norm_backward (dx, dz, per-segment rstd), then the weight gradient from the saved rstd
     // (LaunchParamGrad). x and z are contiguous or (GatedRmsNormBackward)
-    // row views read at their row strides, and so may dZ be on the rows path; the other tensors are contiguous.
+    // row views read at their row strides, and dZ may be a row view (written in place on the rows path, through a buffer
+    // on the others); the other tensors are contiguous.
     private void LaunchRmsNormBackward(Tensor x, Tensor? z, Tensor weight, Tensor dOutput, Tensor? extra, double eps, int seg, int d,
         Tensor dX, Tensor? dZ, Tensor dWeight)
     {
@@ -328,6 +321,14 @@ public sealed unsafe partial class CudaKernels
             string name = $"rms_norm_backward_rows{plan.Chunks}{(vec ? "_vec" : "")}_f32";
             Launch(Function("norm.cu", name), checked((uint)chunks), (uint)plan.Threads, (uint)(d * sizeof(float)), team);
             LaunchParamFinish(partial, chunks, 1, d, dWeight, null, sfx);
+            return;
+        }
+        if (dZ is { IsContiguous: false })
+        {
+            // Only rms_norm_backward_rows writes dz at its own row stride: the other paths write a buffer, copied to the view.
+            using var dense = TensorScope.Detach(Tensor.Empty(dZ.Shape, dZ.DType, dZ.Device));
+            LaunchRmsNormBackward(x, z, weight, dOutput, extra, eps, seg, d, dX, dense, dWeight);
+            Copy(dense, dZ);
             return;
         }
         if (d <= MaxFusedColumns)
