@@ -8,8 +8,9 @@ namespace Aim.BackendOps;
 // mixer output y, the new residual stream and both updated states (the caches are cloned before the call), compared
 // with the reference composition. Sizes: odd widths (d 7/31/257, E 3..14, N 1/5/4) and AiM-B's (R 2, d 768, H 24,
 // P 64, N 128, K 4); the first block (no gate, no residual) and later ones; with and without conv bias and D; f32 and
-// bf16 weights; R = 9 rows. Projections are scaled by 1/sqrt(fan-in) so dt stays in softplus's curved range and the
-// states stay O(1).
+// bf16 weights; R = 9 rows. On CUDA the bf16 cases with one gated-norm group take the four-kernel path of
+// CudaKernels.DecodeLayer.cs, the G = 2 one the six-kernel composition. Projections are scaled by 1/sqrt(fan-in) so dt
+// stays in softplus's curved range and the states stay O(1).
 // Tolerance: the default NMSE 1e-10 on every output (float32 against the reference's double accumulation: about
 // 1e-14).
 public static partial class OpCases

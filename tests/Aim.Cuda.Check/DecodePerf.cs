@@ -25,7 +25,7 @@ internal static class DecodePerf
         Console.WriteLine();
         Console.WriteLine($"decode-step kernels, AiM-B shapes, {Launches} launches per graph (floor at {bandwidthGBs:F0} GB/s)");
         Console.WriteLine($"{"kernel",-40} | {"rows",4} | {"us/call",8} | {"floor us",8} | {"calls/step",10}");
-        foreach (int rows in new[] { 2, 128, 512 })
+        foreach (int rows in new[] { 2, 16, 128, 512 })
         {
             using var scope = TensorScope.Open();
             using var noGrad = Tape.NoGrad();
@@ -63,11 +63,25 @@ internal static class DecodePerf
             var cm = Ops.Reshape(Ops.Narrow(zxbcdt, 1, 2 * e + n, n), rows, 1, n);
             var dt = Ops.Narrow(zxbcdt, 1, 2 * e + 2 * n, h);
             double f32 = 4;
-            // A whole layer through Ops.MambaDecodeLayer, as DecodeSession.Step calls it: the six kernels above
-            // (ModulatedAddRmsNorm, MatMul in_proj, CausalConv1dStep, SsmStep, GatedRmsNorm, MatMul out_proj).
+            // A whole layer through Ops.MambaDecodeLayer, as DecodeSession.Step calls it: four kernels (ModulatedAddRmsNorm,
+            // in_proj with the conv step, the SSM step with the gate, out_proj with the gated norm's row factor), and for
+            // comparison the six-kernel composition (ModulatedAddRmsNorm, MatMul in_proj, CausalConv1dStep, SsmStep,
+            // GatedRmsNorm, MatMul out_proj: the rows above).
             var kernels = backend.CudaKernels;
             Action layer = () => Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inW, convState, convW, convB, ssm,
                 dtBias, a, dSkip, normE, 1e-5, e, outW);
+            Action composedLayer = () =>
+            {
+                kernels.DecodeLayerFused = false;
+                try
+                {
+                    layer();
+                }
+                finally
+                {
+                    kernels.DecodeLayerFused = true;
+                }
+            };
             // SsmStep with a forced launch plan (CudaKernels.SsmStepPlanOverride).
             Action SsmPlan(int threads, int perWarp) => () =>
             {
@@ -82,19 +96,22 @@ internal static class DecodePerf
                 }
             };
             double layerBytes = ((double)inProj * d + (double)d * e) * 2 + 2.0 * rows * c * k * f32 + 2.0 * rows * h * p * n * f32 + 8.0 * rows * d * f32;
+            // The six kernels of the composition one by one (0 calls per step: a step runs the four-kernel layer where it
+            // applies, counted in its row below).
+            int composedPerStep = rows <= 16 ? 0 : 24, layerPerStep = rows <= 16 ? 24 : 0;
             var cases = new (string Name, Action Work, double Bytes, int PerStep)[]
             {
-                ("ModulatedAddRmsNorm", () => Ops.ModulatedAddRmsNorm(hidden, gate, residual, normW, 1e-5, gate, hidden), 6.0 * rows * d * f32, 24),
-                ("MatMul in_proj (bf16 W)", () => Ops.MatMul(hidden, inW, transB: true), (double)inProj * d * 2 + rows * (d + inProj) * f32, 24),
+                ("ModulatedAddRmsNorm", () => Ops.ModulatedAddRmsNorm(hidden, gate, residual, normW, 1e-5, gate, hidden), 6.0 * rows * d * f32, composedPerStep),
+                ("MatMul in_proj (bf16 W)", () => Ops.MatMul(hidden, inW, transB: true), (double)inProj * d * 2 + rows * (d + inProj) * f32, composedPerStep),
                 // ConvSsmStep runs these two kernels (CausalConv1dStep, then SsmStep on its output's column blocks).
-                ("CausalConv1dStep (ConvSsmStep 1/2)", () => Ops.CausalConv1dStep(convState, conv, convW, convB, silu: true), 2.0 * rows * c * k * f32 + 2.0 * rows * c * f32, 24),
-                ("SsmStep (ConvSsmStep 2/2)", () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias), 2.0 * rows * h * p * n * f32, 24),
+                ("CausalConv1dStep (ConvSsmStep 1/2)", () => Ops.CausalConv1dStep(convState, conv, convW, convB, silu: true), 2.0 * rows * c * k * f32 + 2.0 * rows * c * f32, composedPerStep),
+                ("SsmStep (ConvSsmStep 2/2)", () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias), 2.0 * rows * h * p * n * f32, composedPerStep),
                 // GatedRmsNormMatMul runs these two (GatedRmsNorm reading z in place, then the product).
-                ("GatedRmsNorm (GatedRmsNormMatMul 1/2)", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, 24),
-                ("out_proj bf16 (GatedRmsNormMatMul 2/2)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, 24),
-                // The whole layer as one op: the six kernels above in one recording (0 calls per step: the rows above
-                // already count the layer).
-                ("MambaDecodeLayer (6 kernels)", layer, layerBytes, 0),
+                ("GatedRmsNorm (GatedRmsNormMatMul 1/2)", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, composedPerStep),
+                ("out_proj bf16 (GatedRmsNormMatMul 2/2)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, composedPerStep),
+                // The whole layer as one op: four kernels up to 16 rows (the skinny GEMM's), else the six above.
+                ("MambaDecodeLayer (4 kernels to 16 rows)", layer, layerBytes, layerPerStep),
+                ("MambaDecodeLayer (6 kernels)", composedLayer, layerBytes, 0),
                 ("SsmStep plan 256 thr x 1 row/warp", SsmPlan(256, 1), 2.0 * rows * h * p * n * f32, 0),
                 ("SsmStep plan 256 thr x 2 rows/warp", SsmPlan(256, 2), 2.0 * rows * h * p * n * f32, 0),
                 ("SsmStep plan 256 thr x 4 rows/warp", SsmPlan(256, 4), 2.0 * rows * h * p * n * f32, 0),

@@ -42,11 +42,39 @@ public class KernelCompileTests
         {
             var compiler = new KernelCompiler(TestArchitecture(), dir);
             var first = compiler.Compile("fill.cu");
-            Assert.False(compiler.LastWasCached);
-            var second = compiler.Compile("fill.cu");
-            Assert.True(compiler.LastWasCached);
-            Assert.Equal(first, second);
+            Assert.Equal(1, compiler.NvrtcCompiles);
+            Assert.Same(first, compiler.Compile("fill.cu"));     // one compile per compiler
+            var again = new KernelCompiler(TestArchitecture(), dir);
+            Assert.Equal(first, again.Compile("fill.cu"));
+            Assert.Equal(0, again.NvrtcCompiles);               // served from the disk cache
             Assert.Single(Directory.GetFiles(dir, "fill-*.cubin"));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [NvrtcFact]
+    public async Task PrefetchCompilesWhatTheCacheLacksAndCompileWaitsForIt()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "aim-kernel-prefetch-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var warm = new KernelCompiler(TestArchitecture(), dir);
+            warm.Compile("fill.cu");
+            var compiler = new KernelCompiler(TestArchitecture(), dir);
+            var prefetch = compiler.Prefetch(parallelism: 2);
+            byte[] vq = compiler.Compile("vq.cu");              // needed now: compiled at once or awaited, once
+            await prefetch;
+            Assert.Equal(KernelCompiler.KernelFiles.Count - 1, compiler.NvrtcCompiles);   // fill.cu was cached
+            Assert.Same(vq, compiler.Compile("vq.cu"));
+            foreach (string file in KernelCompiler.KernelFiles)
+                Assert.Single(Directory.GetFiles(dir, Path.GetFileNameWithoutExtension(file) + "-*.cubin"));
+            Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+            var full = new KernelCompiler(TestArchitecture(), dir);
+            await full.Prefetch();
+            Assert.Equal(0, full.NvrtcCompiles);                // nothing left to compile
         }
         finally
         {

@@ -38,6 +38,41 @@ public partial class KernelSourceTests
         Assert.True(missing.Count == 0, $"{file}: kernels without AIM_PDL_PROLOGUE(): {string.Join(", ", missing)}");
     }
 
+    /// <summary>
+    /// Every launch site of the backend (<c>Function("file.cu", "kernel"...)</c> in src/Aim.Engine.Cuda/Kernels/*.cs) names an
+    /// embedded file, and a kernel named in full (not built from a prefix and a suffix) is defined in that file: a wrong
+    /// pair would otherwise surface only on a GPU.
+    /// </summary>
+    [Fact]
+    public void EveryLaunchNamesAnEmbeddedFileThatDefinesTheKernel()
+    {
+        string dir = Path.Combine(RepositoryRoot(), "src", "Aim.Engine.Cuda", "Kernels");
+        var problems = new List<string>();
+        int sites = 0;
+        foreach (string cs in Directory.GetFiles(dir, "*.cs"))
+            foreach (Match m in LaunchSite().Matches(File.ReadAllText(cs)))
+            {
+                sites++;
+                string file = m.Groups[1].Value, kernel = m.Groups[2].Value;
+                if (!KernelCompiler.KernelFiles.Contains(file)) problems.Add($"{Path.GetFileName(cs)}: {file} is not an embedded kernel file");
+                else if (kernel.Length == 0) problems.Add($"{Path.GetFileName(cs)}: a launch of {file} with no kernel name");
+                else if (m.Groups[3].Value == ")" && !Regex.IsMatch(KernelCompiler.ReadSource(file), $@"\b{kernel}\b"))
+                    problems.Add($"{Path.GetFileName(cs)}: {kernel} is not defined in {file}");
+            }
+        Assert.True(sites > 20, $"found only {sites} launch sites under {dir}");
+        Assert.True(problems.Count == 0, string.Join("; ", problems));
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Aim.slnx"))) return d.FullName;
+        throw new DirectoryNotFoundException($"no Aim.slnx above {AppContext.BaseDirectory}");
+    }
+
+    [GeneratedRegex(@"Function\(""([\w.]+)"",\s*""(\w*)""\s*(\)|\+)")]
+    private static partial Regex LaunchSite();
+
     [GeneratedRegex(@"\b__global__\b")]
     private static partial Regex GlobalKeyword();
 

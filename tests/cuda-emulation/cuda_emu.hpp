@@ -894,9 +894,9 @@ inline void mma_tf32_16x8x8(float (&d)[4], const unsigned (&a)[4], const unsigne
     warp_wait(0xffffffffu, 5);                     // nobody restages before every lane has read
 }
 
-// ------------------------------------------------------------------------------------- cp.async (ssm.cu)
+// ------------------------------------------------------------------------------------- cp.async (ssd_tiles.cuh)
 //
-// ssm.cu's tile staging copies global memory to shared memory with cp.async: cp_async16 (16 bytes,
+// ssd_tiles.cuh's tile staging copies global memory to shared memory with cp.async: cp_async16 (16 bytes,
 // cp.async.cg) and cp_async4 (4 bytes, cp.async.ca), each with a source size in bytes (the rest of the destination
 // is zero-filled), then cp_async_commit (commit_group) and cp_async_wait<N> (wait_group N). Here the copy happens
 // when it is issued and commit / wait do nothing, so a kernel that reads a staged tile before its wait is not caught;
@@ -913,7 +913,7 @@ inline void cp_async_copy(void* dst, const void* src, int size, int bytes)
 }
 inline void cp_async16(float* dst, const float* src, int bytes) { cp_async_copy(dst, src, 16, bytes); }
 inline void cp_async4(float* dst, const float* src, int bytes) { cp_async_copy(dst, src, 4, bytes); }
-// ldmatrix.x4 (ssm.cu's tensor-core fragment loads), emulated lane by lane: every lane publishes its row address,
+// ldmatrix.x4 (ssd_tiles.cuh's tensor-core fragment loads), emulated lane by lane: every lane publishes its row address,
 // then lane 4·g + t reads 32-bit word t of row g of matrix i (the address of lane 8·i + g) into r[i]. Rows must be
 // 16-byte aligned, as on the hardware.
 inline void ldsm_x4(unsigned (&r)[4], const float* row)

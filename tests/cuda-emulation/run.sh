@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds and runs the CUDA-on-CPU emulation checks (README.md): the emulation self-test, ssm.cu's SsdScan
+# Builds and runs the CUDA-on-CPU emulation checks (README.md): the emulation self-test, ssd.cu's / ssd_backward.cu's SsdScan
 # forward / backward kernels on cases written by `Aim.Cuda.Check --emit-ssd` against float64 references, and
 # sample.cu's sample_tokens on cases of `Aim.Cuda.Check --emit-sample` (exact comparison), GatedRmsNormMatMul's
 # composition (norm.cu's rms_norm_f32 on strided rows, then skinny_gemm.cu's skinny_gemm_bf16) and skinny_gemm_bf16
 # alone on cases of `--emit-norm-gemm`, conv1d.cu's CausalConv1d forward / backward kernels on cases of `--emit-conv`,
 # sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases),
-# ssm.cu's ssm_step_f32 (decode_step.cuh's step_ssm_rows) on cases built in ssm_step_check.cpp (no emitted cases),
+# ssm_step.cu's ssm_step_f32 (decode_step.cuh's step_ssm_rows) on cases built in ssm_step_check.cpp (no emitted cases),
+# MambaDecodeLayer's fused CUDA mixer (skinny_gemm_conv_bf16, ssm_step_gated_f32, skinny_gemm_rownorm_bf16) against its
+# six-kernel composition (decode_layer_check.cpp, no emitted cases),
 # norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z and AddRmsNorm forward / backward, both
 # backward paths (the fused rms_norm_backward_wgrad, the team-of-warps-a-row rms_norm_backward_rows and the wide-row one)
 # (gated_norm_check.cpp, no emitted cases),
@@ -33,7 +35,7 @@ CXX=${CXX:-g++}
 CXXFLAGS=(-std=c++20 -O2 -pthread -ffp-contract=off -fno-strict-aliasing -Wall -Wno-unknown-pragmas)
 
 "$here/emu_prep.sh" "$root/src/Aim.Engine.Cuda/Kernels" "$build/kernels"
-echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, sum_to_check, ssm_step_check, gated_norm_check, optim_check, modulate_check, copy_check ($CXX)"
+echo "== building emu_selftest, ssd_check, sample_check, normgemm_check, conv_check, sum_to_check, ssm_step_check, decode_layer_check, gated_norm_check, optim_check, modulate_check, copy_check ($CXX)"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" "$here/emu_selftest.cpp" -o "$build/emu_selftest" &
 p1=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssd_check.cpp" -o "$build/ssd_check" &
@@ -49,6 +51,7 @@ wait $p4
 p6=$!
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/ssm_step_check.cpp" -o "$build/ssm_step_check"
 wait $p6
+"$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/decode_layer_check.cpp" -o "$build/decode_layer_check"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/gated_norm_check.cpp" -o "$build/gated_norm_check"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/optim_check.cpp" -o "$build/optim_check"
 "$CXX" "${CXXFLAGS[@]}" -I"$here" -I"$here/include" -I"$build/kernels" "$here/modulate_check.cpp" -o "$build/modulate_check"
@@ -83,6 +86,8 @@ echo "== sum_to_check"
 "$build/sum_to_check" $filter || status=1
 echo "== ssm_step_check"
 "$build/ssm_step_check" $filter || status=1
+echo "== decode_layer_check"
+"$build/decode_layer_check" $filter || status=1
 echo "== gated_norm_check"
 "$build/gated_norm_check" $filter || status=1
 echo "== optim_check"

@@ -1,4 +1,4 @@
-// Runs ssm.cu's SsdScan forward and SsdScanBackward kernels under the CPU emulation (cuda_emu.hpp) with exactly
+// Runs ssd.cu's SsdScan forward and ssd_backward.cu's SsdScanBackward kernels under the CPU emulation (cuda_emu.hpp) with exactly
 // the launches of src/Aim.Engine.Cuda/Kernels/CudaKernels.SsdScan.cs, for each matrix engine (FMA, 3xTF32, TF32)
 // and for the chunked and the serial backward (same kernels, grids, block sizes, workspace shapes; grid-stride
 // launches use the H200's 132 SMs × 32 blocks cap of CudaKernels.LaunchElementwise) on the cases written by
@@ -15,7 +15,8 @@
 // Usage: ssd_check DIR [case-name-substring]    exit 1 when any output exceeds its tolerance.
 #include "cuda_emu.hpp"
 #include "emu_cases.hpp"
-#include "ssm.cu"
+#include "ssd.cu"
+#include "ssd_backward.cu"
 
 #include <chrono>
 #include <cstring>
@@ -103,7 +104,7 @@ struct ChunkWork
 
 int tiles(int n) { return (n + SsdTile - 1) / SsdTile; }
 
-// The tile kernel NAME compiled for engine mm (ssm.cu's SSD_TILE_KERNELS: one kernel per engine).
+// The tile kernel NAME compiled for engine mm (ssd_tiles.cuh's SSD_TILE_KERNELS: one kernel per engine).
 #define SSD_KERNEL(NAME, mm) ((mm) == SSD_MM_FMA ? ssd_##NAME##_fma : (mm) == SSD_MM_TF32 ? ssd_##NAME##_tf32 : ssd_##NAME##_3xtf32)
 
 // finalState null: k.st already holds the states entering each chunk (saved by the forward): steps 1-2 only.

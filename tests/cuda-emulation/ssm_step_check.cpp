@@ -1,4 +1,4 @@
-// Runs ssm.cu's ssm_step_f32 (SsmStep, one decode step of the SSM: decode_step.cuh's step_ssm_rows) under the CPU
+// Runs ssm_step.cu's ssm_step_f32 (SsmStep, one decode step of the SSM: decode_step.cuh's step_ssm_rows) under the CPU
 // emulation (cuda_emu.hpp) with the launch of src/Aim.Engine.Cuda/Kernels/CudaKernels.Ssm.cs (SsmStepPlan mirrored,
 // the H200's 132 SMs) and with forced plans (block sizes 32-256 threads, 1-64 rows per warp: every grouping of rows
 // into SSM_STEP_GROUP, partial groups, a warp count that does not divide P). Cases are built here (no emitted files):
@@ -14,7 +14,7 @@
 // Usage: ssm_step_check [case-name-substring]    exit 1 on any failure.
 #include "cuda_emu.hpp"
 #include "emu_cases.hpp"
-#include "ssm.cu"
+#include "ssm_step.cu"
 
 #include <chrono>
 #include <cstdint>

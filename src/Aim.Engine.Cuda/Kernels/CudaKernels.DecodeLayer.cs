@@ -1,8 +1,18 @@
-// MambaDecodeLayer (IKernels.DecodeLayer.cs) on CUDA: the composition DecodeLayerChecks.Compose over this backend's
-// ops, which launches six kernels: ModulatedAddRmsNorm (mod_add_rms_norm_f32), in_proj through Gemm
-// (skinny_gemm_bf16), ConvSsmStep as CausalConv1dStep (conv1d_step_f32) + SsmStep (ssm_step_f32), and
-// GatedRmsNormMatMul as GatedRmsNorm (rms_norm_f32, reading z in place) + out_proj through Gemm (skinny_gemm_bf16).
-// (A persistent one-launch-per-layer kernel was measured slower on the H200 and deleted: NOTES.md.)
+// MambaDecodeLayer (IKernels.DecodeLayer.cs) on CUDA. With bf16 projections, float32 activations, at most
+// SKINNY_MAX_M rows and one gated-norm group over the row (AiM's decode), four kernels whose epilogues absorb two of
+// the composition's six:
+//   1. mod_add_rms_norm_f32                u = RMSNorm(residual + gate·hidden)·(1 + scale) + shift
+//   2. skinny_gemm_conv_bf16 (in_proj)      z | dt stored; the xBC columns go straight into their conv step
+//   3. ssm_step_gated_f32                  the SSM step, then g = y·silu(z), gw = g·w and per-block Σ g²
+//   4. skinny_gemm_rownorm_bf16 (out_proj) rstd · (gw · out_projᵀ), rstd from the Σ g² parts
+// (the composition launches conv1d_step_f32 and rms_norm_f32 between them). Only the rounding differs from the
+// composition: the gated norm's rstd multiplies out_proj's dot products instead of every element before them, and its
+// Σ g² is added in per-block parts. Anything else runs the composition DecodeLayerChecks.Compose over this backend's
+// ops: ModulatedAddRmsNorm, in_proj through Gemm, ConvSsmStep as CausalConv1dStep + SsmStep, and GatedRmsNormMatMul as
+// GatedRmsNorm + out_proj through Gemm. (A persistent one-launch-per-layer kernel, and fused conv+SSM and
+// norm+out_proj kernels that recomputed shared work in every block, were measured slower on the H200 and deleted:
+// NOTES.md.)
+using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
 using Aim.Engine.Tensors;
 
@@ -21,7 +31,105 @@ public sealed partial class CudaKernels
         var s = DecodeLayerChecks.Check(op, hidden, gate, residual, normWeight, scalePlusOne, shift, inProj, convState, convWeight, convBias,
             ssmState, dtBias, a, d, gatedNormWeight, groupSize, outProj, y, residualOut);
         F32(op, hidden);
+        if (s.R == 0) return;
+        if (DecodeLayerFused && s.R <= SkinnyMaxRows && groupSize == s.E && inProj.DType == DType.BFloat16 && outProj.DType == DType.BFloat16
+            && new[] { convState, convWeight, convBias, ssmState, dtBias, a, d, gatedNormWeight }.All(t => t is null || t.DType == DType.Float32))
+        {
+            using var u = TensorScope.Detach(Tensor.Empty([s.R, s.D], DType.Float32, hidden.Device));                // (R, d)
+            ModulatedAddRmsNorm(hidden, gate, residual, normWeight, normEps, scalePlusOne, shift, u, residualOut);
+            FusedDecodeMixer(s, u, inProj, convState, convWeight, convBias, ssmState, dtBias, a, d, gatedNormWeight, gatedNormEps, outProj, y);
+            return;
+        }
         DecodeLayerChecks.Compose(this, s, hidden, gate, residual, normWeight, normEps, scalePlusOne, shift, inProj, convState, convWeight,
             convBias, ssmState, dtBias, a, d, gatedNormWeight, gatedNormEps, groupSize, outProj, y, residualOut);
     }
+
+    /// <summary>
+    /// Whether MambaDecodeLayer takes the four-kernel path where it applies (default); false runs the six-kernel
+    /// composition everywhere, for comparisons (Aim.Cuda.Check --decode-perf, the harness).
+    /// </summary>
+    internal bool DecodeLayerFused { get; set; } = true;
+
+    // Kernels 2-4 of the file comment: u (R, d) → y (R, d), both states updated in place.
+    private void FusedDecodeMixer(DecodeLayerChecks.Dims s, Tensor u, Tensor inProj, Tensor convState, Tensor convWeight, Tensor? convBias,
+        Tensor ssmState, Tensor dtBias, Tensor a, Tensor? d, Tensor gatedNormWeight, double gatedNormEps, Tensor outProj, Tensor y)
+    {
+        var dev = u.Device;
+        int dp = s.InProjDim, gn = s.G * s.N;
+        using var zxbcdt = TensorScope.Detach(Tensor.Empty([s.R, dp], DType.Float32, dev));   // (R, E + C + H): z and dt columns only
+        using var conv = TensorScope.Detach(Tensor.Empty([s.R, s.C], DType.Float32, dev));    // (R, C) conv outputs: x | b | c
+        var (threads, pPerWarp) = SsmStepPlanOverride ?? SsmStepPlan((long)s.R * s.H, s.P, _backend.Context.MultiprocessorCount);
+        int rowsPerBlock = threads / 32 * pPerWarp, pBlocks = (s.P + rowsPerBlock - 1) / rowsPerBlock, parts = s.H * pBlocks;
+        using var gw = TensorScope.Detach(Tensor.Empty([s.R, s.E], DType.Float32, dev));      // (R, E) g·w
+        using var part = TensorScope.Detach(Tensor.Empty([s.R, parts], DType.Float32, dev));  // (R, H·pBlocks) Σ g² per block
+
+        // 2. in_proj with the conv step in its epilogue.
+        var k2 = new KernelArgs(stackalloc byte[160], stackalloc nint[20]);
+        int split2 = AddSkinnyOperands(ref k2, u, s.D, inProj, zxbcdt, dp, s.R, dp, s.D);
+        k2.Add(s.E);
+        k2.Add(s.C);
+        k2.Add(Ptr(convState));
+        k2.Add(s.K);
+        k2.Add(Ptr(convWeight));
+        k2.Add(PtrOrNull(convBias));
+        k2.Add(Ptr(conv));
+        Launch(Function("skinny_gemm.cu", "skinny_gemm_conv_bf16"), SkinnyGrid(dp, split2), SkinnyWarps * 32, 0, k2);
+
+        // 3. The SSM step on the conv outputs' x | b | c column blocks, gated by z.
+        ulong convBase = Ptr(conv);
+        var k3 = new KernelArgs(stackalloc byte[256], stackalloc nint[28]);
+        k3.Add(Ptr(ssmState));
+        k3.Add(convBase);                                       // x = conv[:, :E] as (R, H, P)
+        k3.Add((long)s.C);
+        k3.Add((long)s.P);
+        k3.Add(Ptr(zxbcdt) + (ulong)(s.E + s.C) * sizeof(float)); // dt = zxbcdt[:, E + C :]
+        k3.Add((long)dp);
+        k3.Add(Ptr(dtBias));
+        k3.Add(Ptr(a));
+        k3.Add(convBase + (ulong)s.E * sizeof(float));           // b = conv[:, E : E + G·N] as (R, G, N)
+        k3.Add((long)s.C);
+        k3.Add((long)s.N);
+        k3.Add(convBase + (ulong)(s.E + gn) * sizeof(float));    // c = conv[:, E + G·N :]
+        k3.Add((long)s.C);
+        k3.Add((long)s.N);
+        k3.Add(PtrOrNull(d));
+        k3.Add(Ptr(zxbcdt));                                    // z = zxbcdt[:, :E]
+        k3.Add((long)dp);
+        k3.Add(Ptr(gatedNormWeight));
+        k3.Add(Ptr(gw));
+        k3.Add(Ptr(part));
+        AddDims(ref k3, s.R, s.H, s.G, s.P, s.N);
+        k3.Add(pPerWarp);
+        Launch(Function("ssm_step.cu", "ssm_step_gated_f32"), checked((uint)((long)s.R * s.H * pBlocks)), (uint)threads, 0, k3);
+
+        // 4. out_proj with the gated norm's row factor.
+        var k4 = new KernelArgs(stackalloc byte[160], stackalloc nint[20]);
+        int split4 = AddSkinnyOperands(ref k4, gw, s.E, outProj, y, s.D, s.R, s.D, s.E);
+        k4.Add(Ptr(part));
+        k4.Add(parts);
+        k4.Add((float)gatedNormEps);
+        Launch(Function("skinny_gemm.cu", "skinny_gemm_rownorm_bf16"), SkinnyGrid(s.D, split4), SkinnyWarps * 32, 0, k4);
+    }
+
+    // The arguments skinny_gemm.cu's decode-layer kernels share: x (rows × k, row stride sxm), W (n × k, contiguous
+    // bf16), y (row stride sym), M, N, K, vec, split. Returns the split.
+    private int AddSkinnyOperands(ref KernelArgs args, Tensor x, long sxm, Tensor w, Tensor y, long sym, int m, int n, int k)
+    {
+        bool vec = k % 8 == 0 && sxm % 4 == 0 && Ptr(x) % 16 == 0 && Ptr(w) % 16 == 0;
+        int split = SkinnySplit(n, k);
+        args.Add(Ptr(x));
+        args.Add(sxm);
+        args.Add(Ptr(w));
+        args.Add((long)k);
+        args.Add(Ptr(y));
+        args.Add(sym);
+        args.Add(m);
+        args.Add(n);
+        args.Add(k);
+        args.Add(vec ? 1 : 0);
+        args.Add(split);
+        return split;
+    }
+
+    private static uint SkinnyGrid(int n, int split) => (uint)((n + SkinnyWarps / split - 1) / (SkinnyWarps / split));
 }

@@ -1,7 +1,7 @@
 // The SSD selective scan over whole sequences on CUDA (IKernels.SsdScan / SsdScanBackward), float32 storage: the
-// chunked forward and the chunked backward of ssm.cu, their matrix products on fp32 FMAs by default or on the
+// chunked forward (ssd.cu) and the chunked backward (ssd_backward.cu), their matrix products on fp32 FMAs by default or on the
 // tensor cores (SsdMath: 3xTF32 on request; plain TF32 under AllowTf32 or a bf16 Autocast scope; FMAs before sm_80), and the older serial
-// backward, kept for empty sizes and selectable for comparison. Formulas: aim-architecture.md §3.5 and the derivation at the top of ssm.cu's
+// backward, kept for empty sizes and selectable for comparison. Formulas: aim-architecture.md §3.5 and the derivation at the top of ssd_backward.cu's
 // chunked backward.
 using Aim.Engine.Autograd;
 using Aim.Engine.Cuda.Runtime;
@@ -10,7 +10,7 @@ using Aim.Engine.Tensors;
 
 namespace Aim.Engine.Cuda.Kernels;
 
-/// <summary>How the SSD scan kernels compute their in-chunk matrix products (the `mm` argument of ssm.cu).</summary>
+/// <summary>How the SSD scan kernels compute their in-chunk matrix products (the engine of ssd_tiles.cuh).</summary>
 public enum SsdMatrixMath
 {
     /// <summary>Float32 FMAs on the CUDA cores.</summary>
@@ -25,10 +25,10 @@ public enum SsdMatrixMath
 
 public sealed unsafe partial class CudaKernels
 {
-    /// <summary>The longest chunk the SSD kernels run (SSD_VEC in ssm.cu: a chunk's cs and dt are staged in shared memory).</summary>
+    /// <summary>The longest chunk the SSD kernels run (SSD_VEC in ssd_tiles.cuh: a chunk's cs and dt are staged in shared memory).</summary>
     public const int SsdMaxChunk = 256;
 
-    private const int SsdTile = 64;           // SSD_TM / SSD_TN in ssm.cu
+    private const int SsdTile = 64;           // SSD_TM / SSD_TN in ssd_tiles.cuh
     private const int SsdThreads = 256;       // SSD_THREADS
     private const int SsdScalarThreads = 128; // SSD_SCALAR_THREADS
     private const int SsdWalkWarps = 8;       // SSD_WALK_WARPS (the chunk-state walkers' warps)
@@ -94,7 +94,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(initialState is null ? 0 : 1);
         k.Add(Ptr(y));
         AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks);
-        Launch(Function("ssm.cu", "ssd_chunk_scan_" + EngineSuffix(SsdMatrixMode)), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
+        Launch(Function("ssd.cu", "ssd_chunk_scan_" + EngineSuffix(SsdMatrixMode)), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
     }
 
     /// <inheritdoc />
@@ -185,7 +185,7 @@ public sealed unsafe partial class CudaKernels
     }
 
     /// <summary>
-    /// Forward steps 1-3 of ssm.cu: cs, w, CB, then the state entering each chunk and the final state.
+    /// Forward steps 1-3 of ssd.cu: cs, w, CB, then the state entering each chunk and the final state.
     /// With <paramref name="finalState"/> null the states are already in w.States (the forward's, handed to the
     /// backward): steps 1-2 only.
     /// </summary>
@@ -200,14 +200,14 @@ public sealed unsafe partial class CudaKernels
             k1.Add(Ptr(w.Cs));
             k1.Add(Ptr(w.W));
             AddDims(ref k1, s.B, s.L, s.H, w.Q, w.Chunks);
-            Launch(Function("ssm.cu", "ssd_cumsum_f32"), Grid((w.Bhc * 32 + 127) / 128), 128, 0, k1);   // a warp per (b, h, chunk)
+            Launch(Function("ssd.cu", "ssd_cumsum_f32"), Grid((w.Bhc * 32 + 127) / 128), 128, 0, k1);   // a warp per (b, h, chunk)
             int tq = Tiles(w.Q);
             var k2 = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
             AddStrided(ref k2, b, 3);
             AddStrided(ref k2, c, 3);
             k2.Add(Ptr(w.Cb));
             AddDims(ref k2, s.B, s.L, s.G, s.N, w.Q, w.Chunks);
-            Launch(Function("ssm.cu", "ssd_cb_" + EngineSuffix(mm)), Grid((long)s.B * s.G * w.Chunks * tq * tq), SsdThreads, 0, k2);
+            Launch(Function("ssd.cu", "ssd_cb_" + EngineSuffix(mm)), Grid((long)s.B * s.G * w.Chunks * tq * tq), SsdThreads, 0, k2);
         }
         if (finalState is null) return;
         // With no chunk (L = 0) the walker only copies the initial state (or zeros) to finalState.
@@ -220,11 +220,11 @@ public sealed unsafe partial class CudaKernels
         k3.Add(Ptr(w.States));
         k3.Add(Ptr(finalState));
         AddDims(ref k3, s.B, s.L, s.H, s.G, s.P, s.N, w.Q, w.Chunks);
-        Launch(Function("ssm.cu", "ssd_chunk_states_" + EngineSuffix(mm)), Grid((long)s.B * s.H * Tiles(s.P) * Tiles(s.N)), SsdThreads, 0, k3);
+        Launch(Function("ssd.cu", "ssd_chunk_states_" + EngineSuffix(mm)), Grid((long)s.B * s.H * Tiles(s.P) * Tiles(s.N)), SsdThreads, 0, k3);
     }
 
     /// <summary>
-    /// The chunked backward of ssm.cu (B, L, P, N ≥ 1). The forward's quantities are recomputed at
+    /// The chunked backward of ssd_backward.cu (B, L, P, N ≥ 1). The forward's quantities are recomputed at
     /// <see cref="SsdBackwardChunk"/>, except the states entering each chunk (ssd_chunk_states, most of the
     /// recompute) when <paramref name="savedStates"/> were made at the same effective chunk length. The kernels only
     /// read w.States (ssd_bwd_states, ssd_bwd_dc), so the saved tensor is left as it was.
@@ -273,7 +273,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(PtrOrNull(dInitialState));
         k.Add(Ptr(rpart));
         AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc);
-        Launch(Function("ssm.cu", "ssd_bwd_states_" + EngineSuffix(mm)), Grid((long)s.B * s.H * tp * tn), SsdThreads, 0, k);
+        Launch(Function("ssd_backward.cu", "ssd_bwd_states_" + EngineSuffix(mm)), Grid((long)s.B * s.H * tp * tn), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dY));
@@ -285,7 +285,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(partRow));
         k.Add(Ptr(partCol));
         AddDims(ref k, s.B, s.L, s.H, s.G, s.P, q, nc);
-        Launch(Function("ssm.cu", "ssd_bwd_dm_" + EngineSuffix(mm)), Grid(w.Bhc * tq * tq), SsdThreads, 0, k);
+        Launch(Function("ssd_backward.cu", "ssd_bwd_dm_" + EngineSuffix(mm)), Grid(w.Bhc * tq * tq), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dY));
@@ -300,7 +300,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(hasFinal);
         AddStrided(ref k, dX, 3);
         AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc);
-        Launch(Function("ssm.cu", "ssd_bwd_dx_" + EngineSuffix(mm)), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
+        Launch(Function("ssd_backward.cu", "ssd_bwd_dx_" + EngineSuffix(mm)), Grid(w.Bhc * tq * tp), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dY));
@@ -314,7 +314,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(dcp ?? dC));
         k.Add(Ptr(partI));
         AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, splits);
-        Launch(Function("ssm.cu", "ssd_bwd_dc_" + EngineSuffix(mm)), Grid(tileBlocks * splits), SsdThreads, 0, k);
+        Launch(Function("ssd_backward.cu", "ssd_bwd_dc_" + EngineSuffix(mm)), Grid(tileBlocks * splits), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         AddStrided(ref k, x, 3);
@@ -328,7 +328,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(dbp ?? dB));
         k.Add(Ptr(partV));
         AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N, q, nc, splits);
-        Launch(Function("ssm.cu", "ssd_bwd_db_" + EngineSuffix(mm)), Grid(tileBlocks * splits), SsdThreads, 0, k);
+        Launch(Function("ssd_backward.cu", "ssd_bwd_db_" + EngineSuffix(mm)), Grid(tileBlocks * splits), SsdThreads, 0, k);
 
         k = new KernelArgs(stackalloc byte[ArgBytes], stackalloc nint[ArgCount]);
         k.Add(Ptr(dt));
@@ -344,7 +344,7 @@ public sealed unsafe partial class CudaKernels
         k.Add(Ptr(partDa));
         k.Add(Ptr(partDd));
         AddDims(ref k, s.B, s.L, s.H, s.G, s.N, q, nc, rparts);
-        Launch(Function("ssm.cu", "ssd_bwd_scalars_f32"), Grid(w.Bhc), SsdScalarThreads, (uint)((q + 2 * SsdScalarThreads / 32) * sizeof(double)), k);
+        Launch(Function("ssd_backward.cu", "ssd_bwd_scalars_f32"), Grid(w.Bhc), SsdScalarThreads, (uint)((q + 2 * SsdScalarThreads / 32) * sizeof(double)), k);
 
         // The split partials (splits, B, L, G, N), added in split order.
         if (dbp is not null && dcp is not null)
@@ -412,7 +412,7 @@ public sealed unsafe partial class CudaKernels
             k.Add(Ptr(partDd));
             k.Add(PtrOrNull(dInitialState));
             AddDims(ref k, s.B, s.L, s.H, s.G, s.P, s.N);
-            Launch(Function("ssm.cu", "ssd_bwd_f32"), Grid((long)s.B * s.H), SsdBwdThreads, 0, k);
+            Launch(Function("ssd_backward.cu", "ssd_bwd_f32"), Grid((long)s.B * s.H), SsdBwdThreads, 0, k);
         }
         else
         {
@@ -441,7 +441,7 @@ public sealed unsafe partial class CudaKernels
         g.Add(sk);
         g.Add(sr);
         g.Add(sg);
-        LaunchElementwise(Function("ssm.cu", "ssd_bwd_part_sum_f32"), (long)s.B * s.L * s.G * s.N, g);
+        LaunchElementwise(Function("ssd_backward.cu", "ssd_bwd_part_sum_f32"), (long)s.B * s.L * s.G * s.N, g);
     }
 
     /// <summary>dA, dD = the partial rows (partRows × H, double) summed per head.</summary>
@@ -454,12 +454,12 @@ public sealed unsafe partial class CudaKernels
         r.Add(PtrOrNull(dD));
         r.Add(partRows);
         r.Add(s.H);
-        Launch(Function("ssm.cu", "ssd_bwd_head_sum_f32"), Grid(s.H), 32, 0, r);   // a warp per head
+        Launch(Function("ssd_backward.cu", "ssd_bwd_head_sum_f32"), Grid(s.H), 32, 0, r);   // a warp per head
     }
 
     private static int Tiles(int n) => (n + SsdTile - 1) / SsdTile;
 
-    /// <summary>The name suffix of the chunk-state walkers compiled for engine <paramref name="mm"/> (one kernel per engine in ssm.cu).</summary>
+    /// <summary>The name suffix of the chunk-state walkers compiled for engine <paramref name="mm"/> (one kernel per engine in ssd.cu and ssd_backward.cu).</summary>
     private static string EngineSuffix(int mm) => (SsdMatrixMath)mm switch
     {
         SsdMatrixMath.Float32Fma => "fma",

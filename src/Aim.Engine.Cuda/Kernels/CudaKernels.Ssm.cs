@@ -1,5 +1,5 @@
 // The Ssm family of the contract (IKernels.Ssm.cs) on CUDA, float32 only: CausalConv1d (+ backward, step) in
-// conv1d.cu and the SSD inference step in ssm.cu; the whole-sequence scan is in CudaKernels.SsdScan.cs.
+// conv1d.cu and the SSD inference step in ssm_step.cu; the whole-sequence scan is in CudaKernels.SsdScan.cs.
 // Formulas: aim-architecture.md §3.4-3.6, the same definitions as ReferenceKernels.Ssm.cs; the kernel files say
 // how each is computed.
 using Aim.Engine.Cuda.Runtime;
@@ -158,7 +158,7 @@ public sealed unsafe partial class CudaKernels
         args.Add(pPerWarp);
         long rowsPerBlock = (long)(threads / 32) * pPerWarp;
         long pBlocks = (s.P + rowsPerBlock - 1) / rowsPerBlock;
-        Launch(Function("ssm.cu", "ssm_step_f32"), checked((uint)((long)s.B * s.H * pBlocks)), (uint)threads, 0, args);
+        Launch(Function("ssm_step.cu", "ssm_step_f32"), checked((uint)((long)s.B * s.H * pBlocks)), (uint)threads, 0, args);
     }
 
     /// <summary>

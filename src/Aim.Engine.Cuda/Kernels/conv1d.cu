@@ -3,9 +3,7 @@
 //   z[b,t,c] = bias[c] + Σ_k w[c,k]·x[b, t-(K-1)+k, c]  (x at negative time = 0),  y = silu(z) or z.
 // Backward: dz = dy·silu'(z) (z recomputed), dx[t] = Σ_k w[c,k]·dz[t+(K-1)-k], dw[c,k] = Σ_{b,t} x[t-(K-1)+k]·dz[t],
 // dbias[c] = Σ_{b,t} dz. x is a strided view (batch stride, time stride) whose channel stride is 1.
-#include "common.cuh"
-
-__device__ __forceinline__ float conv_silu(float z) { return z / (1.0f + expf(-z)); }
+#include "decode_step.cuh"   // conv_silu, conv_step_channel
 
 // The forward walks time runs: a thread owns one channel c over CONV_RUN consecutive steps of one batch row, loads
 // the x values of its run plus the K-1 steps before once into registers, all loads issued before any use, and reuses
@@ -251,11 +249,6 @@ extern "C" __global__ void conv1d_step_f32(float* state, const float* x, i64 sxb
     AIM_GRID_STRIDE(i, (i64)B * C)
     {
         int c = (int)(i % C), b = (int)(i / C);
-        float* row = state + i * K;
-        for (int j = 0; j < K - 1; j++) row[j] = row[j + 1];
-        row[K - 1] = x[(i64)b * sxb + c];
-        float z = bias ? bias[c] : 0.0f;
-        for (int j = 0; j < K; j++) z = fmaf(row[j], w[(i64)c * K + j], z);
-        y[i] = silu ? conv_silu(z) : z;
+        y[i] = conv_step_channel(state + i * K, x[(i64)b * sxb + c], w + (i64)c * K, bias ? bias[c] : 0.0f, K, silu != 0);
     }
 }

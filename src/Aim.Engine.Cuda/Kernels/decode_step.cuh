@@ -1,7 +1,21 @@
-// Device pieces of ssm.cu's ssm_step_f32 (SsmStep, one Mamba-2 decode step of the SSM): the step size and the SSM
-// update of a block's rows. (Their other user, a persistent per-layer decode kernel, was deleted: NOTES.md.)
+// Device pieces of a Mamba-2 decode step: the conv step of one channel (conv1d.cu's conv1d_step_f32 and the in_proj
+// epilogue of skinny_gemm.cu's skinny_gemm_conv_bf16), and for ssm_step.cu's kernels the step size and the SSM update of
+// a block's rows.
 #pragma once
 #include "common.cuh"
+
+__device__ __forceinline__ float conv_silu(float z) { return z / (1.0f + expf(-z)); }
+
+// One channel's conv step: the window (K inputs, oldest first) shifts by one and takes xnew; the output is
+// bias + Σ_j w[j]·window[j] (fmaf in j order), through silu when asked.
+__device__ __forceinline__ float conv_step_channel(float* window, float xnew, const float* w, float bias, int K, bool silu)
+{
+    for (int j = 0; j < K - 1; j++) window[j] = window[j + 1];
+    window[K - 1] = xnew;
+    float z = bias;
+    for (int j = 0; j < K; j++) z = fmaf(window[j], w[j], z);
+    return silu ? conv_silu(z) : z;
+}
 
 // softplus(raw + bias), passing values above 20 through (mamba's selective_state_update with dt_softplus).
 __device__ __forceinline__ float step_dt(float raw, float bias)
@@ -25,9 +39,11 @@ __device__ __forceinline__ float step_dt(float raw, float bias)
 // value is fmaf(α, S, (b·dt)·x); a lane adds its products in increasing n (fmaf chains, one float4 after the other)
 // and the 32 lane sums meet in the same xor butterfly (16, 8, 4, 2, 1), then fmaf(d, x, y). So any (warps, first,
 // count) split gives the same bits. The two paths add y's terms in different orders.
+// Row p's output goes to emit(p, y[p]), called by lane 0 (ssm_step_f32 stores it, ssm_step_gated_f32 gates it).
+template <typename EMIT>
 __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int first, int count, int warp, int warps, int lane,
                                               const float* x, const float* b, const float* c, float dt, float alpha,
-                                              float d, float* out)
+                                              float d, EMIT emit)
 {
     const bool vec = N % 4 == 0 && ((reinterpret_cast<unsigned long long>(state) | reinterpret_cast<unsigned long long>(b)
                                      | reinterpret_cast<unsigned long long>(c)) & 15) == 0;
@@ -80,7 +96,7 @@ __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int fi
             {
 #pragma unroll
                 for (int j = 0; j < SSM_STEP_GROUP; j++)
-                    if (p0 + j * warps < end) out[p0 + j * warps] = fmaf(d, xp[j], acc[j]);
+                    if (p0 + j * warps < end) emit(p0 + j * warps, fmaf(d, xp[j], acc[j]));
             }
         }
         return;
@@ -97,6 +113,6 @@ __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int fi
             acc = fmaf(s, c[n], acc);
         }
         for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-        if (lane == 0) out[p] = fmaf(d, xp, acc);
+        if (lane == 0) emit(p, fmaf(d, xp, acc));
     }
 }

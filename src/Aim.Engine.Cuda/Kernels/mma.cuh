@@ -1,4 +1,4 @@
-// Warp-level tensor-core products for the hand-written tile kernels (ssm.cu): TF32 conversion and the
+// Warp-level tensor-core products for the hand-written tile kernels (ssd_tiles.cuh): TF32 conversion and the
 // mma.sync m16n8k8 TF32 instruction (sm_80 and newer), written as inline PTX so NVRTC needs no CUDA headers.
 //
 // Fragment layout of m16n8k8 (PTX ISA, "Matrix fragments for mma.m16n8k8" with .tf32), lane = 4·g + t:

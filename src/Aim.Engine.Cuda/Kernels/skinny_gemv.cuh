@@ -1,5 +1,5 @@
 // The weight stream of skinny_gemm.cu (device functions only, no kernels).
-// y (M, N) f32 = alpha · x (M, K) f32 · W (N, K)ᵀ bf16 for the few rows of a decode step (M ≤ SKINNY_MAX_M).
+// x (M, K) f32 · W (N, K)ᵀ bf16 for the few rows of a decode step (M ≤ SKINNY_MAX_M), each result handed to the caller.
 // At that size a GEMM is a stream over W: every weight is read once and used M times. One warp per output
 // column: the lanes walk W's row in 16-byte chunks (8 bf16), multiply with the matching x values (f32, kept
 // in L1/L2 since every warp reads the same rows), accumulate M sums in registers and reduce them by shuffles.
@@ -43,10 +43,12 @@ __device__ __forceinline__ void skinny_fma8(float (&acc)[SKINNY_MAX_M], int M, c
 // x may point to global or shared memory (generic addressing); one block of SKINNY_WARPS warps.
 // tile: which SKINNY_WARPS / split columns this call computes (skinny_gemm_bf16 passes blockIdx.x).
 // partial: SKINNY_WARPS · SKINNY_MAX_M floats of shared memory (static or dynamic, the caller's).
+// store(m, n, v) receives the dot product v of row m and column n (lane m of the column's first warp, after a block
+// barrier: shared memory the block wrote before the call is visible to it).
 // The caller must __syncthreads() before calling again with the same partial (the last readers may still be in it).
+template <typename STORE>
 __device__ __forceinline__ void skinny_gemv(
-    const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta, int vec, int split,
-    int tile, float* partial)
+    const float* x, i64 sxm, const bf16* wt, i64 swn, int M, int N, int K, int vec, int split, int tile, float* partial, STORE store)
 {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int column = warp / split, part = warp % split;
@@ -85,7 +87,6 @@ __device__ __forceinline__ void skinny_gemv(
     {
         float v = 0.0f;
         for (int q = 0; q < split; q++) v += partial[(warp + q) * SKINNY_MAX_M + lane];
-        float* out = y + (i64)lane * sym + n;
-        *out = beta == 0.0f ? alpha * v : fmaf(beta, *out, alpha * v);
+        store(lane, n, v);
     }
 }

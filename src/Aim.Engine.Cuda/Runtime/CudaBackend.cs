@@ -34,6 +34,9 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
         _stream.Set(s);
         Allocator = new CudaAllocator(Context, s);
         Compiler = new KernelCompiler(Context.Architecture);
+        // Kernels not yet in the disk cache compile in the background, side by side, while the caller loads
+        // weights: a first run waits for the slowest file, not for all of them one after another.
+        _ = Compiler.Prefetch();
         _kernels = new CudaKernels(this);
     }
 

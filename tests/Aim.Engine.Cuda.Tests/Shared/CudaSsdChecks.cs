@@ -1,5 +1,5 @@
 // CUDA-only checks of the SSD scan engines: the forward and the chunked backward with each matrix engine of
-// ssm.cu (fp32 FMA, TF32, 3xTF32 on the tensor cores) and the serial backward, against the float64 reference,
+// ssd.cu and ssd_backward.cu (fp32 FMA, TF32, 3xTF32 on the tensor cores) and the serial backward, against the float64 reference,
 // at the AiM-B head shape (P=64, N=128: two n-tiles) and at odd sizes that span several 64-wide tiles in every
 // dimension (P=65, N=130, L=130 → chunks of 64, 64, 2) — the harness cases stay below one tile.
 // Limits: FMA and 3xTF32 are float32-grade (NMSE ≤ 1e-9: float32 storage and sums against a float64 reference);
@@ -128,7 +128,7 @@ public static class CudaSsdChecks
         return [.. outputs, s.Init || s.Final ? CudaHarness.HostDoubles(dinit) : null];
     }
 
-    // One warp: A (16×8) and B (8×8, k × n) row-major in global memory, loaded into mma.cuh's fragments as ssm.cu's
+    // One warp: A (16×8) and B (8×8, k × n) row-major in global memory, loaded into mma.cuh's fragments as ssd_tiles.cuh's
     // tile_gemm does, D = A·B (16×8) stored from the accumulator fragment; split as tile_gemm's 3xTF32 engine.
     private const string MmaSource = """
         #include "common.cuh"
