@@ -2,11 +2,12 @@
 // from the same normed input u, weights and states, with the launches of the C# side (H200: 132 SMs):
 //   composed: skinny_gemm_bf16 (in_proj) → conv1d_step_f32 → ssm_step_f32 → rms_norm_f32 (gated, z read in place)
 //             → skinny_gemm_bf16 (out_proj)                                   (DecodeLayerChecks.Compose's kernels)
-//   fused:    skinny_gemm_conv_bf16 → ssm_step_gated_f32 → skinny_gemm_rownorm_bf16
+//   fused:    skinny_gemm_conv_k<K>_bf16 → ssm_step_gated_f32 → skinny_gemm_rownorm_bf16 (the norm's weight and Σ g² in
+//             out_proj's stream)
 // Checks per case: the conv and SSM states after the step and in_proj's z and dt columns bit for bit (the fused
 // kernels do the same arithmetic on them), and the mixer output y within NMSE 1e-10 of the composed one (only the
-// gated norm's rounding differs: its rstd multiplies the dot products, and Σ g² is added in per-block parts). Cases
-// are built here: odd sizes (D, P, N, conv taps; R = 1 .. 16, the skinny GEMM's row limit), G > 1, no conv bias /
+// gated norm's rounding differs: its rstd multiplies the dot products, and Σ g² is added in the product's order). Cases
+// are built here: odd sizes (D, P, N, conv taps 2 .. 8; R = 1 .. 16, the skinny GEMM's row limit), G > 1, no conv bias /
 // no D, unaligned widths (the scalar weight walk), and AiM-B's shape at 2 rows (batch 1 with CFG).
 // Usage: decode_layer_check [case-name-substring]    exit 1 on any failure.
 #include "cuda_emu.hpp"
@@ -86,6 +87,7 @@ int main(int argc, char** argv)
         {"r7_d17_h2_p7_n5_k3", 7, 17, 2, 7, 1, 5, 3, false, true},
         {"r16_d32_h4_p8_n16_k4_g2", 16, 32, 4, 8, 2, 16, 4, true, false},
         {"r3_d40_h6_p16_n33_k4", 3, 40, 6, 16, 3, 33, 4, true, true},
+        {"r4_d16_h2_p8_n8_k8", 4, 16, 2, 8, 1, 8, 8, true, true},   // STEP_MAX_K taps
         {"aim_b_r2", 2, 768, 24, 64, 1, 128, 4, true, true},
     };
     int pass = 0, fail = 0;
@@ -109,10 +111,14 @@ int main(int argc, char** argv)
         const float* cbias = c.bias ? cb.data() : nullptr;
         const float* dd = c.skip ? dskip.data() : nullptr;
         auto [threads, pPerWarp] = step_plan((long long)c.R * c.H, c.P);
-        const int rowsPerBlock = threads / 32 * pPerWarp, pBlocks = (c.P + rowsPerBlock - 1) / rowsPerBlock, parts = c.H * pBlocks;
+        const int rowsPerBlock = threads / 32 * pPerWarp, pBlocks = (c.P + rowsPerBlock - 1) / rowsPerBlock;
         const unsigned stepGrid = (unsigned)(c.R * c.H * pBlocks);
         auto skinny = [](int n, int k, int& split) { split = skinny_split(n, k, SkinnyWarps); return dim3((unsigned)((n + SkinnyWarps / split - 1) / (SkinnyWarps / split))); };
-        auto vec = [](int k, const void* x, const void* w) { return k % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0 ? 1 : 0; };
+        auto vec = [](int k, const void* x, const void* w, const void* gate = nullptr)
+        {
+            auto al = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+            return k % 8 == 0 && al(x) && al(w) && (gate == nullptr || al(gate)) ? 1 : 0;
+        };
         int splitIn = 1, splitOut = 1;
         const dim3 gridIn = skinny(DP, c.D, splitIn), gridOut = skinny(c.D, E, splitOut);
 
@@ -134,15 +140,19 @@ int main(int argc, char** argv)
 
         // fused
         auto convB = conv0, ssmB = ssm0;
-        auto zxB = nan_buffer((size_t)c.R * DP), convOutB = nan_buffer((size_t)c.R * C), gw = nan_buffer((size_t)c.R * E),
-             part = nan_buffer((size_t)c.R * parts), yB = nan_buffer((size_t)c.R * c.D);
-        emu::launch(gridIn, dim3(SkinnyThreads), 0, skinny_gemm_conv_bf16, u.data(), (i64)c.D, win.data(), (i64)c.D, zxB.data(), (i64)DP, c.R,
-                    DP, c.D, vec(c.D, u.data(), win.data()), splitIn, E, C, convB.data(), c.K, cw.data(), cbias, convOutB.data());
+        auto zxB = nan_buffer((size_t)c.R * DP), convOutB = nan_buffer((size_t)c.R * C), gB = nan_buffer((size_t)c.R * E),
+             yB = nan_buffer((size_t)c.R * c.D);
+        // skinny_gemm_conv_k<K>_bf16 by K, as the host picks it by name
+        decltype(&skinny_gemm_conv_k4_bf16) convKernels[] = { skinny_gemm_conv_k1_bf16, skinny_gemm_conv_k2_bf16, skinny_gemm_conv_k3_bf16,
+                                                               skinny_gemm_conv_k4_bf16, skinny_gemm_conv_k5_bf16, skinny_gemm_conv_k6_bf16,
+                                                               skinny_gemm_conv_k7_bf16, skinny_gemm_conv_k8_bf16 };
+        emu::launch(gridIn, dim3(SkinnyThreads), 0, convKernels[c.K - 1], u.data(), (i64)c.D, win.data(), (i64)c.D, zxB.data(), (i64)DP, c.R,
+                    DP, c.D, vec(c.D, u.data(), win.data()), splitIn, E, C, convB.data(), cw.data(), cbias, convOutB.data());
         emu::launch(dim3(stepGrid), dim3(threads), 0, ssm_step_gated_f32, ssmB.data(), convOutB.data(), (i64)C, (i64)c.P, zxB.data() + E + C,
                     (i64)DP, dtBias.data(), a.data(), convOutB.data() + E, (i64)C, (i64)c.N, convOutB.data() + E + GN, (i64)C, (i64)c.N, dd,
-                    zxB.data(), (i64)DP, nw.data(), gw.data(), part.data(), c.R, c.H, c.G, c.P, c.N, pPerWarp);
-        emu::launch(gridOut, dim3(SkinnyThreads), 0, skinny_gemm_rownorm_bf16, gw.data(), (i64)E, wout.data(), (i64)E, yB.data(), (i64)c.D,
-                    c.R, c.D, E, vec(E, gw.data(), wout.data()), splitOut, part.data(), parts, Eps);
+                    zxB.data(), (i64)DP, gB.data(), c.R, c.H, c.G, c.P, c.N, pPerWarp);
+        emu::launch(gridOut, dim3(SkinnyThreads), 0, skinny_gemm_rownorm_bf16, gB.data(), (i64)E, wout.data(), (i64)E, yB.data(), (i64)c.D,
+                    c.R, c.D, E, vec(E, gB.data(), wout.data(), nw.data()), splitOut, nw.data(), Eps);
 
         size_t zdtDiffer = 0;
         for (int r = 0; r < c.R; r++)

@@ -6,7 +6,7 @@
 # alone on cases of `--emit-norm-gemm`, conv1d.cu's CausalConv1d forward / backward kernels on cases of `--emit-conv`,
 # sum_to.cu's row / column SumTo kernels on cases built in sum_to_check.cpp (no emitted cases),
 # ssm_step.cu's ssm_step_f32 (decode_step.cuh's step_ssm_rows) on cases built in ssm_step_check.cpp (no emitted cases),
-# MambaDecodeLayer's fused CUDA mixer (skinny_gemm_conv_bf16, ssm_step_gated_f32, skinny_gemm_rownorm_bf16) against its
+# MambaDecodeLayer's fused CUDA mixer (skinny_gemm_conv_k<K>_bf16, ssm_step_gated_f32, skinny_gemm_rownorm_bf16) against its
 # six-kernel composition (decode_layer_check.cpp, no emitted cases),
 # norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z and AddRmsNorm forward / backward, both
 # backward paths (the fused rms_norm_backward_wgrad, the team-of-warps-a-row rms_norm_backward_rows and the wide-row one)

@@ -1,17 +1,17 @@
-// MambaDecodeLayer (IKernels.DecodeLayer.cs) on CUDA. With bf16 projections, float32 activations, at most
-// SKINNY_MAX_M rows and one gated-norm group over the row (AiM's decode), four kernels whose epilogues absorb two of
-// the composition's six:
+// MambaDecodeLayer (IKernels.DecodeLayer.cs) on CUDA. With bf16 projections, float32 operands, at most SKINNY_MAX_M
+// rows, one gated-norm group over the row and at most STEP_MAX_K conv taps (AiM's decode), four kernels whose
+// epilogues absorb two of the composition's six:
 //   1. mod_add_rms_norm_f32                u = RMSNorm(residual + gate·hidden)·(1 + scale) + shift
-//   2. skinny_gemm_conv_bf16 (in_proj)      z | dt stored; the xBC columns go straight into their conv step
-//   3. ssm_step_gated_f32                  the SSM step, then g = y·silu(z), gw = g·w and per-block Σ g²
-//   4. skinny_gemm_rownorm_bf16 (out_proj) rstd · (gw · out_projᵀ), rstd from the Σ g² parts
-// (the composition launches conv1d_step_f32 and rms_norm_f32 between them). Only the rounding differs from the
-// composition: the gated norm's rstd multiplies out_proj's dot products instead of every element before them, and its
-// Σ g² is added in per-block parts. Anything else runs the composition DecodeLayerChecks.Compose over this backend's
-// ops: ModulatedAddRmsNorm, in_proj through Gemm, ConvSsmStep as CausalConv1dStep + SsmStep, and GatedRmsNormMatMul as
-// GatedRmsNorm + out_proj through Gemm. (A persistent one-launch-per-layer kernel, and fused conv+SSM and
-// norm+out_proj kernels that recomputed shared work in every block, were measured slower on the H200 and deleted:
-// NOTES.md.)
+//   2. skinny_gemm_conv_k<K>_bf16 (in_proj) z | dt stored; each xBC column goes straight into its conv step
+//   3. ssm_step_gated_f32                  the SSM step, writing g = y·silu(z)
+//   4. skinny_gemm_rownorm_bf16 (out_proj) (g·w)·out_projᵀ and Σ g² in one stream, scaled by rstd = 1/sqrt(Σ g²/E + eps)
+// (the composition launches conv1d_step_f32 and rms_norm_f32 between them). The states and z | dt get the same bits
+// as in the composition; only the gated norm's rounding differs (rstd multiplies the dot products instead of every
+// element before them; Σ g² is added in the product's order). Anything else runs the composition
+// DecodeLayerChecks.Compose over this backend's ops: ModulatedAddRmsNorm, in_proj through Gemm, ConvSsmStep as
+// CausalConv1dStep + SsmStep, and GatedRmsNormMatMul as GatedRmsNorm + out_proj through Gemm. (A persistent
+// one-launch-per-layer kernel, and fused conv+SSM and norm+out_proj kernels that recomputed shared work in every block,
+// were measured slower on the H200 and deleted: NOTES.md.)
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
 using Aim.Engine.Tensors;
@@ -32,7 +32,8 @@ public sealed partial class CudaKernels
             ssmState, dtBias, a, d, gatedNormWeight, groupSize, outProj, y, residualOut);
         F32(op, hidden);
         if (s.R == 0) return;
-        if (DecodeLayerFused && s.R <= SkinnyMaxRows && groupSize == s.E && inProj.DType == DType.BFloat16 && outProj.DType == DType.BFloat16
+        if (DecodeLayerFused && s.R <= SkinnyMaxRows && groupSize == s.E && s.K <= StepMaxTaps && inProj.DType == DType.BFloat16
+            && outProj.DType == DType.BFloat16
             && new[] { convState, convWeight, convBias, ssmState, dtBias, a, d, gatedNormWeight }.All(t => t is null || t.DType == DType.Float32))
         {
             using var u = TensorScope.Detach(Tensor.Empty([s.R, s.D], DType.Float32, hidden.Device));                // (R, d)
@@ -50,6 +51,9 @@ public sealed partial class CudaKernels
     /// </summary>
     internal bool DecodeLayerFused { get; set; } = true;
 
+    // decode_step.cuh's STEP_MAX_K: skinny_gemm_conv_k<K>_bf16 exists for K = 1 .. 8.
+    private const int StepMaxTaps = 8;
+
     // Kernels 2-4 of the file comment: u (R, d) → y (R, d), both states updated in place.
     private void FusedDecodeMixer(DecodeLayerChecks.Dims s, Tensor u, Tensor inProj, Tensor convState, Tensor convWeight, Tensor? convBias,
         Tensor ssmState, Tensor dtBias, Tensor a, Tensor? d, Tensor gatedNormWeight, double gatedNormEps, Tensor outProj, Tensor y)
@@ -58,28 +62,24 @@ public sealed partial class CudaKernels
         int dp = s.InProjDim, gn = s.G * s.N;
         using var zxbcdt = TensorScope.Detach(Tensor.Empty([s.R, dp], DType.Float32, dev));   // (R, E + C + H): z and dt columns only
         using var conv = TensorScope.Detach(Tensor.Empty([s.R, s.C], DType.Float32, dev));    // (R, C) conv outputs: x | b | c
-        var (threads, pPerWarp) = SsmStepPlanOverride ?? SsmStepPlan((long)s.R * s.H, s.P, _backend.Context.MultiprocessorCount);
-        int rowsPerBlock = threads / 32 * pPerWarp, pBlocks = (s.P + rowsPerBlock - 1) / rowsPerBlock, parts = s.H * pBlocks;
-        using var gw = TensorScope.Detach(Tensor.Empty([s.R, s.E], DType.Float32, dev));      // (R, E) g·w
-        using var part = TensorScope.Detach(Tensor.Empty([s.R, parts], DType.Float32, dev));  // (R, H·pBlocks) Σ g² per block
+        using var g = TensorScope.Detach(Tensor.Empty([s.R, s.E], DType.Float32, dev));       // (R, E) y·silu(z)
 
         // 2. in_proj with the conv step in its epilogue.
         var k2 = new KernelArgs(stackalloc byte[160], stackalloc nint[20]);
-        int split2 = AddSkinnyOperands(ref k2, u, s.D, inProj, zxbcdt, dp, s.R, dp, s.D);
+        int split2 = AddSkinnyOperands(ref k2, u, s.D, inProj, zxbcdt, dp, s.R, dp, s.D, null);
         k2.Add(s.E);
         k2.Add(s.C);
         k2.Add(Ptr(convState));
-        k2.Add(s.K);
         k2.Add(Ptr(convWeight));
         k2.Add(PtrOrNull(convBias));
         k2.Add(Ptr(conv));
-        Launch(Function("skinny_gemm.cu", "skinny_gemm_conv_bf16"), SkinnyGrid(dp, split2), SkinnyWarps * 32, 0, k2);
+        Launch(Function("skinny_gemm.cu", "skinny_gemm_conv_k" + s.K + "_bf16"), SkinnyGrid(dp, split2), SkinnyWarps * 32, 0, k2);
 
         // 3. The SSM step on the conv outputs' x | b | c column blocks, gated by z.
         ulong convBase = Ptr(conv);
-        var k3 = new KernelArgs(stackalloc byte[256], stackalloc nint[28]);
+        var k3 = new KernelArgs(stackalloc byte[256], stackalloc nint[26]);
         k3.Add(Ptr(ssmState));
-        k3.Add(convBase);                                       // x = conv[:, :E] as (R, H, P)
+        k3.Add(convBase);                                        // x = conv[:, :E] as (R, H, P)
         k3.Add((long)s.C);
         k3.Add((long)s.P);
         k3.Add(Ptr(zxbcdt) + (ulong)(s.E + s.C) * sizeof(float)); // dt = zxbcdt[:, E + C :]
@@ -93,29 +93,28 @@ public sealed partial class CudaKernels
         k3.Add((long)s.C);
         k3.Add((long)s.N);
         k3.Add(PtrOrNull(d));
-        k3.Add(Ptr(zxbcdt));                                    // z = zxbcdt[:, :E]
+        k3.Add(Ptr(zxbcdt));                                     // z = zxbcdt[:, :E]
         k3.Add((long)dp);
-        k3.Add(Ptr(gatedNormWeight));
-        k3.Add(Ptr(gw));
-        k3.Add(Ptr(part));
+        k3.Add(Ptr(g));
         AddDims(ref k3, s.R, s.H, s.G, s.P, s.N);
+        var (threads, pPerWarp) = SsmStepPlanOverride ?? SsmStepPlan((long)s.R * s.H, s.P, _backend.Context.MultiprocessorCount);
         k3.Add(pPerWarp);
+        int rowsPerBlock = threads / 32 * pPerWarp, pBlocks = (s.P + rowsPerBlock - 1) / rowsPerBlock;
         Launch(Function("ssm_step.cu", "ssm_step_gated_f32"), checked((uint)((long)s.R * s.H * pBlocks)), (uint)threads, 0, k3);
 
-        // 4. out_proj with the gated norm's row factor.
+        // 4. The gated norm's weight and row factor with out_proj.
         var k4 = new KernelArgs(stackalloc byte[160], stackalloc nint[20]);
-        int split4 = AddSkinnyOperands(ref k4, gw, s.E, outProj, y, s.D, s.R, s.D, s.E);
-        k4.Add(Ptr(part));
-        k4.Add(parts);
+        int split4 = AddSkinnyOperands(ref k4, g, s.E, outProj, y, s.D, s.R, s.D, s.E, gatedNormWeight);
+        k4.Add(Ptr(gatedNormWeight));
         k4.Add((float)gatedNormEps);
         Launch(Function("skinny_gemm.cu", "skinny_gemm_rownorm_bf16"), SkinnyGrid(s.D, split4), SkinnyWarps * 32, 0, k4);
     }
 
     // The arguments skinny_gemm.cu's decode-layer kernels share: x (rows × k, row stride sxm), W (n × k, contiguous
-    // bf16), y (row stride sym), M, N, K, vec, split. Returns the split.
-    private int AddSkinnyOperands(ref KernelArgs args, Tensor x, long sxm, Tensor w, Tensor y, long sym, int m, int n, int k)
+    // bf16), y (row stride sym), M, N, K, vec, split; gate, when given, is read 8 floats at a time too. Returns the split.
+    private int AddSkinnyOperands(ref KernelArgs args, Tensor x, long sxm, Tensor w, Tensor y, long sym, int m, int n, int k, Tensor? gate)
     {
-        bool vec = k % 8 == 0 && sxm % 4 == 0 && Ptr(x) % 16 == 0 && Ptr(w) % 16 == 0;
+        bool vec = k % 8 == 0 && sxm % 4 == 0 && Ptr(x) % 16 == 0 && Ptr(w) % 16 == 0 && (gate is null || Ptr(gate) % 16 == 0);
         int split = SkinnySplit(n, k);
         args.Add(Ptr(x));
         args.Add(sxm);

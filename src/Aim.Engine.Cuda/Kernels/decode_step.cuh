@@ -1,5 +1,5 @@
 // Device pieces of a Mamba-2 decode step: the conv step of one channel (conv1d.cu's conv1d_step_f32 and the in_proj
-// epilogue of skinny_gemm.cu's skinny_gemm_conv_bf16), and for ssm_step.cu's kernels the step size and the SSM update of
+// epilogue of skinny_gemm.cu's skinny_gemm_conv_k<K>_bf16), and for ssm_step.cu's kernels the step size and the SSM update of
 // a block's rows.
 #pragma once
 #include "common.cuh"
@@ -14,6 +14,23 @@ __device__ __forceinline__ float conv_step_channel(float* window, float xnew, co
     window[K - 1] = xnew;
     float z = bias;
     for (int j = 0; j < K; j++) z = fmaf(window[j], w[j], z);
+    return silu ? conv_silu(z) : z;
+}
+
+// The most conv taps skinny_gemm_conv_k<K>_bf16 is compiled for (with more, the host composes conv1d_step_f32).
+#define STEP_MAX_K 8
+
+// conv_step_channel on a window of K taps held in registers (K a compile-time constant, so the arrays stay registers):
+// the same shift and the same fmaf order, so the same bits.
+template <int K>
+__device__ __forceinline__ float conv_step_window(float (&window)[K], const float (&taps)[K], float bias, float xnew, bool silu)
+{
+#pragma unroll
+    for (int j = 0; j < K - 1; j++) window[j] = window[j + 1];
+    window[K - 1] = xnew;
+    float z = bias;
+#pragma unroll
+    for (int j = 0; j < K; j++) z = fmaf(window[j], taps[j], z);
     return silu ? conv_silu(z) : z;
 }
 
@@ -39,11 +56,12 @@ __device__ __forceinline__ float step_dt(float raw, float bias)
 // value is fmaf(α, S, (b·dt)·x); a lane adds its products in increasing n (fmaf chains, one float4 after the other)
 // and the 32 lane sums meet in the same xor butterfly (16, 8, 4, 2, 1), then fmaf(d, x, y). So any (warps, first,
 // count) split gives the same bits. The two paths add y's terms in different orders.
-// Row p's output goes to emit(p, y[p]), called by lane 0 (ssm_step_f32 stores it, ssm_step_gated_f32 gates it).
-template <typename EMIT>
+// Row p's output goes to out (ssm_step.cu's StepStore or StepGatedStore, per thread), from lane 0: out.prefetch(j, p)
+// when the warp starts row p as the j-th row of a group (j = 0 on the scalar path), out.store(j, p, y[p]) at its end.
+template <typename OUT>
 __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int first, int count, int warp, int warps, int lane,
                                               const float* x, const float* b, const float* c, float dt, float alpha,
-                                              float d, EMIT emit)
+                                              float d, OUT& out)
 {
     const bool vec = N % 4 == 0 && ((reinterpret_cast<unsigned long long>(state) | reinterpret_cast<unsigned long long>(b)
                                      | reinterpret_cast<unsigned long long>(c)) & 15) == 0;
@@ -63,6 +81,7 @@ __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int fi
             {
                 xp[j] = p0 + j * warps < end ? x[p0 + j * warps] : 0.0f;
                 acc[j] = 0.0f;
+                if (lane == 0 && p0 + j * warps < end) out.prefetch(j, p0 + j * warps);
             }
 #pragma unroll 1
             for (int q = lane; q < N / 4; q += 32)
@@ -96,7 +115,7 @@ __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int fi
             {
 #pragma unroll
                 for (int j = 0; j < SSM_STEP_GROUP; j++)
-                    if (p0 + j * warps < end) emit(p0 + j * warps, fmaf(d, xp[j], acc[j]));
+                    if (p0 + j * warps < end) out.store(j, p0 + j * warps, fmaf(d, xp[j], acc[j]));
             }
         }
         return;
@@ -105,6 +124,7 @@ __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int fi
     {
         float xp = x[p], acc = 0.0f;
         float* row = state + (i64)p * N;
+        if (lane == 0) out.prefetch(0, p);
 #pragma unroll 1
         for (int n = lane; n < N; n += 32)
         {
@@ -113,6 +133,6 @@ __device__ __forceinline__ void step_ssm_rows(float* state, int P, int N, int fi
             acc = fmaf(s, c[n], acc);
         }
         for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-        if (lane == 0) emit(p, fmaf(d, xp, acc));
+        if (lane == 0) out.store(0, p, fmaf(d, xp, acc));
     }
 }

@@ -1,60 +1,116 @@
 // y (M, N) f32 = alpha · x (M, K) f32 · W (N, K)ᵀ bf16 for the few rows of a decode step (Gemm.cs's TrySkinny), and two
-// decode-layer forms of it (CudaKernels.DecodeLayer.cs): in_proj with the conv step in its epilogue, out_proj with the
-// gated RMSNorm's row factor. The device code (the weight stream) and its comments are in skinny_gemv.cuh; these
-// kernels give it static shared memory and their epilogues.
+// decode-layer forms of it (CudaKernels.DecodeLayer.cs): in_proj with the conv step in its epilogue, and out_proj on
+// the gated RMSNorm's g with the norm's weight and row factor applied. The device code (the weight stream) and its
+// comments are in skinny_gemv.cuh; these kernels give it static shared memory and their epilogues.
 #include "skinny_gemv.cuh"
-#include "decode_step.cuh"   // conv_step_channel
+#include "decode_step.cuh"   // conv_step_window
+
+// y[m, n] = alpha·v (+ beta·y[m, n]).
+struct SkinnyStore
+{
+    float* y;
+    i64 sym;
+    float alpha, beta;
+    __device__ __forceinline__ void prefetch(int, int) {}
+    __device__ __forceinline__ void store(int m, int n, float v, float)
+    {
+        float* out = y + (i64)m * sym + n;
+        *out = beta == 0.0f ? alpha * v : fmaf(beta, *out, alpha * v);
+    }
+};
 
 extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_bf16(
     const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta, int vec, int split)
 {
     AIM_PDL_PROLOGUE();
     __shared__ float partial[SKINNY_WARPS * SKINNY_MAX_M];
-    skinny_gemv(x, sxm, wt, swn, M, N, K, vec, split, blockIdx.x, partial, [&](int m, int n, float v) {
-        float* out = y + (i64)m * sym + n;
-        *out = beta == 0.0f ? alpha * v : fmaf(beta, *out, alpha * v);
-    });
+    SkinnyStore epi{y, sym, alpha, beta};
+    skinny_gemv<false>(x, sxm, nullptr, wt, swn, M, N, K, vec, split, blockIdx.x, partial, epi);
 }
 
-// in_proj of a decode step (alpha 1, beta 0) with the conv step of its xBC columns [c0, c0 + C) in the epilogue: such
-// a column's value is not stored in y but shifted into its channel's window (state (M, C, KC), oldest first) and
-// convolved, conv_out[m, c] = silu(bias[c] + Σ_j w[c, j]·window[j]) (conv1d_step_f32's arithmetic: conv_step_channel).
-// A column is one warp's, so every window has one writer.
-extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_conv_bf16(
-    const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, int vec, int split,
-    int c0, int C, float* state, int KC, const float* cw, const float* cbias, float* conv_out)
+// Columns [c0, c0 + C) of in_proj are the conv's inputs: such a value is not stored but shifted into its channel's
+// window (state (M, C, K), oldest first) and convolved, conv_out[m, c] = silu(bias[c] + Σ_j w[c, j]·window[j])
+// (conv_step_window: conv1d_step_f32's arithmetic); the window, the taps and the bias are loaded before the weight
+// stream. Other columns: y[m, n] = v. A column is one warp's, so every window has one writer. One kernel per K ≤
+// STEP_MAX_K: with K known at compile time the window stays in registers (a runtime K put this struct on the stack).
+template <int K>
+struct SkinnyConvStore
 {
-    AIM_PDL_PROLOGUE();
-    __shared__ float partial[SKINNY_WARPS * SKINNY_MAX_M];
-    skinny_gemv(x, sxm, wt, swn, M, N, K, vec, split, blockIdx.x, partial, [&](int m, int n, float v) {
-        const int c = n - c0;
-        if (c >= 0 && c < C)
-            conv_out[(i64)m * C + c] = conv_step_channel(state + ((i64)m * C + c) * KC, v, cw + (i64)c * KC, cbias ? cbias[c] : 0.0f, KC, true);
-        else
-            y[(i64)m * sym + n] = v;
-    });
-}
+    float* y;
+    i64 sym;
+    int c0, C;
+    float* state;
+    const float* cw;
+    const float* cbias;
+    float* conv_out;
+    float window[K], taps[K], bias;
 
-// out_proj of a decode step after ssm_step.cu's ssm_step_gated_f32: x holds g·w, and y[m, n] = rstd_m · Σ_k x[m, k]·W[n, k]
-// with the gated RMSNorm's rstd_m = 1/sqrt(Σ_j part[m·parts + j] / K + eps) (one group of K channels). Warp 0 adds each
-// row's parts before the weight stream (lane l takes parts l, l + 32, ... in order, then warp_sum's butterfly: every
-// block gets the same bits); skinny_gemv's barrier publishes them to the epilogue.
-extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_rownorm_bf16(
-    const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, int vec, int split,
-    const float* part, int parts, float eps)
-{
-    AIM_PDL_PROLOGUE();
-    __shared__ float partial[SKINNY_WARPS * SKINNY_MAX_M];
-    __shared__ float rstd[SKINNY_MAX_M];
-    if (threadIdx.x < 32)
+    __device__ __forceinline__ void prefetch(int m, int n)
     {
-        for (int m = 0; m < M; m++)
+        const int c = n - c0;
+        if (c < 0 || c >= C) return;
+        const float* win = state + ((i64)m * C + c) * K;
+#pragma unroll
+        for (int j = 0; j < K; j++)
         {
-            float s = 0.0f;
-            for (int j = (int)threadIdx.x; j < parts; j += 32) s += part[(i64)m * parts + j];
-            s = warp_sum(s);
-            if (threadIdx.x == 0) rstd[m] = 1.0f / sqrtf(s / (float)K + eps);
+            window[j] = win[j];
+            taps[j] = cw[(i64)c * K + j];
         }
+        bias = cbias ? cbias[c] : 0.0f;
     }
-    skinny_gemv(x, sxm, wt, swn, M, N, K, vec, split, blockIdx.x, partial, [&](int m, int n, float v) { y[(i64)m * sym + n] = rstd[m] * v; });
+
+    __device__ __forceinline__ void store(int m, int n, float v, float)
+    {
+        const int c = n - c0;
+        if (c < 0 || c >= C)
+        {
+            y[(i64)m * sym + n] = v;
+            return;
+        }
+        conv_out[(i64)m * C + c] = conv_step_window<K>(window, taps, bias, v, true);
+        float* win = state + ((i64)m * C + c) * K;
+#pragma unroll
+        for (int j = 0; j < K; j++) win[j] = window[j];
+    }
+};
+
+#define SKINNY_CONV_KERNEL(K)                                                                                                \
+    extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_conv_k##K##_bf16(                              \
+        const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K_, int vec, int split, int c0,  \
+        int C, float* state, const float* cw, const float* cbias, float* conv_out)                                            \
+    {                                                                                                                        \
+        AIM_PDL_PROLOGUE();                                                                                                  \
+        __shared__ float partial[SKINNY_WARPS * SKINNY_MAX_M];                                                               \
+        SkinnyConvStore<K> epi{y, sym, c0, C, state, cw, cbias, conv_out, {}, {}, 0.0f};                                     \
+        skinny_gemv<false>(x, sxm, nullptr, wt, swn, M, N, K_, vec, split, blockIdx.x, partial, epi);                        \
+    }
+SKINNY_CONV_KERNEL(1)
+SKINNY_CONV_KERNEL(2)
+SKINNY_CONV_KERNEL(3)
+SKINNY_CONV_KERNEL(4)
+SKINNY_CONV_KERNEL(5)
+SKINNY_CONV_KERNEL(6)
+SKINNY_CONV_KERNEL(7)
+SKINNY_CONV_KERNEL(8)
+
+// y[m, n] = (v·rstd_m) with rstd_m = 1/sqrt(sq / K + eps), v = Σ_k (g[m, k]·gw[k])·W[n, k] and sq = Σ_k g[m, k]² from the
+// same stream: the gated RMSNorm (one group of K channels, weight gw) and out_proj in one pass over g.
+struct SkinnyRowNormStore
+{
+    float* y;
+    i64 sym;
+    int K;
+    float eps;
+    __device__ __forceinline__ void prefetch(int, int) {}
+    __device__ __forceinline__ void store(int m, int n, float v, float sq) { y[(i64)m * sym + n] = v * (1.0f / sqrtf(sq / (float)K + eps)); }
+};
+
+// out_proj of a decode step after ssm_step.cu's ssm_step_gated_f32 (x = g, (M, K) with row stride sxm; gw (K)).
+extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_rownorm_bf16(
+    const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, int vec, int split, const float* gw, float eps)
+{
+    AIM_PDL_PROLOGUE();
+    __shared__ float partial[2 * SKINNY_WARPS * SKINNY_MAX_M];
+    SkinnyRowNormStore epi{y, sym, K, eps};
+    skinny_gemv<true>(x, sxm, gw, wt, swn, M, N, K, vec, split, blockIdx.x, partial, epi);
 }

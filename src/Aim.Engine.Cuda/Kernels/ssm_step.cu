@@ -36,6 +36,14 @@ __device__ __forceinline__ StepBlock step_block(const float* dt, i64 sdtb, const
     return k;
 }
 
+// y[p] of the block's head row (B, H, P).
+struct StepStore
+{
+    float* y;
+    __device__ __forceinline__ void prefetch(int, int) {}
+    __device__ __forceinline__ void store(int, int p, float v) { y[p] = v; }
+};
+
 // One block per (b, h, slice of P), up to STEP_WARPS warps (blockDim.x / 32, the host's pick); decode_step.cuh's
 // step_ssm_rows does the rows: warp w takes rows w, w + warps, ... of the slice, SSM_STEP_GROUP of them at a time on
 // the vector path; lanes stride over N and the N-reduction of y is a warp shuffle. state (B, H, P, N) updated in
@@ -47,45 +55,33 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
 {
     AIM_PDL_PROLOGUE();
     const StepBlock k = step_block(dt, sdtb, dt_bias, a, H, G, P, pPerWarp);
-    float* yh = y + (i64)k.bh * P;
+    StepStore out{y + (i64)k.bh * P};
     step_ssm_rows(state + (i64)k.bh * P * N, P, N, k.pFirst, k.rowsPerBlock, k.warp, k.warps, k.lane, x + (i64)k.b * sxb + (i64)k.h * sxh,
-                  bm + (i64)k.b * sbb + (i64)k.g * sbg, cm + (i64)k.b * scb + (i64)k.g * scg, k.dt, k.alpha, d ? d[k.h] : 0.0f,
-                  [&](int p, float v) { yh[p] = v; });
+                  bm + (i64)k.b * sbb + (i64)k.g * sbg, cm + (i64)k.b * scb + (i64)k.g * scg, k.dt, k.alpha, d ? d[k.h] : 0.0f, out);
 }
 
-// ssm_step_f32 followed by the elementwise part of the gated RMSNorm with one group over the row's E = H·P channels
-// (MambaDecodeLayer on CUDA, CudaKernels.DecodeLayer.cs): instead of y it writes gw[b, e] = g·w[e] with
-// g = y·silu(z[b, e]) (e = h·P + p; norm.cu's rms_value order: (y·z)·sigmoid(z)), and each block the sum of its g²
-// (each warp's lane 0 adds its rows' in row order, then the warps' sums in warp order) to part[b·parts + h·pBlocks +
-// slice], parts = H·pBlocks. skinny_gemm_rownorm_bf16 (out_proj) then applies the row's rstd = 1/sqrt(Σ part / E + eps)
-// to its dot products: GatedRmsNorm + out_proj with the row factor taken out of the sum.
+// g[p] = y[p]·silu(z[p]) (norm.cu's rms_value order: (y·z)·sigmoid(z)), z[p] loaded when the row starts.
+struct StepGatedStore
+{
+    const float* z;
+    float* g;
+    float zz[SSM_STEP_GROUP];
+    __device__ __forceinline__ void prefetch(int j, int p) { zz[j] = z[p]; }
+    __device__ __forceinline__ void store(int j, int p, float v) { g[p] = v * zz[j] * (1.0f / (1.0f + expf(-zz[j]))); }
+};
+
+// ssm_step_f32 with the gate of the gated RMSNorm (MambaDecodeLayer on CUDA, CudaKernels.DecodeLayer.cs): instead of y
+// it writes g[b, e] = y·silu(z[b, e]) (e = h·P + p; g (B, H·P), z rows szb apart); skinny_gemm_rownorm_bf16 (out_proj)
+// then applies the norm's weight and row factor inside its product.
 extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_gated_f32(
     float* state, const float* x, i64 sxb, i64 sxh, const float* dt, i64 sdtb, const float* dt_bias, const float* a,
-    const float* bm, i64 sbb, i64 sbg, const float* cm, i64 scb, i64 scg, const float* d, const float* z, i64 szb,
-    const float* nw, float* gw, float* part, int B, int H, int G, int P, int N, int pPerWarp)
+    const float* bm, i64 sbb, i64 sbg, const float* cm, i64 scb, i64 scg, const float* d, const float* z, i64 szb, float* g,
+    int B, int H, int G, int P, int N, int pPerWarp)
 {
     AIM_PDL_PROLOGUE();
-    __shared__ float warpSums[STEP_WARPS];
     const StepBlock k = step_block(dt, sdtb, dt_bias, a, H, G, P, pPerWarp);
     const i64 e0 = (i64)k.h * P;
-    const float* zh = z + (i64)k.b * szb + e0;
-    float* gwh = gw + (i64)k.b * H * P + e0;
-    float sq = 0.0f;
+    StepGatedStore out{z + (i64)k.b * szb + e0, g + (i64)k.b * H * P + e0, {}};
     step_ssm_rows(state + (i64)k.bh * P * N, P, N, k.pFirst, k.rowsPerBlock, k.warp, k.warps, k.lane, x + (i64)k.b * sxb + (i64)k.h * sxh,
-                  bm + (i64)k.b * sbb + (i64)k.g * sbg, cm + (i64)k.b * scb + (i64)k.g * scg, k.dt, k.alpha, d ? d[k.h] : 0.0f,
-                  [&](int p, float v) {
-                      float zz = zh[p];
-                      float g = v * zz * (1.0f / (1.0f + expf(-zz)));
-                      gwh[p] = g * nw[e0 + p];
-                      sq += g * g;
-                  });
-    if (k.lane == 0) warpSums[k.warp] = sq;
-    __syncthreads();
-    if (threadIdx.x == 0)
-    {
-        float s = 0.0f;
-        for (int w = 0; w < k.warps; w++) s += warpSums[w];
-        const int pBlocks = (P + k.rowsPerBlock - 1) / k.rowsPerBlock;
-        part[(i64)k.b * H * pBlocks + (i64)k.h * pBlocks + k.slice] = s;
-    }
+                  bm + (i64)k.b * sbb + (i64)k.g * sbg, cm + (i64)k.b * scb + (i64)k.g * scg, k.dt, k.alpha, d ? d[k.h] : 0.0f, out);
 }
