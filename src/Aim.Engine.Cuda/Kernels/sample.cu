@@ -2,37 +2,57 @@
 // every image, plus the decode-state update, with nothing read back to the host. The host algorithm it restates is
 // Reference/TokenSampler.cs; the uniforms are Philox.UniformDouble (Random/Philox.cs), bit for bit.
 //
-// One block per image (blockDim.x a multiple of 32, up to 1024). The guided row is never stored: every pass over
-// the vocabulary recomputes guided[i] from the two logits rows (two loads and three float32 operations, with the
-// *_rn intrinsics so that NVRTC cannot contract them into an FMA; the temperature division is a double division).
-//  1. Block max of the guided row and a NaN flag. A row that is all -inf or holds a NaN (where the host kernels
-//     throw) samples token 0.
+// One block per image (blockDim.x a multiple of 32, up to 1024). At batch 1 the kernel is one block on one SM, so
+// its time is the chain of block-wide phases; each phase ends in one __syncthreads (counts below), block results are
+// combined by every warp from per-phase slot arrays rather than broadcast by a second barrier. The guided row is
+// never stored: every pass over the vocabulary recomputes guided[i] from the two logits rows (two loads and three
+// float32 operations, with the *_rn intrinsics so that NVRTC cannot contract them into an FMA; the temperature
+// division is a double division).
+//  1. One pass: max of the guided row, a NaN flag, the number of -inf entries and, with top-k, the histogram of the
+//     keys' top 8-bit digit (after one barrier that zeroes the four histograms). A row that is all -inf or holds a
+//     NaN (where the host kernels throw) samples token 0.
 //  2. Top-k (0 < k < V): radix select of the k-th largest of the order-preserving uint32 keys of the floats (-0 is
-//     read as +0), four passes of 8-bit histograms in shared memory (integer atomics: deterministic). An entry is
-//     kept when its key is >= the k-th key, i.e. ties at the k-th value are kept, as on the host.
+//     read as +0): four 8-bit digits, the first counted in pass 1, then three passes of shared-memory histograms
+//     (integer atomics: deterministic). Every warp picks the digit from the finished histogram itself. An entry is
+//     kept when its key is >= the k-th key (ties at the k-th value are kept, as on the host); their number is
+//     k - (rank left in the last digit) + (the last digit's count), so no counting pass.
 //  3. Top-p (p < 1): the m kept entries that are not -inf are gathered as 64-bit keys (value key << 32 | index) and
-//     sorted ascending by a bitonic sort. When m (rounded up to a power of two) fits the shared tile (tileCap keys,
-//     at most 4096 = 32 KiB) the sort runs in shared memory; otherwise in this image's slice of a global scratch
-//     buffer the host allocates when V exceeds the tile (stages with a stride >= tileCap in global memory, the rest
-//     tile by tile in shared memory). Masses e^(x - max) in double, their total (block reduction), then a block scan
-//     of mass/total in sorted order: the sorted entries j < m - 1 with cumulative mass <= 1 - p are removed (a
-//     prefix), i.e. an entry stays when its 64-bit key is >= the key at the cut.
-//  4. Draw: total of e^(x - max) over the kept entries (block reduction, double) and target = u * total; then a
-//     block-wide inclusive scan in vocabulary order, tile by tile, stopping at the first index with positive mass
-//     whose running sum exceeds the target; else the last index with positive mass, as the host does.
-// Thread 0 then writes tokens[b] = tokens[B + b], history[b, s], steps[b] = steps[B + b] = s + 1 and positions.
+//     sorted ascending by a bitonic sort. Stages whose pairs are < 128 apart run inside a warp on keys in registers
+//     (a warp owns 128 consecutive keys, four a lane: j = 64, 32 within a lane, j < 32 by __shfl_xor_sync), one
+//     barrier per run of such stages; stages >= 128 apart go through memory, one barrier each. When m (rounded up to
+//     a power of two) fits the shared tile (tileCap keys, at most 4096 = 32 KiB) the sort runs in shared memory;
+//     otherwise in this image's slice of a global scratch buffer the host allocates when V exceeds the tile (stages
+//     with a stride >= tileCap in global memory, the rest tile by tile in shared memory). Then thread t takes the
+//     sorted entries [t c, (t + 1) c), c = ceil(m / blockDim): the sum of its masses e^(x - max) in double, one
+//     block scan (the total comes with it), and it counts its entries j < m - 1 whose cumulative mass / total is
+//     <= 1 - p; the block sum of the counts is the cut: an entry stays when its 64-bit key is >= the key there.
+//  4. Draw, one barrier: warp w owns the entries [w s, (w + 1) s), s = 32 ceil(V / blockDim), and sums their masses
+//     (coalesced rows of 32); every thread then adds the warp sums in warp order (total, and each warp's start) and
+//     target = u * total. The token lies in the last warp with positive mass whose start is <= target; there lane l
+//     sums the entries [l s/32, (l + 1) s/32) in index order, a warp scan made monotone by a running max gives each
+//     lane's start, and the last lane with positive mass whose start is <= target walks its entries in index order:
+//     the last entry with positive mass whose running sum before it is <= target, i.e. the first whose running sum
+//     exceeds target, else the last with positive mass, as the host does. That lane writes tokens[b] =
+//     tokens[B + b], history[b, s], steps[b] = steps[B + b] = s + 1 and positions (thread 0 when the row is bad).
+//
+// Barriers at the decode setting (V 16384, 1024 threads, top-k 600, top-p 0.98, ~600 survivors: a 1024-key sort):
+// 19 = 1 (zero) + 1 (pass 1) + 3 (digits 2-4) + 1 (gather) + 10 (sort) + 2 (top-p scan, count) + 1 (draw). The
+// version before session 8 took 91 to 166 (about 128 on average): 4 (max, NaN) + 12 (three per digit) + 66 (count
+// m 2, gather 2, sort 55, total 2, one scan tile 3, count 2) + 4 (draw total and last) + 5 for each 1024-entry tile
+// scanned until the hit (1 to 16); and 8 to 9 passes over the row against 6 now.
 //
 // Against the host: the same float32 guided values and the same uniforms bit for bit; the double sums are taken in
-// a different order (trees and scans instead of one running sum) and CUDA's exp may differ from the host's in the
-// last bit, so a token can differ only when u * total or the top-p cumulative mass falls within a few ulps of a
-// boundary; ties between equal logits in the top-p sort are broken by the lower index (the host's sort is
-// unstable). A step outside [0, T) (where the host kernels throw) writes token 0 and position 0 for that image
-// and leaves its step and history unchanged. Deterministic: the same inputs give the same tokens on every run.
+// a different order (per-thread and per-warp sums, trees, scans and a running max instead of one running sum; the
+// top-p cumulative mass is divided by the total once rather than summed as mass / total) and CUDA's exp may differ
+// from the host's in the last bit, so a token can differ only when u * total or the top-p cumulative mass falls
+// within a few ulps of a boundary; ties between equal logits in the top-p sort are broken by the lower index, as
+// the host's key sort does. A step outside [0, T) (where the host kernels throw) writes token 0 and position 0 for
+// that image and leaves its step and history unchanged. Deterministic: the same inputs give the same tokens on
+// every run.
 #include "common.cuh"
 
 #define SAMPLE_FULL_MASK 0xffffffffu
 #define SAMPLE_NEG_INF __int_as_float(0xff800000)
-#define SAMPLE_INT_MAX 0x7fffffff
 
 // ---------------------------------------------------------------- Philox4x32-10 (Random/Philox.cs)
 
@@ -439,13 +459,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
             }
         }
 
-        // 4. draw. Warp w owns the entries [w span, (w + 1) span), span = 32 ceil(V / blockDim): its total (read in
-        // coalesced rows of 32, one lane sum each, then the warp sum), one barrier, then every thread sums the warp
-        // totals in warp order (total, and each warp's start offset). The image's entry lies in the last warp with
-        // positive mass whose start is <= target; in that warp lane l sums the entries [l per, (l + 1) per) in index
-        // order, a scan (made monotone by a running max) gives each lane's start, and the last lane with positive
-        // mass whose start is <= target walks its entries: the last entry with positive mass whose running sum
-        // before it is <= target, i.e. the first whose running sum exceeds target, else the last with positive mass.
+        // 4. draw (the header comment): the warp that holds target, then its lane, then that lane's entries.
         double top = (double)mx, uniform = philox_uniform_double(seed, counterBase, (u64)s * (u64)images + (u64)b);
         int per = (v + bd - 1) / bd, span = 32 * per;
         double own = 0.0;
