@@ -50,6 +50,10 @@ internal static class SampleEmit
             ("v1000_b3_topk100_topp0.7_t1.3", 3, 1000, defaults with { TopK = 100, TopP = 0.7, Temperature = 1.3 }, 1),
             ("v1025_b1_neither", 1, 1025, defaults with { TopK = 0, TopP = 1 }, 0),
             ("v16384_b2_ties", 2, 16384, defaults, 1),
+            // Guided values of -inf (two entries in three): at V 257 fewer than k = 100 are finite, so the k-th value
+            // is -inf and top-k keeps every entry; at V 16384 the k-th value is finite.
+            ("v257_b2_topk100_neginf", 2, 257, defaults with { TopK = 100, TopP = 0.9 }, 1),
+            ("v16384_b1_neginf", 1, 16384, defaults, 0),
         ];
         var reference = new ReferenceKernels();
         using var manifest = new StreamWriter(Path.Combine(dir, "manifest.txt"));
@@ -69,6 +73,18 @@ internal static class SampleEmit
                 var grid = logits.ToArray<float>();
                 for (int i = 0; i < grid.Length; i++) grid[i] = MathF.Round(grid[i] * 2) / 2;
                 logits = Tensor.FromArray(grid, [2 * b, v]);
+            }
+            if (name.EndsWith("_neginf", StringComparison.Ordinal))
+            {
+                // u = -1e38, c = -3e38: (c - u) * 5 overflows to -inf, and so does the guided u + (c - u) * 5.
+                var rows = logits.ToArray<float>();
+                for (int i = 0; i < b * v; i++)
+                    if (i % 3 != 0)
+                    {
+                        rows[i] = -3e38f;
+                        rows[b * v + i] = -1e38f;
+                    }
+                logits = Tensor.FromArray(rows, [2 * b, v]);
             }
             var stepsIn = Enumerable.Repeat(step, 2 * b).ToArray();
             var historyIn = new long[b * Length];
