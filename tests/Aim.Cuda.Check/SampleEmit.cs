@@ -39,6 +39,21 @@ internal static class SampleEmit
             // top-p over more than the 4096-key shared tile: the global scratch sort path.
             ("v16384_b2_topp0.5_k0", 2, 16384, defaults with { TopK = 0, TopP = 0.5 }, 1),
             ("v257_b2_step_out_of_range", 2, 257, defaults, Length),
+            // Session 8 (the sampler's phases): each filter alone at the decode shape, top-p alone over the whole
+            // vocabulary (global scratch), vocabularies that are not multiples of the 1024 threads (the draw's
+            // per-thread chunks end mid-row), survivors filling the shared tile exactly, and many equal logits.
+            ("v16384_b2_topk600_only", 2, 16384, defaults with { TopP = 1 }, 2),
+            ("v16384_b1_topp0.98_only", 1, 16384, defaults with { TopK = 0 }, 0),
+            ("v5000_b2_defaults", 2, 5000, defaults, 1),
+            ("v5000_b1_topk4000_topp0.9", 1, 5000, defaults with { TopK = 4000, TopP = 0.9 }, 0),
+            ("v3000_b2_topk1500_topp0.95", 2, 3000, defaults with { TopK = 1500, TopP = 0.95, PositionShift = 0 }, 2),
+            ("v1000_b3_topk100_topp0.7_t1.3", 3, 1000, defaults with { TopK = 100, TopP = 0.7, Temperature = 1.3 }, 1),
+            ("v1025_b1_neither", 1, 1025, defaults with { TopK = 0, TopP = 1 }, 0),
+            ("v16384_b2_ties", 2, 16384, defaults, 1),
+            // Guided values of -inf (two entries in three): at V 257 fewer than k = 100 are finite, so the k-th value
+            // is -inf and top-k keeps every entry; at V 16384 the k-th value is finite.
+            ("v257_b2_topk100_neginf", 2, 257, defaults with { TopK = 100, TopP = 0.9 }, 1),
+            ("v16384_b1_neginf", 1, 16384, defaults, 0),
         ];
         var reference = new ReferenceKernels();
         using var manifest = new StreamWriter(Path.Combine(dir, "manifest.txt"));
@@ -51,6 +66,26 @@ internal static class SampleEmit
             string at = Path.Combine(dir, name);
             Directory.CreateDirectory(at);
             var logits = OpCases.GuidancePair(rng, b, v);
+            if (name.EndsWith("_ties", StringComparison.Ordinal))
+            {
+                // Logits on a grid of 1/2: the guided values take a few hundred distinct values, so top-k cuts
+                // inside a group of equal logits and top-p sorts long runs of equal values by index.
+                var grid = logits.ToArray<float>();
+                for (int i = 0; i < grid.Length; i++) grid[i] = MathF.Round(grid[i] * 2) / 2;
+                logits = Tensor.FromArray(grid, [2 * b, v]);
+            }
+            if (name.EndsWith("_neginf", StringComparison.Ordinal))
+            {
+                // u = -1e38, c = -3e38: (c - u) * 5 overflows to -inf, and so does the guided u + (c - u) * 5.
+                var rows = logits.ToArray<float>();
+                for (int i = 0; i < b * v; i++)
+                    if (i % 3 != 0)
+                    {
+                        rows[i] = -3e38f;
+                        rows[b * v + i] = -1e38f;
+                    }
+                logits = Tensor.FromArray(rows, [2 * b, v]);
+            }
             var stepsIn = Enumerable.Repeat(step, 2 * b).ToArray();
             var historyIn = new long[b * Length];
             for (int i = 0; i < historyIn.Length; i++) historyIn[i] = rng.NextInt(v);
