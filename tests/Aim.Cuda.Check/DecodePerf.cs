@@ -25,7 +25,7 @@ internal static class DecodePerf
         Console.WriteLine();
         Console.WriteLine($"decode-step kernels, AiM-B shapes, {Launches} launches per graph (floor at {bandwidthGBs:F0} GB/s)");
         Console.WriteLine($"{"kernel",-40} | {"rows",4} | {"us/call",8} | {"floor us",8} | {"calls/step",10}");
-        foreach (int rows in new[] { 2, 16, 128, 512 })
+        foreach (int rows in new[] { 2, 8, 16, 128, 512 })
         {
             using var scope = TensorScope.Open();
             using var noGrad = Tape.NoGrad();
@@ -82,6 +82,20 @@ internal static class DecodePerf
                     kernels.DecodeLayerFused = true;
                 }
             };
+            // The layer and the head with the skinny GEMM off (cuBLAS on bf16-rounded activations at any row count).
+            Action WithoutSkinny(Action work) => () =>
+            {
+                int limit = kernels.SkinnyRowLimit;
+                kernels.SkinnyRowLimit = 0;
+                try
+                {
+                    work();
+                }
+                finally
+                {
+                    kernels.SkinnyRowLimit = limit;
+                }
+            };
             // SsmStep with a forced launch plan (CudaKernels.SsmStepPlanOverride).
             Action SsmPlan(int threads, int perWarp) => () =>
             {
@@ -112,6 +126,8 @@ internal static class DecodePerf
                 // The whole layer as one op: four kernels up to 16 rows (the skinny GEMM's), else the six above.
                 ("MambaDecodeLayer (4 kernels to 16 rows)", layer, layerBytes, layerPerStep),
                 ("MambaDecodeLayer (6 kernels)", composedLayer, layerBytes, 0),
+                ("MambaDecodeLayer, cuBLAS products", WithoutSkinny(layer), layerBytes, 0),
+                ("MatMul head, cuBLAS", WithoutSkinny(() => Ops.MatMul(hidden, head, transB: true)), (double)v * d * 2 + rows * (d + v) * f32, 0),
                 ("SsmStep plan 256 thr x 1 row/warp", SsmPlan(256, 1), 2.0 * rows * h * p * n * f32, 0),
                 ("SsmStep plan 256 thr x 2 rows/warp", SsmPlan(256, 2), 2.0 * rows * h * p * n * f32, 0),
                 ("SsmStep plan 256 thr x 4 rows/warp", SsmPlan(256, 4), 2.0 * rows * h * p * n * f32, 0),

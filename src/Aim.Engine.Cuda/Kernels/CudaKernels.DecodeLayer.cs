@@ -32,7 +32,7 @@ public sealed partial class CudaKernels
             ssmState, dtBias, a, d, gatedNormWeight, groupSize, outProj, y, residualOut);
         F32(op, hidden);
         if (s.R == 0) return;
-        if (DecodeLayerFused && s.R <= SkinnyMaxRows && groupSize == s.E && s.K <= StepMaxTaps && inProj.DType == DType.BFloat16
+        if (DecodeLayerFused && s.R <= SkinnyRowLimit && groupSize == s.E && s.K <= StepMaxTaps && inProj.DType == DType.BFloat16
             && outProj.DType == DType.BFloat16
             && new[] { convState, convWeight, convBias, ssmState, dtBias, a, d, gatedNormWeight }.All(t => t is null || t.DType == DType.Float32))
         {

@@ -39,7 +39,7 @@ public sealed unsafe partial class CudaKernels
         }
         if (a.DType == DType.Float32 && b.DType == DType.BFloat16 && c.DType == DType.Float32)
         {
-            if (batch == 1 && m <= SkinnyMaxRows && !transA && transB && TrySkinny(a, b, c, m, n, k, alpha, beta)) return;
+            if (batch == 1 && m <= SkinnyRowLimit && !transA && transB && TrySkinny(a, b, c, m, n, k, alpha, beta)) return;
             // bf16 weights with f32 activations. A few rows (a decode step) stream the weights through skinny_gemm.cu;
             // more rows round the activations to bf16 (cuBLAS takes one type for A and B) and run on the tensor cores
             // with f32 accumulation and an f32 result (widening the weights instead would read them three times).
@@ -84,6 +84,19 @@ public sealed unsafe partial class CudaKernels
 
     // skinny_gemm.cu's SKINNY_MAX_M and SKINNY_WARPS.
     private const int SkinnyMaxRows = 16;
+
+    /// <summary>
+    /// The most rows a bf16-weight product streams through skinny_gemm.cu (and MambaDecodeLayer runs its four-kernel
+    /// form at); more rows round the activations to bf16 for cuBLAS. At most SKINNY_MAX_M; lowered only to compare the
+    /// two paths (Aim.Cuda.Check --decode-perf).
+    /// </summary>
+    internal int SkinnyRowLimit
+    {
+        get => _skinnyRowLimit;
+        set => _skinnyRowLimit = Math.Clamp(value, 0, SkinnyMaxRows);
+    }
+
+    private int _skinnyRowLimit = SkinnyMaxRows;
     private const int SkinnyWarps = 8;
 
     /// <summary>
