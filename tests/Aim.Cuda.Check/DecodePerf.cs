@@ -82,6 +82,19 @@ internal static class DecodePerf
                     kernels.DecodeLayerFused = true;
                 }
             };
+            // A product with skinny_gemv's columns a warp forced (CudaKernels.SkinnyColumnsOverride).
+            Action Columns(int cols, Action work) => () =>
+            {
+                kernels.SkinnyColumnsOverride = cols;
+                try
+                {
+                    work();
+                }
+                finally
+                {
+                    kernels.SkinnyColumnsOverride = null;
+                }
+            };
             // The layer and the head with the skinny GEMM off (cuBLAS on bf16-rounded activations at any row count).
             Action WithoutSkinny(Action work) => () =>
             {
@@ -128,6 +141,11 @@ internal static class DecodePerf
                 ("MambaDecodeLayer (6 kernels)", composedLayer, layerBytes, 0),
                 ("MambaDecodeLayer, cuBLAS products", WithoutSkinny(layer), layerBytes, 0),
                 ("MatMul head, cuBLAS", WithoutSkinny(() => Ops.MatMul(hidden, head, transB: true)), (double)v * d * 2 + rows * (d + v) * f32, 0),
+                ("MatMul head, skinny 1 column a warp", Columns(1, () => Ops.MatMul(hidden, head, transB: true)), (double)v * d * 2 + rows * (d + v) * f32, 0),
+                ("MatMul head, skinny 2 columns a warp", Columns(2, () => Ops.MatMul(hidden, head, transB: true)), (double)v * d * 2 + rows * (d + v) * f32, 0),
+                ("MatMul head, skinny 4 columns a warp", Columns(4, () => Ops.MatMul(hidden, head, transB: true)), (double)v * d * 2 + rows * (d + v) * f32, 0),
+                ("MatMul in_proj, skinny 2 columns a warp", Columns(2, () => Ops.MatMul(hidden, inW, transB: true)), (double)inProj * d * 2 + rows * (d + inProj) * f32, 0),
+                ("MatMul in_proj, skinny 4 columns a warp", Columns(4, () => Ops.MatMul(hidden, inW, transB: true)), (double)inProj * d * 2 + rows * (d + inProj) * f32, 0),
                 ("SsmStep plan 256 thr x 1 row/warp", SsmPlan(256, 1), 2.0 * rows * h * p * n * f32, 0),
                 ("SsmStep plan 256 thr x 2 rows/warp", SsmPlan(256, 2), 2.0 * rows * h * p * n * f32, 0),
                 ("SsmStep plan 256 thr x 4 rows/warp", SsmPlan(256, 4), 2.0 * rows * h * p * n * f32, 0),

@@ -122,12 +122,29 @@ public sealed unsafe partial class CudaKernels
         args.Add((float)alpha);
         args.Add((float)beta);
         args.Add(vec ? 1 : 0);
-        int split = SkinnySplit(n, k);
+        int cols = SkinnyColumnsOverride ?? SkinnyColumns(n);
+        int groups = (n + cols - 1) / cols, split = SkinnySplit(groups, k);
         args.Add(split);
-        int columnsPerBlock = SkinnyWarps / split;
-        Launch(Function("skinny_gemm.cu", "skinny_gemm_bf16"), (uint)((n + columnsPerBlock - 1) / columnsPerBlock), SkinnyWarps * 32, 0, args);
+        int groupsPerBlock = SkinnyWarps / split;
+        string kernel = cols switch { 1 => "skinny_gemm_bf16", 2 => "skinny_gemm_c2_bf16", _ => "skinny_gemm_c4_bf16" };
+        Launch(Function("skinny_gemm.cu", kernel), (uint)((groups + groupsPerBlock - 1) / groupsPerBlock), SkinnyWarps * 32, 0, args);
         return true;
     }
+
+    /// <summary>
+    /// Output columns a warp of skinny_gemv takes (1, 2 or 4): more while the warps still number at least half a wave
+    /// of resident warps (32 per multiprocessor), so a wide product of short columns (the head: 16384 × 768, 3 weight
+    /// chunks a lane per column) keeps more loads in flight per warp instead of more, shorter warps.
+    /// </summary>
+    private int SkinnyColumns(int n)
+    {
+        int cols = 1, halfWave = 16 * _backend.Context.MultiprocessorCount;
+        while (cols < 4 && (long)n / (cols * 2) >= halfWave) cols *= 2;
+        return cols;
+    }
+
+    /// <summary>Forces skinny_gemv's columns a warp (1, 2 or 4) for comparisons (Aim.Cuda.Check --decode-perf); null: the rule.</summary>
+    internal int? SkinnyColumnsOverride { get; set; }
 
     /// <summary>
     /// Warps per output column of skinny_gemv (skinny_gemm.cu): more warps per column while the grid still fits one wave

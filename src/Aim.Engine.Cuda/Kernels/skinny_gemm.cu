@@ -19,14 +19,20 @@ struct SkinnyStore
     }
 };
 
-extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_bf16(
-    const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta, int vec, int split)
-{
-    AIM_PDL_PROLOGUE();
-    __shared__ float partial[SKINNY_WARPS * SKINNY_MAX_M];
-    SkinnyStore epi{y, sym, alpha, beta};
-    skinny_gemv<false>(x, sxm, nullptr, wt, swn, M, N, K, vec, split, blockIdx.x, partial, epi);
-}
+// skinny_gemm_bf16 takes one column a warp, skinny_gemm_c2_bf16 and skinny_gemm_c4_bf16 two and four (Gemm.cs picks).
+#define SKINNY_GEMM_KERNEL(NAME, COLS)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) NAME(                                                     \
+        const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta,  \
+        int vec, int split)                                                                                                  \
+    {                                                                                                                        \
+        AIM_PDL_PROLOGUE();                                                                                                  \
+        __shared__ float partial[SKINNY_WARPS * COLS * SKINNY_MAX_M];                                                        \
+        SkinnyStore epi{y, sym, alpha, beta};                                                                                \
+        skinny_gemv<false, COLS>(x, sxm, nullptr, wt, swn, M, N, K, vec, split, blockIdx.x, partial, epi);                    \
+    }
+SKINNY_GEMM_KERNEL(skinny_gemm_bf16, 1)
+SKINNY_GEMM_KERNEL(skinny_gemm_c2_bf16, 2)
+SKINNY_GEMM_KERNEL(skinny_gemm_c4_bf16, 4)
 
 // Columns [c0, c0 + C) of in_proj are the conv's inputs: such a value is not stored but shifted into its channel's
 // window (state (M, C, K), oldest first) and convolved, conv_out[m, c] = silu(bias[c] + Σ_j w[c, j]·window[j])
@@ -82,7 +88,7 @@ struct SkinnyConvStore
         AIM_PDL_PROLOGUE();                                                                                                  \
         __shared__ float partial[SKINNY_WARPS * SKINNY_MAX_M];                                                               \
         SkinnyConvStore<K> epi{y, sym, c0, C, state, cw, cbias, conv_out, {}, {}, 0.0f};                                     \
-        skinny_gemv<false>(x, sxm, nullptr, wt, swn, M, N, K_, vec, split, blockIdx.x, partial, epi);                        \
+        skinny_gemv<false, 1>(x, sxm, nullptr, wt, swn, M, N, K_, vec, split, blockIdx.x, partial, epi);                        \
     }
 SKINNY_CONV_KERNEL(1)
 SKINNY_CONV_KERNEL(2)
@@ -112,5 +118,5 @@ extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_rown
     AIM_PDL_PROLOGUE();
     __shared__ float partial[2 * SKINNY_WARPS * SKINNY_MAX_M];
     SkinnyRowNormStore epi{y, sym, K, eps};
-    skinny_gemv<true>(x, sxm, gw, wt, swn, M, N, K, vec, split, blockIdx.x, partial, epi);
+    skinny_gemv<true, 1>(x, sxm, gw, wt, swn, M, N, K, vec, split, blockIdx.x, partial, epi);
 }

@@ -10,19 +10,24 @@
 #define SKINNY_MAX_M 16
 #define SKINNY_WARPS 8
 
-// acc[m] += Σ_j x[m, k + j]·w[j] over the 8 weights of one 16-byte chunk. GATE: x holds the gated norm's g and each
-// term is (g·gw[k + j])·w[j], with sq[m] += g² (fmaf, j in order) on the side.
-template <bool GATE>
-__device__ __forceinline__ void skinny_fma8(float (&acc)[SKINNY_MAX_M], float (&sq)[SKINNY_MAX_M], int M, const float* x, i64 sxm, int k,
-                                            uint4 packed, const float* gw)
+// acc[i][m] += Σ_j x[m, k + j]·w_i[j] over the 8 weights of column i's 16-byte chunk packed[i], for COLS columns that
+// share the x loads (the terms in j order for every (i, m), as with one column). GATE (COLS 1): x holds the gated
+// norm's g and each term is (g·gw[k + j])·w[j], with sq[m] += g² (fmaf, j in order) on the side.
+template <bool GATE, int COLS>
+__device__ __forceinline__ void skinny_fma8(float (&acc)[COLS][SKINNY_MAX_M], float (&sq)[SKINNY_MAX_M], int M, const float* x, i64 sxm, int k,
+                                            const uint4 (&packed)[COLS], const float* gw)
 {
-    float w[8];
-    unsigned int words[4] = { packed.x, packed.y, packed.z, packed.w };
+    float w[COLS][8];
 #pragma unroll
-    for (int j = 0; j < 4; j++)
+    for (int i = 0; i < COLS; i++)
     {
-        w[2 * j] = __uint_as_float(words[j] << 16);
-        w[2 * j + 1] = __uint_as_float(words[j] & 0xffff0000u);
+        unsigned int words[4] = { packed[i].x, packed[i].y, packed[i].z, packed[i].w };
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+        {
+            w[i][2 * j] = __uint_as_float(words[j] << 16);
+            w[i][2 * j + 1] = __uint_as_float(words[j] & 0xffff0000u);
+        }
     }
     float4 ga = make_float4(0.0f, 0.0f, 0.0f, 0.0f), gb = ga;
     if (GATE)
@@ -49,14 +54,18 @@ __device__ __forceinline__ void skinny_fma8(float (&acc)[SKINNY_MAX_M], float (&
             a = make_float4(a.x * ga.x, a.y * ga.y, a.z * ga.z, a.w * ga.w);
             b = make_float4(b.x * gb.x, b.y * gb.y, b.z * gb.z, b.w * gb.w);
         }
-        acc[m] = fmaf(a.x, w[0], acc[m]);
-        acc[m] = fmaf(a.y, w[1], acc[m]);
-        acc[m] = fmaf(a.z, w[2], acc[m]);
-        acc[m] = fmaf(a.w, w[3], acc[m]);
-        acc[m] = fmaf(b.x, w[4], acc[m]);
-        acc[m] = fmaf(b.y, w[5], acc[m]);
-        acc[m] = fmaf(b.z, w[6], acc[m]);
-        acc[m] = fmaf(b.w, w[7], acc[m]);
+#pragma unroll
+        for (int i = 0; i < COLS; i++)
+        {
+            acc[i][m] = fmaf(a.x, w[i][0], acc[i][m]);
+            acc[i][m] = fmaf(a.y, w[i][1], acc[i][m]);
+            acc[i][m] = fmaf(a.z, w[i][2], acc[i][m]);
+            acc[i][m] = fmaf(a.w, w[i][3], acc[i][m]);
+            acc[i][m] = fmaf(b.x, w[i][4], acc[i][m]);
+            acc[i][m] = fmaf(b.y, w[i][5], acc[i][m]);
+            acc[i][m] = fmaf(b.z, w[i][6], acc[i][m]);
+            acc[i][m] = fmaf(b.w, w[i][7], acc[i][m]);
+        }
     }
 }
 
@@ -68,52 +77,75 @@ __device__ __forceinline__ void skinny_warp_part(float v, float* slot)
 }
 
 // vec: K % 8 == 0 and every row 16-byte aligned (checked by the caller); otherwise a scalar walk.
-// split: warps per output column (1, 2, 4 or 8), each taking every split-th 32-chunk stretch of K; their partial
+// COLS: output columns a warp takes (1, 2 or 4), every x load shared by them and COLS weight chunks in flight per step:
+// many short columns (the head: 16384 × 768) or many rows (x loads bound the stream at 16 rows) want more than one.
+// split: warps per column group (1, 2, 4 or 8), each taking every split-th 32-chunk stretch of K; their partial
 // sums meet in shared memory. Few columns over a long K (out_proj: 768 × 1536) need it to fill the GPU.
 // x may point to global or shared memory (generic addressing); one block of SKINNY_WARPS warps.
-// tile: which SKINNY_WARPS / split columns this call computes (skinny_gemm_bf16 passes blockIdx.x).
-// partial: SKINNY_WARPS · SKINNY_MAX_M floats of shared memory (twice that with GATE), the caller's.
-// GATE: x holds the gated RMSNorm's g (M, K) and gw (K) its weight: the product is taken with g·gw, and Σ g² of the
-// row comes with it (skinny_fma8).
-// epi: the column's epilogue, per thread. Lane m of the column's first warp calls epi.prefetch(m, n) before the weight
-// stream (loads the epilogue needs, in flight meanwhile) and epi.store(m, n, v, sq) with the dot product v (and Σ g²
-// with GATE, else 0) after a block barrier.
+// tile: which SKINNY_WARPS / split column groups this call computes (the kernels pass blockIdx.x).
+// partial: SKINNY_WARPS · COLS · SKINNY_MAX_M floats of shared memory (SKINNY_WARPS · SKINNY_MAX_M more with GATE).
+// GATE (COLS 1): x holds the gated RMSNorm's g (M, K) and gw (K) its weight: the product is taken with g·gw, and Σ g²
+// of the row comes with it (skinny_fma8).
+// epi: the columns' epilogue, per thread. Lane m of the group's first warp calls epi.prefetch(m, n) for each of its
+// columns before the weight stream (loads the epilogue needs, in flight meanwhile) and epi.store(m, n, v, sq) with the
+// dot product v (and Σ g² with GATE, else 0) after a block barrier.
 // The caller must __syncthreads() before calling again with the same partial (the last readers may still be in it).
-template <bool GATE, typename EPI>
+template <bool GATE, int COLS, typename EPI>
 __device__ __forceinline__ void skinny_gemv(
     const float* x, i64 sxm, const float* gw, const bf16* wt, i64 swn, int M, int N, int K, int vec, int split, int tile, float* partial,
     EPI& epi)
 {
+    static_assert(!GATE || COLS == 1, "the gated form takes one column a warp");
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int column = warp / split, part = warp % split;
-    const int n = tile * (SKINNY_WARPS / split) + column;
-    const bool writer = part == 0 && n < N && lane < M;
-    if (writer) epi.prefetch(lane, n);
-    float acc[SKINNY_MAX_M], sq[SKINNY_MAX_M];
-#pragma unroll
-    for (int m = 0; m < SKINNY_MAX_M; m++) acc[m] = sq[m] = 0.0f;
-    if (n < N)
+    const int group = warp / split, part = warp % split;
+    const int n0 = (tile * (SKINNY_WARPS / split) + group) * COLS;
+    const bool writer = part == 0 && lane < M;
+    if (writer)
     {
-        const bf16* row = wt + (i64)n * swn;
+#pragma unroll
+        for (int i = 0; i < COLS; i++)
+            if (n0 + i < N) epi.prefetch(lane, n0 + i);
+    }
+    float acc[COLS][SKINNY_MAX_M], sq[SKINNY_MAX_M];
+#pragma unroll
+    for (int m = 0; m < SKINNY_MAX_M; m++)
+    {
+        sq[m] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < COLS; i++) acc[i][m] = 0.0f;
+    }
+    if (n0 < N)
+    {
         if (vec)
         {
-            const uint4* chunks = (const uint4*)row;
-            for (int c = part * 32 + lane; c < K / 8; c += 32 * split) skinny_fma8<GATE>(acc, sq, M, x, sxm, c * 8, chunks[c], gw);
+            for (int c = part * 32 + lane; c < K / 8; c += 32 * split)
+            {
+                uint4 packed[COLS];
+#pragma unroll
+                for (int i = 0; i < COLS; i++)
+                    packed[i] = n0 + i < N ? ((const uint4*)(wt + (i64)(n0 + i) * swn))[c] : make_uint4(0u, 0u, 0u, 0u);
+                skinny_fma8<GATE, COLS>(acc, sq, M, x, sxm, c * 8, packed, gw);
+            }
         }
         else
         {
             for (int k = part * 32 + lane; k < K; k += 32 * split)
             {
-                float w = bf16_to_f32(row[k]);
-                for (int m = 0; m < M; m++)
+                float w[COLS];
+#pragma unroll
+                for (int i = 0; i < COLS; i++) w[i] = n0 + i < N ? bf16_to_f32(wt[(i64)(n0 + i) * swn + k]) : 0.0f;
+#pragma unroll
+                for (int m = 0; m < SKINNY_MAX_M; m++)
                 {
+                    if (m >= M) break;
                     float xv = x[(i64)m * sxm + k];
                     if (GATE)
                     {
                         sq[m] = fmaf(xv, xv, sq[m]);
                         xv = xv * gw[k];
                     }
-                    acc[m] = fmaf(xv, w, acc[m]);
+#pragma unroll
+                    for (int i = 0; i < COLS; i++) acc[i][m] = fmaf(xv, w[i], acc[i][m]);
                 }
             }
         }
@@ -122,19 +154,25 @@ __device__ __forceinline__ void skinny_gemv(
     for (int m = 0; m < SKINNY_MAX_M; m++)
     {
         if (m >= M) break;
-        skinny_warp_part(acc[m], &partial[warp * SKINNY_MAX_M + m]);
-        if (GATE) skinny_warp_part(sq[m], &partial[(SKINNY_WARPS + warp) * SKINNY_MAX_M + m]);
+#pragma unroll
+        for (int i = 0; i < COLS; i++) skinny_warp_part(acc[i][m], &partial[(warp * COLS + i) * SKINNY_MAX_M + m]);
+        if (GATE) skinny_warp_part(sq[m], &partial[(SKINNY_WARPS * COLS + warp) * SKINNY_MAX_M + m]);
     }
     __syncthreads();
-    // The first warp of each column adds the parts in a fixed order (deterministic) and writes M outputs.
+    // The first warp of each group adds the parts in a fixed order (deterministic) and writes M outputs a column.
     if (writer)
     {
-        float v = 0.0f, s = 0.0f;
-        for (int q = 0; q < split; q++)
+#pragma unroll
+        for (int i = 0; i < COLS; i++)
         {
-            v += partial[(warp + q) * SKINNY_MAX_M + lane];
-            if (GATE) s += partial[(SKINNY_WARPS + warp + q) * SKINNY_MAX_M + lane];
+            if (n0 + i >= N) break;
+            float v = 0.0f, s = 0.0f;
+            for (int q = 0; q < split; q++)
+            {
+                v += partial[((warp + q) * COLS + i) * SKINNY_MAX_M + lane];
+                if (GATE) s += partial[(SKINNY_WARPS * COLS + warp + q) * SKINNY_MAX_M + lane];
+            }
+            epi.store(lane, n0 + i, v, s);
         }
-        epi.store(lane, n, v, s);
     }
 }
