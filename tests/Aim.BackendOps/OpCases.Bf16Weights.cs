@@ -12,7 +12,8 @@ public static partial class OpCases
     /// <summary>x (M, K) · W(N, K)ᵀ with W stored in bf16, at decode row counts and odd sizes; and a bf16 table gather.</summary>
     public static IEnumerable<OpCase> Bf16Weights()
     {
-        int[][] sizes = [[1, 31, 7], [2, 257, 33], [7, 768, 65], [16, 64, 257], [17, 33, 31], [2, 1, 1], [3, 1536, 768], [2, 2048, 33]];
+        int[][] sizes = [[1, 31, 7], [2, 257, 33], [7, 768, 65], [16, 64, 257], [17, 33, 31], [2, 1, 1], [3, 1536, 768], [2, 2048, 33],
+            [5, 40, 2201], [16, 31, 2113]];   // the last two: four columns a warp on an H200 (Gemm.cs SkinnyColumns), vector and scalar walks
         foreach (var s in sizes)
         {
             int m = s[0], k = s[1], n = s[2];

@@ -7,8 +7,8 @@
 //   composed: the two launches vs the float64 reference (NMSE ≤ 1e-10, as OpCases.NormLinear.cs);
 //   strided: the norm on the strided views writes the same bits as on contiguous copies of them (the row strides only
 //            move the reads);
-//   gemm:    skinny_gemm_bf16 alone on x (strided as laid out) vs the float64 x · Wᵀ, and skinny_gemm_c2_bf16 /
-//            skinny_gemm_c4_bf16 (two and four columns a warp) the same way.
+//   gemm:    skinny_gemm_bf16 alone on x (strided as laid out) vs the float64 x · Wᵀ, and skinny_gemm_c4_bf16
+//            (four columns a warp) the same way.
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: normgemm_check DIR [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"
@@ -126,15 +126,13 @@ int main(int argc, char** argv)
             emu::launch(dim3(blocks), dim3(Threads), 0, skinny_gemm_bf16, x.at, (i64)x.stride, w, (i64)K, gemm.data(), (i64)N,
                         M, N, K, 1.0f, 0.0f, vecG ? 1 : 0, split);
             double eGemm = error_of(gemm.data(), gemmRef).nmse;
-            // The same product two and four columns a warp (skinny_gemm_c2_bf16 / c4: Gemm.cs's split over column groups).
-            decltype(&skinny_gemm_bf16) wide[] = { skinny_gemm_c2_bf16, skinny_gemm_c4_bf16 };
-            for (int w2 = 0; w2 < 2; w2++)
+            // The same product four columns a warp (skinny_gemm_c4_bf16, Gemm.cs's split over column groups).
             {
-                const int cols = 2 << w2, groups = (N + cols - 1) / cols, splitC = skinny_split(groups, K, Warps);
+                const int groups = (N + 3) / 4, splitC = skinny_split(groups, K, Warps);
                 const unsigned blocksC = (unsigned)((groups + Warps / splitC - 1) / (Warps / splitC));
                 std::vector<float> wideOut(mn, std::numeric_limits<float>::quiet_NaN());
-                emu::launch(dim3(blocksC), dim3(Threads), 0, wide[w2], x.at, (i64)x.stride, w, (i64)K, wideOut.data(), (i64)N, M, N, K, 1.0f,
-                            0.0f, vecG ? 1 : 0, splitC);
+                emu::launch(dim3(blocksC), dim3(Threads), 0, skinny_gemm_c4_bf16, x.at, (i64)x.stride, w, (i64)K, wideOut.data(), (i64)N, M, N, K,
+                            1.0f, 0.0f, vecG ? 1 : 0, splitC);
                 eGemm = std::max(eGemm, error_of(wideOut.data(), gemmRef).nmse);
             }
             bool okGemm = eGemm <= Tol;

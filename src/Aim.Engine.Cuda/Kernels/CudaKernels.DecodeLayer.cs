@@ -66,7 +66,7 @@ public sealed partial class CudaKernels
 
         // 2. in_proj with the conv step in its epilogue.
         var k2 = new KernelArgs(stackalloc byte[160], stackalloc nint[20]);
-        int split2 = AddSkinnyOperands(ref k2, u, s.D, inProj, zxbcdt, dp, s.R, dp, s.D, null);
+        int split2 = AddSkinnyOperands(ref k2, u, s.D, inProj, zxbcdt, dp, s.R, dp, s.D, null, 1);   // one column a warp (skinny_gemm.cu)
         k2.Add(s.E);
         k2.Add(s.C);
         k2.Add(Ptr(convState));
@@ -104,18 +104,20 @@ public sealed partial class CudaKernels
 
         // 4. The gated norm's weight and row factor with out_proj.
         var k4 = new KernelArgs(stackalloc byte[160], stackalloc nint[20]);
-        int split4 = AddSkinnyOperands(ref k4, g, s.E, outProj, y, s.D, s.R, s.D, s.E, gatedNormWeight);
+        int split4 = AddSkinnyOperands(ref k4, g, s.E, outProj, y, s.D, s.R, s.D, s.E, gatedNormWeight, 1);   // the gated form: one column a warp
         k4.Add(Ptr(gatedNormWeight));
         k4.Add((float)gatedNormEps);
         Launch(Function("skinny_gemm.cu", "skinny_gemm_rownorm_bf16"), SkinnyGrid(s.D, split4), SkinnyWarps * 32, 0, k4);
     }
 
     // The arguments skinny_gemm.cu's decode-layer kernels share: x (rows × k, row stride sxm), W (n × k, contiguous
-    // bf16), y (row stride sym), M, N, K, vec, split; gate, when given, is read 8 floats at a time too. Returns the split.
-    private int AddSkinnyOperands(ref KernelArgs args, Tensor x, long sxm, Tensor w, Tensor y, long sym, int m, int n, int k, Tensor? gate)
+    // bf16), y (row stride sym), M, N, K, vec, split for `cols` columns a warp; gate, when given, is read 8 floats at a
+    // time too. Returns the split.
+    private int AddSkinnyOperands(ref KernelArgs args, Tensor x, long sxm, Tensor w, Tensor y, long sym, int m, int n, int k, Tensor? gate,
+        int cols)
     {
         bool vec = k % 8 == 0 && sxm % 4 == 0 && Ptr(x) % 16 == 0 && Ptr(w) % 16 == 0 && (gate is null || Ptr(gate) % 16 == 0);
-        int split = SkinnySplit(n, k);
+        int split = SkinnySplit((n + cols - 1) / cols, k);
         args.Add(Ptr(x));
         args.Add(sxm);
         args.Add(Ptr(w));
@@ -129,6 +131,4 @@ public sealed partial class CudaKernels
         args.Add(split);
         return split;
     }
-
-    private static uint SkinnyGrid(int n, int split) => (uint)((n + SkinnyWarps / split - 1) / (SkinnyWarps / split));
 }

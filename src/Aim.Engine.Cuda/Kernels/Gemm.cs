@@ -122,28 +122,25 @@ public sealed unsafe partial class CudaKernels
         args.Add((float)alpha);
         args.Add((float)beta);
         args.Add(vec ? 1 : 0);
-        int cols = SkinnyColumnsOverride ?? SkinnyColumns(n);
+        int cols = SkinnyColumns(n);
         int groups = (n + cols - 1) / cols, split = SkinnySplit(groups, k);
         args.Add(split);
-        int groupsPerBlock = SkinnyWarps / split;
-        string kernel = cols switch { 1 => "skinny_gemm_bf16", 2 => "skinny_gemm_c2_bf16", _ => "skinny_gemm_c4_bf16" };
-        Launch(Function("skinny_gemm.cu", kernel), (uint)((groups + groupsPerBlock - 1) / groupsPerBlock), SkinnyWarps * 32, 0, args);
+        Launch(Function("skinny_gemm.cu", cols == 1 ? "skinny_gemm_bf16" : "skinny_gemm_c4_bf16"), SkinnyGrid(groups, split), SkinnyWarps * 32, 0, args);
         return true;
     }
 
     /// <summary>
-    /// Output columns a warp of skinny_gemv takes (1, 2 or 4): more while the warps still number at least half a wave
-    /// of resident warps (32 per multiprocessor), so a wide product of short columns (the head: 16384 × 768, 3 weight
-    /// chunks a lane per column) keeps more loads in flight per warp instead of more, shorter warps.
+    /// Output columns a warp of skinny_gemv takes: four (x loaded once for all, four weight chunks in flight) where that
+    /// still leaves at least four column groups a multiprocessor, else one. H200, µs a call at 2 / 8 / 16 rows (Aim.Cuda.Check
+    /// --decode-perf): the head (16384 × 768) 11.8 / 33.2 / 62.0 at one column, 8.2 / 17.8 / 30.8 at four; in_proj (3352 ×
+    /// 768) 3.53 / 9.03 / 16.4 at one, 3.38 / 6.65 / 11.2 at four (two columns were slower than one for in_proj).
     /// </summary>
-    private int SkinnyColumns(int n)
-    {
-        int cols = 1, halfWave = 16 * _backend.Context.MultiprocessorCount;
-        while (cols < 4 && (long)n / (cols * 2) >= halfWave) cols *= 2;
-        return cols;
-    }
+    internal int SkinnyColumns(int n) => SkinnyColumnsOverride ?? (n >= 16 * _backend.Context.MultiprocessorCount ? 4 : 1);
 
-    /// <summary>Forces skinny_gemv's columns a warp (1, 2 or 4) for comparisons (Aim.Cuda.Check --decode-perf); null: the rule.</summary>
+    // Blocks of skinny_gemv for `groups` column groups at `split` warps each.
+    private static uint SkinnyGrid(int groups, int split) => (uint)((groups + SkinnyWarps / split - 1) / (SkinnyWarps / split));
+
+    /// <summary>Forces skinny_gemv's columns a warp (1 or 4) for comparisons (Aim.Cuda.Check --decode-perf); null: the rule.</summary>
     internal int? SkinnyColumnsOverride { get; set; }
 
     /// <summary>

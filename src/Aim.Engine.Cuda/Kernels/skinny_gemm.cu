@@ -11,15 +11,15 @@ struct SkinnyStore
     float* y;
     i64 sym;
     float alpha, beta;
-    __device__ __forceinline__ void prefetch(int, int) {}
-    __device__ __forceinline__ void store(int m, int n, float v, float)
+    __device__ __forceinline__ void prefetch(int, int, int) {}
+    __device__ __forceinline__ void store(int, int m, int n, float v, float)
     {
         float* out = y + (i64)m * sym + n;
         *out = beta == 0.0f ? alpha * v : fmaf(beta, *out, alpha * v);
     }
 };
 
-// skinny_gemm_bf16 takes one column a warp, skinny_gemm_c2_bf16 and skinny_gemm_c4_bf16 two and four (Gemm.cs picks).
+// skinny_gemm_bf16 takes one column a warp, skinny_gemm_c4_bf16 four (Gemm.cs picks).
 #define SKINNY_GEMM_KERNEL(NAME, COLS)                                                                                       \
     extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) NAME(                                                     \
         const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta,  \
@@ -31,7 +31,6 @@ struct SkinnyStore
         skinny_gemv<false, COLS>(x, sxm, nullptr, wt, swn, M, N, K, vec, split, blockIdx.x, partial, epi);                    \
     }
 SKINNY_GEMM_KERNEL(skinny_gemm_bf16, 1)
-SKINNY_GEMM_KERNEL(skinny_gemm_c2_bf16, 2)
 SKINNY_GEMM_KERNEL(skinny_gemm_c4_bf16, 4)
 
 // Columns [c0, c0 + C) of in_proj are the conv's inputs: such a value is not stored but shifted into its channel's
@@ -39,6 +38,8 @@ SKINNY_GEMM_KERNEL(skinny_gemm_c4_bf16, 4)
 // (conv_step_window: conv1d_step_f32's arithmetic); the window, the taps and the bias are loaded before the weight
 // stream. Other columns: y[m, n] = v. A column is one warp's, so every window has one writer. One kernel per K ≤
 // STEP_MAX_K: with K known at compile time the window stays in registers (a runtime K put this struct on the stack).
+// One column a warp: four (skinny_gemm_c4_bf16's form) took 192 registers and ran the AiM-B layer slower on the H200
+// (16.0 against 13.1 µs at 2 rows, 29.5 against 25.9 at 8).
 template <int K>
 struct SkinnyConvStore
 {
@@ -51,7 +52,7 @@ struct SkinnyConvStore
     float* conv_out;
     float window[K], taps[K], bias;
 
-    __device__ __forceinline__ void prefetch(int m, int n)
+    __device__ __forceinline__ void prefetch(int, int m, int n)
     {
         const int c = n - c0;
         if (c < 0 || c >= C) return;
@@ -65,7 +66,7 @@ struct SkinnyConvStore
         bias = cbias ? cbias[c] : 0.0f;
     }
 
-    __device__ __forceinline__ void store(int m, int n, float v, float)
+    __device__ __forceinline__ void store(int, int m, int n, float v, float)
     {
         const int c = n - c0;
         if (c < 0 || c >= C)
@@ -88,7 +89,7 @@ struct SkinnyConvStore
         AIM_PDL_PROLOGUE();                                                                                                  \
         __shared__ float partial[SKINNY_WARPS * SKINNY_MAX_M];                                                               \
         SkinnyConvStore<K> epi{y, sym, c0, C, state, cw, cbias, conv_out, {}, {}, 0.0f};                                     \
-        skinny_gemv<false, 1>(x, sxm, nullptr, wt, swn, M, N, K_, vec, split, blockIdx.x, partial, epi);                        \
+        skinny_gemv<false, 1>(x, sxm, nullptr, wt, swn, M, N, K_, vec, split, blockIdx.x, partial, epi);                      \
     }
 SKINNY_CONV_KERNEL(1)
 SKINNY_CONV_KERNEL(2)
@@ -107,8 +108,8 @@ struct SkinnyRowNormStore
     i64 sym;
     int K;
     float eps;
-    __device__ __forceinline__ void prefetch(int, int) {}
-    __device__ __forceinline__ void store(int m, int n, float v, float sq) { y[(i64)m * sym + n] = v * (1.0f / sqrtf(sq / (float)K + eps)); }
+    __device__ __forceinline__ void prefetch(int, int, int) {}
+    __device__ __forceinline__ void store(int, int m, int n, float v, float sq) { y[(i64)m * sym + n] = v * (1.0f / sqrtf(sq / (float)K + eps)); }
 };
 
 // out_proj of a decode step after ssm_step.cu's ssm_step_gated_f32 (x = g, (M, K) with row stride sxm; gw (K)).

@@ -77,7 +77,7 @@ __device__ __forceinline__ void skinny_warp_part(float v, float* slot)
 }
 
 // vec: K % 8 == 0 and every row 16-byte aligned (checked by the caller); otherwise a scalar walk.
-// COLS: output columns a warp takes (1, 2 or 4), every x load shared by them and COLS weight chunks in flight per step:
+// COLS: output columns a warp takes (1 or 4), every x load shared by them and COLS weight chunks in flight per step:
 // many short columns (the head: 16384 × 768) or many rows (x loads bound the stream at 16 rows) want more than one.
 // split: warps per column group (1, 2, 4 or 8), each taking every split-th 32-chunk stretch of K; their partial
 // sums meet in shared memory. Few columns over a long K (out_proj: 768 × 1536) need it to fill the GPU.
@@ -86,9 +86,9 @@ __device__ __forceinline__ void skinny_warp_part(float v, float* slot)
 // partial: SKINNY_WARPS · COLS · SKINNY_MAX_M floats of shared memory (SKINNY_WARPS · SKINNY_MAX_M more with GATE).
 // GATE (COLS 1): x holds the gated RMSNorm's g (M, K) and gw (K) its weight: the product is taken with g·gw, and Σ g²
 // of the row comes with it (skinny_fma8).
-// epi: the columns' epilogue, per thread. Lane m of the group's first warp calls epi.prefetch(m, n) for each of its
-// columns before the weight stream (loads the epilogue needs, in flight meanwhile) and epi.store(m, n, v, sq) with the
-// dot product v (and Σ g² with GATE, else 0) after a block barrier.
+// epi: the columns' epilogue, per thread. Lane m of the group's first warp calls epi.prefetch(i, m, n) for each of its
+// columns n = n0 + i before the weight stream (loads the epilogue needs, in flight meanwhile) and epi.store(i, m, n, v,
+// sq) with the dot product v (and Σ g² with GATE, else 0) after a block barrier.
 // The caller must __syncthreads() before calling again with the same partial (the last readers may still be in it).
 template <bool GATE, int COLS, typename EPI>
 __device__ __forceinline__ void skinny_gemv(
@@ -104,7 +104,7 @@ __device__ __forceinline__ void skinny_gemv(
     {
 #pragma unroll
         for (int i = 0; i < COLS; i++)
-            if (n0 + i < N) epi.prefetch(lane, n0 + i);
+            if (n0 + i < N) epi.prefetch(i, lane, n0 + i);
     }
     float acc[COLS][SKINNY_MAX_M], sq[SKINNY_MAX_M];
 #pragma unroll
@@ -172,7 +172,7 @@ __device__ __forceinline__ void skinny_gemv(
                 v += partial[((warp + q) * COLS + i) * SKINNY_MAX_M + lane];
                 if (GATE) s += partial[(SKINNY_WARPS * COLS + warp + q) * SKINNY_MAX_M + lane];
             }
-            epi.store(lane, n0 + i, v, s);
+            epi.store(i, lane, n0 + i, v, s);
         }
     }
 }
