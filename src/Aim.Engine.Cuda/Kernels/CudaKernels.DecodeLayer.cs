@@ -47,7 +47,7 @@ public sealed partial class CudaKernels
 
     /// <summary>
     /// Whether MambaDecodeLayer takes the four-kernel path where it applies (default); false runs the six-kernel
-    /// composition everywhere, for comparisons (Aim.Cuda.Check --decode-perf, the harness).
+    /// composition everywhere, for comparisons (Aim.Cuda.Check --decode-perf).
     /// </summary>
     internal bool DecodeLayerFused { get; set; } = true;
 

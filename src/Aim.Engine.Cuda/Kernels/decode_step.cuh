@@ -1,6 +1,6 @@
 // Device pieces of a Mamba-2 decode step: the conv step of one channel (conv1d.cu's conv1d_step_f32 and the in_proj
-// epilogue of skinny_gemm.cu's skinny_gemm_conv_k<K>_bf16), and for ssm_step.cu's kernels the step size and the SSM update of
-// a block's rows.
+// epilogue of skinny_gemm.cu's skinny_gemm_conv_k<K>_bf16), and for ssm_step.cu's kernels the step size and the SSM
+// update of a block's rows.
 #pragma once
 #include "common.cuh"
 
