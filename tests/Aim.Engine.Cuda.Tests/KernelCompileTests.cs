@@ -64,7 +64,10 @@ public class KernelCompileTests
             var warm = new KernelCompiler(TestArchitecture(), dir);
             warm.Compile("fill.cu");
             var compiler = new KernelCompiler(TestArchitecture(), dir);
-            var prefetch = compiler.Prefetch(parallelism: 2);
+            var uncached = compiler.UncachedFiles();
+            Assert.Equal(KernelCompiler.KernelFiles.Count - 1, uncached.Count);
+            Assert.DoesNotContain("fill.cu", uncached);
+            var prefetch = compiler.Prefetch(uncached, parallelism: 2);
             byte[] vq = compiler.Compile("vq.cu");              // needed now: compiled at once or awaited, once
             await prefetch;
             Assert.Equal(KernelCompiler.KernelFiles.Count - 1, compiler.NvrtcCompiles);   // fill.cu was cached
@@ -73,6 +76,7 @@ public class KernelCompileTests
                 Assert.Single(Directory.GetFiles(dir, Path.GetFileNameWithoutExtension(file) + "-*.cubin"));
             Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
             var full = new KernelCompiler(TestArchitecture(), dir);
+            Assert.Empty(full.UncachedFiles());
             await full.Prefetch();
             Assert.Equal(0, full.NvrtcCompiles);                // nothing left to compile
         }

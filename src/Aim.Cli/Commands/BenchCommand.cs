@@ -107,7 +107,7 @@ internal static class BenchCommand
         {
             string name = parse.GetValue(model)!;
             var config = Aim.Models.Stage2.AimConfig.BuiltIn(name) ?? throw new ArgumentException($"bench generate: unknown model '{name}' (expected aim-b, aim-l or aim-xl)");
-            var dev = DeviceOption.Resolve(parse.GetValue(device)!);
+            var dev = DeviceOption.Resolve(parse.GetValue(device)!, io.Err);
             var sizes = ParseBatches(parse.GetValue(batches) ?? (dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu ? "1,8" : "1,16,64,256"));
             bool bf16 = ParseWeights(parse.GetValue(weights)!);
             var roofline = dev.Kind == Aim.Engine.Tensors.DeviceKind.Cpu
@@ -204,7 +204,7 @@ internal static class BenchCommand
                 _ => throw new ArgumentException($"bench train: --precision must be fp32 or bf16, got '{prec}'"),
             };
             var config = TrainConfig(name);
-            var dev = DeviceOption.Resolve(parse.GetValue(device)!, parse.GetValue(tf32));
+            var dev = DeviceOption.Resolve(parse.GetValue(device)!, io.Err, parse.GetValue(tf32));
             int b = parse.GetValue(batch), n = parse.GetValue(steps);
             if (b < 1 || n < 1) throw new ArgumentException("bench train: --batch and --steps must be at least 1");
             // The FLOP floor uses the peak of the type the matrix products run in (bf16 under --precision bf16).

@@ -31,7 +31,7 @@ internal static class BenchVqCommand
             int b = parse.GetValue(batch), n = parse.GetValue(repeats);
             if (b < 1) throw new ArgumentException($"bench vq: --batch must be at least 1, got {b}");
             if (n < 1) throw new ArgumentException($"bench vq: --repeats must be at least 1, got {n}");
-            var dev = DeviceOption.Resolve(parse.GetValue(device)!);
+            var dev = DeviceOption.Resolve(parse.GetValue(device)!, io.Err);
             if (dev.Kind != DeviceKind.Cpu) throw new NotSupportedException($"bench vq: --device {dev} is not supported yet (the tokenizer runs on the CPU)");
             string? path = parse.GetValue(vq);
             bool asJson = parse.GetValue(json);

@@ -85,7 +85,7 @@ internal static class GenerateCommand
         if (r.Count < 1) throw new ArgumentException($"--count must be at least 1, got {r.Count}");
         try { r.Sampling.Validate(); }
         catch (ArgumentException e) { throw new ArgumentException($"--{e.Message}", e); }
-        var device = DeviceOption.Resolve(r.Device);
+        var device = DeviceOption.Resolve(r.Device, io.Err);
         var target = CheckOutput(r.Output);
         if (r.Model is null)
         {

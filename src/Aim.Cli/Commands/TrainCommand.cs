@@ -72,7 +72,7 @@ internal static class TrainCommand
         command.SetAction(p =>
         {
             var options = common.Read(p);
-            var device = DeviceOption.Resolve(p.GetValue(common.Device)!, p.GetValue(common.Tf32));
+            var device = DeviceOption.Resolve(p.GetValue(common.Device)!, io.Err, p.GetValue(common.Tf32));
             var data = TokenShardReader.Open(p.GetValue(common.Data)!);
             var cfg = TrainPresets.Stage2(p.GetValue(config)!, data);
             using var model = new AimModel(cfg);
@@ -100,7 +100,7 @@ internal static class TrainCommand
         command.SetAction(p =>
         {
             var options = common.Read(p);
-            var device = DeviceOption.Resolve(p.GetValue(common.Device)!, p.GetValue(common.Tf32));
+            var device = DeviceOption.Resolve(p.GetValue(common.Device)!, io.Err, p.GetValue(common.Tf32));
             var data = OpenDataset(p.GetValue(common.Data)!);
             var cfg = TrainPresets.Vq(p.GetValue(config)!, data.ImageSize);
             using var model = new VqModel(cfg);
@@ -124,7 +124,7 @@ internal static class TrainCommand
         foreach (var o in new Option[] { vq, data, limit, batch, device }) command.Options.Add(o);
         command.SetAction(p =>
         {
-            var dev = DeviceOption.Resolve(p.GetValue(device)!);
+            var dev = DeviceOption.Resolve(p.GetValue(device)!, io.Err);
             using var model = VqCheckpoint.Load(p.GetValue(vq)!, out var weights);
             model.To(dev);
             var dataset = OpenDataset(p.GetValue(data)!);

@@ -36,9 +36,21 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
         Compiler = new KernelCompiler(Context.Architecture);
         // Kernels not yet in the disk cache compile in the background, side by side, while the caller loads
         // weights: a first run waits for the slowest file, not for all of them one after another.
-        _ = Compiler.Prefetch();
+        try
+        {
+            var uncached = Compiler.UncachedFiles();
+            KernelFilesCompiling = uncached.Count;
+            _ = Compiler.Prefetch(uncached);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or CudaException)
+        {
+            // No usable NVRTC: the first kernel a caller needs reports it, with the reason.
+        }
         _kernels = new CudaKernels(this);
     }
+
+    /// <summary>How many kernel files were missing from the disk cache when this backend opened (compiling in the background).</summary>
+    public int KernelFilesCompiling { get; }
 
     /// <summary>True when the driver loads, initialises and reports at least one device.</summary>
     public static bool IsAvailable => s_probe.Value.Available;

@@ -143,20 +143,26 @@ public sealed unsafe partial class KernelCompiler
     public Task<byte[]> CompileAsync(string file)
         => _compiles.GetOrAdd(file, f => new Lazy<Task<byte[]>>(() => OnCompilerThread(f, () => CompileOrLoad(f)))).Value;
 
+    /// <summary>The embedded kernel files whose CUBIN for this compiler is not in the disk cache, the longest sources first.</summary>
+    public IReadOnlyList<string> UncachedFiles()
+    {
+        var (major, minor) = NvrtcVersion();
+        return [.. KernelFiles
+            .Select(f => (File: f, Source: ReadSource(f)))
+            .Where(f => !File.Exists(CachePath(f.File, f.Source, major, minor)))
+            .OrderByDescending(f => f.Source.Length)
+            .Select(f => f.File)];
+    }
+
     /// <summary>
-    /// Starts compiling every embedded kernel file whose CUBIN is not in the disk cache, the longest sources first,
+    /// Starts compiling <paramref name="files"/> (default: <see cref="UncachedFiles"/>) in the background, in order,
     /// <paramref name="parallelism"/> at a time (default: one per processor). A file a caller needs meanwhile is
     /// compiled at once on its own thread rather than waiting for its turn. The returned task ends when all have
     /// finished; failures are not reported here but by <see cref="Compile"/> when the file is used.
     /// </summary>
-    public Task Prefetch(int parallelism = 0) => Task.Run(() =>
+    public Task Prefetch(IReadOnlyList<string>? files = null, int parallelism = 0) => Task.Run(() =>
     {
-        var (major, minor) = NvrtcVersion();
-        var queue = new ConcurrentQueue<string>(KernelFiles
-            .Select(f => (File: f, Source: ReadSource(f)))
-            .Where(f => !File.Exists(CachePath(f.File, f.Source, major, minor)))
-            .OrderByDescending(f => f.Source.Length)
-            .Select(f => f.File));
+        var queue = new ConcurrentQueue<string>(files ?? UncachedFiles());
         int workers = Math.Min(queue.Count, parallelism > 0 ? parallelism : Environment.ProcessorCount);
         return Task.WhenAll(Enumerable.Range(0, workers).Select(_ => CompileInTurn(queue)));
     });
