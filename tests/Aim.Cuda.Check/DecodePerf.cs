@@ -125,7 +125,8 @@ internal static class DecodePerf
             double layerBytes = ((double)inProj * d + (double)d * e) * 2 + 2.0 * rows * c * k * f32 + 2.0 * rows * h * p * n * f32 + 8.0 * rows * d * f32;
             // The six kernels of the composition one by one (0 calls per step: a step runs the four-kernel layer where it
             // applies, counted in its row below).
-            int composedPerStep = rows <= 16 ? 0 : 24, layerPerStep = rows <= 16 ? 24 : 0;
+            bool fused = rows <= kernels.SkinnyRowLimit;
+            int composedPerStep = fused ? 0 : 24, layerPerStep = fused ? 24 : 0;
             var cases = new (string Name, Action Work, double Bytes, int PerStep)[]
             {
                 ("ModulatedAddRmsNorm", () => Ops.ModulatedAddRmsNorm(hidden, gate, residual, normW, 1e-5, gate, hidden), 6.0 * rows * d * f32, composedPerStep),

@@ -76,31 +76,12 @@ public sealed partial class CudaKernels
         Launch(Function("skinny_gemm.cu", "skinny_gemm_conv_k" + s.K + "_bf16"), SkinnyGrid(dp, split2), SkinnyWarps * 32, 0, k2);
 
         // 3. The SSM step on the conv outputs' x | b | c column blocks, gated by z.
-        ulong convBase = Ptr(conv);
-        var k3 = new KernelArgs(stackalloc byte[256], stackalloc nint[26]);
-        k3.Add(Ptr(ssmState));
-        k3.Add(convBase);                                        // x = conv[:, :E] as (R, H, P)
-        k3.Add((long)s.C);
-        k3.Add((long)s.P);
-        k3.Add(Ptr(zxbcdt) + (ulong)(s.E + s.C) * sizeof(float)); // dt = zxbcdt[:, E + C :]
-        k3.Add((long)dp);
-        k3.Add(Ptr(dtBias));
-        k3.Add(Ptr(a));
-        k3.Add(convBase + (ulong)s.E * sizeof(float));           // b = conv[:, E : E + G·N] as (R, G, N)
-        k3.Add((long)s.C);
-        k3.Add((long)s.N);
-        k3.Add(convBase + (ulong)(s.E + gn) * sizeof(float));    // c = conv[:, E + G·N :]
-        k3.Add((long)s.C);
-        k3.Add((long)s.N);
-        k3.Add(PtrOrNull(d));
-        k3.Add(Ptr(zxbcdt));                                     // z = zxbcdt[:, :E]
-        k3.Add((long)dp);
-        k3.Add(Ptr(g));
-        AddDims(ref k3, s.R, s.H, s.G, s.P, s.N);
-        var (threads, pPerWarp) = SsmStepPlanOverride ?? SsmStepPlan((long)s.R * s.H, s.P, _backend.Context.MultiprocessorCount);
-        k3.Add(pPerWarp);
-        int rowsPerBlock = threads / 32 * pPerWarp, pBlocks = (s.P + rowsPerBlock - 1) / rowsPerBlock;
-        Launch(Function("ssm_step.cu", "ssm_step_gated_f32"), checked((uint)((long)s.R * s.H * pBlocks)), (uint)threads, 0, k3);
+        using (var x = conv.CreateView([s.R, s.H, s.P], [s.C, s.P, 1], conv.Offset))                 // conv[:, :E]
+        using (var bm = conv.CreateView([s.R, s.G, s.N], [s.C, s.N, 1], conv.Offset + s.E))          // conv[:, E : E + G·N]
+        using (var cm = conv.CreateView([s.R, s.G, s.N], [s.C, s.N, 1], conv.Offset + s.E + gn))     // conv[:, E + G·N :]
+        using (var dt = zxbcdt.CreateView([s.R, s.H], [dp, 1], zxbcdt.Offset + s.E + s.C))           // zxbcdt[:, E + C :]
+        using (var z = zxbcdt.CreateView([s.R, s.E], [dp, 1], zxbcdt.Offset))                        // zxbcdt[:, :E]
+            LaunchSsmStep(s.R, s.H, s.G, s.P, s.N, ssmState, x, dt, dtBias, a, bm, cm, d, g, z);
 
         // 4. The gated norm's weight and row factor with out_proj.
         var k4 = new KernelArgs(stackalloc byte[160], stackalloc nint[20]);

@@ -288,10 +288,8 @@ public sealed unsafe partial class CudaKernels
         long dzStride = dZ is null ? d : NormChecks.RowStride("rms_norm_backward", "dZ", dZ);
         bool vec = WarpVectorised(seg, xStride, zStride, Ptr(x), PtrOrNull(z), Ptr(weight), Ptr(dOutput), PtrOrNull(extra), Ptr(dX), PtrOrNull(dZ))
             && dzStride % 4 == 0;
-        // The arguments the row-chunked backwards share (rms_norm_backward_rows*, which also takes the warps a row, and
-        // rms_norm_backward_wgrad, which also takes the segments a row): inputs, eps, the segment, rows, the chunking,
-        // outputs and the weight-gradient partials.
-        void AddChunkedBackwardArgs(ref KernelArgs a, int? segsPerRow, long rowsPerChunk, Tensor partial, int? warpsPerRow = null)
+        // The arguments every RMS backward starts with: inputs, eps and the segment.
+        void AddBackwardInputs(ref KernelArgs a)
         {
             a.Add(Ptr(x));
             a.Add(xStride);
@@ -302,6 +300,13 @@ public sealed unsafe partial class CudaKernels
             a.Add(PtrOrNull(extra));
             a.Add((float)eps);
             a.Add(seg);
+        }
+        // The arguments the row-chunked backwards share (rms_norm_backward_rows*, which also takes the warps a row, and
+        // rms_norm_backward_wgrad, which also takes the segments a row): the inputs above, rows, the chunking, outputs
+        // and the weight-gradient partials.
+        void AddChunkedBackwardArgs(ref KernelArgs a, int? segsPerRow, long rowsPerChunk, Tensor partial, int? warpsPerRow = null)
+        {
+            AddBackwardInputs(ref a);
             if (segsPerRow is int spr) a.Add(spr);
             a.Add(rows);
             a.Add(rowsPerChunk);
@@ -344,15 +349,7 @@ public sealed unsafe partial class CudaKernels
         }
         using var stats = Tensor.Empty([checked((int)segments)], DType.Float32, x.Device);
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
-        args.Add(Ptr(x));
-        args.Add(xStride);
-        args.Add(PtrOrNull(z));
-        args.Add(zStride);
-        args.Add(Ptr(weight));
-        args.Add(Ptr(dOutput));
-        args.Add(PtrOrNull(extra));
-        args.Add((float)eps);
-        args.Add(seg);
+        AddBackwardInputs(ref args);
         args.Add(d / seg);
         args.Add(segments);
         args.Add(Ptr(dX));

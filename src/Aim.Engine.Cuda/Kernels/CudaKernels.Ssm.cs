@@ -136,29 +136,35 @@ public sealed unsafe partial class CudaKernels
         F32(op, x);
         Out(op, "y", y, s.B, s.H, s.P);
         if (s.B == 0 || s.H == 0 || s.P == 0) return;
-        var args = new KernelArgs(stackalloc byte[256], stackalloc nint[24]);
+        LaunchSsmStep(s.B, s.H, s.G, s.P, s.N, state, x, dt, dtBias, a, b, c, d, y, z: null);
+    }
+
+    /// <summary>
+    /// ssm_step.cu's launch (the plan: <see cref="SsmStepPlan"/>): ssm_step_f32 writing y (B, H, P), or, given z (B, ≥ H·P)
+    /// with unit last stride, ssm_step_gated_f32 writing g = y·silu(z) into y as (B, H·P) (MambaDecodeLayer's four-kernel
+    /// path). x (B, H, P), b and c (B, G, N) and dt (B, H) are views with unit last stride.
+    /// </summary>
+    private void LaunchSsmStep(int batch, int h, int g, int p, int n, Tensor state, Tensor x, Tensor dt, Tensor? dtBias, Tensor a, Tensor b,
+        Tensor c, Tensor? d, Tensor y, Tensor? z)
+    {
+        var args = new KernelArgs(stackalloc byte[256], stackalloc nint[26]);
         args.Add(Ptr(state));
-        args.Add(Ptr(x));
-        args.Add(x.Strides[0]);
-        args.Add(x.Strides[1]);
-        args.Add(Ptr(dt));
-        args.Add(dt.Strides[0]);
+        AddStrided(ref args, x, 2);
+        AddStrided(ref args, dt, 1);
         args.Add(PtrOrNull(dtBias));
         args.Add(Ptr(a));
-        args.Add(Ptr(b));
-        args.Add(b.Strides[0]);
-        args.Add(b.Strides[1]);
-        args.Add(Ptr(c));
-        args.Add(c.Strides[0]);
-        args.Add(c.Strides[1]);
+        AddStrided(ref args, b, 2);
+        AddStrided(ref args, c, 2);
         args.Add(PtrOrNull(d));
+        if (z is not null) AddStrided(ref args, z, 1);
         args.Add(Ptr(y));
-        AddDims(ref args, s.B, s.H, s.G, s.P, s.N);
-        var (threads, pPerWarp) = SsmStepPlanOverride ?? SsmStepPlan((long)s.B * s.H, s.P, _backend.Context.MultiprocessorCount);
+        AddDims(ref args, batch, h, g, p, n);
+        var (threads, pPerWarp) = SsmStepPlanOverride ?? SsmStepPlan((long)batch * h, p, _backend.Context.MultiprocessorCount);
         args.Add(pPerWarp);
         long rowsPerBlock = (long)(threads / 32) * pPerWarp;
-        long pBlocks = (s.P + rowsPerBlock - 1) / rowsPerBlock;
-        Launch(Function("ssm_step.cu", "ssm_step_f32"), checked((uint)((long)s.B * s.H * pBlocks)), (uint)threads, 0, args);
+        long pBlocks = (p + rowsPerBlock - 1) / rowsPerBlock;
+        Launch(Function("ssm_step.cu", z is null ? "ssm_step_f32" : "ssm_step_gated_f32"), checked((uint)((long)batch * h * pBlocks)), (uint)threads,
+            0, args);
     }
 
     /// <summary>

@@ -9,7 +9,7 @@
 // in_proj goes through softplus(dt + bias), passing values above 20 through) and the decay exp(dt·a[h]).
 struct StepBlock
 {
-    int b, h, g, bh, slice, pFirst, rowsPerBlock, warp, warps, lane;
+    int b, h, g, bh, pFirst, rowsPerBlock, warp, warps, lane;
     float dt, alpha;
 };
 
@@ -24,13 +24,12 @@ __device__ __forceinline__ StepBlock step_block(const float* dt, i64 sdtb, const
     k.rowsPerBlock = k.warps * pPerWarp;
     const int pBlocks = (P + k.rowsPerBlock - 1) / k.rowsPerBlock;
     k.bh = blockIdx.x / pBlocks;
-    k.slice = blockIdx.x % pBlocks;
     k.h = k.bh % H;
     k.b = k.bh / H;
     k.g = k.h / (H / G);
     k.warp = threadIdx.x / 32;
     k.lane = threadIdx.x % 32;
-    k.pFirst = k.slice * k.rowsPerBlock;
+    k.pFirst = (blockIdx.x % pBlocks) * k.rowsPerBlock;
     k.dt = dt_bias ? step_dt(dt[(i64)k.b * sdtb + k.h], dt_bias[k.h]) : dt[(i64)k.b * sdtb + k.h];
     k.alpha = expf(k.dt * a[k.h]);
     return k;
