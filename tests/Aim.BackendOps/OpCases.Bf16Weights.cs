@@ -4,11 +4,17 @@ using Aim.Engine.Tensors;
 namespace Aim.BackendOps;
 
 // provides: cases for bf16-stored weights with f32 activations in MatMul and Embedding. The CPU and CUDA's skinny
-// path widen the weights exactly (default limit); above 16 rows CUDA also rounds the activations to bf16 to use the
-// tensor cores, so CUDA gets an NMSE limit of 1e-4: a relative rounding of at most 2^-9 per input gives about 1e-6,
-// and a real fault gives about 1.
+// path widen the weights exactly (default limit); above CudaBf16ExactRows rows CUDA also rounds the activations to
+// bf16 to use the tensor cores, so CUDA gets an NMSE limit of 1e-4: a relative rounding of at most 2^-9 per input
+// gives about 1e-6, and a real fault gives about 1.
 public static partial class OpCases
 {
+    /// <summary>
+    /// The most rows at which CUDA multiplies bf16 weights with float32 activations (its skinny GEMM, CudaKernels'
+    /// SkinnyRowLimit); above, cuBLAS takes bf16-rounded activations and the CUDA cases get the 1e-4 limit.
+    /// </summary>
+    private const int CudaBf16ExactRows = 4;
+
     /// <summary>x (M, K) · W(N, K)ᵀ with W stored in bf16, at decode row counts and odd sizes; and a bf16 table gather.</summary>
     public static IEnumerable<OpCase> Bf16Weights()
     {

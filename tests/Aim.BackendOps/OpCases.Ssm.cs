@@ -226,7 +226,7 @@ public static partial class OpCases
     /// <summary>CausalConv1dStep from a random cache, target vs reference (the cache is cloned, then updated).</summary>
     public static IEnumerable<OpCase> CausalConv1dStep()
     {
-        int[][] sizes = [[1, 1, 4], [2, 31, 4], [2, 1792, 4], [1, 7, 1]];
+        int[][] sizes = [[1, 1, 4], [2, 31, 4], [2, 1792, 4], [1, 7, 1], [3, 5, 8], [2, 9, 3]];   // K 4 and 8: float4 windows on CUDA
         foreach (var z in sizes)
         {
             int bsz = z[0], ch = z[1], k = z[2];

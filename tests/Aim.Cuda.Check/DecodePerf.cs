@@ -1,6 +1,7 @@
 // Where a decode step's time goes on the GPU: every kernel of one AiM-B layer step (and the once-per-step head and
 // sampler) timed inside a CUDA graph of 20 back-to-back launches, as the recorded decode runs them, at the row
-// counts of batch 1, 64 and 256 with CFG. Rows with 0 calls per step time alternatives of a row above (SsmStep's
+// counts of batch 1, 2, 4, 8, 64 and 256 with CFG; and a step's 24 layers with their own weights and states (as a decode
+// streams them from HBM), which is what the step's sum counts. Rows with 0 calls per step time alternatives of a row above (SsmStep's
 // launch plans) for tuning; they are not in the sum. Each figure sits next to its bandwidth floor (bytes / measured copy rate).
 using Aim.Engine.Autograd;
 using Aim.Engine.Backends;
@@ -25,7 +26,7 @@ internal static class DecodePerf
         Console.WriteLine();
         Console.WriteLine($"decode-step kernels, AiM-B shapes, {Launches} launches per graph (floor at {bandwidthGBs:F0} GB/s)");
         Console.WriteLine($"{"kernel",-40} | {"rows",4} | {"us/call",8} | {"floor us",8} | {"calls/step",10}");
-        foreach (int rows in new[] { 2, 8, 16, 128, 512 })
+        foreach (int rows in new[] { 2, 4, 8, 16, 128, 512 })
         {
             using var scope = TensorScope.Open();
             using var noGrad = Tape.NoGrad();
@@ -36,14 +37,24 @@ internal static class DecodePerf
             var residual = F(rows, d);
             var normW = F(d);
             var normE = F(e);
-            var inW = Ops.Cast(F(inProj, d), DType.BFloat16);
-            var outW = Ops.Cast(F(d, e), DType.BFloat16);
+            var inWf = F(inProj, d);
+            var outWf = F(d, e);
+            var inW = Ops.Cast(inWf, DType.BFloat16);
+            var outW = Ops.Cast(outWf, DType.BFloat16);
             var head = Ops.Cast(F(v, d), DType.BFloat16);
             var zxbcdt = F(rows, inProj);
             var convState = F(rows, c, k);
             var convW = F(c, k);
             var convB = F(c);
             var ssm = Ops.Scale(F(rows, h, p, n), 0.1);
+            // A model's worth of layers, each with its own projection weights and states (AiM-B: 24 layers, 180 MB of bf16
+            // weights, more than the 50 MB L2), so a step's weights and states come from HBM as in a decode; the rows
+            // above reuse one layer's, which stay in L2.
+            const int layers = 24;
+            var inWs = Enumerable.Range(0, layers).Select(i => Ops.Cast(Ops.Scale(inWf, 1 + i / 64.0), DType.BFloat16)).ToArray();
+            var outWs = Enumerable.Range(0, layers).Select(i => Ops.Cast(Ops.Scale(outWf, 1 + i / 64.0), DType.BFloat16)).ToArray();
+            var convStates = Enumerable.Range(0, layers).Select(_ => Ops.Scale(convState, 1)).ToArray();
+            var ssms = Enumerable.Range(0, layers).Select(_ => Ops.Scale(ssm, 1)).ToArray();
             var a = Ops.Neg(Ops.Exp(F(h)));
             var dtBias = F(h);
             var dSkip = F(h);
@@ -70,6 +81,12 @@ internal static class DecodePerf
             var kernels = backend.CudaKernels;
             Action layer = () => Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inW, convState, convW, convB, ssm,
                 dtBias, a, dSkip, normE, 1e-5, e, outW);
+            Action model = () =>
+            {
+                for (int i = 0; i < layers; i++)
+                    Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inWs[i], convStates[i], convW, convB, ssms[i], dtBias, a,
+                        dSkip, normE, 1e-5, e, outWs[i]);
+            };
             Action composedLayer = () =>
             {
                 kernels.DecodeLayerFused = false;
@@ -95,18 +112,33 @@ internal static class DecodePerf
                     kernels.SkinnyColumnsOverride = null;
                 }
             };
-            // The layer and the head with the skinny GEMM off (cuBLAS on bf16-rounded activations at any row count).
-            Action WithoutSkinny(Action work) => () =>
+            // Work with the skinny GEMM's row limit forced (CudaKernels.SkinnyRowLimit): 0 puts every product on cuBLAS
+            // (bf16-rounded activations), 16 every decode-sized one on the skinny GEMM.
+            Action SkinnyRows(int limit, Action work) => () =>
             {
-                int limit = kernels.SkinnyRowLimit;
-                kernels.SkinnyRowLimit = 0;
+                int saved = kernels.SkinnyRowLimit;
+                kernels.SkinnyRowLimit = limit;
                 try
                 {
                     work();
                 }
                 finally
                 {
-                    kernels.SkinnyRowLimit = limit;
+                    kernels.SkinnyRowLimit = saved;
+                }
+            };
+            Action WithoutSkinny(Action work) => SkinnyRows(0, work);
+            // SampleTokens with a forced block size (CudaKernels.SampleThreadsOverride).
+            Action SampleThreads(int threads) => () =>
+            {
+                kernels.SampleThreadsOverride = threads;
+                try
+                {
+                    Ops.SampleTokens(logits, steps, tokens, positions, history, settings);
+                }
+                finally
+                {
+                    kernels.SampleThreadsOverride = null;
                 }
             };
             // SsmStep with a forced launch plan (CudaKernels.SsmStepPlanOverride).
@@ -123,25 +155,29 @@ internal static class DecodePerf
                 }
             };
             double layerBytes = ((double)inProj * d + (double)d * e) * 2 + 2.0 * rows * c * k * f32 + 2.0 * rows * h * p * n * f32 + 8.0 * rows * d * f32;
-            // The six kernels of the composition one by one (0 calls per step: a step runs the four-kernel layer where it
-            // applies, counted in its row below).
+            // The six kernels of the composition one by one, and the layer's forms on one layer's weights: 0 calls per step,
+            // the step's layers are counted in the 24-layer row.
             bool fused = rows <= kernels.SkinnyRowLimit;
-            int composedPerStep = fused ? 0 : 24, layerPerStep = fused ? 24 : 0;
             var cases = new (string Name, Action Work, double Bytes, int PerStep)[]
             {
-                ("ModulatedAddRmsNorm", () => Ops.ModulatedAddRmsNorm(hidden, gate, residual, normW, 1e-5, gate, hidden), 6.0 * rows * d * f32, composedPerStep),
-                ("MatMul in_proj (bf16 W)", () => Ops.MatMul(hidden, inW, transB: true), (double)inProj * d * 2 + rows * (d + inProj) * f32, composedPerStep),
+                ("ModulatedAddRmsNorm", () => Ops.ModulatedAddRmsNorm(hidden, gate, residual, normW, 1e-5, gate, hidden), 6.0 * rows * d * f32, 0),
+                ("MatMul in_proj (bf16 W)", () => Ops.MatMul(hidden, inW, transB: true), (double)inProj * d * 2 + rows * (d + inProj) * f32, 0),
                 // ConvSsmStep runs these two kernels (CausalConv1dStep, then SsmStep on its output's column blocks).
-                ("CausalConv1dStep (ConvSsmStep 1/2)", () => Ops.CausalConv1dStep(convState, conv, convW, convB, silu: true), 2.0 * rows * c * k * f32 + 2.0 * rows * c * f32, composedPerStep),
-                ("SsmStep (ConvSsmStep 2/2)", () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias), 2.0 * rows * h * p * n * f32, composedPerStep),
+                ("CausalConv1dStep (ConvSsmStep 1/2)", () => Ops.CausalConv1dStep(convState, conv, convW, convB, silu: true), 2.0 * rows * c * k * f32 + 2.0 * rows * c * f32, 0),
+                ("SsmStep (ConvSsmStep 2/2)", () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias), 2.0 * rows * h * p * n * f32, 0),
                 // GatedRmsNormMatMul runs these two (GatedRmsNorm reading z in place, then the product).
-                ("GatedRmsNorm (GatedRmsNormMatMul 1/2)", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, composedPerStep),
-                ("out_proj bf16 (GatedRmsNormMatMul 2/2)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, composedPerStep),
-                // The whole layer as one op: four kernels up to 16 rows (the skinny GEMM's), else the six above.
-                ("MambaDecodeLayer (4 kernels to 16 rows)", layer, layerBytes, layerPerStep),
+                ("GatedRmsNorm (GatedRmsNormMatMul 1/2)", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, 0),
+                ("out_proj bf16 (GatedRmsNormMatMul 2/2)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, 0),
+                // The whole layer as one op: four kernels up to SkinnyRowLimit rows, else the six above; then a step's 24
+                // layers, each with its own weights and states (one call: 24 layers), as run and with either product.
+                ($"MambaDecodeLayer ({(fused ? 4 : 6)} kernels)", layer, layerBytes, 0),
                 ("MambaDecodeLayer (6 kernels)", composedLayer, layerBytes, 0),
+                ("MambaDecodeLayer x24, own weights+states", model, layers * layerBytes, 1),
+                ("MambaDecodeLayer x24, cuBLAS products", WithoutSkinny(model), layers * layerBytes, 0),
+                ("MambaDecodeLayer x24, skinny products", SkinnyRows(16, model), layers * layerBytes, 0),
                 ("MambaDecodeLayer, cuBLAS products", WithoutSkinny(layer), layerBytes, 0),
                 ("MatMul head, cuBLAS", WithoutSkinny(() => Ops.MatMul(hidden, head, transB: true)), (double)v * d * 2 + rows * (d + v) * f32, 0),
+                ("MatMul head, skinny", SkinnyRows(16, () => Ops.MatMul(hidden, head, transB: true)), (double)v * d * 2 + rows * (d + v) * f32, 0),
                 ("MatMul head, skinny 1 column a warp", Columns(1, () => Ops.MatMul(hidden, head, transB: true)), (double)v * d * 2 + rows * (d + v) * f32, 0),
                 ("MatMul in_proj, skinny 1 column a warp", Columns(1, () => Ops.MatMul(hidden, inW, transB: true)), (double)inProj * d * 2 + rows * (d + inProj) * f32, 0),
                 ("SsmStep plan 256 thr x 1 row/warp", SsmPlan(256, 1), 2.0 * rows * h * p * n * f32, 0),
@@ -151,6 +187,14 @@ internal static class DecodePerf
                 ("SsmStep plan 128 thr x 4 rows/warp", SsmPlan(128, 4), 2.0 * rows * h * p * n * f32, 0),
                 ("MatMul head (bf16 tied table)", () => Ops.MatMul(hidden, head, transB: true), (double)v * d * 2 + rows * (d + v) * f32, 1),
                 ("SampleTokens (cfg, top-k 600, top-p 0.98)", () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings), rows * v * f32, 1),
+                ("SampleTokens, 512 threads", SampleThreads(512), rows * v * f32, 0),
+                ("SampleTokens, 256 threads", SampleThreads(256), rows * v * f32, 0),
+                // After the last layer (DecodeSession.Step): its gate and the final residual add with NormF, then NormFinal's adaLN.
+                ("Final norms (Mul, AddRmsNorm, ModulatedAddRmsNorm)", () =>
+                {
+                    var (normed, _) = Ops.AddRmsNorm(Ops.Mul(gate, hidden), residual, normW, 1e-5);
+                    Ops.ModulatedAddRmsNorm(normed, null, null, normW, 1e-5, gate, hidden);
+                }, 9.0 * rows * d * f32, 1),
                 ("Embedding word (bf16 table) + pos + add", () => Ops.Add(Ops.Embedding(head, embedTokens), Ops.Embedding(Ops.Narrow(head, 0, 0, 257), embedPositions)), 3.0 * rows * d * f32, 1),
             };
             double total = 0, floorTotal = 0;

@@ -1,6 +1,6 @@
 // Runs MambaDecodeLayer's two CUDA mixer paths (CudaKernels.DecodeLayer.cs) under the CPU emulation (cuda_emu.hpp),
 // from the same normed input u, weights and states, with the launches of the C# side (H200: 132 SMs):
-//   composed: skinny_gemm_bf16 (in_proj) → conv1d_step_f32 → ssm_step_f32 → rms_norm_f32 (gated, z read in place)
+//   composed: skinny_gemm_bf16 (in_proj) → conv1d_step_k<K>_f32 → ssm_step_f32 → rms_norm_f32 (gated, z read in place)
 //             → skinny_gemm_bf16 (out_proj)                                   (DecodeLayerChecks.Compose's kernels)
 //   fused:    skinny_gemm_conv_k<K>_bf16 → ssm_step_gated_f32 → skinny_gemm_rownorm_bf16 (the norm's weight and Σ g² in
 //             out_proj's stream)
@@ -128,8 +128,11 @@ int main(int argc, char** argv)
              normed = nan_buffer((size_t)c.R * E), yA = nan_buffer((size_t)c.R * c.D);
         emu::launch(gridIn, dim3(SkinnyThreads), 0, skinny_gemm_bf16, u.data(), (i64)c.D, win.data(), (i64)c.D, zxA.data(), (i64)DP, c.R, DP,
                     c.D, 1.0f, 0.0f, vec(c.D, u.data(), win.data()), splitIn);
-        launch_elementwise((long long)c.R * C, conv1d_step_f32, convA.data(), zxA.data() + E, (i64)DP, cw.data(), cbias, 1, convOutA.data(),
-                           c.R, C, c.K);
+        decltype(&conv1d_step_k4_f32) stepKernels[] = { conv1d_step_k1_f32, conv1d_step_k2_f32, conv1d_step_k3_f32, conv1d_step_k4_f32,
+                                                        conv1d_step_k5_f32, conv1d_step_k6_f32, conv1d_step_k7_f32, conv1d_step_k8_f32 };
+        const bool windowVec = c.K % 4 == 0 && reinterpret_cast<uintptr_t>(convA.data()) % 16 == 0 && reinterpret_cast<uintptr_t>(cw.data()) % 16 == 0;
+        launch_elementwise((long long)c.R * C, stepKernels[c.K - 1], convA.data(), zxA.data() + E, (i64)DP, cw.data(), cbias, 1, convOutA.data(),
+                           c.R, C, windowVec ? 1 : 0);
         emu::launch(dim3(stepGrid), dim3(threads), 0, ssm_step_f32, ssmA.data(), convOutA.data(), (i64)C, (i64)c.P, zxA.data() + E + C, (i64)DP,
                     dtBias.data(), a.data(), convOutA.data() + E, (i64)C, (i64)c.N, convOutA.data() + E + GN, (i64)C, (i64)c.N, dd, ys.data(),
                     c.R, c.H, c.G, c.P, c.N, pPerWarp);

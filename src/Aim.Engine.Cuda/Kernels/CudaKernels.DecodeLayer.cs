@@ -1,11 +1,11 @@
-// MambaDecodeLayer (IKernels.DecodeLayer.cs) on CUDA. With bf16 projections, float32 operands, at most SKINNY_MAX_M
-// rows, one gated-norm group over the row and at most STEP_MAX_K conv taps (AiM's decode), four kernels whose
+// MambaDecodeLayer (IKernels.DecodeLayer.cs) on CUDA. With bf16 projections, float32 operands, at most SkinnyRowLimit
+// rows (Gemm.cs), one gated-norm group over the row and at most STEP_MAX_K conv taps (AiM's decode), four kernels whose
 // epilogues absorb two of the composition's six:
 //   1. mod_add_rms_norm_f32                u = RMSNorm(residual + gate·hidden)·(1 + scale) + shift
 //   2. skinny_gemm_conv_k<K>_bf16 (in_proj) z | dt stored; each xBC column goes straight into its conv step
 //   3. ssm_step_gated_f32                  the SSM step, writing g = y·silu(z)
 //   4. skinny_gemm_rownorm_bf16 (out_proj) (g·w)·out_projᵀ and Σ g² in one stream, scaled by rstd = 1/sqrt(Σ g²/E + eps)
-// (the composition launches conv1d_step_f32 and rms_norm_f32 between them). The states and z | dt get the same bits
+// (the composition launches conv1d_step_k<K>_f32 and rms_norm_f32 between them). The states and z | dt get the same bits
 // as in the composition; only the gated norm's rounding differs (rstd multiplies the dot products instead of every
 // element before them; Σ g² is added in the product's order). Anything else runs the composition
 // DecodeLayerChecks.Compose over this backend's ops: ModulatedAddRmsNorm, in_proj through Gemm, ConvSsmStep as

@@ -1,6 +1,6 @@
 // GatedRmsNormMatMul (IKernels.NormLinear.cs) on CUDA: the composition of this backend's GatedRmsNorm and Gemm
 // (NormLinearChecks): norm.cu's rms_norm_f32 into an (M, K) temporary, then Gemm with the weight transposed, which for
-// bf16 weights and decode-sized M (≤ 16 rows) is skinny_gemm.cu's skinny_gemm_bf16. The norm reads x and z at their
+// bf16 weights and decode-sized M (≤ SkinnyRowLimit rows, Gemm.cs) is skinny_gemm.cu's skinny_gemm_bf16. The norm reads x and z at their
 // row strides (z is a column block of in_proj's output in the decode), so strided operands cost no copy kernel.
 // A fused kernel (the norm recomputed in every block of the weight stream, one launch) was removed: on the H200 it
 // lost to the two launches at every size (src/Aim.Engine.Cuda/NOTES.md, "Decode step: separate kernels").

@@ -52,6 +52,9 @@ public sealed unsafe partial class CudaKernels
         args.Add(tileCap);
         args.Add(scratch is null ? 0UL : Ptr(scratch));
         args.Add(scratch is null ? 0L : (long)span);
-        Launch(Function("sample.cu", "sample_tokens"), (uint)b, SampleThreads, (uint)(tileCap * sizeof(ulong)), args);
+        Launch(Function("sample.cu", "sample_tokens"), (uint)b, (uint)(SampleThreadsOverride ?? SampleThreads), (uint)(tileCap * sizeof(ulong)), args);
     }
+
+    /// <summary>Forces sample_tokens' block size (a multiple of 32, at most 1024) for comparisons (Aim.Cuda.Check --decode-perf).</summary>
+    internal int? SampleThreadsOverride { get; set; }
 }

@@ -111,6 +111,7 @@ public sealed unsafe partial class CudaKernels
         SsmChecks.Floats(op, convState, x, weight, bias);
         F32(op, x);
         Out(op, "output", output, bsz, ch);
+        CheckConvTaps(op, k);
         long n = (long)bsz * ch;
         if (n == 0) return;
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[12]);
@@ -123,8 +124,8 @@ public sealed unsafe partial class CudaKernels
         args.Add(Ptr(output));
         args.Add(bsz);
         args.Add(ch);
-        args.Add(k);
-        LaunchElementwise(Function("conv1d.cu", "conv1d_step_f32"), n, args);
+        args.Add(k % 4 == 0 && Ptr(convState) % 16 == 0 && Ptr(weight) % 16 == 0 ? 1 : 0);   // windows as float4s
+        LaunchElementwise(Function("conv1d.cu", "conv1d_step_k" + k + "_f32"), n, args);
     }
 
     /// <inheritdoc />

@@ -87,8 +87,10 @@ public sealed unsafe partial class CudaKernels
 
     /// <summary>
     /// The most rows a bf16-weight product streams through skinny_gemm.cu (and MambaDecodeLayer runs its four-kernel
-    /// form at); more rows round the activations to bf16 for cuBLAS. At most SKINNY_MAX_M; lowered only to compare the
-    /// two paths (Aim.Cuda.Check --decode-perf).
+    /// form at); more rows round the activations to bf16 for cuBLAS. H200, AiM-B's 24 layers with their own weights and
+    /// states (Aim.Cuda.Check --decode-perf), µs a step at 2 / 4 / 8 / 16 rows: skinny 344 / 425 / 647 / 1017, cuBLAS
+    /// 548 / 579 / 623 / 697; the head 8.2 / 11.5 / 17.9 / 30.9 against 7.4 / 7.0 / 6.8 / 7.0. Hence 4 (batch 2 with
+    /// CFG). Set only to compare the two paths (--decode-perf); at most SKINNY_MAX_M.
     /// </summary>
     internal int SkinnyRowLimit
     {
@@ -96,7 +98,7 @@ public sealed unsafe partial class CudaKernels
         set => _skinnyRowLimit = Math.Clamp(value, 0, SkinnyMaxRows);
     }
 
-    private int _skinnyRowLimit = SkinnyMaxRows;
+    private int _skinnyRowLimit = 4;
     private const int SkinnyWarps = 8;
 
     /// <summary>

@@ -1,27 +1,17 @@
-// Device pieces of a Mamba-2 decode step: the conv step of one channel (conv1d.cu's conv1d_step_f32 and the in_proj
-// epilogue of skinny_gemm.cu's skinny_gemm_conv_k<K>_bf16), and for ssm_step.cu's kernels the step size and the SSM
-// update of a block's rows.
+// Device pieces of a Mamba-2 decode step: the conv step of one channel (conv1d.cu's conv1d_step_k<K>_f32 and the
+// in_proj epilogue of skinny_gemm.cu's skinny_gemm_conv_k<K>_bf16), and for ssm_step.cu's kernels the step size and
+// the SSM update of a block's rows.
 #pragma once
 #include "common.cuh"
 
 __device__ __forceinline__ float conv_silu(float z) { return z / (1.0f + expf(-z)); }
 
-// One channel's conv step: the window (K inputs, oldest first) shifts by one and takes xnew; the output is
-// bias + Σ_j w[j]·window[j] (fmaf in j order), through silu when asked.
-__device__ __forceinline__ float conv_step_channel(float* window, float xnew, const float* w, float bias, int K, bool silu)
-{
-    for (int j = 0; j < K - 1; j++) window[j] = window[j + 1];
-    window[K - 1] = xnew;
-    float z = bias;
-    for (int j = 0; j < K; j++) z = fmaf(window[j], w[j], z);
-    return silu ? conv_silu(z) : z;
-}
-
-// The most conv taps skinny_gemm_conv_k<K>_bf16 is compiled for (with more, the host composes conv1d_step_f32).
+// The most conv taps skinny_gemm_conv_k<K>_bf16 is compiled for (conv1d.cu's CONV_MAX_K).
 #define STEP_MAX_K 8
 
-// conv_step_channel on a window of K taps held in registers (K a compile-time constant, so the arrays stay registers):
-// the same shift and the same fmaf order, so the same bits.
+// One channel's conv step on a window of K taps held in registers (K a compile-time constant, so the arrays stay
+// registers): the window (oldest first) shifts by one and takes xnew; the output is bias + Σ_j taps[j]·window[j]
+// (fmaf in j order), through silu when asked.
 template <int K>
 __device__ __forceinline__ float conv_step_window(float (&window)[K], const float (&taps)[K], float bias, float xnew, bool silu)
 {

@@ -35,7 +35,7 @@ SKINNY_GEMM_KERNEL(skinny_gemm_c4_bf16, 4)
 
 // Columns [c0, c0 + C) of in_proj are the conv's inputs: such a value is not stored but shifted into its channel's
 // window (state (M, C, K), oldest first) and convolved, conv_out[m, c] = silu(bias[c] + Σ_j w[c, j]·window[j])
-// (conv_step_window: conv1d_step_f32's arithmetic); the window, the taps and the bias are loaded before the weight
+// (conv_step_window: conv1d_step_k<K>_f32's arithmetic); the window, the taps and the bias are loaded before the weight
 // stream. Other columns: y[m, n] = v. A column is one warp's, so every window has one writer. One kernel per K ≤
 // STEP_MAX_K: with K known at compile time the window stays in registers (a runtime K put this struct on the stack).
 // One column a warp: four (skinny_gemm_c4_bf16's form) took 192 registers and ran the AiM-B layer slower on the H200
