@@ -196,6 +196,22 @@ internal static class DecodePerf
                     Ops.ModulatedAddRmsNorm(normed, null, null, normW, 1e-5, gate, hidden);
                 }, 9.0 * rows * d * f32, 1),
                 ("Embedding word (bf16 table) + pos + add", () => Ops.Add(Ops.Embedding(head, embedTokens), Ops.Embedding(Ops.Narrow(head, 0, 0, 257), embedPositions)), 3.0 * rows * d * f32, 1),
+                // The rows above chained as DecodeSession.Step and AimDecoder.Generate run them: against the sum, what the
+                // kernels cost one another.
+                ("Whole step, as a decode runs it", () =>
+                {
+                    Tensor x = Ops.Add(Ops.Embedding(head, embedTokens), Ops.Embedding(Ops.Narrow(head, 0, 0, 257), embedPositions));
+                    Tensor? g = null, r = null;
+                    for (int i = 0; i < layers; i++)
+                    {
+                        var (yi, ri) = Ops.MambaDecodeLayer(x, g, r, normW, 1e-5, gate, hidden, inWs[i], convStates[i], convW, convB, ssms[i], dtBias, a,
+                            dSkip, normE, 1e-5, e, outWs[i]);
+                        (x, g, r) = (yi, gate, ri);
+                    }
+                    var (normed, _) = Ops.AddRmsNorm(Ops.Mul(g!, x), r, normW, 1e-5);
+                    var (final, _) = Ops.ModulatedAddRmsNorm(normed, null, null, normW, 1e-5, gate, hidden);
+                    Ops.SampleTokens(Ops.MatMul(final, head, transB: true), steps, tokens, positions, history, settings);
+                }, 0, 0),
             };
             double total = 0, floorTotal = 0;
             foreach (var (name, work, bytes, perStep) in cases)
