@@ -1,6 +1,6 @@
 // Where a decode step's time goes on the GPU: every kernel of one AiM-B layer step (and the once-per-step head and
 // sampler) timed inside a CUDA graph of 20 back-to-back launches, as the recorded decode runs them, at the row
-// counts of batch 1, 2, 4, 8, 64 and 256 with CFG; and a step's 24 layers with their own weights and states (as a decode
+// counts of batch 1, 2, 4, 8, 16, 64 and 256 with CFG; and a step's 24 layers with their own weights and states (as a decode
 // streams them from HBM), which is what the step's sum counts. Rows with 0 calls per step time alternatives of a row above (SsmStep's
 // launch plans) for tuning; they are not in the sum. Each figure sits next to its bandwidth floor (bytes / measured copy rate).
 using Aim.Engine.Autograd;
@@ -26,7 +26,7 @@ internal static class DecodePerf
         Console.WriteLine();
         Console.WriteLine($"decode-step kernels, AiM-B shapes, {Launches} launches per graph (floor at {bandwidthGBs:F0} GB/s)");
         Console.WriteLine($"{"kernel",-40} | {"rows",4} | {"us/call",8} | {"floor us",8} | {"calls/step",10}");
-        foreach (int rows in new[] { 2, 4, 8, 16, 128, 512 })
+        foreach (int rows in new[] { 2, 4, 8, 16, 32, 128, 512 })
         {
             using var scope = TensorScope.Open();
             using var noGrad = Tape.NoGrad();
@@ -60,6 +60,7 @@ internal static class DecodePerf
             var dSkip = F(h);
             var y = F(rows, e);
             var logits = F(rows, v);
+            var flatLogits = Ops.Scale(logits, 0.1);
             var steps = Tensor.Zeros([rows], DType.Int64, dev);
             var tokens = Tensor.Zeros([rows], DType.Int64, dev);
             var positions = Tensor.Zeros([rows], DType.Int64, dev);
@@ -187,6 +188,9 @@ internal static class DecodePerf
                 ("SsmStep plan 128 thr x 4 rows/warp", SsmPlan(128, 4), 2.0 * rows * h * p * n * f32, 0),
                 ("MatMul head (bf16 tied table)", () => Ops.MatMul(hidden, head, transB: true), (double)v * d * 2 + rows * (d + v) * f32, 1),
                 ("SampleTokens (cfg, top-k 600, top-p 0.98)", () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings), rows * v * f32, 1),
+                // Logits of std 0.1 (a random-weight model's, as in aim bench generate): guided values of std ~0.5, so
+                // top-p 0.98 keeps nearly all of the top-k 600 and the sampler sorts ~600 keys (N(0, 1) logits keep a few).
+                ("SampleTokens, near-flat logits", () => Ops.SampleTokens(flatLogits, steps, tokens, positions, history, settings), rows * v * f32, 0),
                 ("SampleTokens, 512 threads", SampleThreads(512), rows * v * f32, 0),
                 ("SampleTokens, 256 threads", SampleThreads(256), rows * v * f32, 0),
                 // After the last layer (DecodeSession.Step): its gate and the final residual add with NormF, then NormFinal's adaLN.
