@@ -58,6 +58,10 @@ internal static class DecodePerf
             var a = Ops.Neg(Ops.Exp(F(h)));
             var dtBias = F(h);
             var dSkip = F(h);
+            // The layers below, each with its own small operands as well (norm weights, adaLN rows, conv taps and bias,
+            // dt bias, A, D), as a model has them: they too fall out of L2 behind the weight stream.
+            var smalls = Enumerable.Range(0, layers).Select(_ => new[] { normW, gate, hidden, convW, convB, dtBias, a, dSkip, normE }
+                .Select(t => Ops.Scale(t, 1)).ToArray()).ToArray();
             var y = F(rows, e);
             var logits = F(rows, v);
             var flatLogits = Ops.Scale(logits, 0.1);
@@ -87,6 +91,15 @@ internal static class DecodePerf
                 for (int i = 0; i < layers; i++)
                     Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inWs[i], convStates[i], convW, convB, ssms[i], dtBias, a,
                         dSkip, normE, 1e-5, e, outWs[i]);
+            };
+            Action modelOwnSmalls = () =>
+            {
+                for (int i = 0; i < layers; i++)
+                {
+                    var q = smalls[i];   // normW, scale + 1, shift, convW, convB, dtBias, a, D, normE
+                    Ops.MambaDecodeLayer(hidden, gate, residual, q[0], 1e-5, q[1], q[2], inWs[i], convStates[i], q[3], q[4], ssms[i], q[5], q[6], q[7],
+                        q[8], 1e-5, e, outWs[i]);
+                }
             };
             Action composedLayer = () =>
             {
@@ -174,6 +187,7 @@ internal static class DecodePerf
                 ($"MambaDecodeLayer ({(fused ? 4 : 6)} kernels)", layer, layerBytes, 0),
                 ("MambaDecodeLayer (6 kernels)", composedLayer, layerBytes, 0),
                 ("MambaDecodeLayer x24, own weights+states", model, layers * layerBytes, 1),
+                ("MambaDecodeLayer x24, own small operands too", modelOwnSmalls, layers * layerBytes, 0),
                 ("MambaDecodeLayer x24, cuBLAS products", WithoutSkinny(model), layers * layerBytes, 0),
                 ("MambaDecodeLayer x24, skinny products", SkinnyRows(16, model), layers * layerBytes, 0),
                 ("MambaDecodeLayer, cuBLAS products", WithoutSkinny(layer), layerBytes, 0),
