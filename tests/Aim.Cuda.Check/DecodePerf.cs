@@ -18,6 +18,21 @@ internal static class DecodePerf
 {
     private const int Launches = 20;
 
+    // work with a setting forced to value (get and set reach it), restored afterwards even when work throws.
+    private static Action Forced<T>(Func<T> get, Action<T> set, T value, Action work) => () =>
+    {
+        T saved = get();
+        set(value);
+        try
+        {
+            work();
+        }
+        finally
+        {
+            set(saved);
+        }
+    };
+
     public static void Run(CudaBackend backend, double bandwidthGBs = 4000)
     {
         var dev = backend.Device;
@@ -58,8 +73,8 @@ internal static class DecodePerf
             var a = Ops.Neg(Ops.Exp(F(h)));
             var dtBias = F(h);
             var dSkip = F(h);
-            // The layers below, each with its own small operands as well (norm weights, adaLN rows, conv taps and bias,
-            // dt bias, A, D), as a model has them: they too fall out of L2 behind the weight stream.
+            // Each layer's own small operands as well (norm weights, adaLN rows, conv taps and bias, dt bias, A, D), as a
+            // model has them: they too fall out of L2 behind the weight stream.
             var smalls = Enumerable.Range(0, layers).Select(_ => new[] { normW, gate, hidden, convW, convB, dtBias, a, dSkip, normE }
                 .Select(t => Ops.Scale(t, 1)).ToArray()).ToArray();
             var y = F(rows, e);
@@ -86,88 +101,33 @@ internal static class DecodePerf
             var kernels = backend.CudaKernels;
             Action layer = () => Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inW, convState, convW, convB, ssm,
                 dtBias, a, dSkip, normE, 1e-5, e, outW);
-            Action model = () =>
-            {
-                for (int i = 0; i < layers; i++)
-                    Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inWs[i], convStates[i], convW, convB, ssms[i], dtBias, a,
-                        dSkip, normE, 1e-5, e, outWs[i]);
-            };
-            Action modelOwnSmalls = () =>
+            // A step's layers, layer i with its own weights and states and small operands smallsOf(i): normW, scale + 1,
+            // shift, convW, convB, dtBias, a, D, normE.
+            Tensor[] shared = [normW, gate, hidden, convW, convB, dtBias, a, dSkip, normE];
+            Action Layers(Func<int, Tensor[]> smallsOf) => () =>
             {
                 for (int i = 0; i < layers; i++)
                 {
-                    var q = smalls[i];   // normW, scale + 1, shift, convW, convB, dtBias, a, D, normE
+                    var q = smallsOf(i);
                     Ops.MambaDecodeLayer(hidden, gate, residual, q[0], 1e-5, q[1], q[2], inWs[i], convStates[i], q[3], q[4], ssms[i], q[5], q[6], q[7],
                         q[8], 1e-5, e, outWs[i]);
                 }
             };
-            Action composedLayer = () =>
-            {
-                kernels.DecodeLayerFused = false;
-                try
-                {
-                    layer();
-                }
-                finally
-                {
-                    kernels.DecodeLayerFused = true;
-                }
-            };
-            // A product with skinny_gemv's columns a warp forced (CudaKernels.SkinnyColumnsOverride).
-            Action Columns(int cols, Action work) => () =>
-            {
-                kernels.SkinnyColumnsOverride = cols;
-                try
-                {
-                    work();
-                }
-                finally
-                {
-                    kernels.SkinnyColumnsOverride = null;
-                }
-            };
-            // Work with the skinny GEMM's row limit forced (CudaKernels.SkinnyRowLimit): 0 puts every product on cuBLAS
-            // (bf16-rounded activations), 16 every decode-sized one on the skinny GEMM.
-            Action SkinnyRows(int limit, Action work) => () =>
-            {
-                int saved = kernels.SkinnyRowLimit;
-                kernels.SkinnyRowLimit = limit;
-                try
-                {
-                    work();
-                }
-                finally
-                {
-                    kernels.SkinnyRowLimit = saved;
-                }
-            };
+            Action model = Layers(_ => shared), modelOwnSmalls = Layers(i => smalls[i]);
+            // Comparison switches of CudaKernels, set for the work and restored after it.
+            Action composedLayer = Forced(() => kernels.DecodeLayerFused, f => kernels.DecodeLayerFused = f, false, layer);
+            // A product with skinny_gemv's columns a warp forced.
+            Action Columns(int cols, Action work) => Forced(() => kernels.SkinnyColumnsOverride, c => kernels.SkinnyColumnsOverride = c, cols, work);
+            // The skinny GEMM's row limit forced: 0 puts every product on cuBLAS (bf16-rounded activations), 16 every
+            // decode-sized one on the skinny GEMM.
+            Action SkinnyRows(int limit, Action work) => Forced(() => kernels.SkinnyRowLimit, l => kernels.SkinnyRowLimit = l, limit, work);
             Action WithoutSkinny(Action work) => SkinnyRows(0, work);
-            // SampleTokens with a forced block size (CudaKernels.SampleThreadsOverride).
-            Action SampleThreads(int threads) => () =>
-            {
-                kernels.SampleThreadsOverride = threads;
-                try
-                {
-                    Ops.SampleTokens(logits, steps, tokens, positions, history, settings);
-                }
-                finally
-                {
-                    kernels.SampleThreadsOverride = null;
-                }
-            };
-            // SsmStep with a forced launch plan (CudaKernels.SsmStepPlanOverride).
-            Action SsmPlan(int threads, int perWarp) => () =>
-            {
-                kernels.SsmStepPlanOverride = (threads, perWarp);
-                try
-                {
-                    Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias);
-                }
-                finally
-                {
-                    kernels.SsmStepPlanOverride = null;
-                }
-            };
+            // SampleTokens with a forced block size.
+            Action SampleThreads(int threads) => Forced(() => kernels.SampleThreadsOverride, t => kernels.SampleThreadsOverride = t, threads,
+                () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings));
+            // SsmStep with a forced launch plan.
+            Action SsmPlan(int threads, int perWarp) => Forced(() => kernels.SsmStepPlanOverride, o => kernels.SsmStepPlanOverride = o,
+                (threads, perWarp), () => Ops.SsmStep(ssm, x, dt, a, bm, cm, dSkip, dtBias));
             double layerBytes = ((double)inProj * d + (double)d * e) * 2 + 2.0 * rows * c * k * f32 + 2.0 * rows * h * p * n * f32 + 8.0 * rows * d * f32;
             // The six kernels of the composition one by one, and the layer's forms on one layer's weights: 0 calls per step,
             // the step's layers are counted in the 24-layer row.
