@@ -11,7 +11,8 @@ public partial class KernelSourceTests
     /// <summary>
     /// Kernels recorded into a CUDA graph are launched as programmatic dependent launches, which is only correct when
     /// the kernel waits for its predecessor before touching memory: every __global__ function's body must begin with
-    /// AIM_PDL_PROLOGUE() (common.cuh).
+    /// AIM_PDL_PROLOGUE() or AIM_PDL_PROLOGUE_PREFETCHING(...) (common.cuh), whose arguments may only be calls of
+    /// aim_prefetch_l2 or of *_prefetch functions (which, by the rule common.cuh states, only prefetch into L2).
     /// </summary>
     [Theory]
     [MemberData(nameof(Files))]
@@ -28,14 +29,48 @@ public partial class KernelSourceTests
             int body = source.IndexOf('{', m.Index);
             Assert.True(body > 0, $"{file}: no body after __global__ at offset {m.Index}");
             string start = source[(body + 1)..].TrimStart();
-            if (!start.StartsWith("AIM_PDL_PROLOGUE();", StringComparison.Ordinal))
+            if (!start.StartsWith("AIM_PDL_PROLOGUE();", StringComparison.Ordinal) && !OnlyPrefetches(start))
             {
                 var name = KernelName().Match(source, m.Index);
                 missing.Add(name.Success ? name.Groups[1].Value : $"offset {m.Index}");
             }
         }
         Assert.True(kernels > 0, $"{file} defines no kernel");
-        Assert.True(missing.Count == 0, $"{file}: kernels without AIM_PDL_PROLOGUE(): {string.Join(", ", missing)}");
+        Assert.True(missing.Count == 0, $"{file}: kernels without AIM_PDL_PROLOGUE() or a prefetching prologue: {string.Join(", ", missing)}");
+    }
+
+    [Theory]
+    [InlineData("AIM_PDL_PROLOGUE_PREFETCHING(aim_prefetch_l2(w, 4)); rest", true)]
+    [InlineData("AIM_PDL_PROLOGUE_PREFETCHING(skinny_prefetch(wt, f(a, b), N), aim_prefetch_l2(gw, (i64)K * 4));", true)]
+    [InlineData("AIM_PDL_PROLOGUE_PREFETCHING(aim_prefetch_l2(w, 4), y[0] = 1);", false)]
+    [InlineData("AIM_PDL_PROLOGUE_PREFETCHING(load_weights(w));", false)]
+    [InlineData("AIM_PDL_PROLOGUE_PREFETCHING(aim_prefetch_l2(w, 4))", false)]
+    [InlineData("y[0] = 1; AIM_PDL_PROLOGUE();", false)]
+    public void APrefetchingPrologueTakesOnlyPrefetchCalls(string code, bool accepted) => Assert.Equal(accepted, OnlyPrefetches(code));
+
+    /// <summary>
+    /// Whether code starts with AIM_PDL_PROLOGUE_PREFETCHING(...); whose comma-separated arguments are each a call of
+    /// aim_prefetch_l2 or of a function named *_prefetch.
+    /// </summary>
+    private static bool OnlyPrefetches(string code)
+    {
+        const string Macro = "AIM_PDL_PROLOGUE_PREFETCHING(";
+        if (!code.StartsWith(Macro, StringComparison.Ordinal)) return false;
+        var arguments = new List<string>();
+        int depth = 0, from = Macro.Length;
+        for (int i = Macro.Length; i < code.Length; i++)
+        {
+            char c = code[i];
+            if (c == '(') depth++;
+            else if (c == ')' && depth > 0) depth--;
+            else if ((c == ',' && depth == 0) || c == ')')
+            {
+                arguments.Add(code[from..i].Trim());
+                from = i + 1;
+                if (c == ')') return code[(i + 1)..].TrimStart().StartsWith(';') && arguments.All(a => PrefetchCall().IsMatch(a));
+            }
+        }
+        return false;
     }
 
     /// <summary>
@@ -72,6 +107,9 @@ public partial class KernelSourceTests
 
     [GeneratedRegex(@"Function\(""([\w.]+)"",\s*""(\w*)""\s*(\)|\+)")]
     private static partial Regex LaunchSite();
+
+    [GeneratedRegex(@"^(aim_prefetch_l2|\w+_prefetch)\(.*\)$", RegexOptions.Singleline)]
+    private static partial Regex PrefetchCall();
 
     [GeneratedRegex(@"\b__global__\b")]
     private static partial Regex GlobalKeyword();

@@ -236,6 +236,21 @@ __device__ __forceinline__ void mod_add_rms_norm(const T* x, const T* gate, cons
     }
 }
 
+// The L2 prefetch of a mod_add_rms_norm block's first row of the operands a decode step does not write just before it
+// (x is the previous product's output), for AIM_PDL_PROLOGUE_PREFETCHING.
+template <typename T>
+__device__ __forceinline__ void mod_add_rms_norm_prefetch(const T* gate, const T* res, const T* w, const T* scale1, const T* shift, int d,
+                                                          i64 rows)
+{
+    const i64 r = blockIdx.x, bytes = (i64)d * (i64)sizeof(T);
+    if (r >= rows) return;
+    aim_prefetch_l2(w, bytes);
+    aim_prefetch_l2(gate ? gate + r * d : nullptr, bytes);
+    aim_prefetch_l2(res ? res + r * d : nullptr, bytes);
+    aim_prefetch_l2(scale1 + r * d, bytes);
+    aim_prefetch_l2(shift + r * d, bytes);
+}
+
 // Backward of rms_norm (x is the forward's normalised input: residualOut for AddRmsNorm). Writes dx (+ extra,
 // the gradient that reached the residual sum directly), dz for the gated norm, and stats[s] = rstd. x and z rows
 // start sx and sz elements apart as in rms_norm (the training's gated norm reads z as a column block of in_proj's
@@ -852,4 +867,7 @@ AIM_RMS_BWD_ROWS(2)
 // Float32 only: the decode keeps its residual stream in float32 (other dtypes are refused on the host).
 extern "C" __global__ void mod_add_rms_norm_f32(const float* x, const float* gate, const float* res, const float* w, float eps,
     const float* scale1, const float* shift, int d, i64 rows, float* out, float* resOut)
-{ AIM_PDL_PROLOGUE(); mod_add_rms_norm<float>(x, gate, res, w, eps, scale1, shift, d, rows, out, resOut); }
+{
+    AIM_PDL_PROLOGUE_PREFETCHING(mod_add_rms_norm_prefetch(gate, res, w, scale1, shift, d, rows));
+    mod_add_rms_norm<float>(x, gate, res, w, eps, scale1, shift, d, rows, out, resOut);
+}

@@ -25,7 +25,7 @@ struct SkinnyStore
         const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, float alpha, float beta,  \
         int vec, int split)                                                                                                  \
     {                                                                                                                        \
-        AIM_PDL_PROLOGUE();                                                                                                  \
+        AIM_PDL_PROLOGUE_PREFETCHING(skinny_prefetch(wt, swn, N, K, COLS, split, blockIdx.x));                                 \
         __shared__ float partial[SKINNY_WARPS * COLS * SKINNY_MAX_M];                                                        \
         SkinnyStore epi{y, sym, alpha, beta};                                                                                \
         skinny_gemv<false, COLS>(x, sxm, nullptr, wt, swn, M, N, K, vec, split, blockIdx.x, partial, epi);                    \
@@ -81,12 +81,26 @@ struct SkinnyConvStore
     }
 };
 
+// The L2 prefetch of what the conv epilogue of block `tile` loads (one column a warp, split warps a column): the windows,
+// taps and bias of its columns that are conv channels.
+__device__ __forceinline__ void skinny_conv_prefetch(int M, int K, int split, int tile, int c0, int C, const float* state, const float* cw,
+                                                     const float* cbias)
+{
+    const int per = SKINNY_WARPS / split;
+    const int first = max(tile * per - c0, 0), end = min((tile + 1) * per - c0, C);
+    if (first >= end) return;
+    for (int m = 0; m < M; m++) aim_prefetch_l2(state + ((i64)m * C + first) * K, (i64)(end - first) * K * (i64)sizeof(float));
+    aim_prefetch_l2(cw + (i64)first * K, (i64)(end - first) * K * (i64)sizeof(float));
+    if (cbias) aim_prefetch_l2(cbias + first, (i64)(end - first) * (i64)sizeof(float));
+}
+
 #define SKINNY_CONV_KERNEL(K)                                                                                                \
     extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_conv_k##K##_bf16(                              \
         const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K_, int vec, int split, int c0,  \
         int C, float* state, const float* cw, const float* cbias, float* conv_out)                                            \
     {                                                                                                                        \
-        AIM_PDL_PROLOGUE();                                                                                                  \
+        AIM_PDL_PROLOGUE_PREFETCHING(skinny_prefetch(wt, swn, N, K_, 1, split, blockIdx.x),                                     \
+                                     skinny_conv_prefetch(M, K, split, blockIdx.x, c0, C, state, cw, cbias));                  \
         __shared__ float partial[SKINNY_WARPS * SKINNY_MAX_M];                                                               \
         SkinnyConvStore<K> epi{y, sym, c0, C, state, cw, cbias, conv_out, {}, {}, 0.0f};                                     \
         skinny_gemv<false, 1>(x, sxm, nullptr, wt, swn, M, N, K_, vec, split, blockIdx.x, partial, epi);                      \
@@ -116,7 +130,7 @@ struct SkinnyRowNormStore
 extern "C" __global__ void __launch_bounds__(SKINNY_WARPS * 32) skinny_gemm_rownorm_bf16(
     const float* x, i64 sxm, const bf16* wt, i64 swn, float* y, i64 sym, int M, int N, int K, int vec, int split, const float* gw, float eps)
 {
-    AIM_PDL_PROLOGUE();
+    AIM_PDL_PROLOGUE_PREFETCHING(skinny_prefetch(wt, swn, N, K, 1, split, blockIdx.x), aim_prefetch_l2(gw, (i64)K * (i64)sizeof(float)));
     __shared__ float partial[2 * SKINNY_WARPS * SKINNY_MAX_M];
     SkinnyRowNormStore epi{y, sym, K, eps};
     skinny_gemv<true, 1>(x, sxm, gw, wt, swn, M, N, K, vec, split, blockIdx.x, partial, epi);

@@ -76,6 +76,14 @@ __device__ __forceinline__ void skinny_warp_part(float v, float* slot)
     if (threadIdx.x % 32 == 0) *slot = v;
 }
 
+// The L2 prefetch of the weight rows skinny_gemv's block `tile` streams (its SKINNY_WARPS / split column groups of COLS
+// columns), for AIM_PDL_PROLOGUE_PREFETCHING.
+__device__ __forceinline__ void skinny_prefetch(const bf16* wt, i64 swn, int N, int K, int cols, int split, int tile)
+{
+    const int per = SKINNY_WARPS / split * cols, first = tile * per;
+    if (first < N) aim_prefetch_l2(wt + (i64)first * swn, ((i64)(min(per, N - first) - 1) * swn + K) * (i64)sizeof(bf16));
+}
+
 // vec: K % 8 == 0 and every row 16-byte aligned (checked by the caller); otherwise a scalar walk.
 // COLS: output columns a warp takes (1 or 4), every x load shared by them and COLS weight chunks in flight per step:
 // many short columns (the head: 16384 × 768) or many rows (x loads bound the stream at 16 rows) want more than one.

@@ -35,6 +35,19 @@ __device__ __forceinline__ StepBlock step_block(const float* dt, i64 sdtb, const
     return k;
 }
 
+// The L2 prefetch of the block's state rows and its head's dt bias, A and D (step_block's geometry, without the
+// dt load), for AIM_PDL_PROLOGUE_PREFETCHING.
+__device__ __forceinline__ void step_prefetch(const float* state, const float* dt_bias, const float* a, const float* d, int H, int P, int N,
+                                              int pPerWarp)
+{
+    const int rowsPerBlock = blockDim.x / 32 * pPerWarp, pBlocks = (P + rowsPerBlock - 1) / rowsPerBlock;
+    const int bh = blockIdx.x / pBlocks, h = bh % H, pFirst = blockIdx.x % pBlocks * rowsPerBlock;
+    aim_prefetch_l2(state + ((i64)bh * P + pFirst) * N, (i64)min(rowsPerBlock, P - pFirst) * N * (i64)sizeof(float));
+    aim_prefetch_l2(dt_bias ? dt_bias + h : nullptr, sizeof(float));
+    aim_prefetch_l2(a + h, sizeof(float));
+    aim_prefetch_l2(d ? d + h : nullptr, sizeof(float));
+}
+
 // y[p] of the block's head row (B, H, P).
 struct StepStore
 {
@@ -52,7 +65,7 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_f32(
     const float* bm, i64 sbb, i64 sbg, const float* cm, i64 scb, i64 scg, const float* d, float* y,
     int B, int H, int G, int P, int N, int pPerWarp)
 {
-    AIM_PDL_PROLOGUE();
+    AIM_PDL_PROLOGUE_PREFETCHING(step_prefetch(state, dt_bias, a, d, H, P, N, pPerWarp));
     const StepBlock k = step_block(dt, sdtb, dt_bias, a, H, G, P, pPerWarp);
     StepStore out{y + (i64)k.bh * P};
     step_ssm_rows(state + (i64)k.bh * P * N, P, N, k.pFirst, k.rowsPerBlock, k.warp, k.warps, k.lane, x + (i64)k.b * sxb + (i64)k.h * sxh,
@@ -77,7 +90,7 @@ extern "C" __global__ void __launch_bounds__(STEP_WARPS * 32) ssm_step_gated_f32
     const float* bm, i64 sbb, i64 sbg, const float* cm, i64 scb, i64 scg, const float* d, const float* z, i64 szb, float* g,
     int B, int H, int G, int P, int N, int pPerWarp)
 {
-    AIM_PDL_PROLOGUE();
+    AIM_PDL_PROLOGUE_PREFETCHING(step_prefetch(state, dt_bias, a, d, H, P, N, pPerWarp));
     const StepBlock k = step_block(dt, sdtb, dt_bias, a, H, G, P, pPerWarp);
     const i64 e0 = (i64)k.h * P;
     StepGatedStore out{z + (i64)k.b * szb + e0, g + (i64)k.b * H * P + e0, {}};
