@@ -94,10 +94,11 @@ internal static class DecodePerf
             var cm = Ops.Reshape(Ops.Narrow(zxbcdt, 1, 2 * e + n, n), rows, 1, n);
             var dt = Ops.Narrow(zxbcdt, 1, 2 * e + 2 * n, h);
             double f32 = 4;
-            // A whole layer through Ops.MambaDecodeLayer, as DecodeSession.Step calls it: four kernels (ModulatedAddRmsNorm,
-            // in_proj with the conv step, the SSM step with the gate, out_proj with the gated norm's row factor), and for
-            // comparison the six-kernel composition (ModulatedAddRmsNorm, MatMul in_proj, CausalConv1dStep, SsmStep,
-            // GatedRmsNorm, MatMul out_proj: the rows above).
+            // A whole layer through Ops.MambaDecodeLayer, as DecodeSession.Step calls it: up to SkinnyRowLimit rows four
+            // kernels (ModulatedAddRmsNorm, in_proj with the conv step, the SSM step with the gate, out_proj with the gated
+            // norm's row factor), above it the cuBLAS form's six (the norms write bf16 for cuBLAS); for comparison the
+            // composition (ModulatedAddRmsNorm, MatMul in_proj, CausalConv1dStep, SsmStep, GatedRmsNorm, MatMul out_proj: the
+            // rows above, with a cast before each cuBLAS product).
             var kernels = backend.CudaKernels;
             Action layer = () => Ops.MambaDecodeLayer(hidden, gate, residual, normW, 1e-5, gate, hidden, inW, convState, convW, convB, ssm,
                 dtBias, a, dSkip, normE, 1e-5, e, outW);
@@ -142,13 +143,15 @@ internal static class DecodePerf
                 // GatedRmsNormMatMul runs these two (GatedRmsNorm reading z in place, then the product).
                 ("GatedRmsNorm (GatedRmsNormMatMul 1/2)", () => Ops.GatedRmsNorm(y, y, normE, 1e-5, e), 3.0 * rows * e * f32, 0),
                 ("out_proj bf16 (GatedRmsNormMatMul 2/2)", () => Ops.MatMul(y, outW, transB: true), (double)d * e * 2 + rows * (d + e) * f32, 0),
-                // The whole layer as one op: four kernels up to SkinnyRowLimit rows, else the six above; then a step's 24
-                // layers, each with its own weights and states (one call: 24 layers), as run and with either product.
-                ($"MambaDecodeLayer ({(fused ? 4 : 6)} kernels)", layer, layerBytes, 0),
-                ("MambaDecodeLayer (6 kernels)", composedLayer, layerBytes, 0),
+                // The whole layer as one op: four kernels up to SkinnyRowLimit rows, else the cuBLAS form's six; then a step's
+                // 24 layers, each with its own weights and states (one call: 24 layers), as run and with either product.
+                ($"MambaDecodeLayer ({(fused ? "4 kernels" : "6 kernels, cuBLAS")})", layer, layerBytes, 0),
+                ("MambaDecodeLayer (composition)", composedLayer, layerBytes, 0),
                 ("MambaDecodeLayer x24, own weights+states", model, layers * layerBytes, 1),
                 ("MambaDecodeLayer x24, own small operands too", modelOwnSmalls, layers * layerBytes, 0),
                 ("MambaDecodeLayer x24, cuBLAS products", WithoutSkinny(model), layers * layerBytes, 0),
+                ("MambaDecodeLayer x24, composition", Forced(() => kernels.DecodeLayerFused, f => kernels.DecodeLayerFused = f, false, model),
+                    layers * layerBytes, 0),
                 ("MambaDecodeLayer x24, skinny products", SkinnyRows(16, model), layers * layerBytes, 0),
                 ("MambaDecodeLayer, cuBLAS products", WithoutSkinny(layer), layerBytes, 0),
                 ("MatMul head, cuBLAS", WithoutSkinny(() => Ops.MatMul(hidden, head, transB: true)), (double)v * d * 2 + rows * (d + v) * f32, 0),

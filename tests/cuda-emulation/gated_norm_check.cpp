@@ -32,6 +32,8 @@
 // of one warp more. Each run vs float64, vs rms_norm_backward_wgrad within DgVsFusedRel / DwVsFusedRel (their comment
 // derives them), the scalar form bit-equal to the 16-byte one, dx / dz independent of the chunking, strided bit-equal to
 // contiguous. The "fused" lines above force rms_norm_backward_wgrad (the host's choice on fewer rows and for groups).
+// ModulatedAddRmsNorm (mod_norm_check, session 10): the f32 kernel and its bf16-output form on 1, 3, 7, 74 rows × D 1, 7,
+// 31, 257, 768, 1536, with gate and residual, residual only, and as a plain RMSNorm with no modulation and no resOut.
 // Outputs start as NaN so a value a kernel forgets to write shows up.
 // Usage: gated_norm_check [case-name-substring]    exit 1 when any check fails.
 #include "cuda_emu.hpp"
@@ -536,6 +538,71 @@ std::string backward_path(Bwd path, const float* x, long long sx, const float* z
 // here), so |Δdw| ≤ (2.2e-6 + 60·6e-8)·Σ_r|dy·x̂| ≈ 6e-6·Σ|terms|: DwVsFusedRel = 1e-5 of Σ_r|dy·x̂| per column.
 constexpr double DgVsFusedRel = 1e-5, DwVsFusedRel = 1e-5;
 
+/// ModulatedAddRmsNorm (mod_add_rms_norm_f32) and its bf16-output form (mod_add_rms_norm_f32_bf16: the norms before
+/// the cuBLAS products of CudaKernels.DecodeLayer.cs's BlasDecodeLayer). kind 0: gate, residual and modulation (the
+/// decode layer's first norm); 1: residual only; 2: neither, no modulation and no resOut (BlasDecodeLayer's gated norm
+/// of g). Grids: the host's RowGrid (min(rows, 132 · 64)) and 2 blocks (rows grid-strided). Checks: out (and resOut)
+/// vs float64 (NMSE ≤ Tol), the bf16 form's out bit-equal to the f32 form's rounded once (f32_to_bf16) and its resOut
+/// bit-equal.
+void mod_norm_check(long long rows, int d, int kind, const std::string& filter, double& worst, int& pass, int& fail)
+{
+    char name[96];
+    std::snprintf(name, sizeof name, "modnorm kind=%d rows=%lld,D=%d", kind, rows, d);
+    if (!filter.empty() && std::string(name).find(filter) == std::string::npos) return;
+    const size_t n = (size_t)(rows * d);
+    Gen gen{(uint64_t)(rows * 104729 + d * 13 + kind)};
+    std::vector<float> x(n), gate(n), res(n), scale(n), shift(n), w(d);
+    for (auto& v : x) v = (float)gen.uniform(-2, 2);
+    for (auto& v : gate) v = (float)gen.uniform(-1.5, 1.5);
+    for (auto& v : res) v = (float)gen.uniform(-2, 2);
+    for (auto& v : scale) v = (float)gen.uniform(0.5, 1.5);
+    for (auto& v : shift) v = (float)gen.uniform(-1, 1);
+    for (auto& v : w) v = (float)gen.uniform(0.5, 1.5);
+    const float* g = kind == 0 ? gate.data() : nullptr;
+    const float* r = kind <= 1 ? res.data() : nullptr;
+    const float* sc = kind <= 1 ? scale.data() : nullptr;
+    const float* sh = kind <= 1 ? shift.data() : nullptr;
+    std::vector<double> rOut(n), rSum(n);
+    for (long long row = 0; row < rows; row++)
+    {
+        size_t at = (size_t)(row * d);
+        double ss = 0;
+        for (int j = 0; j < d; j++)
+        {
+            float v = x[at + j];
+            if (g) v = g[at + j] * v;      // the float32 product and sum the kernel stores, as separate kernels would
+            if (r) v = v + r[at + j];
+            rSum[at + j] = v;
+            ss += (double)v * v;
+        }
+        double rstd = 1.0 / std::sqrt(ss / d + Eps);
+        for (int j = 0; j < d; j++)
+            rOut[at + j] = rSum[at + j] * rstd * w[j] * (sc ? sc[at + j] : 1.0) + (sh ? sh[at + j] : 0.0);
+    }
+    const unsigned hostGrid = (unsigned)std::min<long long>(rows, 132LL * 64);
+    for (unsigned grid : {hostGrid, 2u})
+    {
+        std::vector<float> out = nan_buffer(n), sum = nan_buffer(n), sumB = nan_buffer(n);
+        std::vector<bf16> outB(std::max<size_t>(n, 1), bf16{0x7fc1});
+        float* resOut = kind <= 1 ? sum.data() : nullptr;
+        float* resOutB = kind <= 1 ? sumB.data() : nullptr;
+        emu::launch(dim3(grid), dim3(row_threads(d)), 0, mod_add_rms_norm_f32, (const float*)x.data(), g, r, (const float*)w.data(), (float)Eps, sc,
+                    sh, d, (i64)rows, out.data(), resOut);
+        emu::launch(dim3(grid), dim3(row_threads(d)), 0, mod_add_rms_norm_f32_bf16, (const float*)x.data(), g, r, (const float*)w.data(), (float)Eps,
+                    sc, sh, d, (i64)rows, outB.data(), resOutB);
+        double e = error_of(out.data(), rOut).nmse;
+        if (resOut) e = std::max(e, error_of(sum.data(), rSum).nmse);
+        size_t differ = 0;
+        for (size_t i = 0; i < n; i++) differ += f32_to_bf16(out[i]).bits != outB[i].bits;
+        if (resOut) differ += differing(sum, sumB);
+        bool ok = e <= Tol && differ == 0;
+        worst = std::max(worst, e);
+        std::printf("%-34s grid %-5u %s out/resOut %.1e, bf16 form %s\n", name, grid, ok ? "pass" : "FAIL", e,
+                    differ == 0 ? "bit-equal to the rounded f32 form" : (std::to_string(differ) + " values differ (FAIL)").c_str());
+        (ok ? pass : fail)++;
+    }
+}
+
 /// One backward case on rms_norm_backward_wgrad, the warp kernel (the host's 16-byte rule, the host's chunking and chunks of
 /// 13 rows: several rows a warp, a short last chunk), its scalar form and the host's choice. kind: 0 RMSNorm (no z, no
 /// extra), 1 AddRmsNorm (extra), 2 gated (z). Layouts of x (and z) as in forward_case (0 contiguous, 1 aligned blocks,
@@ -779,6 +846,9 @@ int main(int argc, char** argv)
     }
     for (long long rows : {1LL, 7LL, 74LL, 300LL})
         for (int d : {1, 7, 31, 257, 768}) worst = std::max(worst, add_norm_check(rows, d, filter, pass, fail));
+    for (long long rows : {1LL, 3LL, 7LL, 74LL})
+        for (int d : {1, 7, 31, 257, 768, 1536})
+            for (int kind : {0, 1, 2}) mod_norm_check(rows, d, kind, filter, worst, pass, fail);
     // The warp kernel at the training's shapes (the host's choice from MinWarpSegments rows on) and its edges.
     forward_case(AimRows, 1536, 1536, 2, {0, 3, 2}, filter, worst, pass, fail);  // AiM-B's gated norm: z a column block of in_proj's output
     forward_case(AimRows, 768, 768, 1, {0}, filter, worst, pass, fail);          // AiM-B's AddRmsNorm

@@ -9,8 +9,8 @@
 # MambaDecodeLayer's fused CUDA mixer (skinny_gemm_conv_k<K>_bf16, ssm_step_gated_f32, skinny_gemm_rownorm_bf16) against its
 # six-kernel composition (decode_layer_check.cpp, no emitted cases),
 # norm.cu's gated RMSNorm forward / backward / weight gradient on row views of x and z and AddRmsNorm forward / backward, both
-# backward paths (the fused rms_norm_backward_wgrad, the team-of-warps-a-row rms_norm_backward_rows and the wide-row one)
-# (gated_norm_check.cpp, no emitted cases),
+# backward paths (the fused rms_norm_backward_wgrad, the team-of-warps-a-row rms_norm_backward_rows and the wide-row one),
+# ModulatedAddRmsNorm's f32 and bf16-output kernels (gated_norm_check.cpp, no emitted cases),
 # optim.cu's list kernels bit for bit against the single-tensor kernels (optim_check.cpp, no emitted cases), and
 # modulate.cu's row modulation forward / backward (modulate_check.cpp, no emitted cases), and copy.cu's flat and row
 # copies bit for bit against the generic strided copy (copy_check.cpp, no emitted cases; built with -fsanitize=alignment).

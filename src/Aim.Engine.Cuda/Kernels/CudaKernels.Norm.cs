@@ -130,20 +130,28 @@ public sealed unsafe partial class CudaKernels
         int d = NormChecks.Modulated(op, hidden, gate, residual, weight, scalePlusOne, shift, normed, residualOut);
         if (hidden.DType != DType.Float32) throw KernelChecks.Unsupported(op, Name, hidden.DType);
         if (d == 0 || hidden.Count == 0) return;
-        long rows = hidden.Count / d;
+        LaunchModulatedAddRmsNorm(hidden, gate, residual, weight, eps, scalePlusOne, shift, d, hidden.Count / d, normed, residualOut);
+    }
+
+    // norm.cu's mod_add_rms_norm_f32, or its _bf16 form when normed is bf16 (MambaDecodeLayer's cuBLAS form): rows of d.
+    // scalePlusOne and shift may be null (no modulation), residualOut too when gate and residual are (a plain RMSNorm).
+    private void LaunchModulatedAddRmsNorm(Tensor hidden, Tensor? gate, Tensor? residual, Tensor weight, double eps, Tensor? scalePlusOne,
+        Tensor? shift, int d, long rows, Tensor normed, Tensor? residualOut)
+    {
         var args = new KernelArgs(stackalloc byte[128], stackalloc nint[16]);
         args.Add(Ptr(hidden));
         args.Add(PtrOrNull(gate));
         args.Add(PtrOrNull(residual));
         args.Add(Ptr(weight));
         args.Add((float)eps);
-        args.Add(Ptr(scalePlusOne));
-        args.Add(Ptr(shift));
+        args.Add(PtrOrNull(scalePlusOne));
+        args.Add(PtrOrNull(shift));
         args.Add(d);
         args.Add(rows);
         args.Add(Ptr(normed));
-        args.Add(Ptr(residualOut));
-        Launch(Function("norm.cu", "mod_add_rms_norm_f32"), RowGrid(rows), RowThreads(d), 0, args);
+        args.Add(PtrOrNull(residualOut));
+        string kernel = normed.DType == DType.BFloat16 ? "mod_add_rms_norm_f32_bf16" : "mod_add_rms_norm_f32";
+        Launch(Function("norm.cu", kernel), RowGrid(rows), RowThreads(d), 0, args);
     }
 
     /// <inheritdoc />

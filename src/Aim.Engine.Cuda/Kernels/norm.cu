@@ -205,15 +205,18 @@ __device__ __forceinline__ void rms_norm_warp(const float* x, i64 sx, const floa
 }
 
 // The decode step's gated residual add + RMSNorm + adaLN modulation (IKernels.ModulatedAddRmsNorm), one block
-// per row of d: resOut = (res +) (gate ·) x, out = resOut · rstd · w · scale1 + shift. Rounds as the composition
+// per row of d: resOut = (res +) (gate ·) x, out = resOut · rstd · w (· scale1) (+ shift). Rounds as the composition
 // it replaces (mul, rms_norm with a residual, mul, add kernels) does: __fmul_rn / __fadd_rn keep the compiler from
 // contracting gate·x + res or n·scale1 + shift into an FMA that the separate kernels cannot form. The second
 // pass reads resOut back, not x and res: with resOut == res (in place) res already holds the sum; each thread
-// reads back only the elements it wrote itself. resOut is never null.
-template <typename T>
+// reads back only the elements it wrote itself. resOut may be null only without gate and res (the second pass then
+// reads x: CudaKernels.DecodeLayer.cs's gated norm of g). O, the output's type, is bf16 where a cuBLAS product
+// takes the result: the f32 value rounded once, as a cast after the f32 kernel gives.
+template <typename T, typename O>
 __device__ __forceinline__ void mod_add_rms_norm(const T* x, const T* gate, const T* res, const T* w, float eps, const T* scale1,
-    const T* shift, int d, i64 rows, T* out, T* resOut)
+    const T* shift, int d, i64 rows, O* out, T* resOut)
 {
+    const T* back = resOut ? resOut : x;
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x)
     {
         i64 at = r * d;
@@ -223,15 +226,16 @@ __device__ __forceinline__ void mod_add_rms_norm(const T* x, const T* gate, cons
             float v = load_c(x, at + j);
             if (gate) v = round_to<T>(__fmul_rn(load_c(gate, at + j), v));
             if (res) v = round_to<T>(__fadd_rn(v, load_c(res, at + j)));
-            store_c(resOut, at + j, v);
+            if (resOut) store_c(resOut, at + j, v);
             ss += v * v;
         }
         float rstd = 1.0f / sqrtf(block_sum(ss) / (float)d + eps);
         for (int j = threadIdx.x; j < d; j += blockDim.x)
         {
-            float n = round_to<T>(load_c(resOut, at + j) * rstd * load_c(w, j));
-            float m = round_to<T>(__fmul_rn(n, load_c(scale1, at + j)));
-            store_c(out, at + j, __fadd_rn(m, load_c(shift, at + j)));
+            float n = round_to<T>(load_c(back, at + j) * rstd * load_c(w, j));
+            if (scale1) n = round_to<T>(__fmul_rn(n, load_c(scale1, at + j)));
+            if (shift) n = __fadd_rn(n, load_c(shift, at + j));
+            store_c(out, at + j, n);
         }
     }
 }
@@ -247,8 +251,8 @@ __device__ __forceinline__ void mod_add_rms_norm_prefetch(const T* gate, const T
     aim_prefetch_l2(w, bytes);
     aim_prefetch_l2(gate ? gate + r * d : nullptr, bytes);
     aim_prefetch_l2(res ? res + r * d : nullptr, bytes);
-    aim_prefetch_l2(scale1 + r * d, bytes);
-    aim_prefetch_l2(shift + r * d, bytes);
+    aim_prefetch_l2(scale1 ? scale1 + r * d : nullptr, bytes);
+    aim_prefetch_l2(shift ? shift + r * d : nullptr, bytes);
 }
 
 // Backward of rms_norm (x is the forward's normalised input: residualOut for AddRmsNorm). Writes dx (+ extra,
@@ -864,10 +868,14 @@ AIM_RMS_WARP(16, 3)
 AIM_RMS_BWD_ROWS(1)
 AIM_RMS_BWD_ROWS(2)
 
-// Float32 only: the decode keeps its residual stream in float32 (other dtypes are refused on the host).
-extern "C" __global__ void mod_add_rms_norm_f32(const float* x, const float* gate, const float* res, const float* w, float eps,
-    const float* scale1, const float* shift, int d, i64 rows, float* out, float* resOut)
-{
-    AIM_PDL_PROLOGUE_PREFETCHING(mod_add_rms_norm_prefetch(gate, res, w, scale1, shift, d, rows));
-    mod_add_rms_norm<float>(x, gate, res, w, eps, scale1, shift, d, rows, out, resOut);
-}
+// Float32 only: the decode keeps its residual stream in float32 (other dtypes are refused on the host). The _bf16 form
+// writes out in bf16 for a cuBLAS product (CudaKernels.DecodeLayer.cs).
+#define MOD_ADD_RMS_NORM_KERNEL(NAME, O)                                                                                     \
+    extern "C" __global__ void NAME(const float* x, const float* gate, const float* res, const float* w, float eps,           \
+        const float* scale1, const float* shift, int d, i64 rows, O* out, float* resOut)                                      \
+    {                                                                                                                        \
+        AIM_PDL_PROLOGUE_PREFETCHING(mod_add_rms_norm_prefetch(gate, res, w, scale1, shift, d, rows));                        \
+        mod_add_rms_norm<float, O>(x, gate, res, w, eps, scale1, shift, d, rows, out, resOut);                               \
+    }
+MOD_ADD_RMS_NORM_KERNEL(mod_add_rms_norm_f32, float)
+MOD_ADD_RMS_NORM_KERNEL(mod_add_rms_norm_f32_bf16, bf16)
