@@ -301,11 +301,36 @@ __device__ __forceinline__ void conv1d_step_k(float* state, const float* x, i64 
     }
 }
 
+// The L2 prefetch of the taps and biases of channels [from, to).
+__device__ __forceinline__ void conv1d_taps_prefetch(const float* w, const float* bias, int K, i64 from, i64 to)
+{
+    aim_prefetch_l2(w + from * K, (to - from) * K * (i64)sizeof(float));
+    aim_prefetch_l2(bias ? bias + from : nullptr, (to - from) * (i64)sizeof(float));
+}
+
+// The L2 prefetch of the windows, taps and biases of the block's first grid-stride pass (elements [i0, i1) of B·C), for
+// AIM_PDL_PROLOGUE_PREFETCHING: the windows are one span; the channels i0 % C .. (i1 - 1) % C one span, or two when
+// they wrap past C.
+__device__ __forceinline__ void conv1d_step_prefetch(const float* state, const float* w, const float* bias, int K, int B, int C)
+{
+    const i64 n = (i64)B * C, i0 = (i64)blockIdx.x * blockDim.x, i1 = min(i0 + (i64)blockDim.x, n);
+    if (i0 >= n) return;
+    aim_prefetch_l2(state + i0 * K, (i1 - i0) * K * (i64)sizeof(float));
+    const i64 c0 = i0 % C, c1 = (i1 - 1) % C;
+    if (i1 - i0 >= C) conv1d_taps_prefetch(w, bias, K, 0, C);
+    else if (c0 <= c1) conv1d_taps_prefetch(w, bias, K, c0, c1 + 1);
+    else
+    {
+        conv1d_taps_prefetch(w, bias, K, c0, C);
+        conv1d_taps_prefetch(w, bias, K, 0, c1 + 1);
+    }
+}
+
 #define CONV_STEP_KERNEL(K)                                                                                                 \
     extern "C" __global__ void conv1d_step_k##K##_f32(float* state, const float* x, i64 sxb, const float* w, const float* bias,   \
                                                       int silu, float* y, int B, int C, int vec)                                \
     {                                                                                                                       \
-        AIM_PDL_PROLOGUE();                                                                                                 \
+        AIM_PDL_PROLOGUE_PREFETCHING(conv1d_step_prefetch(state, w, bias, K, B, C));                                          \
         conv1d_step_k<K>(state, x, sxb, w, bias, silu != 0, y, B, C, vec != 0);                                             \
     }
 CONV_STEP_KERNEL(1)
