@@ -168,6 +168,8 @@ internal static class DecodePerf
                 // Logits of std 0.1 (a random-weight model's, as in aim bench generate): guided values of std ~0.5, so
                 // top-p 0.98 keeps nearly all of the top-k 600 and the sampler sorts ~600 keys (N(0, 1) logits keep a few).
                 ("SampleTokens, near-flat logits", () => Ops.SampleTokens(flatLogits, steps, tokens, positions, history, settings), rows * v * f32, 0),
+                ("SampleTokens, guided row recomputed", Forced(() => kernels.SampleGuidedCache, f => kernels.SampleGuidedCache = f, false,
+                    () => Ops.SampleTokens(logits, steps, tokens, positions, history, settings)), rows * v * f32, 0),
                 ("SampleTokens, 512 threads", SampleThreads(512), rows * v * f32, 0),
                 ("SampleTokens, 256 threads", SampleThreads(256), rows * v * f32, 0),
                 // After the last layer (DecodeSession.Step): its gate and the final residual add with NormF, then NormFinal's adaLN.

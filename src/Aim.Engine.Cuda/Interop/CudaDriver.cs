@@ -15,6 +15,10 @@ internal static unsafe partial class CudaDriver
     public const int AttrMultiprocessorCount = 16;
     public const int AttrComputeCapabilityMajor = 75;
     public const int AttrComputeCapabilityMinor = 76;
+    public const int AttrMaxSharedMemoryPerBlockOptin = 97;
+
+    public const int FuncAttrSharedSizeBytes = 1;
+    public const int FuncAttrMaxDynamicSharedSizeBytes = 8;
 
     public const uint StreamNonBlocking = 1;
     public const uint EventDefault = 0;
@@ -73,6 +77,8 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(CudaLibraries.Driver)] public static partial int cuModuleLoadData(nint* module, void* image);
     [LibraryImport(CudaLibraries.Driver)] public static partial int cuModuleUnload(nint module);
     [LibraryImport(CudaLibraries.Driver)] public static partial int cuModuleGetFunction(nint* function, nint module, byte* name);
+    [LibraryImport(CudaLibraries.Driver)] public static partial int cuFuncGetAttribute(int* value, int attribute, nint function);
+    [LibraryImport(CudaLibraries.Driver)] public static partial int cuFuncSetAttribute(nint function, int attribute, int value);
     [LibraryImport(CudaLibraries.Driver)]
     public static partial int cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemBytes, nint stream, void** kernelParams, void** extra);

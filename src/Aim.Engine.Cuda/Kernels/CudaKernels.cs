@@ -124,6 +124,32 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
         }
     }
 
+    /// <summary>The static shared memory of a kernel, in bytes.</summary>
+    internal int StaticSharedBytes(nint function)
+    {
+        int v;
+        Check(cuFuncGetAttribute(&v, FuncAttrSharedSizeBytes, function));
+        return v;
+    }
+
+    /// <summary>
+    /// Lets a kernel take <paramref name="bytes"/> of dynamic shared memory: above the default 48 KiB a kernel must opt
+    /// in (once per function; raised when a later launch needs more).
+    /// </summary>
+    internal void AllowDynamicShared(nint function, int bytes)
+    {
+        if (bytes <= DefaultDynamicSharedBytes) return;
+        lock (_lock)
+        {
+            if (_dynamicShared.TryGetValue(function, out int allowed) && allowed >= bytes) return;
+            Check(cuFuncSetAttribute(function, FuncAttrMaxDynamicSharedSizeBytes, bytes));
+            _dynamicShared[function] = bytes;
+        }
+    }
+
+    private const int DefaultDynamicSharedBytes = 48 * 1024;
+    private readonly Dictionary<nint, int> _dynamicShared = [];
+
     /// <summary>
     /// Whether kernels recorded into a CUDA graph are launched as programmatic dependent launches (sm_90 and up): each
     /// may be scheduled while its predecessor drains, and waits for it in its first instruction (AIM_PDL_PROLOGUE in
@@ -186,6 +212,7 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
         lock (_lock)
         {
             _functions.Clear();
+            _dynamicShared.Clear();
             foreach (var m in _modules.Values) m.Dispose();
             _modules.Clear();
             _cublas?.Dispose();

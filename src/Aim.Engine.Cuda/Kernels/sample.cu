@@ -4,10 +4,11 @@
 //
 // One block per image (blockDim.x a multiple of 32, up to 1024). At batch 1 the kernel is one block on one SM, so
 // its time is the chain of block-wide phases; each phase ends in one __syncthreads (counts below), block results are
-// combined by every warp from per-phase slot arrays rather than broadcast by a second barrier. The guided row is
-// never stored: every pass over the vocabulary recomputes guided[i] from the two logits rows (two loads and three
-// float32 operations, with the *_rn intrinsics so that NVRTC cannot contract them into an FMA; the temperature
-// division is a double division).
+// combined by every warp from per-phase slot arrays rather than broadcast by a second barrier. Pass 1 computes
+// guided[i] from the two logits rows (two loads and three float32 operations, with the *_rn intrinsics so that NVRTC
+// cannot contract them into an FMA; the temperature division is a double division) and, where the host found room
+// (cache: V floats of dynamic shared memory after the tile, 64 KiB at V 16384), keeps it there for the later passes,
+// which are bound by their loads' latency on one SM; without the room every pass recomputes it from the rows.
 //  1. One pass: max of the guided row, a NaN flag, the number of -inf entries and, with top-k, the histogram of the
 //     keys' top 8-bit digit (after one barrier that zeroes the four histograms). A row that is all -inf or holds a
 //     NaN (where the host kernels throw) samples token 0.
@@ -324,11 +325,12 @@ __device__ __forceinline__ float guided_at(const float* c, const float* u, int i
 __device__ __forceinline__ u64 entry_key(float g, int i) { return ((u64)float_key(g) << 32) | (u64)(unsigned int)i; }
 
 // logits (2B, V); steps, tokens, positions (2B); history (B, T); scratch: B slices of scratchStride keys, or null
-// when every top-p sort fits the shared tile of tileCap keys (dynamic shared memory, tileCap * 8 bytes).
+// when every top-p sort fits the shared tile of tileCap keys (dynamic shared memory, tileCap * 8 bytes); cache: the
+// guided row is kept in v floats of dynamic shared memory after the tile.
 extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
     const float* logits, i64* steps, i64* tokens, i64* positions, i64* history,
     int images, int v, int t, float cfg, double temperature, int topK, double topP,
-    u64 seed, u64 counterBase, int positionShift, int tileCap, u64* scratch, i64 scratchStride)
+    u64 seed, u64 counterBase, int positionShift, int tileCap, u64* scratch, i64 scratchStride, int cache)
 {
     AIM_PDL_PROLOGUE();
     extern __shared__ u64 tile[];
@@ -355,6 +357,9 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
     const float* c = logits + (i64)b * v;
     const float* u = logits + (i64)(images + b) * v;
     bool scaled = temperature != 1.0, radix = topK > 0 && topK < v;
+    float* guidedRow = cache ? reinterpret_cast<float*>(tile + tileCap) : nullptr; // written in pass 1
+    // guided[i] after pass 1's barrier: from the shared copy, or recomputed.
+    auto guided = [&](int i) { return guidedRow ? guidedRow[i] : guided_at(c, u, i, cfg, temperature, scaled); };
 
     // 1. max, NaN flag, number of -inf entries, and (top-k) the histogram of the keys' top digit.
     for (int j = tid; j < 4 * 256; j += bd) hist[j >> 8][j & 255] = 0;
@@ -365,6 +370,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
     for (int i = tid; i < v; i += bd)
     {
         float g = guided_at(c, u, i, cfg, temperature, scaled);
+        if (guidedRow) guidedRow[i] = g;
         if (g != g) nan = 1;
         else
         {
@@ -412,7 +418,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
                 int shift = 24 - 8 * pass;
                 for (int i = tid; i < v; i += bd)
                 {
-                    unsigned int key = float_key(guided_at(c, u, i, cfg, temperature, scaled));
+                    unsigned int key = float_key(guided(i));
                     if ((key & mask) == prefix) atomicAdd(&hist[pass][(key >> shift) & 255u], 1);
                 }
                 __syncthreads();
@@ -436,7 +442,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
                 u64* keys = n <= tileCap ? tile : scratch + (i64)b * scratchStride;
                 for (int i = tid; i < v; i += bd)
                 {
-                    float g = guided_at(c, u, i, cfg, temperature, scaled);
+                    float g = guided(i);
                     if (g != SAMPLE_NEG_INF && float_key(g) >= kthKey) keys[atomicAdd(&gathered, 1)] = entry_key(g, i);
                 }
                 for (int j = m + tid; j < n; j += bd) keys[j] = ~0ull; // padding sorts last
@@ -468,7 +474,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
             int i = warp * span + 32 * r + lane;
             if (i < v)
             {
-                float g = guided_at(c, u, i, cfg, temperature, scaled);
+                float g = guided(i);
                 if (float_key(g) >= kthKey && entry_key(g, i) >= cutKey) own += exp((double)g - top);
             }
         }
@@ -493,7 +499,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
             double sub = 0.0;
             for (int i = first; i < end; i++)
             {
-                float g = guided_at(c, u, i, cfg, temperature, scaled);
+                float g = guided(i);
                 if (float_key(g) >= kthKey && entry_key(g, i) >= cutKey) sub += exp((double)g - top);
             }
             double incl = sub;
@@ -514,7 +520,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
             {
                 for (int i = first; i < end; i++)
                 {
-                    float g = guided_at(c, u, i, cfg, temperature, scaled);
+                    float g = guided(i);
                     double p = float_key(g) >= kthKey && entry_key(g, i) >= cutKey ? exp((double)g - top) : 0.0;
                     if (p > 0.0)
                     {

@@ -23,6 +23,8 @@ public sealed unsafe class CudaContext : IDisposable
         Minor = v;
         Check(cuDeviceGetAttribute(&v, AttrMultiprocessorCount, device));
         MultiprocessorCount = v;
+        Check(cuDeviceGetAttribute(&v, AttrMaxSharedMemoryPerBlockOptin, device));
+        MaxSharedMemoryPerBlock = v;
         nuint total;
         Check(cuDeviceTotalMem(&total, device));
         TotalMemory = (long)total;
@@ -53,6 +55,9 @@ public sealed unsafe class CudaContext : IDisposable
 
     /// <summary>Number of streaming multiprocessors.</summary>
     public int MultiprocessorCount { get; }
+
+    /// <summary>The most shared memory (static and dynamic) a block may use once a kernel opts in, in bytes.</summary>
+    public int MaxSharedMemoryPerBlock { get; }
 
     /// <summary>Device memory in bytes.</summary>
     public long TotalMemory { get; }
