@@ -54,6 +54,9 @@
 
 #define SAMPLE_FULL_MASK 0xffffffffu
 #define SAMPLE_NEG_INF __int_as_float(0xff800000)
+#ifndef SAMPLE_PASS1_LOADS
+#define SAMPLE_PASS1_LOADS 4 // entries a thread loads at once in pass 1 (AIM_NVRTC_DEFINES -DSAMPLE_PASS1_LOADS=1 for A/B)
+#endif
 
 // ---------------------------------------------------------------- Philox4x32-10 (Random/Philox.cs)
 
@@ -367,17 +370,29 @@ extern "C" __global__ void __launch_bounds__(1024) sample_tokens(
     __syncthreads();
     float mx = SAMPLE_NEG_INF;
     int nan = 0, ninf = 0;
-    for (int i = tid; i < v; i += bd)
+    // SAMPLE_PASS1_LOADS entries a thread at a time (i, i + bd, ...): their logits loads all in flight before the first
+    // is used, since this pass, the only one that reads the rows when the guided row is cached, is bound by their latency.
+    for (int i0 = tid; i0 < v; i0 += SAMPLE_PASS1_LOADS * bd)
     {
-        float g = guided_at(c, u, i, cfg, temperature, scaled);
-        if (guidedRow) guidedRow[i] = g;
-        if (g != g) nan = 1;
-        else
+        float gs[SAMPLE_PASS1_LOADS];
+#pragma unroll
+        for (int q = 0; q < SAMPLE_PASS1_LOADS; q++)
+            gs[q] = i0 + q * bd < v ? guided_at(c, u, i0 + q * bd, cfg, temperature, scaled) : 0.0f;
+#pragma unroll
+        for (int q = 0; q < SAMPLE_PASS1_LOADS; q++)
         {
-            mx = fmaxf(mx, g);
-            if (g == SAMPLE_NEG_INF) ninf++;
+            const int i = i0 + q * bd;
+            if (i >= v) break;
+            const float g = gs[q];
+            if (guidedRow) guidedRow[i] = g;
+            if (g != g) nan = 1;
+            else
+            {
+                mx = fmaxf(mx, g);
+                if (g == SAMPLE_NEG_INF) ninf++;
+            }
+            if (radix) atomicAdd(&hist[0][float_key(g) >> 24], 1);
         }
-        if (radix) atomicAdd(&hist[0][float_key(g) >> 24], 1);
     }
     for (int o = 16; o > 0; o >>= 1)
     {
