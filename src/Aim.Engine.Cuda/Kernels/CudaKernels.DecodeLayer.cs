@@ -75,7 +75,7 @@ public sealed partial class CudaKernels
         Tensor a, Tensor? d, Tensor gatedNormWeight, double gatedNormEps, Tensor outProj, Tensor y, Tensor residualOut)
     {
         var dev = hidden.Device;
-        int dp = s.InProjDim, gn = s.G * s.N;
+        int dp = s.InProjDim;
         using var u = TensorScope.Detach(Tensor.Empty([s.R, s.D], DType.BFloat16, dev));              // (R, d) normed, bf16
         LaunchModulatedAddRmsNorm(hidden, gate, residual, normWeight, normEps, scalePlusOne, shift, s.D, s.R, u, residualOut);
         using var zxbcdt = TensorScope.Detach(Tensor.Empty([s.R, dp], DType.Float32, dev));           // (R, E + C + H)
@@ -84,15 +84,23 @@ public sealed partial class CudaKernels
         using (var xbc = zxbcdt.CreateView([s.R, s.C], [dp, 1], zxbcdt.Offset + s.E))                  // zxbcdt[:, E : E + C]
             CausalConv1dStep(convState, xbc, convWeight, convBias, true, conv);
         using var g = TensorScope.Detach(Tensor.Empty([s.R, s.E], DType.Float32, dev));               // (R, E) y·silu(z)
-        using (var x = conv.CreateView([s.R, s.H, s.P], [s.C, s.P, 1], conv.Offset))                 // conv[:, :E]
-        using (var bm = conv.CreateView([s.R, s.G, s.N], [s.C, s.N, 1], conv.Offset + s.E))          // conv[:, E : E + G·N]
-        using (var cm = conv.CreateView([s.R, s.G, s.N], [s.C, s.N, 1], conv.Offset + s.E + gn))     // conv[:, E + G·N :]
-        using (var dt = zxbcdt.CreateView([s.R, s.H], [dp, 1], zxbcdt.Offset + s.E + s.C))           // zxbcdt[:, E + C :]
-        using (var z = zxbcdt.CreateView([s.R, s.E], [dp, 1], zxbcdt.Offset))                        // zxbcdt[:, :E]
-            LaunchSsmStep(s.R, s.H, s.G, s.P, s.N, ssmState, x, dt, dtBias, a, bm, cm, d, g, z);
+        GatedSsmStep(s, zxbcdt, conv, ssmState, dtBias, a, d, g);
         using var gNormed = TensorScope.Detach(Tensor.Empty([s.R, s.E], DType.BFloat16, dev));        // (R, E) gated norm, bf16
         LaunchModulatedAddRmsNorm(g, null, null, gatedNormWeight, gatedNormEps, null, null, s.E, s.R, gNormed, null);
         RowProduct(gNormed, outProj, y);
+    }
+
+    // ssm_step_gated_f32 on the conv outputs' x | b | c column blocks with in_proj's dt and z: g (R, E) = y·silu(z), the
+    // state updated in place. zxbcdt (R, E + C + H) is in_proj's output, conv (R, C) the conv step's.
+    private void GatedSsmStep(DecodeLayerChecks.Dims s, Tensor zxbcdt, Tensor conv, Tensor ssmState, Tensor dtBias, Tensor a, Tensor? d, Tensor g)
+    {
+        int dp = s.InProjDim, gn = s.G * s.N;
+        using var x = conv.CreateView([s.R, s.H, s.P], [s.C, s.P, 1], conv.Offset);                 // conv[:, :E]
+        using var bm = conv.CreateView([s.R, s.G, s.N], [s.C, s.N, 1], conv.Offset + s.E);          // conv[:, E : E + G·N]
+        using var cm = conv.CreateView([s.R, s.G, s.N], [s.C, s.N, 1], conv.Offset + s.E + gn);     // conv[:, E + G·N :]
+        using var dt = zxbcdt.CreateView([s.R, s.H], [dp, 1], zxbcdt.Offset + s.E + s.C);           // zxbcdt[:, E + C :]
+        using var z = zxbcdt.CreateView([s.R, s.E], [dp, 1], zxbcdt.Offset);                        // zxbcdt[:, :E]
+        LaunchSsmStep(s.R, s.H, s.G, s.P, s.N, ssmState, x, dt, dtBias, a, bm, cm, d, g, z);
     }
 
     // c (R, N) f32 = x (R, K) bf16 · w (N, K)ᵀ bf16 through Gemm (cuBLAS, f32 accumulation); all three contiguous.
@@ -113,7 +121,7 @@ public sealed partial class CudaKernels
         Tensor ssmState, Tensor dtBias, Tensor a, Tensor? d, Tensor gatedNormWeight, double gatedNormEps, Tensor outProj, Tensor y)
     {
         var dev = u.Device;
-        int dp = s.InProjDim, gn = s.G * s.N;
+        int dp = s.InProjDim;
         using var zxbcdt = TensorScope.Detach(Tensor.Empty([s.R, dp], DType.Float32, dev));   // (R, E + C + H): z and dt columns only
         using var conv = TensorScope.Detach(Tensor.Empty([s.R, s.C], DType.Float32, dev));    // (R, C) conv outputs: x | b | c
         using var g = TensorScope.Detach(Tensor.Empty([s.R, s.E], DType.Float32, dev));       // (R, E) y·silu(z)
@@ -130,12 +138,7 @@ public sealed partial class CudaKernels
         Launch(Function("skinny_gemm.cu", "skinny_gemm_conv_k" + s.K + "_bf16"), SkinnyGrid(dp, split2), SkinnyWarps * 32, 0, k2);
 
         // 3. The SSM step on the conv outputs' x | b | c column blocks, gated by z.
-        using (var x = conv.CreateView([s.R, s.H, s.P], [s.C, s.P, 1], conv.Offset))                 // conv[:, :E]
-        using (var bm = conv.CreateView([s.R, s.G, s.N], [s.C, s.N, 1], conv.Offset + s.E))          // conv[:, E : E + G·N]
-        using (var cm = conv.CreateView([s.R, s.G, s.N], [s.C, s.N, 1], conv.Offset + s.E + gn))     // conv[:, E + G·N :]
-        using (var dt = zxbcdt.CreateView([s.R, s.H], [dp, 1], zxbcdt.Offset + s.E + s.C))           // zxbcdt[:, E + C :]
-        using (var z = zxbcdt.CreateView([s.R, s.E], [dp, 1], zxbcdt.Offset))                        // zxbcdt[:, :E]
-            LaunchSsmStep(s.R, s.H, s.G, s.P, s.N, ssmState, x, dt, dtBias, a, bm, cm, d, g, z);
+        GatedSsmStep(s, zxbcdt, conv, ssmState, dtBias, a, d, g);
 
         // 4. The gated norm's weight and row factor with out_proj.
         var k4 = new KernelArgs(stackalloc byte[160], stackalloc nint[20]);

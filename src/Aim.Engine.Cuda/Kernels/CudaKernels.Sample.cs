@@ -4,12 +4,12 @@
 // a grid-wide barrier (~1.9 µs on the H200, NOTES.md) where a block barrier costs tens of nanoseconds. The wrapper checks shapes, dtypes and
 // settings on the host and never reads device memory, so a decode step that calls it has no host synchronisation:
 // steps out of [0, T) and all -inf/NaN rows, which the host kernels reject, are handled on the device as sample.cu
-// documents (token 0). Shared memory: a tile of min(2^ceil(log2 V), SampleTileCap) 64-bit keys (at most 32 KiB), then,
-// where the device's per-block limit leaves room (V ≤ ~48k on an H200), the guided row (V floats: 64 KiB at AiM's
-// 16384; the kernel opts in above the default 48 KiB), so only pass 1 reads the logits. When top-p is on and V rounded up to a power of two exceeds the
-// tile, a global scratch of B · 2^ceil(log2 V) keys is taken from the caching allocator for the call (no driver
-// call or sync in the steady state) and returned in stream order; the kernel uses it only when more than
-// SampleTileCap entries survive top-k.
+// documents (token 0). Shared memory: a tile of min(2^ceil(log2 V), SampleTileCap) 64-bit keys (at most 32 KiB),
+// then, where the device's per-block limit leaves room (V ≤ ~48k on an H200), the guided row (V floats: 64 KiB at
+// AiM's 16384; the kernel opts in above the default 48 KiB), so only pass 1 reads the logits. When top-p is on and V
+// rounded up to a power of two exceeds the tile, a global scratch of B · 2^ceil(log2 V) keys is taken from the
+// caching allocator for the call (no driver call or sync in the steady state) and returned in stream order; the
+// kernel uses it only when more than SampleTileCap entries survive top-k.
 using System.Numerics;
 using Aim.Engine.Cuda.Runtime;
 using Aim.Engine.Kernels;
