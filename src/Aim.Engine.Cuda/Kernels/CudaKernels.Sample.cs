@@ -55,7 +55,7 @@ public sealed unsafe partial class CudaKernels
         args.Add(scratch is null ? 0L : (long)span);
         nint function = Function("sample.cu", "sample_tokens");
         int sharedBytes = tileCap * sizeof(ulong);
-        bool cache = SampleGuidedCache && StaticSharedBytes(function) + sharedBytes + (long)v * sizeof(float) <= _backend.Context.MaxSharedMemoryPerBlock;
+        bool cache = SampleGuidedCache && sharedBytes + (long)v * sizeof(float) <= DynamicSharedLimit(function);
         if (cache) sharedBytes += v * sizeof(float);
         args.Add(cache ? 1 : 0);
         AllowDynamicShared(function, sharedBytes);

@@ -124,31 +124,42 @@ public sealed unsafe partial class CudaKernels : IKernels, IDisposable
         }
     }
 
-    /// <summary>The static shared memory of a kernel, in bytes.</summary>
-    internal int StaticSharedBytes(nint function)
+    /// <summary>
+    /// The most dynamic shared memory a block of the kernel can take once it opts in: the device's per-block limit less
+    /// the kernel's static shared memory (asked of the driver once per function).
+    /// </summary>
+    internal int DynamicSharedLimit(nint function)
     {
-        int v;
-        Check(cuFuncGetAttribute(&v, FuncAttrSharedSizeBytes, function));
-        return v;
+        lock (_lock)
+        {
+            if (_dynamicShared.TryGetValue(function, out var known)) return known.Limit;
+            int staticBytes;
+            Check(cuFuncGetAttribute(&staticBytes, FuncAttrSharedSizeBytes, function));
+            int limit = _backend.Context.MaxSharedMemoryPerBlock - staticBytes;
+            _dynamicShared[function] = (limit, DefaultDynamicSharedBytes);
+            return limit;
+        }
     }
 
     /// <summary>
-    /// Lets a kernel take <paramref name="bytes"/> of dynamic shared memory: above the default 48 KiB a kernel must opt
-    /// in (once per function; raised when a later launch needs more).
+    /// Lets a kernel take <paramref name="bytes"/> (at most <see cref="DynamicSharedLimit"/>) of dynamic shared memory:
+    /// above the default 48 KiB a kernel must opt in (once per function; raised when a later launch needs more).
     /// </summary>
     internal void AllowDynamicShared(nint function, int bytes)
     {
         if (bytes <= DefaultDynamicSharedBytes) return;
+        int limit = DynamicSharedLimit(function);
         lock (_lock)
         {
-            if (_dynamicShared.TryGetValue(function, out int allowed) && allowed >= bytes) return;
+            if (_dynamicShared[function].Allowed >= bytes) return;
             Check(cuFuncSetAttribute(function, FuncAttrMaxDynamicSharedSizeBytes, bytes));
-            _dynamicShared[function] = bytes;
+            _dynamicShared[function] = (limit, bytes);
         }
     }
 
     private const int DefaultDynamicSharedBytes = 48 * 1024;
-    private readonly Dictionary<nint, int> _dynamicShared = [];
+    // Per kernel: its dynamic shared memory limit and what it is allowed now.
+    private readonly Dictionary<nint, (int Limit, int Allowed)> _dynamicShared = [];
 
     /// <summary>
     /// Whether kernels recorded into a CUDA graph are launched as programmatic dependent launches (sm_90 and up): each

@@ -36,7 +36,8 @@ __device__ __forceinline__ StepBlock step_block(const float* dt, i64 sdtb, const
 }
 
 // The L2 prefetch of the block's state rows and its head's dt bias, A and D (step_block's geometry, without the
-// dt load), for AIM_PDL_PROLOGUE_PREFETCHING.
+// dt load), for AIM_PDL_PROLOGUE_PREFETCHING. The geometry is restated rather than shared with step_block: sharing it
+// changed the step kernels' registers (80 / 72 → 78 / 64 under NVRTC 11.8), which needs an H200 measurement first.
 __device__ __forceinline__ void step_prefetch(const float* state, const float* dt_bias, const float* a, const float* d, int H, int P, int N,
                                               int pPerWarp)
 {
